@@ -1,0 +1,64 @@
+//! The command line, as runc spells it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "berth-runtime", version, about = "An OCI runtime with runc's command line")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Directory for container state (default /run/berth-runtime, or $XDG_RUNTIME_DIR/berth-runtime
+    /// when rootless).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
+    /// Also write errors and warnings to this file.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of the log file: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log debug messages too.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported yet).
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (auto: when not root).
+    #[arg(long, global = true, default_value = "auto", num_args = 0..=1, default_missing_value = "true", value_parser = ["true", "false", "auto"])]
+    pub rootless: String,
+    /// crun's spelling of the cgroup driver: cgroupfs or disabled (systemd is not supported yet).
+    #[arg(long, global = true, hide = true)]
+    pub cgroup_manager: Option<String>,
+    /// Accepted for runc compatibility; checkpointing is not supported.
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container from a bundle; its process waits for `start`.
+    Create(crate::commands::create::CreateArgs),
+    /// Start a created container.
+    Start(crate::commands::start::StartArgs),
+    /// Print the state of a container as JSON.
+    State(crate::commands::state::StateArgs),
+    /// Send a signal to a container's process (default SIGTERM).
+    Kill(crate::commands::kill::KillArgs),
+    /// Delete a container and what it holds.
+    Delete(crate::commands::delete::DeleteArgs),
+    /// Create and start a container; in the foreground, wait and exit with its status.
+    Run(crate::commands::run::RunArgs),
+    /// List containers.
+    List(crate::commands::list::ListArgs),
+    /// Write a default config.json.
+    Spec(crate::commands::spec::SpecArgs),
+    /// Print what this runtime supports, as JSON.
+    Features,
+}

@@ -1,0 +1,53 @@
+//! One file per command: parse its arguments, call the library, print the result.
+
+pub mod create;
+pub mod delete;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+use crate::cli::{Cli, Command, Global};
+use anyhow::{bail, Result};
+use berth_container::Runtime;
+use std::path::PathBuf;
+
+/// Runs the command; returns the process exit status.
+pub fn dispatch(cli: &Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Spec(a) => spec::run(a, cli.global.rootless == "true").map(|()| 0),
+        Command::Features => features::run().map(|()| 0),
+        Command::Create(a) => create::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Start(a) => start::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::State(a) => state::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Kill(a) => kill::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Delete(a) => delete::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Run(a) => run::run(&runtime(&cli.global)?, a),
+        Command::List(a) => list::run(&runtime(&cli.global)?, a).map(|()| 0),
+    }
+}
+
+/// The runtime from the global flags.
+fn runtime(g: &Global) -> Result<Runtime> {
+    if g.systemd_cgroup || g.cgroup_manager.as_deref() == Some("systemd") {
+        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the default cgroupfs driver");
+    }
+    let euid = berth_sys::ids::geteuid();
+    let rootless = match g.rootless.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => euid != 0,
+    };
+    let root = match &g.root {
+        Some(r) => r.clone(),
+        None if euid != 0 => match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) => PathBuf::from(d).join("berth-runtime"),
+            None => bail!("--root is required when not root and $XDG_RUNTIME_DIR is unset"),
+        },
+        None => PathBuf::from("/run/berth-runtime"),
+    };
+    Ok(Runtime::new(root, rootless))
+}

@@ -1,0 +1,53 @@
+//! Global options and what commands derive from them (the store, registry settings).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use berth_image::registry::RegistryConfig;
+use berth_image::store::Store;
+
+/// Options every command accepts.
+#[derive(clap::Args)]
+pub struct GlobalArgs {
+    /// Directory of berth's state (image store, containers).
+    #[arg(long, global = true, value_name = "DIR", default_value = "/var/lib/berth")]
+    root: PathBuf,
+    /// Directory of user configuration (auth.json, registries.toml, certs.d).
+    #[arg(long, global = true, value_name = "DIR")]
+    config: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    pub fn into_context(self) -> Context {
+        let config = self.config.unwrap_or_else(default_config_dir);
+        Context { root: self.root, config }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/berth`, else `~/.config/berth`.
+fn default_config_dir() -> PathBuf {
+    match (std::env::var_os("XDG_CONFIG_HOME"), std::env::var_os("HOME")) {
+        (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("berth"),
+        (_, Some(h)) => PathBuf::from(h).join(".config/berth"),
+        _ => PathBuf::from("/etc/berth"),
+    }
+}
+
+/// What commands work with.
+pub struct Context {
+    pub root: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Context {
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Store::open(&self.root).with_context(|| format!("opening the image store under {}", self.root.display()))
+    }
+
+    /// Registry settings; `tls_verify = false` allows plain HTTP and unverified TLS.
+    pub fn registry_config(&self, tls_verify: bool) -> anyhow::Result<RegistryConfig> {
+        let mut cfg = RegistryConfig::load(&self.config)?;
+        cfg.tls_verify_off = !tls_verify;
+        Ok(cfg)
+    }
+}

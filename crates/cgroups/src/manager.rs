@@ -1,0 +1,268 @@
+//! [`Manager`]: one container's cgroup, whichever driver the host calls for.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::freezer::FreezerState;
+use crate::fs::open_dir;
+use crate::layout::{Kind, Layout};
+use crate::oom::OomWatcher;
+use crate::path::{CgroupsPath, OwnCgroups};
+use crate::stats::{self, Stats};
+use crate::v1::V1;
+use crate::v2::V2;
+use crate::{sys, tree};
+
+/// A container's cgroup. Serialise it into the container's state file and deserialise it in
+/// a later process; it holds only the resolved directories (and, for v1, each hierarchy's
+/// mount point and controllers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Manager {
+    driver: Driver,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "driver", rename_all = "lowercase")]
+enum Driver {
+    V1(V1),
+    V2(V2),
+}
+
+/// How to show one hierarchy inside the container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// The host's mount point, e.g. `/sys/fs/cgroup/memory` (the same path is the usual
+    /// place inside the container).
+    pub mount_point: PathBuf,
+    /// `cgroup` (v1) or `cgroup2`.
+    pub fstype: &'static str,
+    /// Mount options naming the hierarchy: its controllers or `name=...`; empty for cgroup2.
+    pub options: Vec<String>,
+    /// The container's cgroup in this hierarchy, to bind-mount when there is no cgroup
+    /// namespace.
+    pub cgroup_dir: PathBuf,
+}
+
+impl Manager {
+    /// The manager for `cgroups_path` (already resolved) on `layout`. `own` is only read for
+    /// relative paths; pass `OwnCgroups::default()` for absolute ones.
+    pub fn new(layout: &Layout, cgroups_path: &CgroupsPath, own: &OwnCgroups) -> Result<Manager> {
+        let driver = match layout {
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => Driver::V1(V1::new(hierarchies, unified.as_ref(), cgroups_path, own)?),
+            Layout::V2(u) => Driver::V2(V2::new(u, cgroups_path, own)?),
+        };
+        Ok(Manager { driver })
+    }
+
+    /// Detects the layout and resolves the OCI `linux.cgroupsPath` (None or empty: a cgroup
+    /// named after `id` below the runtime's own, as runc's cgroupfs driver does).
+    pub fn for_container(cgroups_path: Option<&Path>, id: &str) -> Result<Manager> {
+        let path = CgroupsPath::from_spec(cgroups_path, id)?;
+        let own = match path {
+            CgroupsPath::Relative(_) => OwnCgroups::current()?,
+            CgroupsPath::Absolute(_) => OwnCgroups::default(),
+        };
+        Manager::new(&Layout::detect()?, &path, &own)
+    }
+
+    /// v1, hybrid or v2.
+    pub fn kind(&self) -> Kind {
+        match &self.driver {
+            Driver::V1(v) if v.unified.is_some() => Kind::Hybrid,
+            Driver::V1(_) => Kind::V1,
+            Driver::V2(_) => Kind::V2,
+        }
+    }
+
+    /// The container's cgroup directories: one per v1 hierarchy (plus the cgroup2 one on a
+    /// hybrid host), or the single v2 one.
+    pub fn paths(&self) -> Vec<&Path> {
+        match &self.driver {
+            Driver::V1(v) => v.all_paths().collect(),
+            Driver::V2(v) => vec![v.path.as_path()],
+        }
+    }
+
+    /// Whether the cgroup directory exists (in the hierarchy that holds the processes).
+    pub fn exists(&self) -> bool {
+        self.procs_dir().is_ok_and(Path::exists)
+    }
+
+    fn procs_dir(&self) -> Result<&Path> {
+        match &self.driver {
+            Driver::V1(v) => v.procs_dir().ok_or(Error::NoDirectory),
+            Driver::V2(v) => Ok(&v.path),
+        }
+    }
+
+    /// Creates the cgroup in every hierarchy; directories that exist already are reused. On
+    /// failure, removes what it made. On v2, enables the available controllers for it.
+    pub fn create(&self) -> Result<()> {
+        match &self.driver {
+            Driver::V1(v) => v.create(),
+            Driver::V2(v) => v.create(),
+        }
+    }
+
+    /// Applies every resource in `r` at creation. A resource this host cannot apply is an
+    /// error naming it and its file; none is skipped.
+    pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+        self.set(r, false)
+    }
+
+    /// Applies `r` to a running container: as [`Manager::apply`], and honours
+    /// `memory.checkBeforeUpdate`; on v2 the device program replaces the previous one.
+    pub fn update(&self, r: &LinuxResources) -> Result<()> {
+        self.set(r, true)
+    }
+
+    fn set(&self, r: &LinuxResources, update: bool) -> Result<()> {
+        match &self.driver {
+            Driver::V1(v) => v.apply(r, update),
+            Driver::V2(v) => v.apply(r, update),
+        }
+    }
+
+    /// Moves `pid` (all its threads) into the cgroup, in every hierarchy.
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        match &self.driver {
+            Driver::V1(v) => v.add_process(pid),
+            Driver::V2(v) => v.add_process(pid),
+        }
+    }
+
+    /// On v2, the cgroup directory opened for clone3's `CLONE_INTO_CGROUP` (the child starts
+    /// in the cgroup, no later move). `None` on v1 and hybrid hosts, where the kernel only
+    /// takes a cgroup2 fd and the child must be placed with [`Manager::add_process`].
+    pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
+        match &self.driver {
+            Driver::V1(_) => Ok(None),
+            Driver::V2(v) => open_dir(&v.path).map(Some),
+        }
+    }
+
+    /// Freezes every process and waits until the kernel reports the cgroup frozen.
+    pub fn freeze(&self) -> Result<()> {
+        match &self.driver {
+            Driver::V1(v) => v.freeze(),
+            Driver::V2(v) => v.freeze(),
+        }
+    }
+
+    /// Thaws the cgroup and waits until it runs again.
+    pub fn thaw(&self) -> Result<()> {
+        match &self.driver {
+            Driver::V1(v) => v.thaw(),
+            Driver::V2(v) => v.thaw(),
+        }
+    }
+
+    /// Where the freezer stands.
+    pub fn freezer_state(&self) -> Result<FreezerState> {
+        match &self.driver {
+            Driver::V1(v) => v.freezer_state(),
+            Driver::V2(v) => v.freezer_state(),
+        }
+    }
+
+    /// Every pid in the cgroup and its descendants.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        tree::pids(self.procs_dir()?)
+    }
+
+    /// Sends `signal` to every process in the cgroup tree. SIGKILL on v2 uses cgroup.kill
+    /// (atomic); otherwise the cgroup is frozen first, where a freezer exists, so nothing
+    /// forks away between listing and signalling. It is thawed after unless it was paused
+    /// before; SIGKILL always thaws, since v1 tasks only die once thawed.
+    pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if let (Driver::V2(v), libc::SIGKILL) = (&self.driver, signal) {
+            if v.kill()? {
+                return Ok(());
+            }
+        }
+        let can_freeze = match &self.driver {
+            Driver::V1(v) => v.dir("freezer").is_some(),
+            Driver::V2(_) => true,
+        };
+        let was_paused = can_freeze && self.freezer_state()? == FreezerState::Frozen;
+        if can_freeze {
+            self.freeze()?;
+        }
+        let sent = self
+            .pids()
+            .and_then(|pids| pids.into_iter().try_for_each(|p| sys::kill(p, signal)));
+        // Thaw even when a kill failed, but report the first error.
+        let thaw = can_freeze && (!was_paused || signal == libc::SIGKILL);
+        let thawed = if thaw { self.thaw() } else { Ok(()) };
+        sent.and(thawed)
+    }
+
+    /// Removes the cgroup (and any cgroups below it) from every hierarchy, retrying while
+    /// the kernel still counts exiting tasks. With `kill`, SIGKILLs what is left first.
+    /// Parents of the cgroup are left alone. Removing a cgroup that is gone is not an error.
+    pub fn destroy(&self, kill: bool) -> Result<()> {
+        if kill && self.exists() {
+            self.kill_all(libc::SIGKILL)?;
+        }
+        let mut first = None;
+        for p in self.paths() {
+            if let Err(e) = tree::remove(p) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Usage counters, shaped like runc's `events --stats`.
+    pub fn stats(&self) -> Result<Stats> {
+        let dir = self.procs_dir()?;
+        if !dir.exists() {
+            return Err(Error::io("stats", dir, std::io::ErrorKind::NotFound.into()));
+        }
+        match &self.driver {
+            Driver::V1(v) => stats::read_v1(v),
+            Driver::V2(v) => stats::read_v2(v.dir()),
+        }
+    }
+
+    /// A watcher for OOM events in this cgroup.
+    pub fn oom_watcher(&self) -> Result<OomWatcher> {
+        match &self.driver {
+            Driver::V1(v) => OomWatcher::v1(v.need("oom events", "memory")?.0),
+            Driver::V2(v) => OomWatcher::v2(&v.path),
+        }
+    }
+
+    /// What to mount at /sys/fs/cgroup inside the container: each v1 hierarchy (plus the
+    /// cgroup2 mount of a hybrid host), or the one cgroup2 mount.
+    pub fn mounts(&self) -> Vec<CgroupMount> {
+        let v2 = |v: &V2| CgroupMount {
+            mount_point: v.mount_point.clone(),
+            fstype: "cgroup2",
+            options: Vec::new(),
+            cgroup_dir: v.path.clone(),
+        };
+        match &self.driver {
+            Driver::V1(v) => v
+                .dirs
+                .iter()
+                .map(|d| CgroupMount {
+                    mount_point: d.mount_point.clone(),
+                    fstype: "cgroup",
+                    options: d.controllers.clone(),
+                    cgroup_dir: d.path.clone(),
+                })
+                .chain(v.unified.iter().map(v2))
+                .collect(),
+            Driver::V2(v) => vec![v2(v)],
+        }
+    }
+}

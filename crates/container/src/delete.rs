@@ -1,0 +1,81 @@
+//! `delete`: remove a stopped (or created) container, or with `force` a running one, then run
+//! its poststop hooks. A directory left by a `create` that died halfway is removed too.
+
+use crate::hooks::{self, HookState};
+use crate::kill::{init_pidfd, signal_all};
+use crate::state::{ContainerDir, Saved, Status};
+use crate::{Error, Runtime};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+/// How long `delete` waits for a killed container to die.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Deletes container `id`.
+pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<(), Error> {
+    let dir = rt.root.open(id)?;
+    let saved = dir.load()?;
+    let status = dir.status(saved.as_ref())?;
+    let Some(saved) = saved else {
+        // No state file while we hold the lock: the creating process died before finishing.
+        return dir.remove().map_err(Error::from);
+    };
+    match status {
+        Status::Stopped => {}
+        Status::Created => stop(&saved)?,
+        Status::Running | Status::Paused if force => stop(&saved)?,
+        _ => return Err(Error::WrongStatus { id: id.into(), status, action: "delete it (stop it first, or use --force)" }),
+    }
+    destroy(dir, &saved)
+}
+
+/// Kills every process of the container and waits until the init is gone.
+pub(crate) fn stop(saved: &Saved) -> Result<(), Error> {
+    let pidfd = init_pidfd(saved)?;
+    signal_all(saved, libc::SIGKILL)?;
+    if let Some(fd) = pidfd {
+        wait_exit(fd.as_fd(), KILL_TIMEOUT)?;
+    }
+    Ok(())
+}
+
+/// Waits until the process behind `pidfd` has exited (reaped or not).
+pub(crate) fn wait_exit(pidfd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n == 0 {
+            return Err(Error::Usage("the container's init did not exit after SIGKILL".into()));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(Error::io("wait for the container's init")(e));
+        }
+    }
+}
+
+/// Removes what the container left (state), then runs poststop hooks: their failures are
+/// warnings (runtime-spec).
+pub(crate) fn destroy(dir: ContainerDir, saved: &Saved) -> Result<(), Error> {
+    dir.remove()?;
+    if let Some(list) = saved.config.hooks().as_ref().and_then(|h| h.poststop().clone()) {
+        let state = HookState {
+            oci_version: saved.config.version(),
+            id: &saved.id,
+            status: Status::Stopped,
+            pid: None,
+            bundle: &saved.bundle,
+            annotations: saved.annotations(),
+        };
+        if let Err(e) = hooks::run("poststop", &list, &state) {
+            tracing::warn!("{e}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The runtime core's error: one variant per module's error, plus the lifecycle's own.
+
+use crate::hooks::HookError;
+use crate::process::parent::LaunchError;
+use crate::spec::SpecError;
+use crate::state::{StateError, Status};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Launch(#[from] LaunchError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error("{path}: {source}")]
+    Path { path: PathBuf, source: std::io::Error },
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("container {id} is {status}: cannot {action}")]
+    WrongStatus { id: String, status: Status, action: &'static str },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+
+    pub(crate) fn path(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Path { path, source }
+    }
+}

@@ -1,0 +1,219 @@
+//! OCI mount `options` → what the kernel takes: mount attributes, propagation, superblock flags
+//! and file-system data. Pure logic, unit-tested without root.
+
+use libc::{c_ulong, MS_PRIVATE, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
+
+const ATTR_RDONLY: u64 = 0x1;
+const ATTR_NOSUID: u64 = 0x2;
+const ATTR_NODEV: u64 = 0x4;
+const ATTR_NOEXEC: u64 = 0x8;
+/// The atime field of mount attributes: setting one mode must clear this mask.
+const ATTR_ATIME: u64 = 0x70;
+const ATTR_RELATIME: u64 = 0x0;
+const ATTR_NOATIME: u64 = 0x10;
+const ATTR_STRICTATIME: u64 = 0x20;
+const ATTR_NODIRATIME: u64 = 0x80;
+const ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// Attribute changes: bits to set and bits to clear.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attrs {
+    pub set: u64,
+    pub clear: u64,
+}
+
+impl Attrs {
+    fn apply(&mut self, set: u64, clear: u64) {
+        self.set = (self.set & !clear) | set;
+        self.clear = (self.clear & !set) | clear;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set == 0 && self.clear == 0
+    }
+
+    /// Whether this change makes the mount read-only.
+    pub fn read_only(&self) -> bool {
+        self.set & ATTR_RDONLY != 0
+    }
+}
+
+/// A propagation change, e.g. `rslave` = `(MS_SLAVE, recursive)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Propagation {
+    pub flag: c_ulong,
+    pub recursive: bool,
+}
+
+/// One mount's options, sorted into what each system call needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountOptions {
+    /// `bind` or `rbind` was given.
+    pub bind: bool,
+    /// `rbind`: submounts come along.
+    pub recursive: bool,
+    /// Attributes of the mount itself.
+    pub attrs: Attrs,
+    /// `r`-prefixed attributes (`rro`, `rnosuid`): the mount and all its submounts.
+    pub recursive_attrs: Attrs,
+    pub propagation: Vec<Propagation>,
+    /// Superblock flags the VFS parses by name (`sync`, `dirsync`, `lazytime`, `mand`, `silent`).
+    pub sb_flags: Vec<&'static str>,
+    /// File-system specific `key[=value]` options.
+    pub data: Vec<(String, Option<String>)>,
+    /// `idmap` (`Some(false)`) or `ridmap` (`Some(true)`).
+    pub idmap: Option<bool>,
+}
+
+/// Why an options list cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionError {
+    #[error("empty option")]
+    Empty,
+    #[error("option {0:?} contains a NUL or comma")]
+    Malformed(String),
+}
+
+/// `(name, set, clear)` for options that change one mount's attributes.
+const ATTR_OPTIONS: &[(&str, u64, u64)] = &[
+    ("ro", ATTR_RDONLY, 0),
+    ("rw", 0, ATTR_RDONLY),
+    ("nosuid", ATTR_NOSUID, 0),
+    ("suid", 0, ATTR_NOSUID),
+    ("nodev", ATTR_NODEV, 0),
+    ("dev", 0, ATTR_NODEV),
+    ("noexec", ATTR_NOEXEC, 0),
+    ("exec", 0, ATTR_NOEXEC),
+    ("relatime", ATTR_RELATIME, ATTR_ATIME),
+    ("norelatime", ATTR_STRICTATIME, ATTR_ATIME),
+    ("noatime", ATTR_NOATIME, ATTR_ATIME),
+    ("atime", ATTR_RELATIME, ATTR_ATIME),
+    ("strictatime", ATTR_STRICTATIME, ATTR_ATIME),
+    ("nostrictatime", ATTR_RELATIME, ATTR_ATIME),
+    ("nodiratime", ATTR_NODIRATIME, 0),
+    ("diratime", 0, ATTR_NODIRATIME),
+    ("nosymfollow", ATTR_NOSYMFOLLOW, 0),
+    ("symfollow", 0, ATTR_NOSYMFOLLOW),
+];
+
+/// Superblock flags `fsconfig` understands by name, and their negations (which are defaults).
+const SB_FLAGS: &[&str] = &["sync", "dirsync", "lazytime", "mand", "silent"];
+const SB_DEFAULTS: &[&str] = &["async", "nolazytime", "nomand", "loud", "defaults", "iversion", "noiversion"];
+
+/// Propagation by name, as in `linux.rootfsPropagation` and mount options.
+pub fn propagation(name: &str) -> Option<Propagation> {
+    let (recursive, base) = match name.strip_prefix('r') {
+        Some(b) if ["shared", "slave", "private", "unbindable"].contains(&b) => (true, b),
+        _ => (false, name),
+    };
+    let flag = match base {
+        "shared" => MS_SHARED,
+        "slave" => MS_SLAVE,
+        "private" => MS_PRIVATE,
+        "unbindable" => MS_UNBINDABLE,
+        _ => return None,
+    };
+    Some(Propagation { flag, recursive })
+}
+
+/// Sorts an OCI options list. Later options win over earlier ones, as with mount(8).
+pub fn parse(options: &[String]) -> Result<MountOptions, OptionError> {
+    let mut out = MountOptions::default();
+    for opt in options {
+        let o = opt.as_str();
+        if o.is_empty() {
+            return Err(OptionError::Empty);
+        }
+        if o.contains('\0') || o.contains(',') {
+            return Err(OptionError::Malformed(o.to_string()));
+        }
+        if let Some(&(_, set, clear)) = ATTR_OPTIONS.iter().find(|(n, ..)| *n == o) {
+            out.attrs.apply(set, clear);
+        } else if let Some(&(_, set, clear)) =
+            o.strip_prefix('r').and_then(|b| ATTR_OPTIONS.iter().find(|(n, ..)| *n == b))
+        {
+            out.recursive_attrs.apply(set, clear);
+        } else if o == "bind" {
+            out.bind = true;
+        } else if o == "rbind" {
+            out.bind = true;
+            out.recursive = true;
+        } else if let Some(p) = propagation(o) {
+            out.propagation.push(p);
+        } else if let Some(f) = SB_FLAGS.iter().find(|f| **f == o) {
+            out.sb_flags.push(f);
+        } else if SB_DEFAULTS.contains(&o) || o.starts_with("X-mount.") || o == "tmpcopyup" {
+            // Defaults need no action; X-mount.* are userspace hints for mount(8).
+        } else if o == "idmap" {
+            out.idmap = Some(false);
+        } else if o == "ridmap" {
+            out.idmap = Some(true);
+        } else {
+            let (k, v) = match o.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (o.to_string(), None),
+            };
+            out.data.push((k, v));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(o: &[&str]) -> MountOptions {
+        parse(&o.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn attributes_and_data_are_split() {
+        let m = p(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
+        assert_eq!(m.attrs.set, ATTR_NOSUID | ATTR_STRICTATIME);
+        assert_eq!(m.attrs.clear, ATTR_ATIME);
+        assert_eq!(m.data, vec![("mode".into(), Some("755".into())), ("size".into(), Some("65536k".into()))]);
+        assert!(!m.bind);
+    }
+
+    #[test]
+    fn later_options_win() {
+        let m = p(&["ro", "rw"]);
+        assert_eq!(m.attrs.set & ATTR_RDONLY, 0);
+        assert_eq!(m.attrs.clear & ATTR_RDONLY, ATTR_RDONLY);
+        assert!(p(&["rw", "ro"]).attrs.read_only());
+    }
+
+    #[test]
+    fn binds_recursive_attrs_and_propagation() {
+        let m = p(&["rbind", "rro", "rslave", "private", "newinstance"]);
+        assert!(m.bind && m.recursive);
+        assert!(m.recursive_attrs.read_only());
+        assert_eq!(m.propagation, vec![
+            Propagation { flag: MS_SLAVE, recursive: true },
+            Propagation { flag: MS_PRIVATE, recursive: false }
+        ]);
+        assert_eq!(m.data, vec![("newinstance".into(), None)]);
+    }
+
+    #[test]
+    fn superblock_flags_and_noise() {
+        let m = p(&["sync", "async", "defaults", "X-mount.mkdir", "idmap"]);
+        assert_eq!(m.sb_flags, vec!["sync"]);
+        assert!(m.data.is_empty());
+        assert_eq!(m.idmap, Some(false));
+    }
+
+    #[test]
+    fn malformed_options_are_rejected() {
+        assert!(parse(&["".to_string()]).is_err());
+        assert!(parse(&["a,b".to_string()]).is_err());
+    }
+
+    #[test]
+    fn propagation_names() {
+        assert_eq!(propagation("rshared"), Some(Propagation { flag: MS_SHARED, recursive: true }));
+        assert_eq!(propagation("unbindable"), Some(Propagation { flag: MS_UNBINDABLE, recursive: false }));
+        assert_eq!(propagation("rw"), None);
+    }
+}

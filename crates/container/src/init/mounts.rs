@@ -1,0 +1,157 @@
+//! The config's `mounts`, one by one, each attached through fds: the target is resolved inside
+//! the root first, the new mount is built detached (`open_tree`/`fsmount`), its attributes are
+//! set while detached, and only then is it moved onto the target.
+
+use super::cgroupfs;
+use super::error::{Context, InitError};
+use super::mount_options::{self, Attrs, MountOptions};
+use super::resolve;
+use berth_sys::mount::{self as sysmount, FsContext, MountAttr};
+use oci_spec::runtime::Mount;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What the mount step needs to know about the container being built.
+pub struct Env<'a> {
+    /// The container's root (an `O_PATH` fd on the rootfs mount).
+    pub root: BorrowedFd<'a>,
+    /// Relative bind sources are relative to the bundle.
+    pub bundle: &'a Path,
+    /// In a user namespace the kernel refuses some file systems; they are bind-mounted instead.
+    pub in_userns: bool,
+    /// The container has its own cgroup namespace.
+    pub cgroupns: bool,
+}
+
+fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
+    opts.bind || m.typ().as_deref() == Some("bind")
+}
+
+/// Performs one config mount inside the root.
+pub fn mount(env: &Env<'_>, m: &Mount) -> Result<(), InitError> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default())
+        .map_err(|e| InitError::check(format!("mount {}", m.destination().display()), e.to_string()))?;
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("bind");
+    if opts.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(InitError::check(
+            format!("mount {}", dest.display()),
+            "idmapped mounts are not supported by this build yet",
+        ));
+    }
+    if is_bind(m, &opts) {
+        let source = source_path(env, m);
+        return bind(env, &source, dest, &opts);
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
+        return cgroupfs::mount(env, dest, &opts);
+    }
+    match new_fs(env, typ, m.source().as_deref(), dest, &opts) {
+        // sysfs and mqueue belong to the network and ipc namespaces' owners; in a user namespace
+        // without its own of those, bind the host's instead (as runc does for rootless).
+        Err(e) if env.in_userns && e.source.raw_os_error() == Some(libc::EPERM) && (typ == "sysfs" || typ == "mqueue") => {
+            let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
+            let mut o = opts.clone();
+            o.recursive = true;
+            bind(env, Path::new(host), dest, &o)
+        }
+        r => r,
+    }
+}
+
+fn source_path(env: &Env<'_>, m: &Mount) -> PathBuf {
+    let s = m.source().clone().unwrap_or_default();
+    if s.is_absolute() {
+        s
+    } else {
+        env.bundle.join(s)
+    }
+}
+
+/// Creates the mount point for a source of the given kind: a directory, or a file.
+pub(super) fn target(env: &Env<'_>, dest: &Path, dir: bool) -> Result<OwnedFd, InitError> {
+    let r = if dir {
+        resolve::mkdir_all(env.root, dest, 0o755)
+    } else {
+        resolve::ensure_file(env.root, dest, 0o644)
+    };
+    r.ctx(|| format!("create mount point {}", dest.display()))
+}
+
+/// Bind-mounts host `source` on `dest` with the options' attributes and propagation.
+pub(super) fn bind(env: &Env<'_>, source: &Path, dest: &Path, opts: &MountOptions) -> Result<(), InitError> {
+    let what = || format!("bind mount {} on {}", source.display(), dest.display());
+    let meta = std::fs::metadata(source).ctx(what)?;
+    let target = target(env, dest, meta.is_dir())?;
+    let tree = sysmount::open_tree(None, source, true, opts.recursive).ctx(what)?;
+    attach(tree.as_fd(), target.as_fd(), opts).ctx(what)
+}
+
+/// Sets the options' attributes on a detached mount, attaches it, then sets propagation.
+pub(super) fn attach(tree: BorrowedFd<'_>, target: BorrowedFd<'_>, opts: &MountOptions) -> io::Result<()> {
+    set_attrs(tree, false, opts.attrs)?;
+    set_attrs(tree, true, opts.recursive_attrs)?;
+    sysmount::move_mount(tree, target)?;
+    for p in &opts.propagation {
+        let attr = MountAttr { propagation: p.flag, ..MountAttr::default() };
+        sysmount::mount_setattr(tree, p.recursive, &attr)?;
+    }
+    Ok(())
+}
+
+fn set_attrs(tree: BorrowedFd<'_>, recursive: bool, a: Attrs) -> io::Result<()> {
+    if a.is_empty() {
+        return Ok(());
+    }
+    let attr = MountAttr { set: a.set, clear: a.clear, ..MountAttr::default() };
+    sysmount::mount_setattr(tree, recursive, &attr)
+}
+
+/// Mounts a new instance of file system `typ` on `dest`.
+pub(super) fn new_fs(
+    env: &Env<'_>,
+    typ: &str,
+    source: Option<&Path>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), InitError> {
+    let what = || format!("mount {typ} on {}", dest.display());
+    let target = target(env, dest, true)?;
+    let tree = fs_tree(typ, source, opts).map_err(|(source, msg)| InitError {
+        what: match msg {
+            Some(m) => format!("{} ({m})", what()),
+            None => what(),
+        },
+        source,
+    })?;
+    attach(tree.as_fd(), target.as_fd(), &MountOptions { attrs: Attrs::default(), ..opts.clone() })
+        .ctx(what)
+}
+
+/// A detached mount of a new `typ` superblock configured from `opts`; on failure, the error
+/// and the kernel's own explanation if it gave one.
+pub(super) fn fs_tree(
+    typ: &str,
+    source: Option<&Path>,
+    opts: &MountOptions,
+) -> Result<OwnedFd, (io::Error, Option<String>)> {
+    let ctx = FsContext::open(typ).map_err(|e| (e, None))?;
+    let configure = || -> io::Result<()> {
+        if let Some(s) = source.and_then(Path::to_str).filter(|s| !s.is_empty()) {
+            ctx.set("source", Some(s))?;
+        }
+        for f in &opts.sb_flags {
+            ctx.set(f, None)?;
+        }
+        for (k, v) in &opts.data {
+            ctx.set(k, v.as_deref())?;
+        }
+        Ok(())
+    };
+    if let Err(e) = configure() {
+        return Err((e, ctx.kernel_message()));
+    }
+    // Mount attributes given at fsmount time; clears are meaningless on a fresh mount.
+    ctx.mount(opts.attrs.set).map_err(|e| (e, ctx.kernel_message()))
+}

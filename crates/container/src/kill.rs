@@ -1,0 +1,72 @@
+//! `kill`: send a signal to a container's init, or with `all` to every process in it.
+
+use crate::state::{Saved, Status};
+use crate::{procfs, Error, Runtime};
+use berth_sys::process as sysproc;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// Sends `signal` to container `id`.
+pub fn kill(rt: &Runtime, id: &str, signal: i32, all: bool) -> Result<(), Error> {
+    let dir = rt.root.peek(id)?;
+    let saved = dir.load()?;
+    let status = dir.status(saved.as_ref())?;
+    let Some(saved) = saved.filter(|_| matches!(status, Status::Created | Status::Running | Status::Paused)) else {
+        return Err(Error::WrongStatus { id: id.into(), status, action: "signal it" });
+    };
+    if all {
+        return signal_all(&saved, signal);
+    }
+    signal_init(&saved, signal)
+}
+
+/// A pidfd on the container's init, or `None` if it is gone; the start time check after
+/// `pidfd_open` makes sure the fd is not on a new process that reused the pid.
+pub(crate) fn init_pidfd(saved: &Saved) -> Result<Option<OwnedFd>, Error> {
+    let fd = match sysproc::pidfd_open(saved.pid) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
+        Err(e) => return Err(Error::io(format!("pidfd_open {}", saved.pid))(e)),
+    };
+    let alive = procfs::is_alive(saved.pid, saved.start_time).map_err(Error::io("read /proc"))?;
+    Ok(alive.then_some(fd))
+}
+
+fn signal_init(saved: &Saved, signal: i32) -> Result<(), Error> {
+    let Some(fd) = init_pidfd(saved)? else {
+        return Err(Error::WrongStatus { id: saved.id.clone(), status: Status::Stopped, action: "signal it" });
+    };
+    sysproc::pidfd_send_signal(fd.as_fd(), signal).map_err(Error::io(format!("signal {signal} to pid {}", saved.pid)))
+}
+
+/// Every process of the container: those in the init's pid namespace when it has its own.
+pub(crate) fn signal_all(saved: &Saved, signal: i32) -> Result<(), Error> {
+    for pid in members(saved)? {
+        let _ = sysproc::kill(pid, signal);
+    }
+    Ok(())
+}
+
+/// Pids of the container's processes: every process whose pid namespace is the init's (when
+/// the container has a pid namespace of its own), else just the init.
+pub(crate) fn members(saved: &Saved) -> Result<Vec<i32>, Error> {
+    let own_ns = saved
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid));
+    if !own_ns {
+        return Ok(vec![saved.pid]);
+    }
+    let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(target) = ns_of(saved.pid) else { return Ok(Vec::new()) };
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").map_err(Error::io("read /proc"))?.flatten() {
+        if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
+            if ns_of(pid).as_ref() == Some(&target) {
+                pids.push(pid);
+            }
+        }
+    }
+    Ok(pids)
+}

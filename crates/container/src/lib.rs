@@ -1,0 +1,45 @@
+//! berth's OCI runtime core: containers from OCI bundles, their process chain and their
+//! lifecycle. The `berth-runtime` binary is a thin command line over this crate, and the
+//! `berth` engine calls it directly.
+//!
+//! One module per lifecycle verb ([`create`], [`start`], [`run`], [`kill`], [`delete`],
+//! [`state_cmd`], [`list`]); the process chain in [`process`]; the steps inside the container in
+//! [`init`]; saved state in [`state`].
+
+pub mod create;
+pub mod delete;
+pub mod error;
+pub mod features;
+pub mod hooks;
+pub mod init;
+pub mod kill;
+pub mod list;
+pub mod mountinfo;
+pub mod process;
+pub mod procfs;
+pub mod run;
+pub mod security;
+pub mod spec;
+pub mod start;
+pub mod state;
+pub mod state_cmd;
+pub mod time;
+
+pub use error::Error;
+
+use std::path::PathBuf;
+
+/// The runtime's global settings (runc's global flags).
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    /// State root (`--root`).
+    pub root: state::Root,
+    /// `--rootless`: true when running without privileges on the host.
+    pub rootless: bool,
+}
+
+impl Runtime {
+    pub fn new(root: impl Into<PathBuf>, rootless: bool) -> Self {
+        Self { root: state::Root::new(root), rootless }
+    }
+}

@@ -1,0 +1,61 @@
+//! The process chain that turns a config into a running container:
+//!
+//! ```text
+//! runtime (parent.rs) --clone3(all new namespaces)--> init (init.rs) --execve--> trampoline --> program
+//!                      \--clone3()--> intermediate (intermediate.rs): join, unshare, fork --> init
+//! ```
+//!
+//! The intermediate exists only when namespaces are joined by path or time offsets are set.
+//! Parent and child talk over one typed channel (channel.rs).
+
+pub mod channel;
+pub mod init;
+pub mod intermediate;
+pub mod namespaces;
+pub mod parent;
+pub mod userns;
+
+use oci_spec::runtime::Spec;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// How the init learns that it may execute the container's process.
+#[derive(Debug)]
+pub enum StartSignal {
+    /// `create`: `start` (another process) opens this fifo.
+    Fifo(PathBuf),
+    /// `run`: the parent says so on the channel.
+    Channel,
+}
+
+/// What the process chain needs of the cgroup driver.
+pub trait CgroupJoin {
+    /// A cgroup v2 directory to start the child in (`CLONE_INTO_CGROUP`), when there is one.
+    fn clone_into(&self) -> Option<BorrowedFd<'_>>;
+    /// Moves `pid` into the container's cgroups.
+    fn join(&self, pid: i32) -> Result<(), String>;
+}
+
+/// Everything the chain needs to build one container, prepared by the parent before forking:
+/// the children read it from their copy of the parent's memory.
+pub struct Launch<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    /// Absolute bundle path.
+    pub bundle: &'a Path,
+    /// Absolute rootfs path.
+    pub rootfs: PathBuf,
+    pub start: StartSignal,
+    /// Connected `--console-socket`.
+    pub console_socket: Option<OwnedFd>,
+    /// Foreground `run` with a terminal: the init sends the pty master to the parent.
+    pub relay_terminal: bool,
+    /// Fds 3..3+N pass into the container (`--preserve-fds`).
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    /// Give the container a session keyring of its own (runc's default; `--no-new-keyring`).
+    pub new_keyring: bool,
+    /// The state directory's lock, which a forked child must not keep.
+    pub lock_fd: Option<std::os::fd::RawFd>,
+    pub cgroup: Option<&'a dyn CgroupJoin>,
+}

@@ -1,0 +1,76 @@
+//! The bundle's `config.json`: loading, and the checks that catch a bad config before any
+//! namespace, mount or cgroup exists.
+
+mod template;
+mod validate;
+
+pub use template::default_spec;
+pub use validate::validate;
+
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+/// What is wrong with a bundle's configuration. Every message names the field or path.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {field}: {message}")]
+    Parse { path: PathBuf, field: String, message: String },
+    #[error("config.json: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl SpecError {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SpecError::Invalid { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// Reads and validates `BUNDLE/config.json`.
+pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
+    let path = bundle.join("config.json");
+    let data = std::fs::read(&path).map_err(|source| SpecError::Read { path: path.clone(), source })?;
+    let spec = parse(&data).map_err(|(field, message)| SpecError::Parse { path, field, message })?;
+    validate(&spec)?;
+    Ok(spec)
+}
+
+/// Parses a config, reporting the JSON path of the first bad field (`linux.namespaces[2].type`).
+pub fn parse(data: &[u8]) -> Result<Spec, (String, String)> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." => "(document)".to_string(),
+            p => p,
+        };
+        (field, e.into_inner().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_error_names_the_field() {
+        let bad = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#;
+        let (field, msg) = parse(bad).unwrap_err();
+        assert_eq!(field, "linux.namespaces[1].type");
+        assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_json_is_located() {
+        let (field, msg) = parse(b"{\"ociVersion\": ").unwrap_err();
+        assert!(msg.contains("line 1"), "{field}: {msg}");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("config.json"), "{err}");
+    }
+}

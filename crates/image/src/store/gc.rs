@@ -1,0 +1,68 @@
+//! Garbage collection: removes blobs and snapshots no image name or container rootfs
+//! refers to, and leftovers of interrupted operations in `tmp/`. It holds the content
+//! lock exclusively, so no pull, load or import is adding content meanwhile.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use super::image::layers_of;
+use super::lock::Lock;
+use super::{io_err, Store, StoreError};
+use crate::digest::Digest;
+
+/// What a collection removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GcReport {
+    /// Blobs removed.
+    pub blobs: usize,
+    /// Snapshots removed.
+    pub snapshots: usize,
+}
+
+impl Store {
+    /// Removes everything unreferenced.
+    pub fn gc(&self) -> Result<GcReport, StoreError> {
+        let _lock = Lock::take(&self.dir.join("content.lock"), true)?;
+        let mut blobs: HashSet<String> = HashSet::new();
+        let mut snaps: HashSet<String> = HashSet::new();
+        for rec in self.records()? {
+            blobs.insert(rec.manifest.hex().to_string());
+            // A damaged image keeps what it names but cannot protect its layers.
+            let Ok(img) = self.image_by_manifest(&rec.manifest) else { continue };
+            blobs.insert(img.id.hex().to_string());
+            if let Ok(layers) = layers_of(&img.manifest, &img.config, "") {
+                for l in layers {
+                    blobs.insert(l.blob.hex().to_string());
+                    snaps.insert(l.chain_id.hex().to_string());
+                }
+            }
+        }
+        for (_, chains) in self.rootfs_users()? {
+            snaps.extend(chains.iter().map(|c: &Digest| c.hex().to_string()));
+        }
+        let report = GcReport {
+            blobs: sweep(&self.dir.join("blobs/sha256"), &blobs)?,
+            snapshots: sweep(&self.dir.join("snapshots"), &snaps)?,
+        };
+        sweep(&self.tmp_dir(), &HashSet::new())?;
+        Ok(report)
+    }
+}
+
+/// Removes every entry of `dir` whose name is not in `keep`; returns how many.
+fn sweep(dir: &Path, keep: &HashSet<String>) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for e in fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let e = e.map_err(io_err("list", dir))?;
+        if keep.contains(e.file_name().to_string_lossy().as_ref()) {
+            continue;
+        }
+        let p = e.path();
+        let is_dir = e.file_type().map_err(io_err("stat", &p))?.is_dir();
+        let r = if is_dir { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+        r.map_err(io_err("remove", &p))?;
+        n += 1;
+    }
+    Ok(n)
+}

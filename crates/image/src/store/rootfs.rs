@@ -1,0 +1,118 @@
+//! Container root filesystems: an overlayfs over the image's snapshots (top layer first)
+//! with a private writable upper directory, all removed with the container.
+
+use std::fs;
+use std::path::PathBuf;
+
+use super::image::Image;
+use super::{io_err, Store, StoreError};
+use crate::digest::Digest;
+use crate::sys;
+
+/// A mounted container root filesystem.
+#[derive(Debug, Clone)]
+pub struct Rootfs {
+    /// The container ID it belongs to.
+    pub id: String,
+    /// The mounted, merged tree (the container's `/`).
+    pub path: PathBuf,
+    /// The writable upper directory (the container's changes).
+    pub upper: PathBuf,
+}
+
+/// Overlay options are one mount(2) data page.
+const MAX_MOUNT_DATA: usize = 4095;
+
+impl Store {
+    fn rootfs_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
+        let ok = !id.is_empty()
+            && id.len() <= 128
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && !id.starts_with('.');
+        if !ok {
+            return Err(StoreError::Invalid { what: format!("container ID {id:?}"), why: "use letters, digits, '_', '-', '.'".into() });
+        }
+        Ok(self.dir.join("rootfs").join(id))
+    }
+
+    /// Mounts a new root filesystem for container `id` from `image`.
+    pub fn create_rootfs(&self, image: &Image, id: &str) -> Result<Rootfs, StoreError> {
+        let _content = self.content_lock()?;
+        let dir = self.rootfs_dir(id)?;
+        let layers = image.layers()?;
+        let mut lowers = Vec::new();
+        for l in layers.iter().rev() {
+            let p = self.snapshot_path(&l.chain_id);
+            if !p.is_dir() {
+                return Err(StoreError::Invalid { what: format!("image {}", image.id), why: format!("snapshot {} is missing; pull the image again", l.chain_id) });
+            }
+            lowers.push(p.display().to_string());
+        }
+        fs::create_dir(&dir).map_err(io_err("create rootfs directory", &dir))?;
+        let res = self.mount_rootfs(id, &dir, image, &layers.iter().map(|l| l.chain_id.clone()).collect::<Vec<_>>(), &lowers);
+        if res.is_err() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        res
+    }
+
+    fn mount_rootfs(&self, id: &str, dir: &std::path::Path, image: &Image, chains: &[Digest], lowers: &[String]) -> Result<Rootfs, StoreError> {
+        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
+        for p in [&upper, &work, &merged] {
+            fs::create_dir(p).map_err(io_err("create directory", p))?;
+        }
+        let chain_list: Vec<String> = chains.iter().map(ToString::to_string).collect();
+        fs::write(dir.join("layers"), chain_list.join("\n")).map_err(io_err("write", dir))?;
+        fs::write(dir.join("image"), image.manifest_digest.to_string()).map_err(io_err("write", dir))?;
+        let mut opts = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+        if self.rootless {
+            opts.push_str(",userxattr");
+        }
+        if opts.len() > MAX_MOUNT_DATA || opts.contains(',') && lowers.iter().any(|l| l.contains([',', ':'])) {
+            return Err(StoreError::Invalid { what: format!("rootfs {id}"), why: "too many layers or a store path with ',' or ':' for overlay options".into() });
+        }
+        sys::mount_overlay(&merged, &opts).map_err(io_err("mount overlay", &merged))?;
+        Ok(Rootfs { id: id.to_string(), path: merged, upper })
+    }
+
+    /// Unmounts and removes container `id`'s root filesystem (and its changes).
+    pub fn remove_rootfs(&self, id: &str) -> Result<(), StoreError> {
+        let dir = self.rootfs_dir(id)?;
+        if !dir.exists() {
+            return Err(StoreError::NotFound(format!("rootfs {id}")));
+        }
+        let merged = dir.join("merged");
+        match sys::umount(&merged) {
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => return Err(io_err("unmount", &merged)(e)),
+            _ => {}
+        }
+        fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))
+    }
+
+    /// Containers with a root filesystem: their ID, chain IDs and image manifest digest.
+    pub(crate) fn rootfs_users(&self) -> Result<Vec<(String, Vec<Digest>)>, StoreError> {
+        let base = self.dir.join("rootfs");
+        let mut out = Vec::new();
+        for e in fs::read_dir(&base).map_err(io_err("list", &base))? {
+            let e = e.map_err(io_err("list", &base))?;
+            let layers = fs::read_to_string(e.path().join("layers")).unwrap_or_default();
+            let chains = layers.lines().filter_map(|l| l.parse().ok()).collect();
+            out.push((e.file_name().to_string_lossy().into_owned(), chains));
+        }
+        Ok(out)
+    }
+
+    /// IDs of containers whose root filesystem comes from the image with this manifest.
+    pub fn containers_using(&self, manifest: &Digest) -> Result<Vec<String>, StoreError> {
+        let base = self.dir.join("rootfs");
+        let want = manifest.to_string();
+        let mut out = Vec::new();
+        for e in fs::read_dir(&base).map_err(io_err("list", &base))? {
+            let e = e.map_err(io_err("list", &base))?;
+            if fs::read_to_string(e.path().join("image")).is_ok_and(|s| s.trim() == want) {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,200 @@
+//! The few raw syscalls the store and unpacker need, wrapped as safe functions over
+//! directory fds. Names passed here are single path components or paths that are
+//! resolved with `openat2(RESOLVE_BENEATH)`, never joined onto host paths as strings.
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn cstr(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Opens `path` below `dir` without ever leaving it: `..`, absolute symlinks and
+/// symlinks that climb out fail with EXDEV, magic links with ELOOP.
+pub fn open_beneath(dir: BorrowedFd<'_>, path: &Path, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+    let p = cstr(path.as_os_str())?;
+    // SAFETY: open_how is a plain C struct; all-zero is valid (and required for any
+    // fields this libc version does not name).
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = u64::try_from(flags | libc::O_CLOEXEC).unwrap_or(0);
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { u64::from(mode) } else { 0 };
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: p is a valid NUL-terminated string and how a fully initialised open_how whose
+    // size we pass; the kernel returns a new fd or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            p.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = libc::c_int::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+    // SAFETY: fd was just returned by openat2 and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens the directory `path` below `dir` (see [`open_beneath`]).
+pub fn open_dir_beneath(dir: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
+    open_beneath(dir, path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
+/// `mkdirat(dir, name, mode)`.
+pub fn mkdirat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
+    let n = cstr(name)?;
+    // SAFETY: valid fd and NUL-terminated name.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), n.as_ptr(), mode) })
+}
+
+/// `mknodat(dir, name, mode, dev)`: device nodes, fifos and overlay whiteouts (0:0).
+pub fn mknodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32, dev: libc::dev_t) -> io::Result<()> {
+    let n = cstr(name)?;
+    // SAFETY: valid fd and NUL-terminated name.
+    check(unsafe { libc::mknodat(dir.as_raw_fd(), n.as_ptr(), mode, dev) })
+}
+
+/// `symlinkat(target, dir, name)`.
+pub fn symlinkat(target: &OsStr, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    let t = cstr(target)?;
+    let n = cstr(name)?;
+    // SAFETY: valid fd and NUL-terminated strings.
+    check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) })
+}
+
+/// `linkat(old_dir, old_name, new_dir, new_name, 0)`: never follows a symlink at old_name.
+pub fn linkat(old_dir: BorrowedFd<'_>, old: &OsStr, new_dir: BorrowedFd<'_>, new: &OsStr) -> io::Result<()> {
+    let o = cstr(old)?;
+    let n = cstr(new)?;
+    // SAFETY: valid fds and NUL-terminated names.
+    check(unsafe { libc::linkat(old_dir.as_raw_fd(), o.as_ptr(), new_dir.as_raw_fd(), n.as_ptr(), 0) })
+}
+
+/// `unlinkat(dir, name, AT_REMOVEDIR or 0)`.
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &OsStr, is_dir: bool) -> io::Result<()> {
+    let n = cstr(name)?;
+    let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
+    // SAFETY: valid fd and NUL-terminated name.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), flags) })
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
+pub fn lstatat(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<libc::stat> {
+    let n = cstr(name)?;
+    // SAFETY: an all-zero stat is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd, NUL-terminated name and a writable stat buffer.
+    check(unsafe { libc::fstatat(dir.as_raw_fd(), n.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st)
+}
+
+/// `fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)`.
+pub fn lchownat(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
+    let n = cstr(name)?;
+    // SAFETY: valid fd and NUL-terminated name.
+    check(unsafe { libc::fchownat(dir.as_raw_fd(), n.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
+}
+
+/// `fchmodat(dir, name, mode, 0)`; callers never use it on a symlink.
+pub fn fchmodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
+    let n = cstr(name)?;
+    // SAFETY: valid fd and NUL-terminated name.
+    check(unsafe { libc::fchmodat(dir.as_raw_fd(), n.as_ptr(), mode, 0) })
+}
+
+/// Sets atime and mtime (seconds, nanoseconds) of `name` in `dir` without following symlinks.
+pub fn lutimesat(dir: BorrowedFd<'_>, name: &OsStr, mtime: (i64, i64)) -> io::Result<()> {
+    let n = cstr(name)?;
+    let ts = libc::timespec { tv_sec: mtime.0, tv_nsec: mtime.1 };
+    let times = [ts, ts];
+    // SAFETY: valid fd, NUL-terminated name and an array of two timespecs.
+    check(unsafe { libc::utimensat(dir.as_raw_fd(), n.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+}
+
+/// Sets an extended attribute on `name` in `dir` without following a symlink at `name`:
+/// goes through the `/proc/self/fd` link of the directory, which pins it.
+pub fn lsetxattrat(dir: BorrowedFd<'_>, name: &OsStr, key: &OsStr, value: &[u8]) -> io::Result<()> {
+    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    p.extend_from_slice(name.as_bytes());
+    let p = CString::new(p).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let k = cstr(key)?;
+    // SAFETY: NUL-terminated path and key, value pointer and length from a slice.
+    check(unsafe { libc::lsetxattr(p.as_ptr(), k.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+}
+
+/// Reads an extended attribute of `name` in `dir` (no symlink follow); None if absent.
+pub fn lgetxattrat(dir: BorrowedFd<'_>, name: &OsStr, key: &OsStr) -> io::Result<Option<Vec<u8>>> {
+    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    p.extend_from_slice(name.as_bytes());
+    let p = CString::new(p).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let k = cstr(key)?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: NUL-terminated path and key, writable buffer of the given length.
+    let n = unsafe { libc::lgetxattr(p.as_ptr(), k.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::ENODATA) { Ok(None) } else { Err(e) };
+    }
+    buf.truncate(usize::try_from(n).unwrap_or(0));
+    Ok(Some(buf))
+}
+
+/// Takes an flock on `fd`, shared or exclusive, waiting for it.
+pub fn flock(fd: BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
+    let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+    loop {
+        // SAFETY: valid fd.
+        match check(unsafe { libc::flock(fd.as_raw_fd(), op) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Mounts an overlayfs at `target` with the given option string.
+pub fn mount_overlay(target: &Path, options: &str) -> io::Result<()> {
+    let src = CString::new("overlay").map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let t = cstr(target.as_os_str())?;
+    let o = CString::new(options).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: NUL-terminated strings; data is the option string overlayfs parses.
+    check(unsafe { libc::mount(src.as_ptr(), t.as_ptr(), src.as_ptr(), 0, o.as_ptr().cast()) })
+}
+
+/// Unmounts `target` (lazily, so a busy mount does not keep the container's files alive).
+pub fn umount(target: &Path) -> io::Result<()> {
+    let t = cstr(target.as_os_str())?;
+    // SAFETY: NUL-terminated path.
+    check(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) })
+}
+
+/// Whether this process runs without root privileges (rootless unpacking rules apply).
+pub fn rootless() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() != 0 }
+}
+
+/// `fsync` on a directory (or file) fd, making renames inside it durable.
+pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: valid fd.
+    check(unsafe { libc::fsync(fd.as_raw_fd()) })
+}
+
+/// `syncfs`: flushes the filesystem holding `fd` (cheaper than an fsync per file).
+pub fn syncfs(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: valid fd.
+    check(unsafe { libc::syncfs(fd.as_raw_fd()) })
+}

@@ -1,0 +1,140 @@
+//! Entry names → checked path components, and parent directories opened below the
+//! snapshot root with `openat2(RESOLVE_BENEATH)`.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::sys;
+
+/// Why an entry name was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BadName {
+    /// Starts with `/`.
+    Absolute,
+    /// Has a `..` component.
+    DotDot,
+    /// Contains a NUL byte.
+    Nul,
+}
+
+impl BadName {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            BadName::Absolute => "absolute path escapes the snapshot",
+            BadName::DotDot => "'..' component escapes the snapshot",
+            BadName::Nul => "NUL byte in name",
+        }
+    }
+}
+
+/// Splits a tar entry name into its components, dropping `.` and empty ones.
+/// An empty result is the archive root itself (`./`).
+pub fn components(name: &[u8]) -> Result<Vec<OsString>, BadName> {
+    if name.starts_with(b"/") {
+        return Err(BadName::Absolute);
+    }
+    if name.contains(&0) {
+        return Err(BadName::Nul);
+    }
+    let mut out = Vec::new();
+    for c in name.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => return Err(BadName::DotDot),
+            c => out.push(OsStr::from_bytes(c).to_os_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// Joins components back into a relative path for openat2 and messages.
+pub fn join(parts: &[OsString]) -> PathBuf {
+    let mut p = PathBuf::new();
+    for c in parts {
+        p.push(c);
+    }
+    p
+}
+
+/// Opens parent directories below the root, creating missing ones (0755, as Docker does),
+/// and remembers the last one: entries of a directory usually come together.
+pub struct Dirs {
+    root: OwnedFd,
+    last: Option<(PathBuf, OwnedFd)>,
+}
+
+impl Dirs {
+    pub fn new(root: OwnedFd) -> Self {
+        Dirs { root, last: None }
+    }
+
+    pub fn root(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+
+    /// Forgets the cached directory: something in the tree was removed or replaced.
+    pub fn invalidate(&mut self) {
+        self.last = None;
+    }
+
+    /// The directory `parts` below the root (a new fd), created if missing. Fails with
+    /// EXDEV/ELOOP when a symlink on the way points out of the root, ENOTDIR when a
+    /// component is a file.
+    pub fn open(&mut self, parts: &[OsString]) -> io::Result<OwnedFd> {
+        let path = join(parts);
+        if let Some((p, fd)) = &self.last {
+            if *p == path {
+                return fd.try_clone();
+            }
+        }
+        let fd = self.open_or_create(&path, parts)?;
+        let out = fd.try_clone()?;
+        self.last = Some((path, fd));
+        Ok(out)
+    }
+
+    fn open_or_create(&self, path: &Path, parts: &[OsString]) -> io::Result<OwnedFd> {
+        if parts.is_empty() {
+            return self.root.try_clone();
+        }
+        match sys::open_dir_beneath(self.root.as_fd(), path) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            r => return r,
+        }
+        // Walk from the root so every prefix is resolved beneath the root, not beneath
+        // its parent (a relative symlink may legitimately climb to a sibling).
+        let mut cur = self.root.try_clone()?;
+        for i in 0..parts.len() {
+            let prefix = join(&parts[..=i]);
+            cur = match sys::open_dir_beneath(self.root.as_fd(), &prefix) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    match sys::mkdirat(cur.as_fd(), &parts[i], 0o755) {
+                        Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(e),
+                        _ => {}
+                    }
+                    sys::open_dir_beneath(self.root.as_fd(), &prefix)?
+                }
+                r => r?,
+            };
+        }
+        Ok(cur)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_and_checks_names() {
+        assert_eq!(components(b"./a//b/./c/").unwrap(), ["a", "b", "c"]);
+        assert!(components(b"./").unwrap().is_empty());
+        assert_eq!(components(b"/etc/passwd"), Err(BadName::Absolute));
+        assert_eq!(components(b"a/../../x"), Err(BadName::DotDot));
+        assert_eq!(components(b"a/.."), Err(BadName::DotDot));
+        assert_eq!(components(b"..."), Ok(vec![OsString::from("...")]));
+    }
+}
