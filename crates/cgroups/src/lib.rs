@@ -51,6 +51,8 @@
 //!
 //! Everything returns [`Error`], whose message names the resource, the file and the value.
 
+#![warn(missing_docs)]
+
 mod convert;
 mod devices;
 mod error;

@@ -101,9 +101,11 @@ impl OomWatcher {
                     if !event_control.exists() {
                         return Ok(OomEvent::CgroupGone);
                     }
-                    let mut count = [0u8; 8];
-                    count.copy_from_slice(&buf[..8.min(n)]);
-                    return Ok(OomEvent::Oom(u64::from_ne_bytes(count)));
+                    // An eventfd read is its 8-byte counter.
+                    let count = buf
+                        .get(..n.min(8))
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok());
+                    return Ok(OomEvent::Oom(count.map_or(1, u64::from_ne_bytes)));
                 }
                 // Loop: re-read the counters; a removed file shows as CgroupGone there.
                 Kind::V2 { .. } => {}

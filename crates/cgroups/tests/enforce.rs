@@ -238,8 +238,15 @@ fn default_path_is_the_container_id_below_our_own_cgroup() {
     }
     if let Some(line) = own.lines().find(|l| l.contains(":memory:")) {
         let mine = line.rsplit(':').next().unwrap().trim_start_matches('/');
-        let mem = m.mounts().into_iter().find(|x| x.options == ["memory"]).unwrap();
-        assert_eq!(mem.cgroup_dir, mem.mount_point.join(mine).join("berth-test-default"));
+        let mem = m
+            .mounts()
+            .into_iter()
+            .find(|x| x.options == ["memory"])
+            .unwrap();
+        assert_eq!(
+            mem.cgroup_dir,
+            mem.mount_point.join(mine).join("berth-test-default")
+        );
     }
     let e = Manager::for_container(Some(std::path::Path::new("system.slice:berth:x")), "x");
     assert!(e.unwrap_err().to_string().contains("systemd"));
@@ -309,6 +316,26 @@ fn values_land_in_the_kernel_files() {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("network"), "{e}");
+            if std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+                m.apply(&res(
+                    r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#,
+                ))
+                .unwrap();
+                assert_eq!(read(m, "", "hugetlb.2MB.max"), "4194304");
+            }
+            // blkio weight 500 is io.bfq.weight 500 or io.weight 4950, whichever the kernel has.
+            let dir = m.paths()[0].to_path_buf();
+            let r = m.apply(&res(r#"{"blockIO":{"weight":500}}"#));
+            if dir.join("io.bfq.weight").exists() {
+                r.unwrap();
+                assert!(read(m, "", "io.bfq.weight").contains("500"));
+            } else if dir.join("io.weight").exists() {
+                r.unwrap();
+                assert_eq!(read(m, "", "io.weight"), "default 4950");
+            } else {
+                let e = r.unwrap_err().to_string();
+                assert!(e.contains("io.weight does not exist"), "{e}");
+            }
         }
     }
     // A block device throttle, where the machine has a block device.

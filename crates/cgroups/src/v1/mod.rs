@@ -90,33 +90,25 @@ impl V1 {
 
     pub fn create(&self) -> Result<()> {
         let mut made = Vec::new();
-        let mut result = Ok(());
-        for d in &self.dirs {
-            match fs::mkdir_below(&d.mount_point, &d.path) {
-                Ok(m) => {
-                    made.extend(m);
-                    if d.controllers.iter().any(|c| c == "cpuset") {
-                        result = init_cpuset(&d.mount_point, &d.path);
-                    }
-                }
-                Err(e) => result = Err(e),
-            }
-            if result.is_err() {
-                break;
-            }
-        }
-        if result.is_ok() {
-            if let Some(u) = &self.unified {
-                match fs::mkdir_below(&u.mount_point, &u.path) {
-                    Ok(m) => made.extend(m),
-                    Err(e) => result = Err(e),
-                }
-            }
-        }
+        let result = self.create_into(&mut made);
         if result.is_err() {
             fs::remove_made(&made);
         }
         result
+    }
+
+    /// Makes the directories, recording each one it made in `made`.
+    fn create_into(&self, made: &mut Vec<PathBuf>) -> Result<()> {
+        for d in &self.dirs {
+            made.extend(fs::mkdir_below(&d.mount_point, &d.path)?);
+            if d.controllers.iter().any(|c| c == "cpuset") {
+                init_cpuset(&d.mount_point, &d.path)?;
+            }
+        }
+        if let Some(u) = &self.unified {
+            made.extend(fs::mkdir_below(&u.mount_point, &u.path)?);
+        }
+        Ok(())
     }
 
     pub fn apply(&self, r: &LinuxResources, update: bool) -> Result<()> {

@@ -56,7 +56,10 @@ pub fn switch(p: &Process, setgroups_allowed: bool) -> Result<(), InitError> {
     ids::setresuid(u.uid()).ctx(|| format!("setuid {}", u.uid()))?;
     let sets = caps::Sets { effective: masks.effective, permitted: masks.permitted, inheritable: masks.inheritable };
     caps::set(sets).ctx(|| "capset")?;
-    caps::set_ambient(masks.ambient, last).ctx(|| "raise ambient capabilities")?;
+    // The kernel only lets a capability be ambient if it is permitted and inheritable; runc
+    // and crun raise what qualifies and pass over the rest, and configs rely on that.
+    let ambient = masks.ambient & masks.permitted & masks.inheritable;
+    caps::set_ambient(ambient, last).ctx(|| "raise ambient capabilities")?;
     caps::set_keep_caps(false).ctx(|| "prctl(PR_SET_KEEPCAPS)")?;
     Ok(())
 }
