@@ -23,7 +23,7 @@ cleanup() {
   [ -f "$W/containerd.pid" ] && kill "$(cat "$W/containerd.pid")" 2>/dev/null && sleep 1
   PLAIN_PORT=$PORT BASIC_PORT=5121 TOKENSRV_PORT=5122 TOKEN_PORT=5123 tests/registry/registry.sh stop "$W/registry" || true
   podman "${PM[@]}" rmi -af >/dev/null 2>&1 || true
-  grep -o " $W[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  { grep -o " $W[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
   rm -rf "$W"
 }
 trap cleanup EXIT

@@ -11,7 +11,7 @@ W=$(mktemp -d /tmp/berth-images-ci.XXXXXX)
 cleanup() {
   tests/registry/registry.sh stop "$W/registry" || true
   # Test stores may hold overlay mounts if a test died mid-way.
-  grep -o " $W[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  { grep -o " $W[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -66,4 +66,6 @@ skopeo copy -q --dest-cert-dir "$CD/127.0.0.1:5113" --dest-creds tester:testpass
 export BERTH_TEST_DIR=$W BERTH_TEST_PLAIN=127.0.0.1:5110 BERTH_TEST_BASIC=127.0.0.1:5111 \
   BERTH_TEST_TOKEN=127.0.0.1:5113 BERTH_TEST_CERTS=$CD BERTH_TEST_CREDS=tester:testpass
 cargo build --locked -p berth
-tini -s -- cargo test --locked -p berth -p berth-image -- --include-ignored --test-threads=2
+# Test stores (and any mount a failing test leaves) live under $W, which cleanup clears.
+mkdir -p "$W/tmp"
+TMPDIR=$W/tmp tini -s -- cargo test --locked -p berth -p berth-image -- --include-ignored --test-threads=2

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "berth-runtime", version, about = "An OCI runtime with runc's command line")]
+#[command(
+    name = "berth-runtime",
+    version,
+    about = "An OCI runtime with runc's command line"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -80,16 +80,23 @@ impl<S: Subscriber> Layer<S> for Logger {
 
 /// Sets up logging from the global flags and returns the logger for the final error.
 pub fn init(g: &Global) -> Logger {
-    let file = g.log.as_ref().and_then(|p| {
-        match OpenOptions::new().create(true).append(true).open(p) {
-            Ok(f) => Some(Arc::new(Mutex::new(f))),
-            Err(e) => {
-                eprintln!("berth-runtime: --log {}: {e}", p.display());
-                None
-            }
-        }
-    });
-    let logger = Logger { file, json: g.log_format == "json", debug: g.debug };
-    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(logger.clone()));
+    let file =
+        g.log.as_ref().and_then(
+            |p| match OpenOptions::new().create(true).append(true).open(p) {
+                Ok(f) => Some(Arc::new(Mutex::new(f))),
+                Err(e) => {
+                    eprintln!("berth-runtime: --log {}: {e}", p.display());
+                    None
+                }
+            },
+        );
+    let logger = Logger {
+        file,
+        json: g.log_format == "json",
+        debug: g.debug,
+    };
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(logger.clone()),
+    );
     logger
 }

@@ -17,7 +17,12 @@ fn run_returns_the_exit_code() {
 
 #[test]
 fn run_reports_a_signal_as_128_plus() {
-    let b = Bundle::new(&["sh", "-c", "kill -9 $$"]);
+    // Without a pid namespace: a namespace's pid 1 cannot be killed from inside it.
+    let mut b = Bundle::new(&["sh", "-c", "kill -9 $$"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
     assert_eq!(b.run(&unique("sig")).status.code(), Some(137));
     b.assert_host_clean();
 }
@@ -37,8 +42,10 @@ fn create_start_state_kill_delete() {
     let pid = st["pid"].as_i64().unwrap();
     assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
     // The init is already in the container, waiting: its root is the rootfs.
-    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
-    assert_eq!(root, b.rootfs());
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata(format!("/proc/{pid}/root/")).unwrap();
+    let rootfs = std::fs::metadata(b.rootfs()).unwrap();
+    assert_eq!((root.dev(), root.ino()), (rootfs.dev(), rootfs.ino()));
 
     assert!(b.rt(&["start", &id]).status.success());
     assert_eq!(b.state(&id)["status"], "running");
@@ -49,7 +56,9 @@ fn create_start_state_kill_delete() {
     assert_fails_with(&b.rt(&["start", &id]), "running");
 
     assert!(b.rt(&["kill", &id, "KILL"]).status.success());
-    eventually("the container to stop", || b.state(&id)["status"] == "stopped");
+    eventually("the container to stop", || {
+        b.state(&id)["status"] == "stopped"
+    });
     assert_eq!(b.state(&id)["pid"], 0);
     assert_fails_with(&b.rt(&["kill", &id, "TERM"]), "stopped");
     assert!(b.rt(&["delete", &id]).status.success());
@@ -59,7 +68,11 @@ fn create_start_state_kill_delete() {
 
 #[test]
 fn kill_accepts_names_and_numbers_and_delete_force_kills() {
-    let b = Bundle::new(&["sh", "-c", "trap 'exit 0' USR1; while :; do sleep 0.05; done"]);
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'exit 0' USR1; while :; do sleep 0.05; done",
+    ]);
     let id = unique("kill");
     assert!(b.create(&id, &[]).status.success());
     assert!(b.rt(&["start", &id]).status.success());
@@ -82,7 +95,9 @@ fn delete_of_a_created_container_kills_its_init() {
     assert!(b.create(&id, &[]).status.success());
     let pid = b.state(&id)["pid"].as_i64().unwrap();
     assert!(b.rt(&["delete", &id]).status.success());
-    let gone = || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "));
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+    };
     eventually("the init to die", gone);
     b.assert_host_clean();
 }
@@ -110,7 +125,9 @@ fn run_detached_then_delete() {
     let id = unique("detach");
     b.write();
     let mut c = b.cmd(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
-    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     assert!(c.status().unwrap().success());
     assert_eq!(b.state(&id)["status"], "running");
     assert!(b.rt(&["delete", "-f", &id]).status.success());
@@ -119,7 +136,11 @@ fn run_detached_then_delete() {
 
 #[test]
 fn run_forwards_signals_to_the_container() {
-    let b = Bundle::new(&["sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done"]);
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+    ]);
     b.write();
     let id = unique("fwd");
     let mut c = b.cmd(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
@@ -141,12 +162,24 @@ fn run_forwards_signals_to_the_container() {
 
 #[test]
 fn preserve_fds_pass_into_the_container() {
-    let b = Bundle::new(&["sh", "-c", "echo through-fd3 >&3; ls /proc/self/fd | sort -n | tr '\\n' ' '"]);
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo through-fd3 >&3; ls /proc/self/fd | sort -n | tr '\\n' ' '",
+    ]);
     b.write();
     let (r, w) = std::io::pipe().unwrap();
-    let mut c = b.cmd(&["run", "--preserve-fds", "1", "--bundle", b.path().to_str().unwrap(), &unique("fds")]);
+    let mut c = b.cmd(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &unique("fds"),
+    ]);
     let w_fd = std::os::fd::OwnedFd::from(w);
     // Place the pipe at fd 3 in the runtime's process.
+    // SAFETY: the pre_exec closure only calls dup2, which is async-signal-safe.
     unsafe {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
@@ -171,13 +204,26 @@ fn preserve_fds_pass_into_the_container() {
 #[test]
 fn spec_and_features() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(BIN).args(["spec", "-b", dir.path().to_str().unwrap()]).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["spec", "-b", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    let again = std::process::Command::new(BIN).args(["spec", "-b", dir.path().to_str().unwrap()]).output().unwrap();
+    let again = std::process::Command::new(BIN)
+        .args(["spec", "-b", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_fails_with(&again, "already exists");
-    let out = std::process::Command::new(BIN).arg("features").output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("features")
+        .output()
+        .unwrap();
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(f["ociVersionMin"], "1.0.0");
-    assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "time"));
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "time"));
     assert!(f["hooks"].as_array().unwrap().len() == 6);
 }

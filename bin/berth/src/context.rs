@@ -10,7 +10,12 @@ use berth_image::store::Store;
 #[derive(clap::Args)]
 pub struct GlobalArgs {
     /// Directory of berth's state (image store, containers).
-    #[arg(long, global = true, value_name = "DIR", default_value = "/var/lib/berth")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/var/lib/berth"
+    )]
     root: PathBuf,
     /// Directory of user configuration (auth.json, registries.toml, certs.d).
     #[arg(long, global = true, value_name = "DIR")]
@@ -20,13 +25,19 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     pub fn into_context(self) -> Context {
         let config = self.config.unwrap_or_else(default_config_dir);
-        Context { root: self.root, config }
+        Context {
+            root: self.root,
+            config,
+        }
     }
 }
 
 /// `$XDG_CONFIG_HOME/berth`, else `~/.config/berth`.
 fn default_config_dir() -> PathBuf {
-    match (std::env::var_os("XDG_CONFIG_HOME"), std::env::var_os("HOME")) {
+    match (
+        std::env::var_os("XDG_CONFIG_HOME"),
+        std::env::var_os("HOME"),
+    ) {
         (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("berth"),
         (_, Some(h)) => PathBuf::from(h).join(".config/berth"),
         _ => PathBuf::from("/etc/berth"),
@@ -41,7 +52,8 @@ pub struct Context {
 
 impl Context {
     pub fn store(&self) -> anyhow::Result<Store> {
-        Store::open(&self.root).with_context(|| format!("opening the image store under {}", self.root.display()))
+        Store::open(&self.root)
+            .with_context(|| format!("opening the image store under {}", self.root.display()))
     }
 
     /// Registry settings; `tls_verify = false` allows plain HTTP and unverified TLS.

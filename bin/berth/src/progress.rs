@@ -12,7 +12,10 @@ pub fn for_stderr(quiet: bool) -> Box<dyn Progress> {
     if quiet {
         Box::new(Silent)
     } else if std::io::stderr().is_terminal() {
-        Box::new(Bars { multi: MultiProgress::new(), bars: Mutex::new(HashMap::new()) })
+        Box::new(Bars {
+            multi: MultiProgress::new(),
+            bars: Mutex::new(HashMap::new()),
+        })
     } else {
         Box::new(Lines)
     }
@@ -26,8 +29,10 @@ struct Bars {
 impl Progress for Bars {
     fn begin(&self, id: &str, label: &str, total: u64) {
         let bar = self.multi.add(ProgressBar::new(total));
-        let style = ProgressStyle::with_template("{prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(format!("{label} {id}"));
         if let Ok(mut m) = self.bars.lock() {

@@ -31,7 +31,11 @@ struct Resp {
 }
 
 fn resp(status: u16, ct: &str, body: Vec<u8>) -> Resp {
-    Resp { status, headers: vec![("Content-Type".into(), ct.into())], body: Body::Full(body) }
+    Resp {
+        status,
+        headers: vec![("Content-Type".into(), ct.into())],
+        body: Body::Full(body),
+    }
 }
 
 type Handler = dyn Fn(&str, &str, Option<u64>) -> Resp + Send + Sync;
@@ -58,7 +62,9 @@ fn handle(mut s: TcpStream, h: &Handler, log: &Mutex<Vec<String>>) {
         return;
     }
     let mut parts = line.split_whitespace();
-    let (Some(method), Some(path)) = (parts.next(), parts.next()) else { return };
+    let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
+        return;
+    };
     let mut range = None;
     loop {
         let mut l = String::new();
@@ -69,7 +75,9 @@ fn handle(mut s: TcpStream, h: &Handler, log: &Mutex<Vec<String>>) {
             range = v.trim().trim_end_matches('-').parse().ok();
         }
     }
-    log.lock().unwrap().push(format!("{method} {path} {range:?}"));
+    log.lock()
+        .unwrap()
+        .push(format!("{method} {path} {range:?}"));
     let rsp = h(method, path, range);
     let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", rsp.status);
     for (k, v) in &rsp.headers {
@@ -78,17 +86,24 @@ fn handle(mut s: TcpStream, h: &Handler, log: &Mutex<Vec<String>>) {
     let _ = match rsp.body {
         Body::Full(b) => {
             let (status_line, b) = match range {
-                Some(off) if rsp.status == 200 && off as usize <= b.len() => (Some(off), b[off as usize..].to_vec()),
+                Some(off) if rsp.status == 200 && off as usize <= b.len() => {
+                    (Some(off), b[off as usize..].to_vec())
+                }
                 _ => (None, b),
             };
             if status_line.is_some() {
                 head = head.replacen("HTTP/1.1 200 X", "HTTP/1.1 206 X", 1);
             }
-            s.write_all(format!("{head}Content-Length: {}\r\n\r\n", b.len()).as_bytes()).and_then(|_| s.write_all(&b))
+            s.write_all(format!("{head}Content-Length: {}\r\n\r\n", b.len()).as_bytes())
+                .and_then(|_| s.write_all(&b))
         }
-        Body::DropAfter(b, n) => s.write_all(format!("{head}Content-Length: {}\r\n\r\n", b.len()).as_bytes()).and_then(|_| s.write_all(&b[..n])),
+        Body::DropAfter(b, n) => s
+            .write_all(format!("{head}Content-Length: {}\r\n\r\n", b.len()).as_bytes())
+            .and_then(|_| s.write_all(&b[..n])),
         Body::Stall(b, n) => {
-            let r = s.write_all(format!("{head}Content-Length: {}\r\n\r\n", b.len()).as_bytes()).and_then(|_| s.write_all(&b[..n]));
+            let r = s
+                .write_all(format!("{head}Content-Length: {}\r\n\r\n", b.len()).as_bytes())
+                .and_then(|_| s.write_all(&b[..n]));
             std::thread::sleep(Duration::from_secs(60));
             r
         }
@@ -122,24 +137,44 @@ impl Img {
             layer.len()
         )
         .into_bytes();
-        Img { manifest, config, layer }
+        Img {
+            manifest,
+            config,
+            layer,
+        }
     }
 
     /// Serves this image as repo `t`, tag `v1`; `blob` decides how the layer is sent.
-    fn serve(self, blob: impl Fn(&[u8], Option<u64>) -> Resp + Send + Sync + 'static) -> (String, Arc<Mutex<Vec<String>>>) {
+    fn serve(
+        self,
+        blob: impl Fn(&[u8], Option<u64>) -> Resp + Send + Sync + 'static,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
         let layer_path = format!("/v2/t/blobs/{}", Digest::of(&self.layer));
         let config_path = format!("/v2/t/blobs/{}", Digest::of(&self.config));
-        serve(Arc::new(move |_m: &str, p: &str, range: Option<u64>| match p {
-            "/v2/" => resp(200, "application/json", b"{}".to_vec()),
-            "/v2/t/manifests/v1" => resp(200, "application/vnd.oci.image.manifest.v1+json", self.manifest.clone()),
-            p if p == config_path => resp(200, "application/octet-stream", self.config.clone()),
-            p if p == layer_path => blob(&self.layer, range),
-            _ => resp(404, "application/json", br#"{"errors":[{"code":"NOT_FOUND","message":"nothing here"}]}"#.to_vec()),
-        }))
+        serve(Arc::new(
+            move |_m: &str, p: &str, range: Option<u64>| match p {
+                "/v2/" => resp(200, "application/json", b"{}".to_vec()),
+                "/v2/t/manifests/v1" => resp(
+                    200,
+                    "application/vnd.oci.image.manifest.v1+json",
+                    self.manifest.clone(),
+                ),
+                p if p == config_path => resp(200, "application/octet-stream", self.config.clone()),
+                p if p == layer_path => blob(&self.layer, range),
+                _ => resp(
+                    404,
+                    "application/json",
+                    br#"{"errors":[{"code":"NOT_FOUND","message":"nothing here"}]}"#.to_vec(),
+                ),
+            },
+        ))
     }
 }
 
-fn tar_of(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+/// A tar entry: name, type, link target, data.
+type TarEntry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+
+fn tar_of(entries: &[TarEntry]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, kind, link, data) in entries {
         let mut h = tar::Header::new_gnu();
@@ -159,7 +194,11 @@ fn tar_of(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
 
 fn good_layer() -> Vec<u8> {
     let big = vec![b'x'; 300_000];
-    tar_of(&[("bin/", tar::EntryType::Directory, "", b""), ("bin/tool", tar::EntryType::Regular, "", &big), ("etc/motd", tar::EntryType::Regular, "", b"hi\n")])
+    tar_of(&[
+        ("bin/", tar::EntryType::Directory, "", b""),
+        ("bin/tool", tar::EntryType::Regular, "", &big),
+        ("etc/motd", tar::EntryType::Regular, "", b"hi\n"),
+    ])
 }
 
 /// Runs a pull that must fail; checks message, store and host; returns the message.
@@ -169,14 +208,19 @@ fn pull_fails(b: &Berth, host: &str, expect: &str) -> String {
     let before = b.store_state();
     let msg = b.fail(&["pull", &format!("{host}/t:v1")]);
     assert!(msg.contains(expect), "expected {expect:?} in {msg:?}");
-    assert_eq!(b.store_state(), before, "store changed by a failed pull ({msg})");
+    assert_eq!(
+        b.store_state(),
+        before,
+        "store changed by a failed pull ({msg})"
+    );
     b.assert_host_clean();
     msg
 }
 
 #[test]
 fn good_image_pulls() {
-    let (host, _) = Img::new(good_layer(), "amd64").serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
+    let (host, _) = Img::new(good_layer(), "amd64")
+        .serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
     let b = Berth::new();
     b.insecure(&host);
     b.ok(&["pull", &format!("{host}/t:v1")]);
@@ -198,20 +242,29 @@ fn unauthorized_without_credentials() {
 fn unknown_tag() {
     let (host, _) = serve(Arc::new(|_: &str, p: &str, _| match p {
         "/v2/" => resp(200, "application/json", b"{}".to_vec()),
-        _ => resp(404, "application/json", br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.to_vec()),
+        _ => resp(
+            404,
+            "application/json",
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.to_vec(),
+        ),
     }));
     pull_fails(&Berth::new(), &host, "manifest unknown");
 }
 
 #[test]
 fn server_error_on_blob() {
-    let (host, _) = Img::new(good_layer(), "amd64").serve(|_, _| resp(500, "text/plain", b"boom".to_vec()));
+    let (host, _) =
+        Img::new(good_layer(), "amd64").serve(|_, _| resp(500, "text/plain", b"boom".to_vec()));
     pull_fails(&Berth::new(), &host, "HTTP 500");
 }
 
 #[test]
 fn connection_dropped_every_time() {
-    let (host, _) = Img::new(good_layer(), "amd64").serve(|l, _| Resp { status: 200, headers: vec![], body: Body::DropAfter(l.to_vec(), l.len() / 2) });
+    let (host, _) = Img::new(good_layer(), "amd64").serve(|l, _| Resp {
+        status: 200,
+        headers: vec![],
+        body: Body::DropAfter(l.to_vec(), l.len() / 2),
+    });
     pull_fails(&Berth::new(), &host, "retries");
 }
 
@@ -221,7 +274,11 @@ fn dropped_connection_resumes_with_range() {
     let (host, log) = Img::new(good_layer(), "amd64").serve(move |l, _| {
         let mut f = first.lock().unwrap();
         if std::mem::replace(&mut *f, false) {
-            Resp { status: 200, headers: vec![], body: Body::DropAfter(l.to_vec(), 100_000) }
+            Resp {
+                status: 200,
+                headers: vec![],
+                body: Body::DropAfter(l.to_vec(), 100_000),
+            }
         } else {
             resp(200, "application/octet-stream", l.to_vec())
         }
@@ -229,7 +286,14 @@ fn dropped_connection_resumes_with_range() {
     let b = Berth::new();
     b.insecure(&host);
     b.ok(&["pull", &format!("{host}/t:v1")]);
-    assert!(log.lock().unwrap().iter().any(|l| l.ends_with("Some(100000)")), "no Range request: {:?}", log.lock().unwrap());
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.ends_with("Some(100000)")),
+        "no Range request: {:?}",
+        log.lock().unwrap()
+    );
     b.assert_host_clean();
 }
 
@@ -245,19 +309,28 @@ fn digest_mismatch() {
 
 #[test]
 fn never_ending_blob() {
-    let (host, _) = Img::new(good_layer(), "amd64").serve(|_, _| Resp { status: 200, headers: vec![], body: Body::Endless });
+    let (host, _) = Img::new(good_layer(), "amd64").serve(|_, _| Resp {
+        status: 200,
+        headers: vec![],
+        body: Body::Endless,
+    });
     pull_fails(&Berth::new(), &host, "more data than");
 }
 
 #[test]
 fn truncated_blob() {
-    let (host, _) = Img::new(good_layer(), "amd64").serve(|l, _| resp(200, "application/octet-stream", l[..l.len() / 3].to_vec()));
+    let (host, _) = Img::new(good_layer(), "amd64")
+        .serve(|l, _| resp(200, "application/octet-stream", l[..l.len() / 3].to_vec()));
     pull_fails(&Berth::new(), &host, "retries");
 }
 
 #[test]
 fn stalled_blob_times_out() {
-    let (host, _) = Img::new(good_layer(), "amd64").serve(|l, _| Resp { status: 200, headers: vec![], body: Body::Stall(l.to_vec(), 1000) });
+    let (host, _) = Img::new(good_layer(), "amd64").serve(|l, _| Resp {
+        status: 200,
+        headers: vec![],
+        body: Body::Stall(l.to_vec(), 1000),
+    });
     let mut b = Berth::new();
     b.env.push(("BERTH_HTTP_TIMEOUT".into(), "1".into()));
     let t = std::time::Instant::now();
@@ -275,13 +348,18 @@ fn only_another_platform() {
     );
     let (host, _) = serve(Arc::new(move |_: &str, p: &str, _| match p {
         "/v2/" => resp(200, "application/json", b"{}".to_vec()),
-        "/v2/t/manifests/v1" => resp(200, "application/vnd.oci.image.index.v1+json", index.clone().into_bytes()),
+        "/v2/t/manifests/v1" => resp(
+            200,
+            "application/vnd.oci.image.index.v1+json",
+            index.clone().into_bytes(),
+        ),
         _ => resp(404, "application/json", Vec::new()),
     }));
     let msg = pull_fails(&Berth::new(), &host, "no manifest for platform linux/amd64");
     assert!(msg.contains("available: linux/arm64"), "{msg}");
     // A single-platform manifest for arm64 is refused the same way.
-    let (host, _) = Img::new(good_layer(), "arm64").serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
+    let (host, _) = Img::new(good_layer(), "arm64")
+        .serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
     pull_fails(&Berth::new(), &host, "no manifest for platform linux/amd64");
 }
 
@@ -292,19 +370,31 @@ fn hostile_layers_are_refused() {
     let deep = format!("../../../../../../../../tmp/{marker}");
     let abs = format!("/tmp/{marker}");
     let (l_marker, d_marker) = (format!("l/{marker}"), format!("d/{marker}"));
-    let cases: Vec<Vec<(&str, tar::EntryType, &str, &[u8])>> = vec![
+    let cases: Vec<Vec<TarEntry>> = vec![
         vec![(&deep, F, "", b"x")],
         vec![(&abs, F, "", b"x")],
         vec![("l", S, "/tmp", b""), (&l_marker, F, "", b"x")],
-        vec![("l", S, "../../../../../../../tmp", b""), (&l_marker, F, "", b"x")],
+        vec![
+            ("l", S, "../../../../../../../tmp", b""),
+            (&l_marker, F, "", b"x"),
+        ],
         vec![("h", H, "../../../../../../etc/passwd", b"")],
-        vec![("d/", D, "", b""), ("d", S, "/tmp", b""), (&d_marker, F, "", b"x")],
+        vec![
+            ("d/", D, "", b""),
+            ("d", S, "/tmp", b""),
+            (&d_marker, F, "", b"x"),
+        ],
     ];
     for entries in cases {
-        let (host, _) = Img::new(tar_of(&entries), "amd64").serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
+        let (host, _) = Img::new(tar_of(&entries), "amd64")
+            .serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
         pull_fails(&Berth::new(), &host, "escapes the snapshot");
-        assert!(!std::path::Path::new("/tmp").join(&marker).exists(), "{entries:?} escaped");
+        assert!(
+            !std::path::Path::new("/tmp").join(&marker).exists(),
+            "{entries:?} escaped"
+        );
     }
-    let (host, _) = Img::new(tar_of(&[("../x", F, "", b"x")]), "amd64").serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
+    let (host, _) = Img::new(tar_of(&[("../x", F, "", b"x")]), "amd64")
+        .serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
     pull_fails(&Berth::new(), &host, "escapes the snapshot");
 }

@@ -23,7 +23,12 @@ fn test_dir() -> PathBuf {
 fn berth() -> Berth {
     let b = Berth::new();
     let certs = env("BERTH_TEST_CERTS");
-    let status = Command::new("cp").arg("-r").arg(&certs).arg(b.config.join("certs.d")).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&certs)
+        .arg(b.config.join("certs.d"))
+        .status()
+        .unwrap();
     assert!(status.success());
     b.insecure(&env("BERTH_TEST_PLAIN"));
     b
@@ -37,6 +42,14 @@ fn creds() -> (String, String) {
 
 /// Mounts the image's rootfs through the library (as the engine will) and compares it
 /// with umoci's unpacking of the same image; then removes it and checks nothing is left.
+struct RootfsGuard<'a>(&'a Store);
+
+impl Drop for RootfsGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.remove_rootfs("cmp");
+    }
+}
+
 fn compare_with_umoci(b: &Berth, image: &str, umoci: &str) {
     let store = Store::open(&b.root).unwrap();
     let img = store.image(image).unwrap();
@@ -45,10 +58,12 @@ fn compare_with_umoci(b: &Berth, image: &str, umoci: &str) {
     let theirs = test_dir().join("umoci").join(umoci).join("rootfs");
     assert_same_tree(&top, &theirs);
     let rootfs = store.create_rootfs(&img, "cmp").unwrap();
+    // Unmounted even when an assertion below fails.
+    let guard = RootfsGuard(&store);
     assert_same_tree(&rootfs.path, &theirs);
     std::fs::write(rootfs.path.join("new-file"), b"x").unwrap();
     assert!(rootfs.upper.join("new-file").exists());
-    store.remove_rootfs("cmp").unwrap();
+    drop(guard);
     assert!(!top.join("new-file").exists());
     b.assert_host_clean();
 }
@@ -67,7 +82,8 @@ fn pull_plain_and_compare_with_umoci() {
     // A second pull of the same image fetches nothing.
     let o = b.run(&["pull", &format!("{plain}/busybox:latest")]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("already present"));
-    let spec: serde_json::Value = serde_json::from_str(&b.ok(&["inspect", &format!("{plain}/busybox")])).unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_str(&b.ok(&["inspect", &format!("{plain}/busybox")])).unwrap();
     let s = &spec[0]["ContainerSpec"];
     assert_eq!(s["args"], serde_json::json!(["/bin/sh"]));
     assert_eq!(s["exposed_ports"], serde_json::json!(["8080/tcp"]));
@@ -84,13 +100,17 @@ fn basic_auth_login_logout_and_wrong_password() {
     b.ok(&["images"]);
     let before = b.store_state();
     assert!(b.fail(&["pull", &r]).contains("authentication required"));
-    assert!(b.fail(&["login", "-u", "tester", "-p", "wrong", &host]).contains("refused the username or password"));
+    assert!(b
+        .fail(&["login", "-u", "tester", "-p", "wrong", &host])
+        .contains("refused the username or password"));
     assert_eq!(b.store_state(), before);
     let (u, p) = creds();
     b.ok(&["login", "-u", &u, "-p", &p, &host]);
     b.ok(&["pull", &r]);
     compare_with_umoci(&b, &r, "busybox");
-    assert!(b.fail(&["pull", &format!("{host}/busybox:nosuchtag")]).contains("manifest unknown"));
+    assert!(b
+        .fail(&["pull", &format!("{host}/busybox:nosuchtag")])
+        .contains("manifest unknown"));
     b.ok(&["logout", &host]);
     assert!(b.fail(&["logout", &host]).contains("not logged in"));
     b.assert_host_clean();
@@ -105,23 +125,40 @@ fn token_auth_and_credentials_from_other_tools() {
     assert!(b.fail(&["pull", &r]).contains("authentication required"));
     // podman's auth.json through $REGISTRY_AUTH_FILE, then Docker's config.json.
     let (u, p) = creds();
-    let auth = format!(r#"{{"auths":{{"{host}":{{"auth":"{}"}}}}}}"#, b64(&format!("{u}:{p}")));
+    let auth = format!(
+        r#"{{"auths":{{"{host}":{{"auth":"{}"}}}}}}"#,
+        b64(&format!("{u}:{p}"))
+    );
     let file = b.dir.path().join("podman-auth.json");
     std::fs::write(&file, &auth).unwrap();
-    let o = b.cmd(&["pull", "-q", &r]).env("REGISTRY_AUTH_FILE", &file).output().unwrap();
+    let o = b
+        .cmd(&["pull", "-q", &r])
+        .env("REGISTRY_AUTH_FILE", &file)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::create_dir_all(b.dir.path().join(".docker")).unwrap();
     std::fs::write(b.dir.path().join(".docker/config.json"), &auth).unwrap();
     b.ok(&["rmi", &r]);
     b.ok(&["pull", "-q", &r]);
-    let bad = format!(r#"{{"auths":{{"{host}":{{"auth":"{}"}}}}}}"#, b64(&format!("{u}:nope")));
+    let bad = format!(
+        r#"{{"auths":{{"{host}":{{"auth":"{}"}}}}}}"#,
+        b64(&format!("{u}:nope"))
+    );
     std::fs::write(b.dir.path().join(".docker/config.json"), bad).unwrap();
-    assert!(b.fail(&["pull", &r]).contains("refused the username or password"));
+    assert!(b
+        .fail(&["pull", &r])
+        .contains("refused the username or password"));
     b.assert_host_clean();
 }
 
 fn b64(s: &str) -> String {
-    let out = Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let out = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     out.stdin.as_ref().unwrap().write_all(s.as_bytes()).unwrap();
     String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()
@@ -150,14 +187,28 @@ fn push_mounts_and_pulls_back() {
     let token = env("BERTH_TEST_TOKEN");
     let (u, p) = creds();
     b.ok(&["login", "-u", &u, "-p", &p, &token]);
-    b.ok(&["import", test_dir().join("debian.tar").to_str().unwrap(), "deb-import"]);
+    b.ok(&[
+        "import",
+        test_dir().join("debian.tar").to_str().unwrap(),
+        "deb-import",
+    ]);
     b.ok(&["push", "deb-import", &format!("{token}/imported/debian:1")]);
     let out = Command::new("skopeo")
-        .args(["inspect", "--cert-dir", &format!("{}/{token}", env("BERTH_TEST_CERTS")), "--creds", &env("BERTH_TEST_CREDS")])
+        .args([
+            "inspect",
+            "--cert-dir",
+            &format!("{}/{token}", env("BERTH_TEST_CERTS")),
+            "--creds",
+            &env("BERTH_TEST_CREDS"),
+        ])
         .arg(format!("docker://{token}/imported/debian:1"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -165,18 +216,34 @@ fn push_mounts_and_pulls_back() {
 fn import_save_load_interoperate_with_skopeo() {
     let b = berth();
     let dir = test_dir();
-    b.ok(&["import", "-c", "CMD [\"/bin/sh\"]", dir.join("busybox.tar").to_str().unwrap(), "busybox"]);
+    b.ok(&[
+        "import",
+        "-c",
+        "CMD [\"/bin/sh\"]",
+        dir.join("busybox.tar").to_str().unwrap(),
+        "busybox",
+    ]);
     assert!(b.ok(&["images"]).contains("localhost/busybox"));
     compare_with_umoci(&b, "busybox", "busybox");
     let work = b.dir.path().join("archives");
     std::fs::create_dir_all(&work).unwrap();
     for format in ["docker-archive", "oci-archive"] {
         let file = work.join(format!("bb.{format}.tar"));
-        b.ok(&["save", "--format", format, "-o", file.to_str().unwrap(), "busybox"]);
+        b.ok(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            file.to_str().unwrap(),
+            "busybox",
+        ]);
         // skopeo reads what berth wrote ...
         let oci = work.join(format!("from-{format}"));
         let src = format!("{format}:{}", file.display());
-        let st = Command::new("skopeo").args(["copy", "-q", &src, &format!("oci:{}:x", oci.display())]).status().unwrap();
+        let st = Command::new("skopeo")
+            .args(["copy", "-q", &src, &format!("oci:{}:x", oci.display())])
+            .status()
+            .unwrap();
         assert!(st.success(), "skopeo could not read berth's {format}");
         // ... and berth loads it back, and what skopeo writes.
         let b2 = berth();
@@ -185,12 +252,19 @@ fn import_save_load_interoperate_with_skopeo() {
         compare_with_umoci(&b2, "localhost/busybox:latest", "busybox");
         let theirs = work.join(format!("skopeo.{format}.tar"));
         let st = Command::new("skopeo")
-            .args(["copy", "-q", &format!("oci:{}/oci/busybox:latest", dir.display()), &format!("{format}:{}:localhost/sk/busybox:1", theirs.display())])
+            .args([
+                "copy",
+                "-q",
+                &format!("oci:{}/oci/busybox:latest", dir.display()),
+                &format!("{format}:{}:localhost/sk/busybox:1", theirs.display()),
+            ])
             .status()
             .unwrap();
         assert!(st.success());
         let b3 = berth();
-        assert!(b3.ok(&["load", "-i", theirs.to_str().unwrap()]).contains("localhost/sk/busybox:1"));
+        assert!(b3
+            .ok(&["load", "-i", theirs.to_str().unwrap()])
+            .contains("localhost/sk/busybox:1"));
         compare_with_umoci(&b3, "localhost/sk/busybox:1", "busybox");
     }
     // rmi removes names, then the unreferenced content.
@@ -198,7 +272,14 @@ fn import_save_load_interoperate_with_skopeo() {
     b.ok(&["rmi", "busybox"]);
     assert!(b.ok(&["images"]).contains("localhost/other"));
     b.ok(&["rmi", "other:2"]);
-    let left: Vec<_> = std::fs::read_dir(b.root.join("image/blobs/sha256")).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(b.root.join("image/blobs/sha256"))
+        .unwrap()
+        .collect();
     assert!(left.is_empty(), "blobs left after rmi");
-    assert_eq!(std::fs::read_dir(b.root.join("image/snapshots")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(b.root.join("image/snapshots"))
+            .unwrap()
+            .count(),
+        0
+    );
 }

@@ -1,8 +1,9 @@
 //! `create`: build the container from its bundle and leave its init waiting for `start`.
 //! Everything made on the way (state directory, fifo, process) is undone if a step fails.
 
+use crate::cgroup::ContainerCgroup;
 use crate::process::parent::{self, Spawned};
-use crate::process::{Launch, StartSignal};
+use crate::process::{CgroupJoin, Launch, StartSignal};
 use crate::state::{write_atomic, ContainerDir, Saved};
 use crate::{procfs, spec, time, Error, Runtime};
 use berth_sys::{fs as sysfs, ids};
@@ -37,7 +38,12 @@ pub fn create(rt: &Runtime, opts: &CreateOptions) -> Result<(), Error> {
 
 /// Loads the bundle and creates the container. `fifo`: wait for `start` on the exec fifo (else
 /// on the channel, for `run`). `relay_terminal`: hand the pty master to this process.
-pub(crate) fn build(rt: &Runtime, opts: &CreateOptions, fifo: bool, relay_terminal: bool) -> Result<Built, Error> {
+pub(crate) fn build(
+    rt: &Runtime,
+    opts: &CreateOptions,
+    fifo: bool,
+    relay_terminal: bool,
+) -> Result<Built, Error> {
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::path(&opts.bundle))?;
     let spec = spec::load(&bundle)?;
     let rootfs = rootfs_path(&bundle, &spec)?;
@@ -45,7 +51,11 @@ pub(crate) fn build(rt: &Runtime, opts: &CreateOptions, fifo: bool, relay_termin
     let dir = rt.root.create(&opts.id)?;
     // From here on, a failure must remove the directory again.
     match build_in(rt, opts, &spec, &bundle, rootfs, &dir, fifo, relay_terminal) {
-        Ok((saved, spawned)) => Ok(Built { dir, saved, spawned }),
+        Ok((saved, spawned)) => Ok(Built {
+            dir,
+            saved,
+            spawned,
+        }),
         Err(e) => {
             let _ = dir.remove();
             Err(e)
@@ -66,13 +76,53 @@ fn build_in(
 ) -> Result<(Saved, Spawned), Error> {
     let start = if fifo {
         let p = dir.fifo_path();
-        let d = sysfs::open(dir.path(), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(Error::path(dir.path()))?;
-        sysfs::mkfifoat(d.as_fd(), Path::new(crate::state::FIFO), 0o622).map_err(Error::path(&p))?;
+        let d = sysfs::open(dir.path(), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map_err(Error::path(dir.path()))?;
+        sysfs::mkfifoat(d.as_fd(), Path::new(crate::state::FIFO), 0o622)
+            .map_err(Error::path(&p))?;
         StartSignal::Fifo(p)
     } else {
         StartSignal::Channel
     };
-    let console_socket = opts.console_socket.as_deref().map(connect_console).transpose()?;
+    let console_socket = opts
+        .console_socket
+        .as_deref()
+        .map(connect_console)
+        .transpose()?;
+    let cgroup = ContainerCgroup::setup(spec, &opts.id, rt.rootless)?;
+    let result = spawn_and_save(
+        rt,
+        opts,
+        spec,
+        bundle,
+        rootfs,
+        dir,
+        start,
+        console_socket,
+        cgroup.as_ref(),
+        relay_terminal,
+    );
+    if result.is_err() {
+        if let Some(c) = &cgroup {
+            let _ = c.manager.destroy(true);
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_and_save(
+    rt: &Runtime,
+    opts: &CreateOptions,
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: PathBuf,
+    dir: &ContainerDir,
+    start: StartSignal,
+    console_socket: Option<OwnedFd>,
+    cgroup: Option<&ContainerCgroup>,
+    relay_terminal: bool,
+) -> Result<(Saved, Spawned), Error> {
     let launch = Launch {
         id: &opts.id,
         spec,
@@ -85,7 +135,8 @@ fn build_in(
         no_pivot: opts.no_pivot,
         new_keyring: !opts.no_new_keyring,
         lock_fd: Some(dir.lock_fd()),
-        cgroup: None,
+        cgroup: cgroup.map(|c| c as &dyn CgroupJoin),
+        cgroup_mounts: cgroup.map(|c| c.manager.mounts()).unwrap_or_default(),
     };
     let spawned = parent::spawn(&launch)?;
     let fail = |e: Error| {
@@ -94,7 +145,9 @@ fn build_in(
     };
     let stat = procfs::stat(spawned.pid)
         .map_err(Error::io("read the init's /proc stat"))
-        .and_then(|s| s.ok_or_else(|| Error::Usage("the container's init exited during create".into())))
+        .and_then(|s| {
+            s.ok_or_else(|| Error::Usage("the container's init exited during create".into()))
+        })
         .map_err(fail)?;
     let saved = Saved {
         id: opts.id.clone(),
@@ -105,7 +158,7 @@ fn build_in(
         owner: ids::geteuid(),
         rootless: rt.rootless,
         config: spec.clone(),
-        cgroup: None,
+        cgroup: cgroup.map(|c| c.manager.clone()),
     };
     dir.save(&saved).map_err(Error::from).map_err(fail)?;
     if let Some(p) = &opts.pid_file {
@@ -116,23 +169,45 @@ fn build_in(
 
 /// `root.path`, relative to the bundle unless absolute; it must exist.
 fn rootfs_path(bundle: &Path, spec: &Spec) -> Result<PathBuf, Error> {
-    let root = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
-    let p = if root.is_absolute() { root } else { bundle.join(root) };
-    let canon = std::fs::canonicalize(&p).map_err(|source| Error::Path { path: p.clone(), source })?;
+    let root = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
+    let p = if root.is_absolute() {
+        root
+    } else {
+        bundle.join(root)
+    };
+    let canon = std::fs::canonicalize(&p).map_err(|source| Error::Path {
+        path: p.clone(),
+        source,
+    })?;
     if !canon.is_dir() {
-        return Err(Error::Usage(format!("root.path {}: not a directory", p.display())));
+        return Err(Error::Usage(format!(
+            "root.path {}: not a directory",
+            p.display()
+        )));
     }
     Ok(canon)
 }
 
 /// runc's rules: a terminal needs someone to hand it to; a console socket needs a terminal.
 fn check_terminal(spec: &Spec, opts: &CreateOptions, detached: bool) -> Result<(), Error> {
-    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     if terminal && detached && opts.console_socket.is_none() {
-        return Err(Error::Usage("process.terminal is true: --console-socket is required".into()));
+        return Err(Error::Usage(
+            "process.terminal is true: --console-socket is required".into(),
+        ));
     }
     if !terminal && opts.console_socket.is_some() {
-        return Err(Error::Usage("--console-socket given but process.terminal is false".into()));
+        return Err(Error::Usage(
+            "--console-socket given but process.terminal is false".into(),
+        ));
     }
     Ok(())
 }

@@ -24,7 +24,13 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<(), Error> {
         Status::Stopped => {}
         Status::Created => stop(&saved)?,
         Status::Running | Status::Paused if force => stop(&saved)?,
-        _ => return Err(Error::WrongStatus { id: id.into(), status, action: "delete it (stop it first, or use --force)" }),
+        _ => {
+            return Err(Error::WrongStatus {
+                id: id.into(),
+                status,
+                action: "delete it (stop it first, or use --force)",
+            })
+        }
     }
     destroy(dir, &saved)
 }
@@ -40,18 +46,27 @@ pub(crate) fn stop(saved: &Saved) -> Result<(), Error> {
 }
 
 /// Waits until the process behind `pidfd` has exited (reaped or not).
-pub(crate) fn wait_exit(pidfd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> Result<(), Error> {
+pub(crate) fn wait_exit(
+    pidfd: std::os::fd::BorrowedFd<'_>,
+    timeout: Duration,
+) -> Result<(), Error> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
         if n > 0 {
             return Ok(());
         }
         if n == 0 {
-            return Err(Error::Usage("the container's init did not exit after SIGKILL".into()));
+            return Err(Error::Usage(
+                "the container's init did not exit after SIGKILL".into(),
+            ));
         }
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {
@@ -63,8 +78,16 @@ pub(crate) fn wait_exit(pidfd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -
 /// Removes what the container left (state), then runs poststop hooks: their failures are
 /// warnings (runtime-spec).
 pub(crate) fn destroy(dir: ContainerDir, saved: &Saved) -> Result<(), Error> {
+    if let Some(c) = &saved.cgroup {
+        c.destroy(true)?;
+    }
     dir.remove()?;
-    if let Some(list) = saved.config.hooks().as_ref().and_then(|h| h.poststop().clone()) {
+    if let Some(list) = saved
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().clone())
+    {
         let state = HookState {
             oci_version: saved.config.version(),
             id: &saved.id,

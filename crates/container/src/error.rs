@@ -16,12 +16,24 @@ pub enum Error {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     Hook(#[from] HookError),
+    #[error("cgroup: {0}")]
+    Cgroup(#[from] berth_cgroups::Error),
     #[error("{path}: {source}")]
-    Path { path: PathBuf, source: std::io::Error },
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("container {id} is {status}: cannot {action}")]
-    WrongStatus { id: String, status: Status, action: &'static str },
+    WrongStatus {
+        id: String,
+        status: Status,
+        action: &'static str,
+    },
     #[error("{0}")]
     Usage(String),
 }

@@ -70,13 +70,17 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
     // while we wait for it.
     let mut out = tempfile_anon().map_err(|e| format!("output file: {e}"))?;
     let out2 = out.try_clone().map_err(|e| e.to_string())?;
-    cmd.stdin(Stdio::piped()).stdout(Stdio::from(out2)).stderr(Stdio::from(out.try_clone().map_err(|e| e.to_string())?));
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::from(out2))
+        .stderr(Stdio::from(out.try_clone().map_err(|e| e.to_string())?));
     let mut child = cmd.spawn().map_err(|e| format!("start: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook need not read its state; a closed pipe is fine.
         let _ = stdin.write_all(state);
     }
-    let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let deadline = h
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
     let status = wait(&mut child, deadline)?;
     if status.success() {
         return Ok(());
@@ -85,10 +89,17 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
     let _ = out.rewind();
     let _ = Read::by_ref(&mut out).take(4096).read_to_string(&mut text);
     let text = text.trim();
-    Err(if text.is_empty() { status.to_string() } else { format!("{status}: {text}") })
+    Err(if text.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status}: {text}")
+    })
 }
 
-fn wait(child: &mut std::process::Child, deadline: Option<Instant>) -> Result<std::process::ExitStatus, String> {
+fn wait(
+    child: &mut std::process::Child,
+    deadline: Option<Instant>,
+) -> Result<std::process::ExitStatus, String> {
     let Some(deadline) = deadline else {
         return child.wait().map_err(|e| e.to_string());
     };
@@ -100,7 +111,11 @@ fn wait(child: &mut std::process::Child, deadline: Option<Instant>) -> Result<st
             let _ = child.wait();
             return Err("timed out".to_string());
         }
-        let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&pidfd.as_fd()), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&pidfd.as_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
         if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
@@ -161,13 +176,18 @@ mod tests {
     fn failure_names_the_hook_and_its_output() {
         let h = hook(r#"{"path":"/bin/sh","args":["sh","-c","echo nope >&2; exit 3"]}"#);
         let e = run("poststart", &[h], &state()).unwrap_err().to_string();
-        assert!(e.contains("poststart hook #0") && e.contains("nope") && e.contains('3'), "{e}");
+        assert!(
+            e.contains("poststart hook #0") && e.contains("nope") && e.contains('3'),
+            "{e}"
+        );
     }
 
     #[test]
     fn timeout_kills_the_hook() {
         let h = hook(r#"{"path":"/bin/sh","args":["sh","-c","sleep 5"],"timeout":1}"#);
-        let e = run("createRuntime", &[h], &state()).unwrap_err().to_string();
+        let e = run("createRuntime", &[h], &state())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("timed out"), "{e}");
     }
 }

@@ -10,8 +10,14 @@ pub fn kill(rt: &Runtime, id: &str, signal: i32, all: bool) -> Result<(), Error>
     let dir = rt.root.peek(id)?;
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref())?;
-    let Some(saved) = saved.filter(|_| matches!(status, Status::Created | Status::Running | Status::Paused)) else {
-        return Err(Error::WrongStatus { id: id.into(), status, action: "signal it" });
+    let Some(saved) =
+        saved.filter(|_| matches!(status, Status::Created | Status::Running | Status::Paused))
+    else {
+        return Err(Error::WrongStatus {
+            id: id.into(),
+            status,
+            action: "signal it",
+        });
     };
     if all {
         return signal_all(&saved, signal);
@@ -33,13 +39,22 @@ pub(crate) fn init_pidfd(saved: &Saved) -> Result<Option<OwnedFd>, Error> {
 
 fn signal_init(saved: &Saved, signal: i32) -> Result<(), Error> {
     let Some(fd) = init_pidfd(saved)? else {
-        return Err(Error::WrongStatus { id: saved.id.clone(), status: Status::Stopped, action: "signal it" });
+        return Err(Error::WrongStatus {
+            id: saved.id.clone(),
+            status: Status::Stopped,
+            action: "signal it",
+        });
     };
-    sysproc::pidfd_send_signal(fd.as_fd(), signal).map_err(Error::io(format!("signal {signal} to pid {}", saved.pid)))
+    sysproc::pidfd_send_signal(fd.as_fd(), signal)
+        .map_err(Error::io(format!("signal {signal} to pid {}", saved.pid)))
 }
 
-/// Every process of the container: those in the init's pid namespace when it has its own.
+/// Every process of the container: its cgroup's, or without one, those in the init's pid
+/// namespace.
 pub(crate) fn signal_all(saved: &Saved, signal: i32) -> Result<(), Error> {
+    if let Some(c) = &saved.cgroup {
+        return c.kill_all(signal).map_err(Error::from);
+    }
     for pid in members(saved)? {
         let _ = sysproc::kill(pid, signal);
     }
@@ -54,14 +69,22 @@ pub(crate) fn members(saved: &Saved) -> Result<Vec<i32>, Error> {
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|n| n.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid));
+        .is_some_and(|n| {
+            n.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid)
+        });
     if !own_ns {
         return Ok(vec![saved.pid]);
     }
     let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let Some(target) = ns_of(saved.pid) else { return Ok(Vec::new()) };
+    let Some(target) = ns_of(saved.pid) else {
+        return Ok(Vec::new());
+    };
     let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").map_err(Error::io("read /proc"))?.flatten() {
+    for e in std::fs::read_dir("/proc")
+        .map_err(Error::io("read /proc"))?
+        .flatten()
+    {
         if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
             if ns_of(pid).as_ref() == Some(&target) {
                 pids.push(pid);

@@ -6,6 +6,7 @@
 //! [`state_cmd`], [`list`]); the process chain in [`process`]; the steps inside the container in
 //! [`init`]; saved state in [`state`].
 
+pub mod cgroup;
 pub mod create;
 pub mod delete;
 pub mod error;
@@ -40,6 +41,9 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(root: impl Into<PathBuf>, rootless: bool) -> Self {
-        Self { root: state::Root::new(root), rootless }
+        Self {
+            root: state::Root::new(root),
+            rootless,
+        }
     }
 }

@@ -32,10 +32,15 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
 /// `/proc/PID/stat` of a live (or zombie) process; `Ok(None)` when there is no such process.
 pub fn stat(pid: i32) -> io::Result<Option<Stat>> {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => parse_stat(&s)
-            .map(Some)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/stat: unexpected format"))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => Ok(None),
+        Ok(s) => parse_stat(&s).map(Some).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{pid}/stat: unexpected format"),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -51,8 +56,15 @@ mod tests {
 
     #[test]
     fn parses_stat_with_odd_command_names() {
-        let s = "4242 (a) b) (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
-        assert_eq!(parse_stat(s), Some(Stat { state: 'S', start_time: 987654 }));
+        let s =
+            "4242 (a) b) (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(
+            parse_stat(s),
+            Some(Stat {
+                state: 'S',
+                start_time: 987654
+            })
+        );
         assert!(parse_stat("garbage").is_none());
     }
 

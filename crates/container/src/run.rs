@@ -15,11 +15,16 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Error> {
     if detach {
         let built = build(rt, opts, false, false)?;
-        built.spawned.channel.start().map_err(Error::io("start the container"))?;
+        built
+            .spawned
+            .channel
+            .start()
+            .map_err(Error::io("start the container"))?;
         poststart(&built.saved);
         return Ok(0);
     }
-    sysproc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map_err(Error::io("prctl(PR_SET_CHILD_SUBREAPER)"))?;
+    sysproc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
+        .map_err(Error::io("prctl(PR_SET_CHILD_SUBREAPER)"))?;
     // Signals are blocked before the container exists, so none is lost before the loop reads
     // them from the signalfd; the init unblocks its own mask before exec.
     let old_mask = signal::block_all().map_err(Error::io("block signals"))?;
@@ -31,8 +36,15 @@ pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Erro
 }
 
 fn foreground(built: Built, sigfd: BorrowedFd<'_>) -> Result<i32, Error> {
-    let Built { dir, saved, spawned } = built;
-    let start = spawned.channel.start().map_err(Error::io("start the container"));
+    let Built {
+        dir,
+        saved,
+        spawned,
+    } = built;
+    let start = spawned
+        .channel
+        .start()
+        .map_err(Error::io("start the container"));
     let exit = start.and_then(|()| {
         poststart(&saved);
         let relay = spawned.master.as_ref().map(|m| Relay::new(m.as_fd()));
@@ -71,7 +83,13 @@ impl<'a> Relay<'a> {
         } else {
             None
         };
-        Relay { master, stdin, stdout, saved_mode, stdin_open: true }
+        Relay {
+            master,
+            stdin,
+            stdout,
+            saved_mode,
+            stdin_open: true,
+        }
     }
 
     fn resize(&self) {
@@ -92,7 +110,11 @@ impl<'a> Relay<'a> {
     /// Copies the pty's remaining output once the container has exited.
     fn drain(&self) {
         loop {
-            let mut p = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut p = libc::pollfd {
+                fd: self.master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd.
             if unsafe { libc::poll(&mut p, 1, 0) } <= 0 || !Self::pump(self.master, self.stdout) {
                 return;
@@ -114,13 +136,25 @@ impl Drop for Relay<'_> {
 fn supervise(init: i32, sigfd: BorrowedFd<'_>, mut relay: Option<Relay<'_>>) -> Result<i32, Error> {
     let mut master_open = relay.is_some();
     loop {
-        let mut fds = vec![libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut fds = vec![libc::pollfd {
+            fd: sigfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
         if let Some(r) = &relay {
             if master_open {
-                fds.push(libc::pollfd { fd: r.master.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(libc::pollfd {
+                    fd: r.master.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             if r.stdin_open {
-                fds.push(libc::pollfd { fd: r.stdin.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(libc::pollfd {
+                    fd: r.stdin.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
         }
         // SAFETY: `fds` is a valid array of pollfds.

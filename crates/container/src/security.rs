@@ -12,6 +12,9 @@ pub const SECCOMP_SUPPORTED: bool = false;
 pub fn apply_seccomp(spec: &Spec) -> Result<(), InitError> {
     match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         None => Ok(()),
-        Some(_) => Err(InitError::check("linux.seccomp", "not supported by this build")),
+        Some(_) => Err(InitError::check(
+            "linux.seccomp",
+            "not supported by this build",
+        )),
     }
 }

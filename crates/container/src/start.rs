@@ -13,11 +13,17 @@ pub fn start(rt: &Runtime, id: &str) -> Result<(), Error> {
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref())?;
     let Some(saved) = saved.filter(|_| status == Status::Created) else {
-        return Err(Error::WrongStatus { id: id.into(), status, action: "start it (only a created container can start)" });
+        return Err(Error::WrongStatus {
+            id: id.into(),
+            status,
+            action: "start it (only a created container can start)",
+        });
     };
     let fifo_path = dir.fifo_path();
-    let fifo = sysfs::open(&fifo_path, libc::O_RDONLY | libc::O_NONBLOCK, 0).map_err(Error::path(&fifo_path))?;
-    let pidfd = sysproc::pidfd_open(saved.pid).map_err(Error::io(format!("pidfd_open {}", saved.pid)))?;
+    let fifo = sysfs::open(&fifo_path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+        .map_err(Error::path(&fifo_path))?;
+    let pidfd =
+        sysproc::pidfd_open(saved.pid).map_err(Error::io(format!("pidfd_open {}", saved.pid)))?;
     await_exec(fifo.as_fd(), pidfd.as_fd())?;
     std::fs::remove_file(&fifo_path).map_err(Error::path(&fifo_path))?;
     poststart(&saved);
@@ -25,11 +31,22 @@ pub fn start(rt: &Runtime, id: &str) -> Result<(), Error> {
 }
 
 /// Waits until the init has written to the fifo (it is about to exec), or has died.
-fn await_exec(fifo: std::os::fd::BorrowedFd<'_>, pidfd: std::os::fd::BorrowedFd<'_>) -> Result<(), Error> {
+fn await_exec(
+    fifo: std::os::fd::BorrowedFd<'_>,
+    pidfd: std::os::fd::BorrowedFd<'_>,
+) -> Result<(), Error> {
     loop {
         let mut fds = [
-            libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: fifo.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: two valid pollfds.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
@@ -44,19 +61,30 @@ fn await_exec(fifo: std::os::fd::BorrowedFd<'_>, pidfd: std::os::fd::BorrowedFd<
             let mut b = [0u8; 1];
             return match sysfs::read(fifo, &mut b) {
                 Ok(1) => Ok(()),
-                Ok(_) => Err(Error::Usage("the container's init closed the exec fifo without starting".into())),
+                Ok(_) => Err(Error::Usage(
+                    "the container's init closed the exec fifo without starting".into(),
+                )),
                 Err(e) => Err(Error::io("read the exec fifo")(e)),
             };
         }
         if fds[1].revents != 0 {
-            return Err(Error::Usage("the container's init exited before it could start".into()));
+            return Err(Error::Usage(
+                "the container's init exited before it could start".into(),
+            ));
         }
     }
 }
 
 /// Poststart hooks: a failure is a warning, the container keeps running (runtime-spec).
 pub(crate) fn poststart(saved: &Saved) {
-    let Some(list) = saved.config.hooks().as_ref().and_then(|h| h.poststart().clone()) else { return };
+    let Some(list) = saved
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().clone())
+    else {
+        return;
+    };
     let state = HookState {
         oci_version: saved.config.version(),
         id: &saved.id,

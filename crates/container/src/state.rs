@@ -27,11 +27,17 @@ pub enum StateError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: corrupt state: {source}")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
-    move |source| StateError::Io { path: path.to_path_buf(), source }
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Status of a container, as the runtime-spec names them.
@@ -73,8 +79,9 @@ pub struct Saved {
     /// The config the container was created with: hooks, namespaces and the process for
     /// `exec` come from here, not from a bundle that may have changed since.
     pub config: Spec,
+    /// The container's cgroup, when it has one of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<serde_json::Value>,
+    pub cgroup: Option<berth_cgroups::Manager>,
 }
 
 impl Saved {
@@ -95,7 +102,9 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
         && id.len() <= 1024
         && id != "."
         && id != ".."
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-+.".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-+.".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -193,7 +202,11 @@ impl ContainerDir {
         if lock {
             sysfs::flock(fd.as_fd(), libc::LOCK_EX).map_err(io_err(&path))?;
         }
-        Ok(Self { id: id.to_string(), path, lock: fd })
+        Ok(Self {
+            id: id.to_string(),
+            path,
+            lock: fd,
+        })
     }
 
     /// The fd carrying the lock: a forked child must close its copy (closing, unlike
@@ -229,20 +242,28 @@ impl ContainerDir {
 
     /// Writes `state.json` atomically (temporary file, then rename).
     pub fn save(&self, saved: &Saved) -> Result<(), StateError> {
-        let data = serde_json::to_vec(saved)
-            .map_err(|source| StateError::Corrupt { path: self.path.join(STATE_FILE), source })?;
+        let data = serde_json::to_vec(saved).map_err(|source| StateError::Corrupt {
+            path: self.path.join(STATE_FILE),
+            source,
+        })?;
         write_atomic(&self.path.join(STATE_FILE), &data).map_err(io_err(&self.path))
     }
 
     /// The status of the container described by `saved`, looking at the live system.
     pub fn status(&self, saved: Option<&Saved>) -> Result<Status, StateError> {
-        let Some(s) = saved else { return Ok(Status::Creating) };
+        let Some(s) = saved else {
+            return Ok(Status::Creating);
+        };
         let alive = procfs::is_alive(s.pid, s.start_time).map_err(io_err(&self.path))?;
         if !alive {
             return Ok(Status::Stopped);
         }
         if self.fifo_path().exists() {
             return Ok(Status::Created);
+        }
+        let frozen = s.cgroup.as_ref().and_then(|c| c.freezer_state().ok());
+        if frozen == Some(berth_cgroups::FreezerState::Frozen) {
+            return Ok(Status::Paused);
         }
         Ok(Status::Running)
     }
@@ -261,7 +282,10 @@ impl ContainerDir {
 /// reader sees the old or the new contents, never a half-written file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -48,14 +48,23 @@ pub(crate) fn report(dir: &ContainerDir, id: &str) -> Result<Report, Error> {
 }
 
 fn from_saved(s: &Saved, status: Status) -> Report {
-    let root = s.config.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
+    let root = s
+        .config
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
     Report {
         oci_version: s.config.version().to_string(),
         id: s.id.clone(),
         status,
         pid: if status == Status::Stopped { 0 } else { s.pid },
         bundle: s.bundle.clone(),
-        rootfs: if root.is_absolute() { root } else { s.bundle.join(root) },
+        rootfs: if root.is_absolute() {
+            root
+        } else {
+            s.bundle.join(root)
+        },
         created: s.created.clone(),
         owner: owner_name(s.owner),
         annotations: s.annotations(),

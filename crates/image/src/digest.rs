@@ -44,8 +44,14 @@ impl Digest {
 
     /// Parses the 64 hex digits of a sha256 digest (no prefix).
     pub fn from_hex(hex: &str) -> Result<Digest, DigestError> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            Ok(Digest { hex: hex.to_string() })
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Digest {
+                hex: hex.to_string(),
+            })
         } else {
             Err(DigestError::Invalid(hex.to_string()))
         }
@@ -88,15 +94,6 @@ impl TryFrom<&oci_spec::image::Digest> for Digest {
     }
 }
 
-impl Digest {
-    /// The same digest as oci-spec's type, for building descriptors.
-    pub fn to_oci(&self) -> Result<oci_spec::image::Digest, DigestError> {
-        oci_spec::image::Sha256Digest::from_str(&self.hex)
-            .map(Into::into)
-            .map_err(|_| DigestError::Invalid(self.to_string()))
-    }
-}
-
 /// A reader that hashes and counts everything read through it.
 pub struct HashReader<R> {
     inner: R,
@@ -107,22 +104,16 @@ pub struct HashReader<R> {
 impl<R: Read> HashReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        HashReader { inner, hasher: Sha256::new(), count: 0 }
-    }
-
-    /// Bytes read so far.
-    pub fn count(&self) -> u64 {
-        self.count
+        HashReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// The digest and size of what was read, and the inner reader.
     pub fn finish(self) -> (Digest, u64, R) {
         (Digest::from_hasher(self.hasher), self.count, self.inner)
-    }
-
-    /// The inner reader.
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
     }
 }
 
@@ -145,7 +136,11 @@ pub struct HashWriter<W> {
 impl<W: Write> HashWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        HashWriter { inner, hasher: Sha256::new(), count: 0 }
+        HashWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// The digest and size of what was written, and the inner writer.
@@ -182,7 +177,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        for s in ["sha256:abc", "md5:00", "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", "../x"] {
+        for s in [
+            "sha256:abc",
+            "md5:00",
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+            "../x",
+        ] {
             assert!(s.parse::<Digest>().is_err(), "{s}");
         }
     }

@@ -48,7 +48,10 @@ impl Reference {
     }
 
     fn parse_with_default(s: &str, default_registry: &str) -> Result<Reference, ReferenceError> {
-        let bad = |why| ReferenceError::Invalid { reference: s.to_string(), why };
+        let bad = |why| ReferenceError::Invalid {
+            reference: s.to_string(),
+            why,
+        };
         let (rest, digest) = match s.split_once('@') {
             Some((n, d)) => (n, Some(d.parse::<Digest>().map_err(|_| bad("bad digest"))?)),
             None => (s, None),
@@ -71,7 +74,9 @@ impl Reference {
             return Err(bad("bad registry host"));
         }
         if !path.split('/').all(valid_path_component) {
-            return Err(bad("repository must be lowercase letters, digits and separators"));
+            return Err(bad(
+                "repository must be lowercase letters, digits and separators",
+            ));
         }
         let repository = if registry == DEFAULT_REGISTRY && !path.contains('/') {
             format!("library/{path}")
@@ -85,7 +90,12 @@ impl Reference {
             (None, None) => Some(DEFAULT_TAG.to_string()),
             (t, _) => t.map(str::to_string),
         };
-        Ok(Reference { registry: registry.to_string(), repository, tag, digest })
+        Ok(Reference {
+            registry: registry.to_string(),
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// The registry host (and port), e.g. `docker.io` or `127.0.0.1:5000`.
@@ -119,16 +129,6 @@ impl Reference {
         }
     }
 
-    /// The same repository with another tag and no digest.
-    pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference { tag: Some(tag.to_string()), digest: None, ..self.clone() }
-    }
-
-    /// The same repository pinned to `digest`, without a tag.
-    pub fn with_digest(&self, digest: Digest) -> Reference {
-        Reference { tag: None, digest: Some(digest), ..self.clone() }
-    }
-
     /// Whether the user typed no registry (the reference fell back to a default).
     pub fn is_short(input: &str) -> bool {
         let name = input.split('@').next().unwrap_or(input);
@@ -143,15 +143,22 @@ impl Reference {
 /// a '.' or ':' or is `localhost` (and has no uppercase letters).
 fn split_registry<'a>(name: &'a str, default_registry: &'a str) -> (&'a str, &'a str) {
     match name.split_once('/') {
-        Some((first, rest)) if looks_like_host(first) => {
-            (if first == "index.docker.io" { DEFAULT_REGISTRY } else { first }, rest)
-        }
+        Some((first, rest)) if looks_like_host(first) => (
+            if first == "index.docker.io" {
+                DEFAULT_REGISTRY
+            } else {
+                first
+            },
+            rest,
+        ),
         _ => (default_registry, name),
     }
 }
 
 fn looks_like_host(first: &str) -> bool {
-    first.contains(['.', ':']) || first == LOCAL_REGISTRY || first.bytes().any(|b| b.is_ascii_uppercase())
+    first.contains(['.', ':'])
+        || first == LOCAL_REGISTRY
+        || first.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 fn valid_tag(t: &str) -> bool {
@@ -159,7 +166,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`.
@@ -202,7 +210,9 @@ fn valid_host(h: &str) -> bool {
         }
     };
     let port_ok = port.is_empty()
-        || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let host_ok = h.starts_with('[')
         || host.split('.').all(|c| {
             let b = c.as_bytes();
@@ -248,15 +258,27 @@ mod tests {
         assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(full("user/app"), "docker.io/user/app:latest");
-        assert_eq!(full("index.docker.io/library/x"), "docker.io/library/x:latest");
-        assert_eq!(full("docker.io/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            full("index.docker.io/library/x"),
+            "docker.io/library/x:latest"
+        );
+        assert_eq!(
+            full("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(full("localhost/foo"), "localhost/foo:latest");
         assert_eq!(full("localhost:5000/a/b:v1"), "localhost:5000/a/b:v1");
-        assert_eq!(full("127.0.0.1:5000/debian:bookworm"), "127.0.0.1:5000/debian:bookworm");
+        assert_eq!(
+            full("127.0.0.1:5000/debian:bookworm"),
+            "127.0.0.1:5000/debian:bookworm"
+        );
         assert_eq!(full("quay.io/a/b-c__d.e"), "quay.io/a/b-c__d.e:latest");
         assert_eq!(full("[::1]:5000/x"), "[::1]:5000/x:latest");
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(full(&format!("busybox@{d}")), format!("docker.io/library/busybox@{d}"));
+        assert_eq!(
+            full(&format!("busybox@{d}")),
+            format!("docker.io/library/busybox@{d}")
+        );
         assert_eq!(full(&format!("r.io/x:t@{d}")), format!("r.io/x:t@{d}"));
     }
 
@@ -272,8 +294,14 @@ mod tests {
 
     #[test]
     fn local_default() {
-        assert_eq!(Reference::parse_local("bb").unwrap().to_string(), "localhost/bb:latest");
-        assert_eq!(Reference::parse_local("r.io/bb:1").unwrap().to_string(), "r.io/bb:1");
+        assert_eq!(
+            Reference::parse_local("bb").unwrap().to_string(),
+            "localhost/bb:latest"
+        );
+        assert_eq!(
+            Reference::parse_local("r.io/bb:1").unwrap().to_string(),
+            "r.io/bb:1"
+        );
         assert!(Reference::is_short("bb:1"));
         assert!(Reference::is_short("user/bb"));
         assert!(!Reference::is_short("localhost/bb"));
@@ -282,8 +310,21 @@ mod tests {
     #[test]
     fn rejects_bad_references() {
         for s in [
-            "", "UPPER", "a//b", "a/", ":tag", "a:", "a:-x", "a@sha256:12", "-a", "a..b",
-            "a/b:t/x", &"a".repeat(256), &"f".repeat(64), "a b", "host:po/x",
+            "",
+            "UPPER",
+            "a//b",
+            "a/",
+            ":tag",
+            "a:",
+            "a:-x",
+            "a@sha256:12",
+            "-a",
+            "a..b",
+            "a/b:t/x",
+            &"a".repeat(256),
+            &"f".repeat(64),
+            "a b",
+            "host:po/x",
         ] {
             assert!(Reference::parse(s).is_err(), "{s:?} should be rejected");
         }

@@ -87,7 +87,11 @@ pub fn container_spec(
     image: &str,
 ) -> Result<ContainerSpec, SpecError> {
     let c = config.config().clone().unwrap_or_default();
-    let entrypoint = overrides.entrypoint.clone().or_else(|| c.entrypoint().clone()).unwrap_or_default();
+    let entrypoint = overrides
+        .entrypoint
+        .clone()
+        .or_else(|| c.entrypoint().clone())
+        .unwrap_or_default();
     // A new entrypoint drops the image's Cmd, as docker run --entrypoint does.
     let cmd = match (&overrides.cmd, &overrides.entrypoint) {
         (Some(cmd), _) => cmd.clone(),
@@ -98,16 +102,28 @@ pub fn container_spec(
     if args.is_empty() {
         return Err(SpecError::NoCommand(image.to_string()));
     }
-    let user_spec = overrides.user.clone().or_else(|| c.user().clone()).unwrap_or_default();
+    let user_spec = overrides
+        .user
+        .clone()
+        .or_else(|| c.user().clone())
+        .unwrap_or_default();
     let user = resolve_user(&user_spec, read_file, image)?;
     let mut env = merge_env(c.env().clone().unwrap_or_default(), &overrides.env);
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, DEFAULT_PATH.to_string());
     }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user.home.clone().unwrap_or_else(|| "/".to_string())));
+        env.push(format!(
+            "HOME={}",
+            user.home.clone().unwrap_or_else(|| "/".to_string())
+        ));
     }
-    let cwd = overrides.workdir.clone().or_else(|| c.working_dir().clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".to_string());
+    let cwd = overrides
+        .workdir
+        .clone()
+        .or_else(|| c.working_dir().clone())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "/".to_string());
     Ok(ContainerSpec {
         args,
         env,
@@ -133,31 +149,62 @@ fn merge_env(mut env: Vec<String>, extra: &[String]) -> Vec<String> {
 }
 
 /// The spec for `image` in `store`: users are resolved in the image's own files.
-pub fn image_spec(store: &Store, image: &Image, overrides: &Overrides) -> Result<ContainerSpec, SpecError> {
+pub fn image_spec(
+    store: &Store,
+    image: &Image,
+    overrides: &Overrides,
+) -> Result<ContainerSpec, SpecError> {
     let read = |p: &str| store.read_image_file(image, p).ok().flatten();
-    let name = image.names.first().map(ToString::to_string).unwrap_or_else(|| image.id.to_string());
+    let name = image
+        .names
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| image.id.to_string());
     container_spec(&image.config, overrides, &read, &name)
 }
 
 /// Resolves `user[:group]` (names or numbers) against the image's passwd and group files.
-pub fn resolve_user(spec: &str, read_file: &dyn Fn(&str) -> Option<Vec<u8>>, image: &str) -> Result<Identity, SpecError> {
+pub fn resolve_user(
+    spec: &str,
+    read_file: &dyn Fn(&str) -> Option<Vec<u8>>,
+    image: &str,
+) -> Result<Identity, SpecError> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
     let user = if user.is_empty() { "0" } else { user };
-    let passwd = read_file("/etc/passwd").map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    let groups = read_file("/etc/group").map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| {
-        f.len() >= 4 && (f[0] == user || (user.parse::<u32>().is_ok() && f[2] == user))
-    });
-    let unknown = |kind, name: &str, file| SpecError::UnknownName { image: image.to_string(), kind, name: name.to_string(), file };
+    let passwd = read_file("/etc/passwd")
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let groups = read_file("/etc/group")
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == user || (user.parse::<u32>().is_ok() && f[2] == user)));
+    let unknown = |kind, name: &str, file| SpecError::UnknownName {
+        image: image.to_string(),
+        kind,
+        name: name.to_string(),
+        file,
+    };
     let (uid, mut gid, name, home) = match (&entry, user.parse::<u32>()) {
-        (Some(f), _) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), Some(f[0].to_string()), f.get(5).map(|h| h.to_string())),
+        (Some(f), _) => (
+            f[2].parse().unwrap_or(0),
+            f[3].parse().unwrap_or(0),
+            Some(f[0].to_string()),
+            f.get(5).map(|h| h.to_string()),
+        ),
         (None, Ok(uid)) => (uid, 0, None, None),
         (None, Err(_)) => return Err(unknown("user", user, "/etc/passwd")),
     };
-    let group_lines: Vec<Vec<&str>> = groups.lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 3).collect();
+    let group_lines: Vec<Vec<&str>> = groups
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 3)
+        .collect();
     if let Some(g) = group {
         gid = match g.parse::<u32>() {
             Ok(n) => n,
@@ -182,7 +229,12 @@ pub fn resolve_user(spec: &str, read_file: &dyn Fn(&str) -> Option<Vec<u8>>, ima
             }
         }
     }
-    Ok(Identity { uid, gid, additional_gids, home })
+    Ok(Identity {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -191,8 +243,12 @@ mod tests {
 
     fn files(path: &str) -> Option<Vec<u8>> {
         match path {
-            "/etc/passwd" => Some(b"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\n".to_vec()),
-            "/etc/group" => Some(b"root:x:0:\nwww:x:33:\nadm:x:4:www,root\nstaff:x:50:www\n".to_vec()),
+            "/etc/passwd" => {
+                Some(b"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\n".to_vec())
+            }
+            "/etc/group" => {
+                Some(b"root:x:0:\nwww:x:33:\nadm:x:4:www,root\nstaff:x:50:www\n".to_vec())
+            }
             _ => None,
         }
     }
@@ -200,13 +256,35 @@ mod tests {
     #[test]
     fn resolves_users_and_groups() {
         let r = |s| resolve_user(s, &files, "img");
-        assert_eq!(r("").unwrap(), Identity { uid: 0, gid: 0, additional_gids: vec![4], home: Some("/root".into()) });
+        assert_eq!(
+            r("").unwrap(),
+            Identity {
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![4],
+                home: Some("/root".into())
+            }
+        );
         let www = r("www").unwrap();
-        assert_eq!((www.uid, www.gid, www.additional_gids.clone()), (33, 33, vec![4, 50]));
+        assert_eq!(
+            (www.uid, www.gid, www.additional_gids.clone()),
+            (33, 33, vec![4, 50])
+        );
         assert_eq!(r("33").unwrap().uid, 33);
         assert_eq!(r("www:adm").unwrap().gid, 4);
-        assert_eq!(r("1234:99").unwrap(), Identity { uid: 1234, gid: 99, additional_gids: vec![], home: None });
-        assert!(r("nobody").unwrap_err().to_string().contains("\"nobody\" not found in the image's /etc/passwd"));
+        assert_eq!(
+            r("1234:99").unwrap(),
+            Identity {
+                uid: 1234,
+                gid: 99,
+                additional_gids: vec![],
+                home: None
+            }
+        );
+        assert!(r("nobody")
+            .unwrap_err()
+            .to_string()
+            .contains("\"nobody\" not found in the image's /etc/passwd"));
         assert!(r("www:nogroup").is_err());
     }
 
@@ -222,10 +300,17 @@ mod tests {
         assert_eq!(s.args, ["/ep", "a"]);
         assert_eq!(s.env, ["A=1", "PATH=/bin", "HOME=/var/www"]);
         assert_eq!((s.cwd.as_str(), s.user.uid), ("/w", 33));
-        assert_eq!((s.exposed_ports, s.volumes), (vec!["80/tcp".to_string()], vec!["/data".to_string()]));
+        assert_eq!(
+            (s.exposed_ports, s.volumes),
+            (vec!["80/tcp".to_string()], vec!["/data".to_string()])
+        );
         assert_eq!(s.stop_signal.as_deref(), Some("SIGQUIT"));
         assert_eq!(s.labels["k"], "v");
-        let o = Overrides { entrypoint: Some(vec!["/x".into()]), env: vec!["A=2".into()], ..Default::default() };
+        let o = Overrides {
+            entrypoint: Some(vec!["/x".into()]),
+            env: vec!["A=2".into()],
+            ..Default::default()
+        };
         let s = container_spec(&cfg, &o, &files, "img").unwrap();
         assert_eq!((s.args, s.env[0].as_str()), (vec!["/x".to_string()], "A=2"));
     }

@@ -22,13 +22,22 @@ fn check(ret: libc::c_int) -> io::Result<()> {
 
 /// Opens `path` below `dir` without ever leaving it: `..`, absolute symlinks and
 /// symlinks that climb out fail with EXDEV, magic links with ELOOP.
-pub fn open_beneath(dir: BorrowedFd<'_>, path: &Path, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+pub fn open_beneath(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: libc::c_int,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     let p = cstr(path.as_os_str())?;
     // SAFETY: open_how is a plain C struct; all-zero is valid (and required for any
     // fields this libc version does not name).
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = u64::try_from(flags | libc::O_CLOEXEC).unwrap_or(0);
-    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { u64::from(mode) } else { 0 };
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        u64::from(mode)
+    } else {
+        0
+    };
     how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: p is a valid NUL-terminated string and how a fully initialised open_how whose
     // size we pass; the kernel returns a new fd or -1.
@@ -77,11 +86,24 @@ pub fn symlinkat(target: &OsStr, dir: BorrowedFd<'_>, name: &OsStr) -> io::Resul
 }
 
 /// `linkat(old_dir, old_name, new_dir, new_name, 0)`: never follows a symlink at old_name.
-pub fn linkat(old_dir: BorrowedFd<'_>, old: &OsStr, new_dir: BorrowedFd<'_>, new: &OsStr) -> io::Result<()> {
+pub fn linkat(
+    old_dir: BorrowedFd<'_>,
+    old: &OsStr,
+    new_dir: BorrowedFd<'_>,
+    new: &OsStr,
+) -> io::Result<()> {
     let o = cstr(old)?;
     let n = cstr(new)?;
     // SAFETY: valid fds and NUL-terminated names.
-    check(unsafe { libc::linkat(old_dir.as_raw_fd(), o.as_ptr(), new_dir.as_raw_fd(), n.as_ptr(), 0) })
+    check(unsafe {
+        libc::linkat(
+            old_dir.as_raw_fd(),
+            o.as_ptr(),
+            new_dir.as_raw_fd(),
+            n.as_ptr(),
+            0,
+        )
+    })
 }
 
 /// `unlinkat(dir, name, AT_REMOVEDIR or 0)`.
@@ -98,7 +120,14 @@ pub fn lstatat(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<libc::stat> {
     // SAFETY: an all-zero stat is a valid value of this plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: valid fd, NUL-terminated name and a writable stat buffer.
-    check(unsafe { libc::fstatat(dir.as_raw_fd(), n.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
     Ok(st)
 }
 
@@ -106,7 +135,15 @@ pub fn lstatat(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<libc::stat> {
 pub fn lchownat(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
     let n = cstr(name)?;
     // SAFETY: valid fd and NUL-terminated name.
-    check(unsafe { libc::fchownat(dir.as_raw_fd(), n.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
+    check(unsafe {
+        libc::fchownat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
 }
 
 /// `fchmodat(dir, name, mode, 0)`; callers never use it on a symlink.
@@ -119,10 +156,20 @@ pub fn fchmodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> 
 /// Sets atime and mtime (seconds, nanoseconds) of `name` in `dir` without following symlinks.
 pub fn lutimesat(dir: BorrowedFd<'_>, name: &OsStr, mtime: (i64, i64)) -> io::Result<()> {
     let n = cstr(name)?;
-    let ts = libc::timespec { tv_sec: mtime.0, tv_nsec: mtime.1 };
+    let ts = libc::timespec {
+        tv_sec: mtime.0,
+        tv_nsec: mtime.1,
+    };
     let times = [ts, ts];
     // SAFETY: valid fd, NUL-terminated name and an array of two timespecs.
-    check(unsafe { libc::utimensat(dir.as_raw_fd(), n.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+    check(unsafe {
+        libc::utimensat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
 }
 
 /// Sets an extended attribute on `name` in `dir` without following a symlink at `name`:
@@ -133,7 +180,15 @@ pub fn lsetxattrat(dir: BorrowedFd<'_>, name: &OsStr, key: &OsStr, value: &[u8])
     let p = CString::new(p).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let k = cstr(key)?;
     // SAFETY: NUL-terminated path and key, value pointer and length from a slice.
-    check(unsafe { libc::lsetxattr(p.as_ptr(), k.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+    check(unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            k.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
 }
 
 /// Reads an extended attribute of `name` in `dir` (no symlink follow); None if absent.
@@ -147,7 +202,11 @@ pub fn lgetxattrat(dir: BorrowedFd<'_>, name: &OsStr, key: &OsStr) -> io::Result
     let n = unsafe { libc::lgetxattr(p.as_ptr(), k.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         let e = io::Error::last_os_error();
-        return if e.raw_os_error() == Some(libc::ENODATA) { Ok(None) } else { Err(e) };
+        return if e.raw_os_error() == Some(libc::ENODATA) {
+            Ok(None)
+        } else {
+            Err(e)
+        };
     }
     buf.truncate(usize::try_from(n).unwrap_or(0));
     Ok(Some(buf))
@@ -155,7 +214,11 @@ pub fn lgetxattrat(dir: BorrowedFd<'_>, name: &OsStr, key: &OsStr) -> io::Result
 
 /// Takes an flock on `fd`, shared or exclusive, waiting for it.
 pub fn flock(fd: BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
-    let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
     loop {
         // SAFETY: valid fd.
         match check(unsafe { libc::flock(fd.as_raw_fd(), op) }) {
@@ -191,10 +254,4 @@ pub fn rootless() -> bool {
 pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: valid fd.
     check(unsafe { libc::fsync(fd.as_raw_fd()) })
-}
-
-/// `syncfs`: flushes the filesystem holding `fd` (cheaper than an fsync per file).
-pub fn syncfs(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: valid fd.
-    check(unsafe { libc::syncfs(fd.as_raw_fd()) })
 }

@@ -53,7 +53,11 @@ pub const NAMES: &[&str] = &[
 /// The number of a capability name (`CAP_SYS_ADMIN` or `SYS_ADMIN`, any case).
 pub fn from_name(name: &str) -> Option<u32> {
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     NAMES.iter().position(|n| *n == full).map(|i| i as u32)
 }
 
@@ -91,14 +95,25 @@ struct Data {
 
 /// `capset` of the calling thread.
 pub fn set(sets: Sets) -> io::Result<()> {
-    let hdr = Header { version: VERSION_3, pid: 0 };
+    let hdr = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
     let split = |m: u64| (m as u32, (m >> 32) as u32);
     let (e0, e1) = split(sets.effective);
     let (p0, p1) = split(sets.permitted);
     let (i0, i1) = split(sets.inheritable);
     let data = [
-        Data { effective: e0, permitted: p0, inheritable: i0 },
-        Data { effective: e1, permitted: p1, inheritable: i1 },
+        Data {
+            effective: e0,
+            permitted: p0,
+            inheritable: i0,
+        },
+        Data {
+            effective: e1,
+            permitted: p1,
+            inheritable: i1,
+        },
     ];
     // SAFETY: header and two data structs as the v3 ABI requires.
     cvt_long(unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) })
@@ -107,12 +122,13 @@ pub fn set(sets: Sets) -> io::Result<()> {
 
 /// `capget` of the calling thread.
 pub fn get() -> io::Result<Sets> {
-    let hdr = Header { version: VERSION_3, pid: 0 };
+    let hdr = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
     let mut data = [Data::default(); 2];
     // SAFETY: header and two writable data structs as the v3 ABI requires.
-    cvt_long(unsafe {
-        libc::syscall(libc::SYS_capget, &hdr as *const Header, data.as_mut_ptr())
-    })?;
+    cvt_long(unsafe { libc::syscall(libc::SYS_capget, &hdr as *const Header, data.as_mut_ptr()) })?;
     let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
     Ok(Sets {
         effective: join(data[0].effective, data[1].effective),
@@ -126,7 +142,8 @@ pub fn limit_bounding(keep: u64, last: u32) -> io::Result<()> {
     for cap in 0..=last.min(63) {
         if keep & (1 << cap) == 0 {
             // SAFETY: plain prctl with integer arguments.
-            match cvt(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }) {
+            match cvt(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })
+            {
                 // A capability newer than the kernel: nothing to drop.
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
                 r => {
@@ -142,7 +159,13 @@ pub fn limit_bounding(keep: u64, last: u32) -> io::Result<()> {
 pub fn set_ambient(raise: u64, last: u32) -> io::Result<()> {
     // SAFETY: plain prctl with integer arguments.
     cvt(unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0)
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
     })?;
     for cap in 0..=last.min(63) {
         if raise & (1 << cap) != 0 {
@@ -164,8 +187,7 @@ pub fn set_ambient(raise: u64, last: u32) -> io::Result<()> {
 /// `PR_SET_KEEPCAPS`: keep the permitted set across a uid change away from 0.
 pub fn set_keep_caps(on: bool) -> io::Result<()> {
     // SAFETY: plain prctl with integer arguments.
-    cvt(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(on), 0, 0, 0) })
-        .map(drop)
+    cvt(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(on), 0, 0, 0) }).map(drop)
 }
 
 #[cfg(test)]

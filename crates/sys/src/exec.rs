@@ -1,13 +1,16 @@
 //! Executing programs: `execve`, `execveat` on an fd, sealed `memfd`s.
 
-use crate::{cvt, cstring, EMPTY};
+use crate::{cstring, cvt, EMPTY};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// NULL-terminated pointer array over C strings, as execve wants it.
 fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
-    v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+    v.iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// `execve(path, argv, envp)`; returns only on failure.

@@ -231,7 +231,13 @@ pub fn chroot(path: &Path) -> io::Result<()> {
 pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: valid fd and empty path.
     cvt(unsafe {
-        libc::fchownat(fd.as_raw_fd(), EMPTY.as_ptr(), uid, gid, libc::AT_EMPTY_PATH)
+        libc::fchownat(
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            uid,
+            gid,
+            libc::AT_EMPTY_PATH,
+        )
     })
     .map(drop)
 }
@@ -306,7 +312,11 @@ pub fn is_char_device(fd: impl AsFd, major: u32, minor: u32) -> io::Result<bool>
 /// Closes every fd from 3 upwards except those in `keep`: a forked child starts with only
 /// what it needs.
 pub fn close_all_except(keep: &[RawFd]) -> io::Result<()> {
-    let mut keep: Vec<u32> = keep.iter().filter(|&&f| f >= 3).map(|&f| f as u32).collect();
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&f| f >= 3)
+        .map(|&f| f as u32)
+        .collect();
     keep.sort_unstable();
     keep.dedup();
     let mut next = 3u32;

@@ -19,8 +19,7 @@ pub fn setresgid(gid: u32) -> io::Result<()> {
 /// `setgroups(groups)`.
 pub fn setgroups(groups: &[u32]) -> io::Result<()> {
     // SAFETY: pointer and length describe `groups`.
-    cvt_long(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })
-        .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }).map(drop)
 }
 
 /// Effective uid of the caller.

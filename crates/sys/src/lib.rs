@@ -46,7 +46,8 @@ pub fn cpath(path: &Path) -> io::Result<CString> {
 
 /// Bytes as a C string; a NUL byte inside is an `InvalidInput` error.
 pub fn cstring(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in string"))
+    CString::new(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in string"))
 }
 
 /// The empty C string, for `AT_EMPTY_PATH` calls.

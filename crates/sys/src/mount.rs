@@ -22,16 +22,8 @@ pub fn mount(
     let dat = data.map(|d| cstring(d.as_bytes())).transpose()?;
     let ptr = |c: &Option<std::ffi::CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
     // SAFETY: all pointers are NUL-terminated strings or null, valid for the call.
-    cvt(unsafe {
-        libc::mount(
-            ptr(&src),
-            tgt.as_ptr(),
-            ptr(&fs),
-            flags,
-            ptr(&dat).cast(),
-        )
-    })
-    .map(drop)
+    cvt(unsafe { libc::mount(ptr(&src), tgt.as_ptr(), ptr(&fs), flags, ptr(&dat).cast()) })
+        .map(drop)
 }
 
 /// `umount2(target, flags)`.
@@ -163,15 +155,15 @@ impl FsContext {
         match value {
             Some(v) => {
                 let v = cstring(v.as_bytes())?;
-                self.config(libc::FSCONFIG_SET_STRING as u32, Some(&k), Some(&v))
+                self.config(libc::FSCONFIG_SET_STRING, Some(&k), Some(&v))
             }
-            None => self.config(libc::FSCONFIG_SET_FLAG as u32, Some(&k), None),
+            None => self.config(libc::FSCONFIG_SET_FLAG, Some(&k), None),
         }
     }
 
     /// Creates the superblock and returns a detached mount of it with `MOUNT_ATTR_*` flags.
     pub fn mount(&self, attrs: u64) -> io::Result<OwnedFd> {
-        self.config(libc::FSCONFIG_CMD_CREATE as u32, None, None)?;
+        self.config(libc::FSCONFIG_CMD_CREATE, None, None)?;
         // SAFETY: valid context fd; returns a new fd or -1.
         owned(unsafe {
             libc::syscall(

@@ -25,6 +25,5 @@ pub fn sethostname(name: &str) -> io::Result<()> {
 /// `setdomainname(name)`.
 pub fn setdomainname(name: &str) -> io::Result<()> {
     // SAFETY: the pointer and length describe `name`.
-    cvt_long(unsafe { libc::syscall(libc::SYS_setdomainname, name.as_ptr(), name.len()) })
-        .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_setdomainname, name.as_ptr(), name.len()) }).map(drop)
 }

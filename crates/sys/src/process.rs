@@ -82,7 +82,10 @@ pub unsafe fn clone3(args: &CloneArgs<'_>) -> io::Result<Forked> {
         // SAFETY: the kernel stored a fresh pidfd for us.
         unsafe { OwnedFd::from_raw_fd(pidfd) }
     });
-    Ok(Forked::Parent { pid: ret as i32, pidfd })
+    Ok(Forked::Parent {
+        pid: ret as i32,
+        pidfd,
+    })
 }
 
 /// `pidfd_open(pid, 0)`.
@@ -173,14 +176,20 @@ pub fn set_name(name: &std::ffi::CStr) -> io::Result<()> {
 
 /// `setrlimit(resource, soft, hard)`.
 pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
-    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: `lim` is valid for the call.
     cvt(unsafe { libc::setrlimit(resource as _, &lim) }).map(drop)
 }
 
 /// `getrlimit(resource)` as `(soft, hard)`.
 pub fn getrlimit(resource: u32) -> io::Result<(u64, u64)> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: `lim` is a valid out-pointer.
     cvt(unsafe { libc::getrlimit(resource as _, &mut lim) })?;
     Ok((lim.rlim_cur, lim.rlim_max))
@@ -222,8 +231,7 @@ pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
     const IOPRIO_WHO_PROCESS: i32 = 1;
     let prio = (class << 13) | level;
     // SAFETY: plain syscall with integer arguments.
-    cvt_long(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) })
-        .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) }).map(drop)
 }
 
 /// `setsid()`.

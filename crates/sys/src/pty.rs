@@ -10,7 +10,8 @@ use std::path::Path;
 pub fn open_master(ptmx: &Path) -> io::Result<OwnedFd> {
     let c = cpath(ptmx)?;
     // SAFETY: valid C string; returns a new fd or -1.
-    let fd = cvt(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) })?;
+    let fd =
+        cvt(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) })?;
     // SAFETY: fresh fd.
     let master = unsafe { OwnedFd::from_raw_fd(fd) };
     let unlock: libc::c_int = 0;
@@ -59,7 +60,12 @@ pub fn window_size(tty: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
 
 /// Sets the terminal size in rows and columns.
 pub fn set_window_size(tty: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads a winsize.
     cvt(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
 }

@@ -17,7 +17,11 @@ pub fn block_all() -> io::Result<Mask> {
     // SAFETY: valid out-pointers; sigfillset initialises `all`.
     unsafe {
         libc::sigfillset(all.as_mut_ptr());
-        cvt(libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr()))?;
+        cvt(libc::pthread_sigmask(
+            libc::SIG_SETMASK,
+            all.as_ptr(),
+            old.as_mut_ptr(),
+        ))?;
         Ok(Mask(old.assume_init()))
     }
 }
@@ -45,7 +49,11 @@ pub fn signalfd_all() -> io::Result<OwnedFd> {
     // SAFETY: sigfillset initialises `all`; signalfd returns a new fd or -1.
     let fd = unsafe {
         libc::sigfillset(all.as_mut_ptr());
-        cvt(libc::signalfd(-1, all.as_ptr(), libc::SFD_CLOEXEC | libc::SFD_NONBLOCK))?
+        cvt(libc::signalfd(
+            -1,
+            all.as_ptr(),
+            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+        ))?
     };
     // SAFETY: fresh fd.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -131,8 +139,14 @@ pub fn parse(s: &str) -> Option<i32> {
         return Some(n);
     }
     let rt = |base: i32, rest: &str| -> Option<i32> {
-        let n = if rest.is_empty() { base } else { base + rest.parse::<i32>().ok()? };
-        (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&n).then_some(n)
+        let n = if rest.is_empty() {
+            base
+        } else {
+            base + rest.parse::<i32>().ok()?
+        };
+        (libc::SIGRTMIN()..=libc::SIGRTMAX())
+            .contains(&n)
+            .then_some(n)
     };
     if let Some(rest) = name.strip_prefix("RTMIN") {
         return rt(libc::SIGRTMIN(), rest.strip_prefix('+').unwrap_or(rest));

@@ -16,7 +16,11 @@ pub struct DeleteArgs {
 pub fn run(rt: &Runtime, a: &DeleteArgs) -> Result<()> {
     match berth_container::delete::delete(rt, &a.id, a.force) {
         // runc: deleting a container that does not exist with --force is not an error.
-        Err(berth_container::Error::State(berth_container::state::StateError::NotFound(_))) if a.force => Ok(()),
+        Err(berth_container::Error::State(berth_container::state::StateError::NotFound(_)))
+            if a.force =>
+        {
+            Ok(())
+        }
         r => r.with_context(|| format!("delete {}", a.id)),
     }
 }

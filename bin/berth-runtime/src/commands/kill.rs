@@ -17,6 +17,7 @@ pub struct KillArgs {
 }
 
 pub fn run(rt: &Runtime, a: &KillArgs) -> Result<()> {
-    let sig = berth_sys::signal::parse(&a.signal).ok_or_else(|| anyhow!("kill {}: unknown signal {:?}", a.id, a.signal))?;
+    let sig = berth_sys::signal::parse(&a.signal)
+        .ok_or_else(|| anyhow!("kill {}: unknown signal {:?}", a.id, a.signal))?;
     berth_container::kill::kill(rt, &a.id, sig, a.all).with_context(|| format!("kill {}", a.id))
 }

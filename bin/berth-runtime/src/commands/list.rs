@@ -23,7 +23,10 @@ pub fn run(rt: &Runtime, a: &ListArgs) -> Result<()> {
     } else if a.format == "json" {
         println!("{}", serde_json::to_string(&all)?);
     } else {
-        println!("{:<20} {:<10} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        println!(
+            "{:<20} {:<10} {:<10} {:<40} {:<32} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        );
         for r in &all {
             println!(
                 "{:<20} {:<10} {:<10} {:<40} {:<32} {}",

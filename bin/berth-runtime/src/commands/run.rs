@@ -19,5 +19,6 @@ pub struct RunArgs {
 
 /// Returns the container's exit status (foreground) or 0 (detached).
 pub fn run(rt: &Runtime, a: &RunArgs) -> Result<i32> {
-    berth_container::run::run(rt, &a.common.options()?, a.detach).with_context(|| format!("run {}", a.common.id))
+    berth_container::run::run(rt, &a.common.options()?, a.detach)
+        .with_context(|| format!("run {}", a.common.id))
 }

@@ -18,6 +18,11 @@ pub fn run(a: &SpecArgs, rootless: bool) -> Result<()> {
     if path.exists() {
         bail!("spec: {} already exists; remove it first", path.display());
     }
-    let spec = berth_container::spec::default_spec(rootless, berth_sys::ids::geteuid(), berth_sys::ids::getegid());
-    std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n").with_context(|| format!("spec: write {}", path.display()))
+    let spec = berth_container::spec::default_spec(
+        rootless,
+        berth_sys::ids::geteuid(),
+        berth_sys::ids::getegid(),
+    );
+    std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n")
+        .with_context(|| format!("spec: write {}", path.display()))
 }

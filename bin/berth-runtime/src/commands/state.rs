@@ -11,7 +11,8 @@ pub struct StateArgs {
 }
 
 pub fn run(rt: &Runtime, a: &StateArgs) -> Result<()> {
-    let r = berth_container::state_cmd::state(rt, &a.id).with_context(|| format!("state {}", a.id))?;
+    let r =
+        berth_container::state_cmd::state(rt, &a.id).with_context(|| format!("state {}", a.id))?;
     println!("{}", serde_json::to_string_pretty(&r)?);
     Ok(())
 }

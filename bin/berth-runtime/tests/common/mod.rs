@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -16,10 +16,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_berth-runtime");
 
 /// A busybox rootfs: the static binary and its applet links.
 pub fn busybox_rootfs(root: &Path) {
-    for d in ["bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "usr/bin", "var", "run"] {
+    for d in [
+        "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "usr/bin", "var", "run",
+    ] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static must be installed");
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("busybox-static must be installed");
     let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" && !applet.is_empty() {
@@ -27,14 +30,22 @@ pub fn busybox_rootfs(root: &Path) {
         }
     }
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n").unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        root.join("etc/group"),
+        "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A unique container id for this test process.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A bundle (config + rootfs) and a private state root, in one temporary directory.
@@ -46,11 +57,20 @@ pub struct Bundle {
 impl Bundle {
     /// The default `berth-runtime spec` config running `args`, without a terminal.
     pub fn new(args: &[&str]) -> Bundle {
-        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .unwrap();
         busybox_rootfs(&dir.path().join("rootfs"));
-        let out = Command::new(BIN).args(["spec", "--bundle"]).arg(dir.path()).output().unwrap();
+        let out = Command::new(BIN)
+            .args(["spec", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "spec: {out:?}");
-        let mut config: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(args);
         Bundle { dir, config }
@@ -70,7 +90,11 @@ impl Bundle {
 
     /// Writes `config.json`.
     pub fn write(&self) {
-        std::fs::write(self.path().join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// A `berth-runtime` command with this bundle's state root.
@@ -97,7 +121,12 @@ impl Bundle {
     pub fn run_ok(&self) -> String {
         let id = unique("run");
         let out = self.run(&id);
-        assert!(out.status.success(), "run failed: {}\nstdout: {}", text(&out.stderr), text(&out.stdout));
+        assert!(
+            out.status.success(),
+            "run failed: {}\nstdout: {}",
+            text(&out.stderr),
+            text(&out.stdout)
+        );
         text(&out.stdout)
     }
 
@@ -139,29 +168,15 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Runs `c` capturing its output, killing it after `limit`.
+/// Runs `c` capturing its output, killing it after `limit`. Output goes to unnamed files, not
+/// pipes: a container process that inherits them would otherwise hold a pipe open after the
+/// runtime has exited.
 pub fn run_with_timeout(mut c: Command, limit: Duration) -> Output {
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    if c.get_program().is_empty() {
-        unreachable!();
-    }
+    let mut out = tempfile::tempfile().unwrap();
+    let mut err = tempfile::tempfile().unwrap();
+    c.stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap());
     let mut child = c.spawn().unwrap();
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut v);
-        }
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut v);
-        }
-        v
-    });
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
@@ -169,11 +184,22 @@ pub fn run_with_timeout(mut c: Command, limit: Duration) -> Output {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("command timed out after {limit:?}: {c:?}");
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     };
-    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+    let read = |f: &mut std::fs::File| {
+        let mut v = Vec::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Output {
+        status,
+        stdout: read(&mut out),
+        stderr: read(&mut err),
+    }
 }
 
 /// No mount under `dir`, no state under `state_root`, no process whose root or cwd is in `dir`.
@@ -182,17 +208,25 @@ pub fn assert_no_leftovers(dir: &Path, state_root: &Path) {
     let d = dir.to_str().unwrap();
     let leaked: Vec<&str> = mounts.lines().filter(|l| l.contains(d)).collect();
     assert!(leaked.is_empty(), "mounts left on the host: {leaked:#?}");
-    let states: Vec<_> = std::fs::read_dir(state_root).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let states: Vec<_> = std::fs::read_dir(state_root)
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert!(states.is_empty(), "state left: {states:?}");
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
         let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         if st.contains(") Z ") {
             continue;
         }
         for link in ["root", "cwd"] {
             if let Ok(t) = std::fs::read_link(format!("/proc/{pid}/{link}")) {
-                assert!(!t.starts_with(dir), "process {pid} still runs in the bundle ({link} = {})", t.display());
+                assert!(
+                    !t.starts_with(dir),
+                    "process {pid} still runs in the bundle ({link} = {})",
+                    t.display()
+                );
             }
         }
     }
@@ -200,10 +234,21 @@ pub fn assert_no_leftovers(dir: &Path, state_root: &Path) {
 
 /// Asserts a command failed with a single-line error containing `needle`.
 pub fn assert_fails_with(out: &Output, needle: &str) {
-    assert!(!out.status.success(), "expected failure, got success: {}", text(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {}",
+        text(&out.stdout)
+    );
     let err = text(&out.stderr);
-    assert!(err.contains(needle), "error does not mention {needle:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "error is not one line: {err}");
+    assert!(
+        err.contains(needle),
+        "error does not mention {needle:?}: {err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "error is not one line: {err}"
+    );
 }
 
 /// Waits until `f` holds, up to 10 s.

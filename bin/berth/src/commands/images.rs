@@ -19,8 +19,15 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let store = ctx.store()?;
     let records: Vec<ImageRecord> = store.records()?;
     if !a.quiet {
-        let digest_col = if a.digests { format!("{:<72} ", "DIGEST") } else { String::new() };
-        println!("{:<40} {:<16} {digest_col}{:<14} {:<21} SIZE", "REPOSITORY", "TAG", "IMAGE ID", "CREATED");
+        let digest_col = if a.digests {
+            format!("{:<72} ", "DIGEST")
+        } else {
+            String::new()
+        };
+        println!(
+            "{:<40} {:<16} {digest_col}{:<14} {:<21} SIZE",
+            "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
+        );
     }
     let mut seen = Vec::new();
     for r in records {
@@ -32,10 +39,15 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             }
             continue;
         }
-        let size: u64 = img.manifest.layers().iter().map(|l| l.size()).sum::<u64>() + img.manifest.config().size();
+        let size: u64 = img.manifest.layers().iter().map(|l| l.size()).sum::<u64>()
+            + img.manifest.config().size();
         let created = img.config.created().clone().unwrap_or_default();
         let created = created.get(..19).unwrap_or(&created).replace('T', " ");
-        let digest_col = if a.digests { format!("{:<72} ", r.manifest) } else { String::new() };
+        let digest_col = if a.digests {
+            format!("{:<72} ", r.manifest)
+        } else {
+            String::new()
+        };
         println!(
             "{:<40} {:<16} {digest_col}{:<14} {:<21} {}",
             r.reference.name(),

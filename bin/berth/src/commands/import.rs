@@ -26,10 +26,19 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let reference = Reference::parse_local(a.name.as_deref().unwrap_or("imported"))?;
     let store = ctx.store()?;
-    let opts = ImportOptions { changes: a.changes, message: a.message };
+    let opts = ImportOptions {
+        changes: a.changes,
+        message: a.message,
+    };
     let label = a.file.display().to_string();
     let image = if label == "-" {
-        archive::import(&store, &mut std::io::stdin().lock(), &reference, &opts, "stdin")?
+        archive::import(
+            &store,
+            &mut std::io::stdin().lock(),
+            &reference,
+            &opts,
+            "stdin",
+        )?
     } else {
         let f = std::fs::File::open(&a.file).with_context(|| format!("opening {label}"))?;
         archive::import(&store, &mut BufReader::new(f), &reference, &opts, &label)?

@@ -19,7 +19,8 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let mut out = Vec::new();
     for name in &a.images {
         let img = store.image(name)?;
-        let config: Value = serde_json::from_slice(&store.read_blob(&img.id)?).with_context(|| format!("config of {name}"))?;
+        let config: Value = serde_json::from_slice(&store.read_blob(&img.id)?)
+            .with_context(|| format!("config of {name}"))?;
         // An image without a command still inspects; its spec is just absent.
         let spec = image_spec(&store, &img, &Overrides::default()).ok();
         let size: u64 = img.manifest.layers().iter().map(|l| l.size()).sum();

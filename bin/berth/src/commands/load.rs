@@ -20,7 +20,11 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let names = match &a.input {
         Some(p) => {
             let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            archive::load(&store, &mut BufReader::with_capacity(1 << 20, f), &p.display().to_string())?
+            archive::load(
+                &store,
+                &mut BufReader::with_capacity(1 << 20, f),
+                &p.display().to_string(),
+            )?
         }
         None => archive::load(&store, &mut std::io::stdin().lock(), "stdin")?,
     };

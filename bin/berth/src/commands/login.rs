@@ -25,20 +25,31 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let Some(username) = a.username else { bail!("login {}: --username is required", a.registry) };
+    let Some(username) = a.username else {
+        bail!("login {}: --username is required", a.registry)
+    };
     let password = match (a.password, a.password_stdin) {
         (Some(p), false) => p,
         (None, true) => {
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
             line.trim_end_matches(['\n', '\r']).to_string()
         }
-        _ => bail!("login {}: give exactly one of --password and --password-stdin", a.registry),
+        _ => bail!(
+            "login {}: give exactly one of --password and --password-stdin",
+            a.registry
+        ),
     };
     let creds = Credentials { username, password };
     let cfg = ctx.registry_config(a.tls.tls_verify)?;
-    let client = Client::new(&a.registry, &cfg, Some(creds.clone())).with_context(|| format!("login {}", a.registry))?;
-    client.verify_login().with_context(|| format!("login {}", a.registry))?;
+    let client = Client::new(&a.registry, &cfg, Some(creds.clone()))
+        .with_context(|| format!("login {}", a.registry))?;
+    client
+        .verify_login()
+        .with_context(|| format!("login {}", a.registry))?;
     save_credentials(&ctx.config, &a.registry, Some(&creds))?;
     println!("Login Succeeded");
     Ok(())

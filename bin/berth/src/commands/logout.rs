@@ -13,7 +13,11 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     if !save_credentials(&ctx.config, &a.registry, None)? {
-        bail!("not logged in to {} (no entry in {})", a.registry, login_file(&ctx.config).display());
+        bail!(
+            "not logged in to {} (no entry in {})",
+            a.registry,
+            login_file(&ctx.config).display()
+        );
     }
     println!("Removed login credentials for {}", a.registry);
     Ok(())

@@ -79,5 +79,9 @@ pub fn human_size(n: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.3} {}", UNITS[u]).replacen(".000", "", 1) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.3} {}", UNITS[u]).replacen(".000", "", 1)
+    }
 }

@@ -33,7 +33,8 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         parallel: a.parallel,
     };
     let progress = crate::progress::for_stderr(a.quiet);
-    let image = registry::pull(&store, &reference, &opts, progress.as_ref()).with_context(|| format!("pulling {reference}"))?;
+    let image = registry::pull(&store, &reference, &opts, progress.as_ref())
+        .with_context(|| format!("pulling {reference}"))?;
     println!("{}", image.id);
     Ok(())
 }

@@ -25,7 +25,8 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let dest = Reference::parse(a.dest.as_deref().unwrap_or(&a.image))?;
     let cfg = ctx.registry_config(a.tls.tls_verify)?;
     let progress = crate::progress::for_stderr(a.quiet);
-    let digest = registry::push(&store, &image, &dest, &cfg, progress.as_ref()).with_context(|| format!("pushing {dest}"))?;
+    let digest = registry::push(&store, &image, &dest, &cfg, progress.as_ref())
+        .with_context(|| format!("pushing {dest}"))?;
     println!("{digest}");
     Ok(())
 }

@@ -22,7 +22,11 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     for name in &a.images {
         let names = names_to_remove(&store, name)?;
         let manifest = store.find(name)?;
-        let remaining = store.records()?.iter().filter(|r| r.manifest == manifest && !names.contains(&r.reference)).count();
+        let remaining = store
+            .records()?
+            .iter()
+            .filter(|r| r.manifest == manifest && !names.contains(&r.reference))
+            .count();
         if remaining == 0 && !a.force {
             if let Some(c) = store.containers_using(&manifest)?.first() {
                 bail!("image {name} is in use by container {c} (use --force to remove the name anyway)");
@@ -34,7 +38,10 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let report = store.gc()?;
     if report.blobs + report.snapshots > 0 {
-        println!("Deleted: {} blobs, {} layers", report.blobs, report.snapshots);
+        println!(
+            "Deleted: {} blobs, {} layers",
+            report.blobs, report.snapshots
+        );
     }
     Ok(())
 }
@@ -46,9 +53,16 @@ fn names_to_remove(store: &Store, name: &str) -> anyhow::Result<Vec<Reference>> 
     if Reference::is_short(name) {
         candidates.extend(Reference::parse_local(name));
     }
-    if let Some(r) = candidates.iter().find(|c| records.iter().any(|r| r.reference == **c)) {
+    if let Some(r) = candidates
+        .iter()
+        .find(|c| records.iter().any(|r| r.reference == **c))
+    {
         return Ok(vec![r.clone()]);
     }
     let manifest = store.find(name)?;
-    Ok(records.into_iter().filter(|r| r.manifest == manifest).map(|r| r.reference).collect())
+    Ok(records
+        .into_iter()
+        .filter(|r| r.manifest == manifest)
+        .map(|r| r.reference)
+        .collect())
 }

@@ -28,7 +28,10 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     for name in &a.images {
         let img = store.image(name)?;
         // A name given by the user is recorded as given; an ID saves all of the image's names.
-        let names: Vec<Reference> = match img.names.iter().find(|n| Reference::parse(name).ok().as_ref() == Some(*n) || Reference::parse_local(name).ok().as_ref() == Some(*n)) {
+        let names: Vec<Reference> = match img.names.iter().find(|n| {
+            Reference::parse(name).ok().as_ref() == Some(*n)
+                || Reference::parse_local(name).ok().as_ref() == Some(*n)
+        }) {
             Some(n) => vec![n.clone()],
             None => img.names.clone(),
         };
@@ -38,11 +41,21 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         Some(path) => {
             let tmp = path.with_extension("berth-partial");
             let res = (|| -> anyhow::Result<()> {
-                let mut f = BufWriter::new(std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?);
-                archive::save(&store, &images, a.format, &mut f, &path.display().to_string())?;
+                let mut f = BufWriter::new(
+                    std::fs::File::create(&tmp)
+                        .with_context(|| format!("creating {}", tmp.display()))?,
+                );
+                archive::save(
+                    &store,
+                    &images,
+                    a.format,
+                    &mut f,
+                    &path.display().to_string(),
+                )?;
                 f.flush()?;
                 f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+                std::fs::rename(&tmp, path)
+                    .with_context(|| format!("renaming to {}", path.display()))?;
                 Ok(())
             })();
             if res.is_err() {

@@ -19,17 +19,31 @@ pub struct Berth {
 
 impl Berth {
     pub fn new() -> Berth {
-        let dir = tempfile::Builder::new().prefix("berth-test").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test")
+            .tempdir()
+            .unwrap();
         let root = dir.path().join("root");
         let config = dir.path().join("config");
         fs::create_dir_all(&config).unwrap();
-        Berth { root, config, env: Vec::new(), dir }
+        Berth {
+            root,
+            config,
+            env: Vec::new(),
+            dir,
+        }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
-        c.arg("--root").arg(&self.root).arg("--config").arg(&self.config).args(args);
-        c.env_remove("REGISTRY_AUTH_FILE").env_remove("XDG_RUNTIME_DIR").env_remove("DOCKER_CONFIG");
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args);
+        c.env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("DOCKER_CONFIG");
         c.env("HOME", self.dir.path());
         for (k, v) in &self.env {
             c.env(k, v);
@@ -44,7 +58,11 @@ impl Berth {
     /// Runs and requires success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "berth {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "berth {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 
@@ -52,9 +70,16 @@ impl Berth {
     pub fn fail(&self, args: &[&str]) -> String {
         let o = self.run(args);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(o.status.code(), Some(1), "berth {args:?} should fail: {err}");
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "berth {args:?} should fail: {err}"
+        );
         let last = err.trim_end().lines().last().unwrap_or("").to_string();
-        assert!(last.starts_with("berth: "), "berth {args:?}: unexpected stderr {err:?}");
+        assert!(
+            last.starts_with("berth: "),
+            "berth {args:?}: unexpected stderr {err:?}"
+        );
         last
     }
 
@@ -62,7 +87,9 @@ impl Berth {
     pub fn insecure(&self, host: &str) {
         let p = self.config.join("registries.toml");
         let mut text = fs::read_to_string(&p).unwrap_or_default();
-        text.push_str(&format!("[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"));
+        text.push_str(&format!(
+            "[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+        ));
         fs::write(p, text).unwrap();
     }
 
@@ -71,25 +98,42 @@ impl Berth {
         let mut out = BTreeMap::new();
         let base = self.root.join("image");
         walk(&base, &mut |p, m| {
-            out.insert(p.strip_prefix(&base).unwrap().display().to_string(), if m.is_dir() { 0 } else { m.len() });
+            out.insert(
+                p.strip_prefix(&base).unwrap().display().to_string(),
+                if m.is_dir() { 0 } else { m.len() },
+            );
         });
         out
     }
 
     /// After any command: no overlay mounted under the test dir, the store's locks free.
     pub fn assert_host_clean(&self) {
-        assert!(mounts_under(self.dir.path()).is_empty(), "mounts left: {:?}", mounts_under(self.dir.path()));
+        assert!(
+            mounts_under(self.dir.path()).is_empty(),
+            "mounts left: {:?}",
+            mounts_under(self.dir.path())
+        );
         for lock in ["content.lock", "index.lock"] {
             let p = self.root.join("image").join(lock);
             if let Ok(f) = fs::File::open(&p) {
                 // SAFETY: valid fd of an open file.
-                let r = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX | libc::LOCK_NB) };
+                let r = unsafe {
+                    libc::flock(
+                        std::os::fd::AsRawFd::as_raw_fd(&f),
+                        libc::LOCK_EX | libc::LOCK_NB,
+                    )
+                };
                 assert_eq!(r, 0, "{lock} still held");
             }
         }
         let tmp = self.root.join("image/tmp");
         if tmp.exists() {
-            assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0, "temporary files left in {}", tmp.display());
+            assert_eq!(
+                fs::read_dir(&tmp).unwrap().count(),
+                0,
+                "temporary files left in {}",
+                tmp.display()
+            );
         }
     }
 }
@@ -105,10 +149,15 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
 }
 
 fn walk(p: &Path, f: &mut dyn FnMut(&Path, &fs::Metadata)) {
-    let Ok(m) = fs::symlink_metadata(p) else { return };
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return;
+    };
     f(p, &m);
     if m.is_dir() {
-        let mut entries: Vec<_> = fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for e in entries {
             walk(&e, f);
@@ -125,7 +174,10 @@ fn xattrs(p: &Path) -> Vec<String> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for name in buf[..n as usize].split(|b| *b == 0).filter(|s| !s.is_empty()) {
+    for name in buf[..n as usize]
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+    {
         let key = String::from_utf8_lossy(name).into_owned();
         if !(key.starts_with("user.") || key == "security.capability") {
             continue;
@@ -133,7 +185,8 @@ fn xattrs(p: &Path) -> Vec<String> {
         let k = CString::new(name).unwrap();
         let mut v = vec![0u8; 4096];
         // SAFETY: as above.
-        let len = unsafe { libc::lgetxattr(c.as_ptr(), k.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        let len =
+            unsafe { libc::lgetxattr(c.as_ptr(), k.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
         v.truncate(len.max(0) as usize);
         out.push(format!("{key}={}", String::from_utf8_lossy(&v)));
     }
@@ -149,7 +202,19 @@ pub fn tree(root: &Path) -> BTreeMap<String, String> {
     walk(root, &mut |p, m| {
         let rel = p.strip_prefix(root).unwrap().display().to_string();
         let ft = m.file_type();
-        let kind = if ft.is_dir() { 'd' } else if ft.is_symlink() { 'l' } else if ft.is_char_device() { 'c' } else if ft.is_block_device() { 'b' } else if ft.is_fifo() { 'p' } else { 'f' };
+        let kind = if ft.is_dir() {
+            'd'
+        } else if ft.is_symlink() {
+            'l'
+        } else if ft.is_char_device() {
+            'c'
+        } else if ft.is_block_device() {
+            'b'
+        } else if ft.is_fifo() {
+            'p'
+        } else {
+            'f'
+        };
         let mut d = format!("{kind} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid());
         match kind {
             'f' => d.push_str(&format!(" size={} mtime={}", m.len(), m.mtime())),
@@ -175,11 +240,20 @@ pub fn assert_same_tree(ours: &Path, theirs: &Path) {
     let a = tree(ours);
     let b = tree(theirs);
     let mut diffs = Vec::new();
-    for k in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+    for k in a
+        .keys()
+        .chain(b.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         if a.get(k) != b.get(k) {
             diffs.push(format!("{k}: berth {:?} vs umoci {:?}", a.get(k), b.get(k)));
         }
     }
-    assert!(diffs.is_empty(), "{} differences, first: {:#?}", diffs.len(), &diffs[..diffs.len().min(15)]);
+    assert!(
+        diffs.is_empty(),
+        "{} differences, first: {:#?}",
+        diffs.len(),
+        &diffs[..diffs.len().min(15)]
+    );
     assert!(a.len() > 5, "tree {} is nearly empty", ours.display());
 }

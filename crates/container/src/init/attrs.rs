@@ -6,13 +6,14 @@ use super::error::{Context, InitError};
 use berth_sys::fs as sysfs;
 use berth_sys::process::{self as sysproc, SchedAttr};
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, PosixRlimitType, Process, Spec,
+    IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy,
+    PosixRlimitType, Process, Spec,
 };
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 fn rlimit_number(t: PosixRlimitType) -> u32 {
-    (match t {
+    match t {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
         PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
         PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
@@ -29,7 +30,7 @@ fn rlimit_number(t: PosixRlimitType) -> u32 {
         PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
         PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
         PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 /// Sets the process's rlimits.
@@ -43,19 +44,31 @@ pub fn rlimits(p: &Process) -> Result<(), InitError> {
 
 /// Writes `value` to `path` under the host's procfs `proc`.
 pub fn write_proc(proc: BorrowedFd<'_>, path: &str, value: &str) -> Result<(), InitError> {
-    let fd = sysfs::openat2(proc, Path::new(path), libc::O_WRONLY, 0, sysfs::Resolve::Beneath)
-        .ctx(|| format!("open /proc/{path}"))?;
-    sysfs::write_all(fd.as_fd(), value.as_bytes()).ctx(|| format!("write {value:?} to /proc/{path}"))
+    let fd = sysfs::openat2(
+        proc,
+        Path::new(path),
+        libc::O_WRONLY,
+        0,
+        sysfs::Resolve::Beneath,
+    )
+    .ctx(|| format!("open /proc/{path}"))?;
+    sysfs::write_all(fd.as_fd(), value.as_bytes())
+        .ctx(|| format!("write {value:?} to /proc/{path}"))
 }
 
 /// The container's sysctls, in the namespaces it now owns.
 pub fn sysctls(spec: &Spec, proc: BorrowedFd<'_>) -> Result<(), InitError> {
-    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
     for k in keys {
         let path = format!("sys/{}", k.replace('.', "/"));
-        write_proc(proc, &path, &map[k]).map_err(|e| InitError { what: format!("sysctl {k}: {}", e.what), source: e.source })?;
+        write_proc(proc, &path, &map[k]).map_err(|e| InitError {
+            what: format!("sysctl {k}: {}", e.what),
+            source: e.source,
+        })?;
     }
     Ok(())
 }
@@ -71,7 +84,10 @@ pub fn process(spec: &Spec, p: &Process, proc: BorrowedFd<'_>) -> Result<(), Ini
             LinuxPersonalityDomain::PerLinux32 => 0x0008,
         };
         if pers.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-            return Err(InitError::check("linux.personality.flags", "no personality flags are supported"));
+            return Err(InitError::check(
+                "linux.personality.flags",
+                "no personality flags are supported",
+            ));
         }
         sysproc::personality(persona).ctx(|| format!("personality {persona:#x}"))?;
     }
@@ -114,7 +130,8 @@ pub fn process(spec: &Spec, p: &Process, proc: BorrowedFd<'_>) -> Result<(), Ini
             IOPriorityClass::IoprioClassBe => 2,
             IOPriorityClass::IoprioClassIdle => 3,
         };
-        sysproc::ioprio_set(class, io.priority() as u32).ctx(|| format!("ioprio_set {} {}", io.class(), io.priority()))?;
+        sysproc::ioprio_set(class, io.priority() as u32)
+            .ctx(|| format!("ioprio_set {} {}", io.class(), io.priority()))?;
     }
     Ok(())
 }

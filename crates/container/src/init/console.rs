@@ -38,13 +38,18 @@ fn mount_console(slave: BorrowedFd<'_>) -> Result<(), InitError> {
     };
     let st = sysfs::fstat(target.as_fd()).ctx(|| "stat /dev/console")?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(InitError::check("/dev/console", "exists and is not a regular file; refusing to mount over it"));
+        return Err(InitError::check(
+            "/dev/console",
+            "exists and is not a regular file; refusing to mount over it",
+        ));
     }
-    let tree = sysmount::open_tree(Some(slave), Path::new(""), true, false).ctx(|| "clone the pty mount")?;
+    let tree = sysmount::open_tree(Some(slave), Path::new(""), true, false)
+        .ctx(|| "clone the pty mount")?;
     sysmount::move_mount(tree.as_fd(), target.as_fd()).ctx(|| "mount the pty on /dev/console")
 }
 
 /// Sends the master over the console socket, as runc does (the payload names the pty).
 pub fn send_master(socket_fd: BorrowedFd<'_>, master: BorrowedFd<'_>) -> Result<(), InitError> {
-    socket::send(socket_fd, b"/dev/ptmx", &[master]).ctx(|| "send the pty master over the console socket")
+    socket::send(socket_fd, b"/dev/ptmx", &[master])
+        .ctx(|| "send the pty master over the console socket")
 }

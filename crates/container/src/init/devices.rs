@@ -82,10 +82,20 @@ pub fn create(root: BorrowedFd<'_>, nodes: &[Node], bind: bool) -> Result<(), In
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e).ctx(what),
             _ => {}
         }
-        let dev = if n.kind == libc::S_IFIFO { 0 } else { sysfs::makedev(n.major, n.minor) };
+        let dev = if n.kind == libc::S_IFIFO {
+            0
+        } else {
+            sysfs::makedev(n.major, n.minor)
+        };
         sysfs::mknodat(dir.as_fd(), &name, n.kind | n.mode, dev).ctx(what)?;
-        let fd = sysfs::openat2(dir.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0, sysfs::Resolve::Beneath)
-            .ctx(what)?;
+        let fd = sysfs::openat2(
+            dir.as_fd(),
+            &name,
+            libc::O_PATH | libc::O_NOFOLLOW,
+            0,
+            sysfs::Resolve::Beneath,
+        )
+        .ctx(what)?;
         // mknod applies the umask; the config's mode is meant exactly.
         sysfs::fchmod_path_fd(fd.as_fd(), n.mode).ctx(what)?;
         if n.uid != 0 || n.gid != 0 {
@@ -151,12 +161,24 @@ mod tests {
         )
         .unwrap();
         let fuse: LinuxDevice =
-            serde_json::from_str(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#).unwrap();
+            serde_json::from_str(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#)
+                .unwrap();
         let nodes = plan(&[d, fuse]);
-        assert_eq!(nodes.iter().filter(|n| n.path == Path::new("/dev/null")).count(), 1);
-        let null = nodes.iter().find(|n| n.path == Path::new("/dev/null")).unwrap();
+        assert_eq!(
+            nodes
+                .iter()
+                .filter(|n| n.path == Path::new("/dev/null"))
+                .count(),
+            1
+        );
+        let null = nodes
+            .iter()
+            .find(|n| n.path == Path::new("/dev/null"))
+            .unwrap();
         assert_eq!(null.uid, 5);
-        assert!(nodes.iter().any(|n| n.path == Path::new("/dev/fuse") && n.major == 10));
+        assert!(nodes
+            .iter()
+            .any(|n| n.path == Path::new("/dev/fuse") && n.major == 10));
         assert_eq!(nodes.len(), 7);
     }
 }

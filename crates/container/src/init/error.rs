@@ -14,7 +14,10 @@ pub struct InitError {
 impl InitError {
     /// An error that is not a system call's: a check of ours failed.
     pub fn check(what: impl Into<String>, why: impl Into<String>) -> Self {
-        InitError { what: what.into(), source: io::Error::other(why.into()) }
+        InitError {
+            what: what.into(),
+            source: io::Error::other(why.into()),
+        }
     }
 }
 
@@ -25,6 +28,9 @@ pub trait Context<T> {
 
 impl<T> Context<T> for io::Result<T> {
     fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T, InitError> {
-        self.map_err(|source| InitError { what: what().into(), source })
+        self.map_err(|source| InitError {
+            what: what().into(),
+            source,
+        })
     }
 }

@@ -22,7 +22,10 @@ pub fn find(name: &str, path_var: Option<&str>) -> Result<PathBuf, InitError> {
     }
     if name.contains('/') {
         let p = PathBuf::from(name);
-        return executable(&p).map(|()| p).map_err(|source| InitError { what: what(), source });
+        return executable(&p).map(|()| p).map_err(|source| InitError {
+            what: what(),
+            source,
+        });
     }
     let mut last = io::Error::from_raw_os_error(libc::ENOENT);
     for dir in path_var.unwrap_or(DEFAULT_PATH).split(':') {
@@ -30,14 +33,22 @@ pub fn find(name: &str, path_var: Option<&str>) -> Result<PathBuf, InitError> {
         let p = Path::new(dir).join(name);
         match executable(&p) {
             Ok(()) => return Ok(p),
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) => {}
             Err(e) => last = e,
         }
     }
     if last.kind() == io::ErrorKind::NotFound {
-        return Err(InitError::check(what(), "executable file not found in $PATH"));
+        return Err(InitError::check(
+            what(),
+            "executable file not found in $PATH",
+        ));
     }
-    Err(InitError { what: what(), source: last })
+    Err(InitError {
+        what: what(),
+        source: last,
+    })
 }
 
 fn executable(p: &Path) -> io::Result<()> {
@@ -55,6 +66,7 @@ fn executable(p: &Path) -> io::Result<()> {
 
 /// The trampoline's first argument: it refuses to run without it, so `#!/proc/self/exe` in a
 /// script cannot make it loop.
+#[cfg(target_arch = "x86_64")]
 const MAGIC_ARGV0: &std::ffi::CStr = c"\x01";
 
 /// A minimal static x86-64 ELF executable that checks `argv[0] == "\x01"` and calls
@@ -94,7 +106,7 @@ fn trampoline() -> Vec<u8> {
     elf.extend_from_slice(&56u16.to_le_bytes()); // e_phentsize
     elf.extend_from_slice(&1u16.to_le_bytes()); // e_phnum
     elf.extend_from_slice(&[0; 6]); // e_shentsize, e_shnum, e_shstrndx
-    // Program header: one read+execute PT_LOAD of the whole file.
+                                    // Program header: one read+execute PT_LOAD of the whole file.
     elf.extend_from_slice(&1u32.to_le_bytes()); // p_type: LOAD
     elf.extend_from_slice(&5u32.to_le_bytes()); // p_flags: R+X
     elf.extend_from_slice(&0u64.to_le_bytes()); // p_offset
@@ -110,14 +122,28 @@ fn trampoline() -> Vec<u8> {
 /// Executes `program` with `args` and `env`. Returns only on failure.
 pub fn exec(program: &Path, args: &[String], env: &[String]) -> InitError {
     let what = || format!("exec {}", program.display());
-    let cs = |v: &[String]| v.iter().map(|s| cstring(s.as_bytes())).collect::<io::Result<Vec<CString>>>();
+    let cs = |v: &[String]| {
+        v.iter()
+            .map(|s| cstring(s.as_bytes()))
+            .collect::<io::Result<Vec<CString>>>()
+    };
     let (argv, envp) = match (cs(args), cs(env)) {
         (Ok(a), Ok(e)) => (a, e),
-        (Err(e), _) | (_, Err(e)) => return InitError { what: what(), source: e },
+        (Err(e), _) | (_, Err(e)) => {
+            return InitError {
+                what: what(),
+                source: e,
+            }
+        }
     };
     let path = match cstring(program.as_os_str().as_bytes()) {
         Ok(p) => p,
-        Err(e) => return InitError { what: what(), source: e },
+        Err(e) => {
+            return InitError {
+                what: what(),
+                source: e,
+            }
+        }
     };
     #[cfg(target_arch = "x86_64")]
     {
@@ -128,14 +154,21 @@ pub fn exec(program: &Path, args: &[String], env: &[String]) -> InitError {
             // A host that forbids executing memfds (vm.memfd_noexec=2) falls through to a
             // direct exec; anything else is a real failure.
             if e.raw_os_error() != Some(libc::EACCES) {
-                return InitError { what: what(), source: e };
+                return InitError {
+                    what: what(),
+                    source: e,
+                };
             }
         }
     }
-    InitError { what: what(), source: sysexec::execve(&path, &argv, &envp) }
+    InitError {
+        what: what(),
+        source: sysexec::execve(&path, &argv, &envp),
+    }
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(test)]
+#[cfg(target_arch = "x86_64")]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
@@ -167,16 +200,29 @@ mod tests {
     #[test]
     fn trampoline_refuses_without_magic_and_reports_failed_exec() {
         let (_d, p) = stub();
-        let st = Command::new(&p).arg0("/proc/self/exe").arg("/bin/true").status().unwrap();
+        let st = Command::new(&p)
+            .arg0("/proc/self/exe")
+            .arg("/bin/true")
+            .status()
+            .unwrap();
         assert_eq!(st.code(), Some(127));
-        let st = Command::new(&p).arg0("\x01").arg("/nonexistent").status().unwrap();
+        let st = Command::new(&p)
+            .arg0("\x01")
+            .arg("/nonexistent")
+            .status()
+            .unwrap();
         assert_eq!(st.code(), Some(127));
     }
 
     #[test]
     fn find_searches_path() {
-        assert_eq!(find("sh", Some("/nonexistent:/bin")).unwrap(), PathBuf::from("/bin/sh"));
-        let e = find("no-such-program-x", Some("/bin")).unwrap_err().to_string();
+        assert_eq!(
+            find("sh", Some("/nonexistent:/bin")).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        let e = find("no-such-program-x", Some("/bin"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not found in $PATH"), "{e}");
         assert!(find("/etc", None).is_err());
     }

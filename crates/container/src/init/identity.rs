@@ -25,7 +25,9 @@ fn mask(set: &Option<Capabilities>) -> u64 {
 
 /// The config's capabilities as masks; a missing `capabilities` object means none at all.
 pub fn cap_masks(c: Option<&LinuxCapabilities>) -> CapMasks {
-    let Some(c) = c else { return CapMasks::default() };
+    let Some(c) = c else {
+        return CapMasks::default();
+    };
     CapMasks {
         bounding: mask(c.bounding()),
         effective: mask(c.effective()),
@@ -54,7 +56,11 @@ pub fn switch(p: &Process, setgroups_allowed: bool) -> Result<(), InitError> {
     }
     ids::setresgid(u.gid()).ctx(|| format!("setgid {}", u.gid()))?;
     ids::setresuid(u.uid()).ctx(|| format!("setuid {}", u.uid()))?;
-    let sets = caps::Sets { effective: masks.effective, permitted: masks.permitted, inheritable: masks.inheritable };
+    let sets = caps::Sets {
+        effective: masks.effective,
+        permitted: masks.permitted,
+        inheritable: masks.inheritable,
+    };
     caps::set(sets).ctx(|| "capset")?;
     // The kernel only lets a capability be ambient if it is permitted and inheritable; runc
     // and crun raise what qualifies and pass over the rest, and configs rely on that.

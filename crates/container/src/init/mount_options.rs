@@ -98,7 +98,15 @@ const ATTR_OPTIONS: &[(&str, u64, u64)] = &[
 
 /// Superblock flags `fsconfig` understands by name, and their negations (which are defaults).
 const SB_FLAGS: &[&str] = &["sync", "dirsync", "lazytime", "mand", "silent"];
-const SB_DEFAULTS: &[&str] = &["async", "nolazytime", "nomand", "loud", "defaults", "iversion", "noiversion"];
+const SB_DEFAULTS: &[&str] = &[
+    "async",
+    "nolazytime",
+    "nomand",
+    "loud",
+    "defaults",
+    "iversion",
+    "noiversion",
+];
 
 /// Propagation by name, as in `linux.rootfsPropagation` and mount options.
 pub fn propagation(name: &str) -> Option<Propagation> {
@@ -129,8 +137,9 @@ pub fn parse(options: &[String]) -> Result<MountOptions, OptionError> {
         }
         if let Some(&(_, set, clear)) = ATTR_OPTIONS.iter().find(|(n, ..)| *n == o) {
             out.attrs.apply(set, clear);
-        } else if let Some(&(_, set, clear)) =
-            o.strip_prefix('r').and_then(|b| ATTR_OPTIONS.iter().find(|(n, ..)| *n == b))
+        } else if let Some(&(_, set, clear)) = o
+            .strip_prefix('r')
+            .and_then(|b| ATTR_OPTIONS.iter().find(|(n, ..)| *n == b))
         {
             out.recursive_attrs.apply(set, clear);
         } else if o == "bind" {
@@ -172,7 +181,13 @@ mod tests {
         let m = p(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
         assert_eq!(m.attrs.set, ATTR_NOSUID | ATTR_STRICTATIME);
         assert_eq!(m.attrs.clear, ATTR_ATIME);
-        assert_eq!(m.data, vec![("mode".into(), Some("755".into())), ("size".into(), Some("65536k".into()))]);
+        assert_eq!(
+            m.data,
+            vec![
+                ("mode".into(), Some("755".into())),
+                ("size".into(), Some("65536k".into()))
+            ]
+        );
         assert!(!m.bind);
     }
 
@@ -189,10 +204,19 @@ mod tests {
         let m = p(&["rbind", "rro", "rslave", "private", "newinstance"]);
         assert!(m.bind && m.recursive);
         assert!(m.recursive_attrs.read_only());
-        assert_eq!(m.propagation, vec![
-            Propagation { flag: MS_SLAVE, recursive: true },
-            Propagation { flag: MS_PRIVATE, recursive: false }
-        ]);
+        assert_eq!(
+            m.propagation,
+            vec![
+                Propagation {
+                    flag: MS_SLAVE,
+                    recursive: true
+                },
+                Propagation {
+                    flag: MS_PRIVATE,
+                    recursive: false
+                }
+            ]
+        );
         assert_eq!(m.data, vec![("newinstance".into(), None)]);
     }
 
@@ -212,8 +236,20 @@ mod tests {
 
     #[test]
     fn propagation_names() {
-        assert_eq!(propagation("rshared"), Some(Propagation { flag: MS_SHARED, recursive: true }));
-        assert_eq!(propagation("unbindable"), Some(Propagation { flag: MS_UNBINDABLE, recursive: false }));
+        assert_eq!(
+            propagation("rshared"),
+            Some(Propagation {
+                flag: MS_SHARED,
+                recursive: true
+            })
+        );
+        assert_eq!(
+            propagation("unbindable"),
+            Some(Propagation {
+                flag: MS_UNBINDABLE,
+                recursive: false
+            })
+        );
         assert_eq!(propagation("rw"), None);
     }
 }

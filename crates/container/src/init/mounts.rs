@@ -22,6 +22,8 @@ pub struct Env<'a> {
     pub in_userns: bool,
     /// The container has its own cgroup namespace.
     pub cgroupns: bool,
+    /// The container's cgroup hierarchies, for `cgroup` mounts.
+    pub cgroups: &'a [berth_cgroups::CgroupMount],
 }
 
 fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
@@ -30,8 +32,12 @@ fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
 
 /// Performs one config mount inside the root.
 pub fn mount(env: &Env<'_>, m: &Mount) -> Result<(), InitError> {
-    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default())
-        .map_err(|e| InitError::check(format!("mount {}", m.destination().display()), e.to_string()))?;
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default()).map_err(|e| {
+        InitError::check(
+            format!("mount {}", m.destination().display()),
+            e.to_string(),
+        )
+    })?;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("bind");
     if opts.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
@@ -50,8 +56,16 @@ pub fn mount(env: &Env<'_>, m: &Mount) -> Result<(), InitError> {
     match new_fs(env, typ, m.source().as_deref(), dest, &opts) {
         // sysfs and mqueue belong to the network and ipc namespaces' owners; in a user namespace
         // without its own of those, bind the host's instead (as runc does for rootless).
-        Err(e) if env.in_userns && e.source.raw_os_error() == Some(libc::EPERM) && (typ == "sysfs" || typ == "mqueue") => {
-            let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
+        Err(e)
+            if env.in_userns
+                && e.source.raw_os_error() == Some(libc::EPERM)
+                && (typ == "sysfs" || typ == "mqueue") =>
+        {
+            let host = if typ == "sysfs" {
+                "/sys"
+            } else {
+                "/dev/mqueue"
+            };
             let mut o = opts.clone();
             o.recursive = true;
             bind(env, Path::new(host), dest, &o)
@@ -80,7 +94,12 @@ pub(super) fn target(env: &Env<'_>, dest: &Path, dir: bool) -> Result<OwnedFd, I
 }
 
 /// Bind-mounts host `source` on `dest` with the options' attributes and propagation.
-pub(super) fn bind(env: &Env<'_>, source: &Path, dest: &Path, opts: &MountOptions) -> Result<(), InitError> {
+pub(super) fn bind(
+    env: &Env<'_>,
+    source: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), InitError> {
     let what = || format!("bind mount {} on {}", source.display(), dest.display());
     let meta = std::fs::metadata(source).ctx(what)?;
     let target = target(env, dest, meta.is_dir())?;
@@ -89,12 +108,19 @@ pub(super) fn bind(env: &Env<'_>, source: &Path, dest: &Path, opts: &MountOption
 }
 
 /// Sets the options' attributes on a detached mount, attaches it, then sets propagation.
-pub(super) fn attach(tree: BorrowedFd<'_>, target: BorrowedFd<'_>, opts: &MountOptions) -> io::Result<()> {
+pub(super) fn attach(
+    tree: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    opts: &MountOptions,
+) -> io::Result<()> {
     set_attrs(tree, false, opts.attrs)?;
     set_attrs(tree, true, opts.recursive_attrs)?;
     sysmount::move_mount(tree, target)?;
     for p in &opts.propagation {
-        let attr = MountAttr { propagation: p.flag, ..MountAttr::default() };
+        let attr = MountAttr {
+            propagation: p.flag,
+            ..MountAttr::default()
+        };
         sysmount::mount_setattr(tree, p.recursive, &attr)?;
     }
     Ok(())
@@ -104,7 +130,11 @@ fn set_attrs(tree: BorrowedFd<'_>, recursive: bool, a: Attrs) -> io::Result<()> 
     if a.is_empty() {
         return Ok(());
     }
-    let attr = MountAttr { set: a.set, clear: a.clear, ..MountAttr::default() };
+    let attr = MountAttr {
+        set: a.set,
+        clear: a.clear,
+        ..MountAttr::default()
+    };
     sysmount::mount_setattr(tree, recursive, &attr)
 }
 
@@ -125,8 +155,15 @@ pub(super) fn new_fs(
         },
         source,
     })?;
-    attach(tree.as_fd(), target.as_fd(), &MountOptions { attrs: Attrs::default(), ..opts.clone() })
-        .ctx(what)
+    attach(
+        tree.as_fd(),
+        target.as_fd(),
+        &MountOptions {
+            attrs: Attrs::default(),
+            ..opts.clone()
+        },
+    )
+    .ctx(what)
 }
 
 /// A detached mount of a new `typ` superblock configured from `opts`; on failure, the error
@@ -153,5 +190,6 @@ pub(super) fn fs_tree(
         return Err((e, ctx.kernel_message()));
     }
     // Mount attributes given at fsmount time; clears are meaningless on a fresh mount.
-    ctx.mount(opts.attrs.set).map_err(|e| (e, ctx.kernel_message()))
+    ctx.mount(opts.attrs.set)
+        .map_err(|e| (e, ctx.kernel_message()))
 }

@@ -9,7 +9,10 @@ use std::path::{Component, Path, PathBuf};
 
 /// `path` relative to the root (`/a/b` → `a/b`, `/` → `.`).
 pub fn relative(path: &Path) -> PathBuf {
-    let rel: PathBuf = path.components().filter(|c| !matches!(c, Component::RootDir)).collect();
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir))
+        .collect();
     if rel.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -76,7 +79,9 @@ pub fn ensure_file(root: BorrowedFd<'_>, path: &Path, mode: libc::mode_t) -> io:
         r => return r,
     }
     let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path.file_name().ok_or_else(|| io::Error::other("no file name"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("no file name"))?;
     let dir = mkdir_all(root, parent, 0o755)?;
     let dirfd = sysfs::reopen(dir.as_fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
     match sysfs::openat(
@@ -96,7 +101,9 @@ pub fn ensure_file(root: BorrowedFd<'_>, path: &Path, mode: libc::mode_t) -> io:
 /// for calls such as `mknodat` and `symlinkat` that create an entry by name.
 pub fn parent_and_name(root: BorrowedFd<'_>, path: &Path) -> io::Result<(OwnedFd, PathBuf)> {
     let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path.file_name().ok_or_else(|| io::Error::other("no file name"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("no file name"))?;
     let dir = mkdir_all(root, parent, 0o755)?;
     let dirfd = sysfs::reopen(dir.as_fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
     Ok((dirfd, PathBuf::from(name)))
@@ -118,10 +125,18 @@ mod tests {
         symlink(outside.path(), root.path().join("abs")).unwrap();
         symlink("../../../../..", root.path().join("rel")).unwrap();
         let r = root_fd(root.path());
+        // The absolute link names a path that does not exist inside the root: refused.
+        assert!(mkdir_all(r.as_fd(), Path::new("/abs/x"), 0o755).is_err());
+        let inside = root.path().join(outside.path().strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&inside).unwrap();
         mkdir_all(r.as_fd(), Path::new("/abs/x"), 0o755).unwrap();
         mkdir_all(r.as_fd(), Path::new("/rel/y"), 0o755).unwrap();
         // Both landed inside the root: the absolute link resolved under it, `..` clamped.
-        assert!(root.path().join(outside.path().strip_prefix("/").unwrap()).join("x").is_dir());
+        assert!(root
+            .path()
+            .join(outside.path().strip_prefix("/").unwrap())
+            .join("x")
+            .is_dir());
         assert!(root.path().join("y").is_dir());
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }

@@ -23,7 +23,10 @@ fn root_propagation(spec: &Spec) -> Propagation {
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(mount_options::propagation)
-        .unwrap_or(Propagation { flag: libc::MS_SLAVE, recursive: true })
+        .unwrap_or(Propagation {
+            flag: libc::MS_SLAVE,
+            recursive: true,
+        })
 }
 
 fn rec(p: Propagation) -> libc::c_ulong {
@@ -40,9 +43,16 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, InitError> {
         // pivot_root refuses a root whose parent mount is shared.
         parent_mount_private(rootfs)?;
     }
-    sysmount::mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
-        .ctx(|| format!("bind mount rootfs {} on itself", rootfs.display()))?;
-    sysfs::open(rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| format!("open rootfs {}", rootfs.display()))
+    sysmount::mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .ctx(|| format!("bind mount rootfs {} on itself", rootfs.display()))?;
+    sysfs::open(rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| format!("open rootfs {}", rootfs.display()))
 }
 
 fn parent_mount_private(rootfs: &Path) -> Result<(), InitError> {
@@ -63,7 +73,10 @@ fn sets_up_dev(spec: &Spec) -> bool {
     !spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
-                || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
     })
 }
 
@@ -73,12 +86,17 @@ pub fn populate(spec: &Spec, env: &Env<'_>) -> Result<(), InitError> {
         mounts::mount(env, m)?;
     }
     if sets_up_dev(spec) {
-        let config = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+        let config = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default();
         devices::create(env.root, &devices::plan(&config), env.in_userns)?;
         devices::links(env.root)?;
     }
     if let Some(p) = spec.process() {
-        resolve::mkdir_all(env.root, p.cwd(), 0o755).ctx(|| format!("create cwd {}", p.cwd().display()))?;
+        resolve::mkdir_all(env.root, p.cwd(), 0o755)
+            .ctx(|| format!("create cwd {}", p.cwd().display()))?;
     }
     Ok(())
 }
@@ -89,15 +107,22 @@ pub fn enter(root: BorrowedFd<'_>, rootfs: &Path, no_pivot: bool) -> Result<(), 
     sysfs::fchdir(root).ctx(|| format!("chdir to {}", rootfs.display()))?;
     if no_pivot {
         hide_host_mounts(rootfs)?;
-        sysmount::mount(Some(Path::new(".")), Path::new("/"), None, libc::MS_MOVE, None)
-            .ctx(|| format!("move {} to /", rootfs.display()))?;
+        sysmount::mount(
+            Some(Path::new(".")),
+            Path::new("/"),
+            None,
+            libc::MS_MOVE,
+            None,
+        )
+        .ctx(|| format!("move {} to /", rootfs.display()))?;
         sysfs::chroot(Path::new(".")).ctx(|| "chroot")?;
     } else {
         let dot = Path::new(".");
         sysmount::pivot_root(dot, dot).ctx(|| format!("pivot_root into {}", rootfs.display()))?;
         // The old root is stacked under the new one at "."; detach it without letting the
         // unmount propagate to the host.
-        sysmount::mount(None, dot, None, libc::MS_SLAVE | libc::MS_REC, None).ctx(|| "make old root rslave")?;
+        sysmount::mount(None, dot, None, libc::MS_SLAVE | libc::MS_REC, None)
+            .ctx(|| "make old root rslave")?;
         sysmount::umount2(dot, libc::MNT_DETACH).ctx(|| "detach old root")?;
     }
     sysfs::chdir(Path::new("/")).ctx(|| "chdir to /")
@@ -115,7 +140,13 @@ fn hide_host_mounts(rootfs: &Path) -> Result<(), InitError> {
         }
         if sysmount::umount2(p, libc::MNT_DETACH).is_err() {
             // Cannot unmount (locked in a user namespace): cover it instead.
-            let _ = sysmount::mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), libc::MS_RDONLY, None);
+            let _ = sysmount::mount(
+                Some(Path::new("tmpfs")),
+                p,
+                Some("tmpfs"),
+                libc::MS_RDONLY,
+                None,
+            );
         }
     }
     Ok(())
@@ -126,21 +157,38 @@ fn hide_host_mounts(rootfs: &Path) -> Result<(), InitError> {
 pub fn lock_down(spec: &Spec) -> Result<(), InitError> {
     let root = sysfs::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "open /")?;
     let linux = spec.linux().as_ref();
-    let masked = linux.and_then(|l| l.masked_paths().as_ref()).filter(|m| !m.is_empty());
+    let masked = linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .filter(|m| !m.is_empty());
     if let Some(masked) = masked {
         let null = null_device(root.as_fd())?;
         for p in masked {
             mask(root.as_fd(), Path::new(p), null.as_fd()).ctx(|| format!("mask {p}"))?;
         }
     }
-    for p in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
         read_only(root.as_fd(), Path::new(p)).ctx(|| format!("make {p} read-only"))?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        let attr = MountAttr { set: ATTR_RDONLY, ..MountAttr::default() };
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        let attr = MountAttr {
+            set: ATTR_RDONLY,
+            ..MountAttr::default()
+        };
         sysmount::mount_setattr(root.as_fd(), false, &attr).ctx(|| "make the root read-only")?;
     }
-    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()).and_then(mount_options::propagation) {
+    if let Some(p) = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(mount_options::propagation)
+    {
         sysmount::mount(None, Path::new("/"), None, rec(p), None).ctx(|| "set root propagation")?;
     }
     Ok(())
@@ -150,10 +198,19 @@ pub fn lock_down(spec: &Spec) -> Result<(), InitError> {
 /// the null device: a planted link or look-alike node is never mounted over a masked file
 /// (CVE-2025-31133 class).
 fn null_device(root: BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
-    let fd = sysfs::openat2(root, Path::new("dev/null"), libc::O_PATH | libc::O_NOFOLLOW, 0, sysfs::Resolve::InRootNoSymlinks)
-        .ctx(|| "open /dev/null")?;
+    let fd = sysfs::openat2(
+        root,
+        Path::new("dev/null"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+        sysfs::Resolve::InRootNoSymlinks,
+    )
+    .ctx(|| "open /dev/null")?;
     if !sysfs::is_char_device(fd.as_fd(), 1, 3).ctx(|| "stat /dev/null")? {
-        return Err(InitError::check("/dev/null", "is not the null device (1:3); refusing to use it for masking"));
+        return Err(InitError::check(
+            "/dev/null",
+            "is not the null device (1:3); refusing to use it for masking",
+        ));
     }
     Ok(fd)
 }
@@ -164,7 +221,11 @@ fn null_device(root: BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
 fn mask(root: BorrowedFd<'_>, path: &Path, null: BorrowedFd<'_>) -> io::Result<()> {
     let target = match resolve::handle(root, path, true) {
         Ok(fd) => fd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(()),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
+        {
+            return Ok(())
+        }
         Err(e) => return Err(e),
     };
     let st = sysfs::fstat(target.as_fd())?;
@@ -188,7 +249,10 @@ fn read_only(root: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
         Err(e) => return Err(e),
     };
     let tree = sysmount::open_tree(Some(target.as_fd()), Path::new(""), true, true)?;
-    let attr = MountAttr { set: ATTR_RDONLY, ..MountAttr::default() };
+    let attr = MountAttr {
+        set: ATTR_RDONLY,
+        ..MountAttr::default()
+    };
     sysmount::mount_setattr(tree.as_fd(), true, &attr)?;
     sysmount::move_mount(tree.as_fd(), target.as_fd())
 }

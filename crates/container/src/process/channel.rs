@@ -49,7 +49,10 @@ fn encode_up(m: &Up) -> Vec<u8> {
 
 fn decode_up(b: &[u8]) -> io::Result<Up> {
     let pid = || -> io::Result<i32> {
-        let a: [u8; 4] = b.get(1..5).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
+        let a: [u8; 4] = b
+            .get(1..5)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(bad)?;
         Ok(i32::from_le_bytes(a))
     };
     Ok(match b.first() {
@@ -63,7 +66,10 @@ fn decode_up(b: &[u8]) -> io::Result<Up> {
 }
 
 fn bad() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, "malformed message on the setup channel")
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "malformed message on the setup channel",
+    )
 }
 
 /// Makes the two ends of a new channel.
@@ -158,14 +164,22 @@ impl ChildEnd {
         let mut buf = [0u8; 16];
         let (n, _) = socket::recv(self.sock.as_fd(), &mut buf)?;
         let got = match (n, buf[0]) {
-            (0, _) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the runtime went away")),
+            (0, _) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the runtime went away",
+                ))
+            }
             (_, 1) => Down::Proceed,
             (_, 2) => Down::HooksDone,
             (_, 3) => Down::Start,
             _ => return Err(bad()),
         };
         if got != want {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected {want:?}, got {got:?}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("expected {want:?}, got {got:?}"),
+            ));
         }
         Ok(())
     }
@@ -214,7 +228,13 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        for m in [Up::InitPid(42), Up::MapUserNamespace(-1), Up::RunRuntimeHooks, Up::Ready, Up::Failed("mount /x: EPERM".into())] {
+        for m in [
+            Up::InitPid(42),
+            Up::MapUserNamespace(-1),
+            Up::RunRuntimeHooks,
+            Up::Ready,
+            Up::Failed("mount /x: EPERM".into()),
+        ] {
             assert_eq!(decode_up(&encode_up(&m)).unwrap(), m);
         }
         assert!(decode_up(&[9]).is_err());
@@ -228,7 +248,10 @@ mod tests {
         assert!(matches!(parent.next_report().unwrap(), Report::InitPid(7)));
         let (a, _b) = socket::seqpacket_pair().unwrap();
         child.ready(Some(a.as_fd())).unwrap();
-        assert!(matches!(parent.next_report().unwrap(), Report::Ready(Some(_))));
+        assert!(matches!(
+            parent.next_report().unwrap(),
+            Report::Ready(Some(_))
+        ));
         parent.proceed().unwrap();
         child.wait_for_proceed().unwrap();
         parent.start().unwrap();

@@ -36,25 +36,31 @@ struct HostFds {
 }
 
 fn open_host(l: &Launch<'_>) -> Result<HostFds, InitError> {
-    let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "open /proc")?;
+    let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| "open /proc")?;
     if sysfs::fs_magic(proc.as_fd()).ctx(|| "statfs /proc")? != sysfs::PROC_SUPER_MAGIC {
         return Err(InitError::check("/proc", "is not procfs"));
     }
     let fifo = match &l.start {
-        StartSignal::Fifo(p) => Some(sysfs::open(p, libc::O_PATH, 0).ctx(|| format!("open {}", p.display()))?),
+        StartSignal::Fifo(p) => {
+            Some(sysfs::open(p, libc::O_PATH, 0).ctx(|| format!("open {}", p.display()))?)
+        }
         StartSignal::Channel => None,
     };
     Ok(HostFds { proc, fifo })
 }
 
 fn process(spec: &Spec) -> Result<&Process, InitError> {
-    spec.process().as_ref().ok_or_else(|| InitError::check("process", "missing"))
+    spec.process()
+        .as_ref()
+        .ok_or_else(|| InitError::check("process", "missing"))
 }
 
 fn setup_and_exec(l: &Launch<'_>, plan: &Plan, chan: &ChildEnd) -> Result<Infallible, InitError> {
     let _ = sysproc::set_name(c"berth:init");
     // Until ready: die with the runtime, so a killed `create` leaves no process behind.
-    sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     // Not dumpable: no process in the container may open our /proc/PID/exe, fds or memory.
     sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
     let mut keep: Vec<RawFd> = (3..3 + l.preserve_fds as RawFd).collect();
@@ -73,7 +79,11 @@ fn setup_and_exec(l: &Launch<'_>, plan: &Plan, chan: &ChildEnd) -> Result<Infall
     }
     let spec = l.spec;
     let p = process(spec)?;
-    let in_userns = plan.new_user || plan.joins.iter().any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
+    let in_userns = plan.new_user
+        || plan
+            .joins
+            .iter()
+            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
     if in_userns {
         become_root_if_mapped();
     }
@@ -84,21 +94,30 @@ fn setup_and_exec(l: &Launch<'_>, plan: &Plan, chan: &ChildEnd) -> Result<Infall
         ns::setdomainname(d).ctx(|| format!("setdomainname {d:?}"))?;
     }
     let runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
-        h.prestart().as_ref().is_some_and(|v| !v.is_empty()) || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
     });
     if plan.new_mount {
         let root = rootfs::prepare(spec, &l.rootfs)?;
-        let env = mounts::Env { root: root.as_fd(), bundle: l.bundle, in_userns, cgroupns: plan.new_cgroupns };
+        let env = mounts::Env {
+            root: root.as_fd(),
+            bundle: l.bundle,
+            in_userns,
+            cgroupns: plan.new_cgroupns,
+            cgroups: &l.cgroup_mounts,
+        };
         rootfs::populate(spec, &env)?;
         if runtime_hooks {
-            chan.run_runtime_hooks().ctx(|| "wait for the runtime's hooks")?;
+            chan.run_runtime_hooks()
+                .ctx(|| "wait for the runtime's hooks")?;
         }
         container_hooks(l, Status::Creating, |h| h.create_container().clone())?;
         rootfs::enter(root.as_fd(), &l.rootfs, l.no_pivot)?;
         rootfs::lock_down(spec)?;
     } else {
         if runtime_hooks {
-            chan.run_runtime_hooks().ctx(|| "wait for the runtime's hooks")?;
+            chan.run_runtime_hooks()
+                .ctx(|| "wait for the runtime's hooks")?;
         }
         container_hooks(l, Status::Creating, |h| h.create_container().clone())?;
     }
@@ -106,7 +125,10 @@ fn setup_and_exec(l: &Launch<'_>, plan: &Plan, chan: &ChildEnd) -> Result<Infall
     attrs::process(spec, p, host.proc.as_fd())?;
     attrs::rlimits(p)?;
     let master = if p.terminal().unwrap_or(false) {
-        let size = p.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
+        let size = p
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
         Some(console::setup(size)?)
     } else {
         None
@@ -125,7 +147,11 @@ fn setup_and_exec(l: &Launch<'_>, plan: &Plan, chan: &ChildEnd) -> Result<Infall
     let program = exec::find(&args[0], path_var)?;
 
     sysproc::prctl(libc::PR_SET_PDEATHSIG, 0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
-    let relay = if l.relay_terminal { master.as_ref().map(|m| m.as_fd()) } else { None };
+    let relay = if l.relay_terminal {
+        master.as_ref().map(|m| m.as_fd())
+    } else {
+        None
+    };
     chan.ready(relay).ctx(|| "report ready")?;
     drop(master);
     wait_for_start(chan, &host)?;
@@ -161,13 +187,17 @@ fn session_keyring(id: &str) -> Result<(), InitError> {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => Ok(()),
         Err(e) => Err(e).ctx(|| "join a new session keyring"),
         // possessor: all; user: view, read, write, search, link; group and other: none.
-        Ok(serial) => sysproc::set_key_permissions(serial, 0x3f1f_0000).ctx(|| "set keyring permissions"),
+        Ok(serial) => {
+            sysproc::set_key_permissions(serial, 0x3f1f_0000).ctx(|| "set keyring permissions")
+        }
     }
 }
 
 /// `setgroups` is usable unless this user namespace's `setgroups` file says deny.
 fn setgroups_allowed(proc: std::os::fd::BorrowedFd<'_>) -> bool {
-    let Ok(fd) = sysfs::openat(Some(proc), Path::new("self/setgroups"), libc::O_RDONLY, 0) else { return true };
+    let Ok(fd) = sysfs::openat(Some(proc), Path::new("self/setgroups"), libc::O_RDONLY, 0) else {
+        return true;
+    };
     let mut buf = [0u8; 16];
     let n = sysfs::read(fd.as_fd(), &mut buf).unwrap_or(0);
     !buf[..n].starts_with(b"deny")
@@ -197,7 +227,10 @@ fn args(p: &Process) -> Result<Vec<String>, InitError> {
 fn environment(p: &Process) -> Vec<String> {
     let mut env = p.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", home_of(p.user().uid()).unwrap_or_else(|| "/".into())));
+        env.push(format!(
+            "HOME={}",
+            home_of(p.user().uid()).unwrap_or_else(|| "/".into())
+        ));
     }
     env
 }
@@ -216,8 +249,14 @@ fn container_hooks(
     status: Status,
     pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<Vec<oci_spec::runtime::Hook>>,
 ) -> Result<(), InitError> {
-    let Some(list) = l.spec.hooks().as_ref().and_then(pick) else { return Ok(()) };
-    let kind = if status == Status::Creating { "createContainer" } else { "startContainer" };
+    let Some(list) = l.spec.hooks().as_ref().and_then(pick) else {
+        return Ok(());
+    };
+    let kind = if status == Status::Creating {
+        "createContainer"
+    } else {
+        "startContainer"
+    };
     let state = HookState {
         oci_version: l.spec.version(),
         id: l.id,
@@ -226,5 +265,6 @@ fn container_hooks(
         bundle: l.bundle,
         annotations: l.spec.annotations().clone().unwrap_or_default(),
     };
-    hooks::run(kind, &list, &state).map_err(|e| InitError::check(format!("{kind} hooks"), e.to_string()))
+    hooks::run(kind, &list, &state)
+        .map_err(|e| InitError::check(format!("{kind} hooks"), e.to_string()))
 }

@@ -21,15 +21,23 @@ pub fn enter(plan: &Plan, chan: &ChildEnd, proc: BorrowedFd<'_>) -> Result<(), I
     }
     if plan.unshare_user {
         ns::unshare(libc::CLONE_NEWUSER).ctx(|| "create user namespace")?;
-        chan.map_user_namespace(sysproc::getpid()).ctx(|| "wait for id maps")?;
+        chan.map_user_namespace(sysproc::getpid())
+            .ctx(|| "wait for id maps")?;
     }
     if plan.unshare_flags != 0 {
-        ns::unshare(plan.unshare_flags).ctx(|| format!("unshare namespaces {:#x}", plan.unshare_flags))?;
+        ns::unshare(plan.unshare_flags)
+            .ctx(|| format!("unshare namespaces {:#x}", plan.unshare_flags))?;
     }
     if let Some(offsets) = &plan.time_offsets {
-        let fd = sysfs::openat(Some(proc), Path::new("self/timens_offsets"), libc::O_WRONLY, 0)
-            .ctx(|| "open /proc/self/timens_offsets")?;
-        sysfs::write_all(fd.as_fd(), offsets.as_bytes()).ctx(|| format!("set time offsets {offsets:?}"))?;
+        let fd = sysfs::openat(
+            Some(proc),
+            Path::new("self/timens_offsets"),
+            libc::O_WRONLY,
+            0,
+        )
+        .ctx(|| "open /proc/self/timens_offsets")?;
+        sysfs::write_all(fd.as_fd(), offsets.as_bytes())
+            .ctx(|| format!("set time offsets {offsets:?}"))?;
     }
     if !plan.fork {
         return Ok(());

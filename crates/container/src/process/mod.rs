@@ -58,4 +58,6 @@ pub struct Launch<'a> {
     /// The state directory's lock, which a forked child must not keep.
     pub lock_fd: Option<std::os::fd::RawFd>,
     pub cgroup: Option<&'a dyn CgroupJoin>,
+    /// How the container's cgroups appear at a `cgroup` mount inside it.
+    pub cgroup_mounts: Vec<berth_cgroups::CgroupMount>,
 }

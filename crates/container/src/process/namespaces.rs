@@ -52,7 +52,11 @@ pub struct Plan {
 /// Plans namespace entry for `spec`. `cgroup_at_clone` says whether `clone3` will place the
 /// child in its cgroup (v2), so a cgroup namespace can be created at clone time too.
 pub fn plan(spec: &Spec, cgroup_at_clone: bool) -> Plan {
-    let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
     let mut p = Plan::default();
     let mut new: Vec<LinuxNamespaceType> = Vec::new();
     for ns in &list {
@@ -79,7 +83,9 @@ pub fn plan(spec: &Spec, cgroup_at_clone: bool) -> Plan {
             .filter(|t| !matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Cgroup))
             .fold(0, |f, t| f | flag(*t));
         p.late_cgroupns = p.new_cgroupns;
-        p.fork = new.iter().any(|t| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
+        p.fork = new
+            .iter()
+            .any(|t| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
             || p.joins.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid);
     } else {
         p.late_cgroupns = p.new_cgroupns && !cgroup_at_clone;
@@ -102,7 +108,11 @@ fn time_offsets(spec: &Spec) -> Option<String> {
         keys.iter()
             .map(|k| {
                 let o = &map[*k];
-                format!("{k} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0))
+                format!(
+                    "{k} {} {}\n",
+                    o.secs().unwrap_or(0),
+                    o.nanosecs().unwrap_or(0)
+                )
             })
             .collect(),
     )
@@ -122,12 +132,19 @@ mod tests {
 
     #[test]
     fn all_new_is_one_clone() {
-        let p = plan(&spec(r#"[{"type":"pid"},{"type":"mount"},{"type":"network"},{"type":"cgroup"},{"type":"user"}]"#, ""), false);
+        let p = plan(
+            &spec(
+                r#"[{"type":"pid"},{"type":"mount"},{"type":"network"},{"type":"cgroup"},{"type":"user"}]"#,
+                "",
+            ),
+            false,
+        );
         assert!(!p.intermediate);
         assert!(p.late_cgroupns, "v1: cgroupns after placement");
         assert_eq!(
             p.clone_flags,
-            (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWUSER) as u64
+            (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWUSER)
+                as u64
         );
         let p = plan(&spec(r#"[{"type":"cgroup"}]"#, ""), true);
         assert_eq!(p.clone_flags, libc::CLONE_NEWCGROUP as u64);
@@ -137,22 +154,34 @@ mod tests {
     #[test]
     fn joins_need_an_intermediate_and_order_user_first() {
         let p = plan(
-            &spec(r#"[{"type":"mount","path":"/m"},{"type":"network","path":"/n"},{"type":"user","path":"/u"},{"type":"pid"}]"#, ""),
+            &spec(
+                r#"[{"type":"mount","path":"/m"},{"type":"network","path":"/n"},{"type":"user","path":"/u"},{"type":"pid"}]"#,
+                "",
+            ),
             true,
         );
         assert!(p.intermediate && p.fork);
-        assert_eq!(p.joins.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![
-            LinuxNamespaceType::User,
-            LinuxNamespaceType::Network,
-            LinuxNamespaceType::Mount
-        ]);
+        assert_eq!(
+            p.joins.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            vec![
+                LinuxNamespaceType::User,
+                LinuxNamespaceType::Network,
+                LinuxNamespaceType::Mount
+            ]
+        );
         assert_eq!(p.unshare_flags, libc::CLONE_NEWPID);
         assert_eq!(p.clone_flags, 0);
     }
 
     #[test]
     fn time_offsets_force_the_slow_path() {
-        let p = plan(&spec(r#"[{"type":"time"},{"type":"mount"}]"#, r#","timeOffsets":{"boottime":{"secs":100}}"#), true);
+        let p = plan(
+            &spec(
+                r#"[{"type":"time"},{"type":"mount"}]"#,
+                r#","timeOffsets":{"boottime":{"secs":100}}"#,
+            ),
+            true,
+        );
         assert!(p.intermediate && p.fork);
         assert_eq!(p.time_offsets.as_deref(), Some("boottime 100 0\n"));
         assert_eq!(p.unshare_flags, libc::CLONE_NEWTIME | libc::CLONE_NEWNS);

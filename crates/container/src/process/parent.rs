@@ -44,7 +44,11 @@ pub fn spawn(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
     let clone_into = l.cgroup.and_then(|c| c.clone_into());
     let plan = namespaces::plan(l.spec, clone_into.is_some());
     let (parent_end, child_end) = channel::channel().map_err(LaunchError::Channel)?;
-    let args = CloneArgs { namespaces: plan.clone_flags, pidfd: false, cgroup: clone_into };
+    let args = CloneArgs {
+        namespaces: plan.clone_flags,
+        pidfd: false,
+        cgroup: clone_into,
+    };
     // SAFETY: the runtime is single-threaded; the child runs `init::run`, which never returns.
     let child = match unsafe { sysproc::clone3(&args) }.map_err(LaunchError::Clone)? {
         Forked::Child => {
@@ -54,11 +58,19 @@ pub fn spawn(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
         Forked::Parent { pid, .. } => pid,
     };
     drop(child_end);
-    let mut run = Running { child, init: (!plan.intermediate || !plan.fork).then_some(child), channel: parent_end };
+    let mut run = Running {
+        child,
+        init: (!plan.intermediate || !plan.fork).then_some(child),
+        channel: parent_end,
+    };
     match drive(l, &plan, &mut run) {
         Ok(master) => {
             let pid = run.init.unwrap_or(child);
-            Ok(Spawned { pid, channel: run.channel, master })
+            Ok(Spawned {
+                pid,
+                channel: run.channel,
+                master,
+            })
         }
         Err(e) => {
             run.kill();
@@ -96,8 +108,12 @@ fn drive(l: &Launch<'_>, plan: &Plan, run: &mut Running) -> Result<Option<OwnedF
     let mappings = || {
         let linux = l.spec.linux().as_ref();
         (
-            linux.and_then(|x| x.uid_mappings().clone()).unwrap_or_default(),
-            linux.and_then(|x| x.gid_mappings().clone()).unwrap_or_default(),
+            linux
+                .and_then(|x| x.uid_mappings().clone())
+                .unwrap_or_default(),
+            linux
+                .and_then(|x| x.gid_mappings().clone())
+                .unwrap_or_default(),
         )
     };
     if plan.new_user && !plan.intermediate {
@@ -139,7 +155,9 @@ fn drive(l: &Launch<'_>, plan: &Plan, run: &mut Running) -> Result<Option<OwnedF
 
 /// `prestart` (deprecated, same moment) then `createRuntime`, in the runtime's namespaces.
 fn runtime_hooks(l: &Launch<'_>, pid: i32) -> Result<(), HookError> {
-    let Some(h) = l.spec.hooks() else { return Ok(()) };
+    let Some(h) = l.spec.hooks() else {
+        return Ok(());
+    };
     let state = HookState {
         oci_version: l.spec.version(),
         id: l.id,
@@ -148,6 +166,14 @@ fn runtime_hooks(l: &Launch<'_>, pid: i32) -> Result<(), HookError> {
         bundle: l.bundle,
         annotations: l.spec.annotations().clone().unwrap_or_default(),
     };
-    hooks::run("prestart", h.prestart().as_deref().unwrap_or_default(), &state)?;
-    hooks::run("createRuntime", h.create_runtime().as_deref().unwrap_or_default(), &state)
+    hooks::run(
+        "prestart",
+        h.prestart().as_deref().unwrap_or_default(),
+        &state,
+    )?;
+    hooks::run(
+        "createRuntime",
+        h.create_runtime().as_deref().unwrap_or_default(),
+        &state,
+    )
 }

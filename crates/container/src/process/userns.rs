@@ -10,13 +10,22 @@ use std::process::Command;
 #[derive(Debug, thiserror::Error)]
 pub enum MapError {
     #[error("write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{helper} {pid}: {reason}")]
-    Helper { helper: &'static str, pid: i32, reason: String },
+    Helper {
+        helper: &'static str,
+        pid: i32,
+        reason: String,
+    },
 }
 
 fn text(maps: &[LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
 }
 
 /// Whether an unprivileged caller may write `maps` itself: only its own id, once.
@@ -52,12 +61,24 @@ fn helper(helper: &'static str, pid: i32, maps: &[LinuxIdMapping]) -> Result<(),
     let mut cmd = Command::new(helper);
     cmd.arg(pid.to_string());
     for m in maps {
-        cmd.args([m.container_id().to_string(), m.host_id().to_string(), m.size().to_string()]);
+        cmd.args([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
     }
-    let out = cmd.output().map_err(|e| MapError::Helper { helper, pid, reason: e.to_string() })?;
+    let out = cmd.output().map_err(|e| MapError::Helper {
+        helper,
+        pid,
+        reason: e.to_string(),
+    })?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(MapError::Helper { helper, pid, reason: format!("{}: {msg}", out.status) });
+        return Err(MapError::Helper {
+            helper,
+            pid,
+            reason: format!("{}: {msg}", out.status),
+        });
     }
     Ok(())
 }
@@ -72,7 +93,10 @@ mod tests {
 
     #[test]
     fn map_text_and_self_rule() {
-        assert_eq!(text(&[m(0, 1000, 1), m(1, 100000, 65536)]), "0 1000 1\n1 100000 65536\n");
+        assert_eq!(
+            text(&[m(0, 1000, 1), m(1, 100000, 65536)]),
+            "0 1000 1\n1 100000 65536\n"
+        );
         assert!(only_self(&[m(0, 1000, 1)], 1000));
         assert!(!only_self(&[m(0, 1000, 2)], 1000));
         assert!(!only_self(&[m(0, 1000, 1), m(1, 5, 1)], 1000));

@@ -14,24 +14,41 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("{path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {field}: {message}")]
-    Parse { path: PathBuf, field: String, message: String },
+    Parse {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
     #[error("config.json: {field}: {reason}")]
     Invalid { field: String, reason: String },
 }
 
 impl SpecError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        SpecError::Invalid { field: field.into(), reason: reason.into() }
+        SpecError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
 /// Reads and validates `BUNDLE/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
     let path = bundle.join("config.json");
-    let data = std::fs::read(&path).map_err(|source| SpecError::Read { path: path.clone(), source })?;
-    let spec = parse(&data).map_err(|(field, message)| SpecError::Parse { path, field, message })?;
+    let data = std::fs::read(&path).map_err(|source| SpecError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let spec = parse(&data).map_err(|(field, message)| SpecError::Parse {
+        path,
+        field,
+        message,
+    })?;
     validate(&spec)?;
     Ok(spec)
 }

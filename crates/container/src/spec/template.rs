@@ -33,24 +33,30 @@ pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-               "options": if rootless {
-                   json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"])
-               } else {
-                   json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])
-               }}),
+        "options": if rootless {
+            json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"])
+        } else {
+            json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])
+        }}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
     ];
     if rootless {
-        mounts.push(json!({"destination": "/sys", "type": "none", "source": "/sys",
-                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
+        mounts.push(
+            json!({"destination": "/sys", "type": "none", "source": "/sys",
+                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+        );
     } else {
-        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                           "options": ["nosuid", "noexec", "nodev", "ro"]}));
-        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+        mounts.push(
+            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                           "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        );
+        mounts.push(
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        );
     }
     let mut namespaces = vec![
         json!({"type": "pid"}),

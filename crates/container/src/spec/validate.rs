@@ -9,7 +9,10 @@ use std::path::{Component, Path};
 /// Checks a parsed config for what the runtime cannot or must not do.
 pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     version(spec.version())?;
-    let root = spec.root().as_ref().ok_or_else(|| SpecError::invalid("root", "missing"))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("root", "missing"))?;
     if root.path().as_os_str().is_empty() {
         return Err(SpecError::invalid("root.path", "empty"));
     }
@@ -24,7 +27,10 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
 fn version(v: &str) -> Result<(), SpecError> {
     let major = v.split('.').next().and_then(|m| m.parse::<u32>().ok());
     if major != Some(1) {
-        return Err(SpecError::invalid("ociVersion", format!("unsupported version {v:?} (want 1.x)")));
+        return Err(SpecError::invalid(
+            "ociVersion",
+            format!("unsupported version {v:?} (want 1.x)"),
+        ));
     }
     Ok(())
 }
@@ -37,33 +43,54 @@ fn process(spec: &Spec) -> Result<(), SpecError> {
         return Err(SpecError::invalid("process.args", "empty: nothing to run"));
     }
     if !p.cwd().is_absolute() {
-        return Err(SpecError::invalid("process.cwd", format!("{:?} is not absolute", p.cwd())));
+        return Err(SpecError::invalid(
+            "process.cwd",
+            format!("{:?} is not absolute", p.cwd()),
+        ));
     }
     if let Some(env) = p.env() {
         for (i, e) in env.iter().enumerate() {
             if !e.contains('=') || e.starts_with('=') {
-                return Err(SpecError::invalid(format!("process.env[{i}]"), format!("{e:?} is not NAME=value")));
+                return Err(SpecError::invalid(
+                    format!("process.env[{i}]"),
+                    format!("{e:?} is not NAME=value"),
+                ));
             }
         }
     }
     if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(SpecError::invalid("process.apparmorProfile", "AppArmor is not supported by berth-runtime on this host"));
+        return Err(SpecError::invalid(
+            "process.apparmorProfile",
+            "AppArmor is not supported by berth-runtime on this host",
+        ));
     }
     if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(SpecError::invalid("process.selinuxLabel", "SELinux is not supported by berth-runtime on this host"));
+        return Err(SpecError::invalid(
+            "process.selinuxLabel",
+            "SELinux is not supported by berth-runtime on this host",
+        ));
     }
     let mut seen = HashSet::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
         if !seen.insert(r.typ().to_string()) {
-            return Err(SpecError::invalid(format!("process.rlimits[{i}]"), format!("duplicate {:?}", r.typ())));
+            return Err(SpecError::invalid(
+                format!("process.rlimits[{i}]"),
+                format!("duplicate {:?}", r.typ()),
+            ));
         }
         if r.soft() > r.hard() {
-            return Err(SpecError::invalid(format!("process.rlimits[{i}]"), "soft limit above hard limit"));
+            return Err(SpecError::invalid(
+                format!("process.rlimits[{i}]"),
+                "soft limit above hard limit",
+            ));
         }
     }
     if let Some(io) = p.io_priority() {
         if !(0..=7).contains(&io.priority()) {
-            return Err(SpecError::invalid("process.ioPriority.priority", "must be 0..7"));
+            return Err(SpecError::invalid(
+                "process.ioPriority.priority",
+                "must be 0..7",
+            ));
         }
     }
     Ok(())
@@ -75,11 +102,17 @@ fn namespaces(spec: &Spec) -> Result<HashSet<LinuxNamespaceType>, SpecError> {
     let list = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
     for (i, ns) in list.into_iter().flatten().enumerate() {
         if !set.insert(ns.typ()) {
-            return Err(SpecError::invalid(format!("linux.namespaces[{i}]"), format!("duplicate {} namespace", ns.typ())));
+            return Err(SpecError::invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("duplicate {} namespace", ns.typ()),
+            ));
         }
         if let Some(p) = ns.path() {
             if !p.is_absolute() {
-                return Err(SpecError::invalid(format!("linux.namespaces[{i}].path"), format!("{p:?} is not absolute")));
+                return Err(SpecError::invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{p:?} is not absolute"),
+                ));
             }
         }
     }
@@ -108,22 +141,37 @@ fn mounts(spec: &Spec) -> Result<(), SpecError> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let d = m.destination();
         if d.as_os_str().is_empty() {
-            return Err(SpecError::invalid(format!("mounts[{i}].destination"), "empty"));
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].destination"),
+                "empty",
+            ));
         }
         if escapes_root(d) {
-            return Err(SpecError::invalid(format!("mounts[{i}].destination"), format!("{d:?} escapes the container's root")));
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].destination"),
+                format!("{d:?} escapes the container's root"),
+            ));
         }
         if let Some(opts) = m.options() {
             crate::init::mount_options::parse(opts)
                 .map_err(|e| SpecError::invalid(format!("mounts[{i}].options"), e.to_string()))?;
         }
         let is_bind = m.typ().as_deref() == Some("bind")
-            || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
         if !is_bind && m.typ().as_deref().is_none_or(str::is_empty) {
-            return Err(SpecError::invalid(format!("mounts[{i}].type"), "missing (and not a bind mount)"));
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].type"),
+                "missing (and not a bind mount)",
+            ));
         }
         if is_bind && m.source().is_none() {
-            return Err(SpecError::invalid(format!("mounts[{i}].source"), "a bind mount needs a source"));
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].source"),
+                "a bind mount needs a source",
+            ));
         }
     }
     Ok(())
@@ -132,38 +180,67 @@ fn mounts(spec: &Spec) -> Result<(), SpecError> {
 fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError> {
     let has = |t| ns.contains(&t);
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(SpecError::invalid("hostname", "setting a hostname needs a new uts namespace"));
+        return Err(SpecError::invalid(
+            "hostname",
+            "setting a hostname needs a new uts namespace",
+        ));
     }
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(SpecError::invalid("domainname", "setting a domainname needs a new uts namespace"));
+        return Err(SpecError::invalid(
+            "domainname",
+            "setting a domainname needs a new uts namespace",
+        ));
     }
-    let Some(linux) = spec.linux() else { return Ok(()) };
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
     let mapped = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     let user_new = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|l| l.iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none()));
+        .is_some_and(|l| {
+            l.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
+        });
     if mapped && !has(LinuxNamespaceType::User) {
-        return Err(SpecError::invalid("linux.uidMappings", "id mappings need a user namespace"));
+        return Err(SpecError::invalid(
+            "linux.uidMappings",
+            "id mappings need a user namespace",
+        ));
     }
     if user_new && !mapped {
-        return Err(SpecError::invalid("linux.uidMappings", "a new user namespace needs uid and gid mappings"));
+        return Err(SpecError::invalid(
+            "linux.uidMappings",
+            "a new user namespace needs uid and gid mappings",
+        ));
     }
     if user_new {
-        for (field, maps) in [("linux.uidMappings", linux.uid_mappings()), ("linux.gidMappings", linux.gid_mappings())] {
+        for (field, maps) in [
+            ("linux.uidMappings", linux.uid_mappings()),
+            ("linux.gidMappings", linux.gid_mappings()),
+        ] {
             if maps.as_ref().is_none_or(|m| m.is_empty()) {
-                return Err(SpecError::invalid(field, "missing for the new user namespace"));
+                return Err(SpecError::invalid(
+                    field,
+                    "missing for the new user namespace",
+                ));
             }
         }
         let uid = spec.process().as_ref().map_or(0, |p| p.user().uid());
         let gid = spec.process().as_ref().map_or(0, |p| p.user().gid());
         if !id_mapped(linux.uid_mappings(), uid) {
-            return Err(SpecError::invalid("process.user.uid", format!("{uid} is not mapped in linux.uidMappings")));
+            return Err(SpecError::invalid(
+                "process.user.uid",
+                format!("{uid} is not mapped in linux.uidMappings"),
+            ));
         }
         if !id_mapped(linux.gid_mappings(), gid) {
-            return Err(SpecError::invalid("process.user.gid", format!("{gid} is not mapped in linux.gidMappings")));
+            return Err(SpecError::invalid(
+                "process.user.gid",
+                format!("{gid} is not mapped in linux.gidMappings"),
+            ));
         }
     }
     for (key, _) in linux.sysctl().iter().flatten() {
@@ -176,37 +253,64 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
             .flatten()
             .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
         if !new_time {
-            return Err(SpecError::invalid("linux.timeOffsets", "time offsets need a new time namespace"));
+            return Err(SpecError::invalid(
+                "linux.timeOffsets",
+                "time offsets need a new time namespace",
+            ));
         }
         for k in linux.time_offsets().iter().flatten().map(|(k, _)| k) {
             if k != "monotonic" && k != "boottime" {
-                return Err(SpecError::invalid(format!("linux.timeOffsets.{k}"), "only monotonic and boottime clocks have offsets"));
+                return Err(SpecError::invalid(
+                    format!("linux.timeOffsets.{k}"),
+                    "only monotonic and boottime clocks have offsets",
+                ));
             }
         }
     }
     if linux.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(SpecError::invalid("linux.mountLabel", "SELinux is not supported by berth-runtime on this host"));
+        return Err(SpecError::invalid(
+            "linux.mountLabel",
+            "SELinux is not supported by berth-runtime on this host",
+        ));
     }
     if linux.intel_rdt().is_some() {
-        return Err(SpecError::invalid("linux.intelRdt", "Intel RDT is not supported by berth-runtime"));
+        return Err(SpecError::invalid(
+            "linux.intelRdt",
+            "Intel RDT is not supported by berth-runtime",
+        ));
     }
     if linux.seccomp().is_some() && !crate::security::SECCOMP_SUPPORTED {
-        return Err(SpecError::invalid("linux.seccomp", "seccomp is not supported by this build of berth-runtime yet"));
+        return Err(SpecError::invalid(
+            "linux.seccomp",
+            "seccomp is not supported by this build of berth-runtime yet",
+        ));
     }
     if let Some(p) = linux.rootfs_propagation() {
         if crate::init::mount_options::propagation(p).is_none() {
-            return Err(SpecError::invalid("linux.rootfsPropagation", format!("unknown propagation {p:?}")));
+            return Err(SpecError::invalid(
+                "linux.rootfsPropagation",
+                format!("unknown propagation {p:?}"),
+            ));
         }
     }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() || escapes_root(d.path()) {
-            return Err(SpecError::invalid(format!("linux.devices[{i}].path"), format!("{:?} must be absolute and inside the container", d.path())));
+            return Err(SpecError::invalid(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} must be absolute and inside the container", d.path()),
+            ));
         }
         if !d.path().starts_with("/dev") {
-            return Err(SpecError::invalid(format!("linux.devices[{i}].path"), format!("{:?} is not under /dev", d.path())));
+            return Err(SpecError::invalid(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} is not under /dev", d.path()),
+            ));
         }
         if d.typ() == LinuxDeviceType::A {
-            return Err(SpecError::invalid(format!("linux.devices[{i}].type"), "\"a\" is not a device type"));
+            return Err(SpecError::invalid(
+                format!("linux.devices[{i}].type"),
+                "\"a\" is not a device type",
+            ));
         }
     }
     Ok(())
@@ -226,19 +330,40 @@ fn sysctl_namespace(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Resu
     }
     let ipc = matches!(
         key,
-        "kernel.msgmax" | "kernel.msgmnb" | "kernel.msgmni" | "kernel.sem" | "kernel.shmall"
-            | "kernel.shmmax" | "kernel.shmmni" | "kernel.shm_rmid_forced"
+        "kernel.msgmax"
+            | "kernel.msgmnb"
+            | "kernel.msgmni"
+            | "kernel.sem"
+            | "kernel.shmall"
+            | "kernel.shmmax"
+            | "kernel.shmmni"
+            | "kernel.shm_rmid_forced"
     ) || key.starts_with("fs.mqueue.");
     if ipc {
-        return if has(LinuxNamespaceType::Ipc) { Ok(()) } else { Err(SpecError::invalid(field(), "needs a new ipc namespace")) };
+        return if has(LinuxNamespaceType::Ipc) {
+            Ok(())
+        } else {
+            Err(SpecError::invalid(field(), "needs a new ipc namespace"))
+        };
     }
     if key.starts_with("net.") {
-        return if has(LinuxNamespaceType::Network) { Ok(()) } else { Err(SpecError::invalid(field(), "needs a new network namespace")) };
+        return if has(LinuxNamespaceType::Network) {
+            Ok(())
+        } else {
+            Err(SpecError::invalid(field(), "needs a new network namespace"))
+        };
     }
     if key == "kernel.hostname" || key == "kernel.domainname" {
-        return if has(LinuxNamespaceType::Uts) { Ok(()) } else { Err(SpecError::invalid(field(), "needs a new uts namespace")) };
+        return if has(LinuxNamespaceType::Uts) {
+            Ok(())
+        } else {
+            Err(SpecError::invalid(field(), "needs a new uts namespace"))
+        };
     }
-    Err(SpecError::invalid(field(), "not namespaced: it would change the host"))
+    Err(SpecError::invalid(
+        field(),
+        "not namespaced: it would change the host",
+    ))
 }
 
 fn hooks(spec: &Spec) -> Result<(), SpecError> {
@@ -254,10 +379,16 @@ fn hooks(spec: &Spec) -> Result<(), SpecError> {
     for (name, list) in all {
         for (i, hook) in list.iter().flatten().enumerate() {
             if !hook.path().is_absolute() {
-                return Err(SpecError::invalid(format!("{name}[{i}].path"), format!("{:?} is not absolute", hook.path())));
+                return Err(SpecError::invalid(
+                    format!("{name}[{i}].path"),
+                    format!("{:?} is not absolute", hook.path()),
+                ));
             }
             if hook.timeout().is_some_and(|t| t <= 0) {
-                return Err(SpecError::invalid(format!("{name}[{i}].timeout"), "must be positive"));
+                return Err(SpecError::invalid(
+                    format!("{name}[{i}].timeout"),
+                    "must be positive",
+                ));
             }
         }
     }

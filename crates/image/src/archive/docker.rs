@@ -37,8 +37,14 @@ mod tests {
 
     #[test]
     fn familiar_names() {
-        assert_eq!(familiar(&Reference::parse("busybox").unwrap()), "busybox:latest");
+        assert_eq!(
+            familiar(&Reference::parse("busybox").unwrap()),
+            "busybox:latest"
+        );
         assert_eq!(familiar(&Reference::parse("u/app:1").unwrap()), "u/app:1");
-        assert_eq!(familiar(&Reference::parse_local("bb").unwrap()), "localhost/bb:latest");
+        assert_eq!(
+            familiar(&Reference::parse_local("bb").unwrap()),
+            "localhost/bb:latest"
+        );
     }
 }

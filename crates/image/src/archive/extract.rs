@@ -10,7 +10,13 @@ use crate::unpack::checked_components;
 
 /// Extracts `input` below `dir`.
 pub fn extract(input: &mut dyn Read, dir: &Path, archive: &str) -> Result<(), ArchiveError> {
-    let io = |op| move |source| ArchiveError::Io { archive: archive.to_string(), op, source };
+    let io = |op| {
+        move |source| ArchiveError::Io {
+            archive: archive.to_string(),
+            op,
+            source,
+        }
+    };
     let mut a = tar::Archive::new(input);
     for entry in a.entries().map_err(io("read"))? {
         let mut entry = entry.map_err(io("read"))?;
@@ -22,7 +28,9 @@ pub fn extract(input: &mut dyn Read, dir: &Path, archive: &str) -> Result<(), Ar
         let mut dest = dir.to_path_buf();
         dest.extend(&parts);
         match entry.header().entry_type() {
-            tar::EntryType::Directory => fs::create_dir_all(&dest).map_err(io("create directory"))?,
+            tar::EntryType::Directory => {
+                fs::create_dir_all(&dest).map_err(io("create directory"))?
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if let Some(p) = dest.parent() {
                     fs::create_dir_all(p).map_err(io("create directory"))?;

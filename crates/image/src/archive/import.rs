@@ -24,16 +24,34 @@ pub struct ImportOptions {
 }
 
 /// Imports `input` as image `reference`.
-pub fn import(store: &Store, input: &mut dyn Read, reference: &Reference, opts: &ImportOptions, archive: &str) -> Result<Image, ArchiveError> {
-    let invalid = |why: String| ArchiveError::Invalid { archive: archive.to_string(), why };
+pub fn import(
+    store: &Store,
+    input: &mut dyn Read,
+    reference: &Reference,
+    opts: &ImportOptions,
+    archive: &str,
+) -> Result<Image, ArchiveError> {
+    let invalid = |why: String| ArchiveError::Invalid {
+        archive: archive.to_string(),
+        why,
+    };
     let mut config = Map::new();
-    config.insert("Env".into(), json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]));
+    config.insert(
+        "Env".into(),
+        json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]),
+    );
     for c in &opts.changes {
         apply_change(&mut config, c).map_err(|why| invalid(format!("--change {c:?}: {why}")))?;
     }
     let _lock = store.content_lock()?;
     let staging = Staging::new(store)?;
-    let io = |op| move |source| ArchiveError::Io { archive: archive.to_string(), op, source };
+    let io = |op| {
+        move |source| ArchiveError::Io {
+            archive: archive.to_string(),
+            op,
+            source,
+        }
+    };
     let mut buf = BufReader::with_capacity(1 << 20, input);
     let compression = Compression::sniff(buf.fill_buf().map_err(io("read"))?);
     let mut decoded = compression.decoder(buf).map_err(io("decompress"))?;
@@ -59,10 +77,15 @@ pub fn import(store: &Store, input: &mut dyn Read, reference: &Reference, opts: 
         "layers": [{ "mediaType": media::OCI_LAYER_TAR, "digest": diff_id.to_string(), "size": size }],
     });
     let manifest_bytes = serde_json::to_vec(&manifest_doc).map_err(|e| invalid(e.to_string()))?;
-    let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(e.to_string()))?;
-    let cfg: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(|e| invalid(e.to_string()))?;
+    let manifest: ImageManifest =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(e.to_string()))?;
+    let cfg: ImageConfiguration =
+        serde_json::from_slice(&config_bytes).map_err(|e| invalid(e.to_string()))?;
     for l in layers_of(&manifest, &cfg, archive)? {
-        let needs = Needs { blob: false, snapshot: !staging.has_snapshot(&l.chain_id) };
+        let needs = Needs {
+            blob: false,
+            snapshot: !staging.has_snapshot(&l.chain_id),
+        };
         if !needs.none() {
             let p = staging.blob_path(&l.blob);
             let f = std::fs::File::open(&p).map_err(io("open layer"))?;
@@ -71,25 +94,42 @@ pub fn import(store: &Store, input: &mut dyn Read, reference: &Reference, opts: 
     }
     let manifest_digest = staging.add_blob(&manifest_bytes)?;
     staging.commit()?;
-    store.set_name(reference, &manifest_digest, media::OCI_MANIFEST, manifest_bytes.len() as u64)?;
+    store.set_name(
+        reference,
+        &manifest_digest,
+        media::OCI_MANIFEST,
+        manifest_bytes.len() as u64,
+    )?;
     Ok(store.image_by_manifest(&manifest_digest)?)
 }
 
 /// Applies one `INSTRUCTION args` to the config's `config` object.
 fn apply_change(config: &mut Map<String, Value>, change: &str) -> Result<(), String> {
-    let (instr, rest) = change.trim().split_once(char::is_whitespace).ok_or("expected INSTRUCTION ARGUMENTS")?;
+    let (instr, rest) = change
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or("expected INSTRUCTION ARGUMENTS")?;
     let rest = rest.trim();
     let list = |rest: &str| -> Result<Value, String> {
         if rest.starts_with('[') {
-            serde_json::from_str::<Vec<String>>(rest).map(|v| json!(v)).map_err(|e| format!("bad JSON list: {e}"))
+            serde_json::from_str::<Vec<String>>(rest)
+                .map(|v| json!(v))
+                .map_err(|e| format!("bad JSON list: {e}"))
         } else {
             Ok(json!(["/bin/sh", "-c", rest]))
         }
     };
     let key_values = |rest: &str| -> Vec<(String, String)> {
         match rest.split_once('=') {
-            Some(_) => rest.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string())).collect(),
-            None => rest.split_once(char::is_whitespace).map(|(k, v)| vec![(k.to_string(), v.trim().to_string())]).unwrap_or_default(),
+            Some(_) => rest
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+                .collect(),
+            None => rest
+                .split_once(char::is_whitespace)
+                .map(|(k, v)| vec![(k.to_string(), v.trim().to_string())])
+                .unwrap_or_default(),
         }
     };
     match instr.to_ascii_uppercase().as_str() {
@@ -124,11 +164,19 @@ fn apply_change(config: &mut Map<String, Value>, change: &str) -> Result<(), Str
             }
         }
         "EXPOSE" | "VOLUME" => {
-            let key = if instr.eq_ignore_ascii_case("EXPOSE") { "ExposedPorts" } else { "Volumes" };
+            let key = if instr.eq_ignore_ascii_case("EXPOSE") {
+                "ExposedPorts"
+            } else {
+                "Volumes"
+            };
             let obj = config.entry(key).or_insert_with(|| json!({}));
             let obj = obj.as_object_mut().ok_or("not an object")?;
             for item in rest.split_whitespace() {
-                let item = if key == "ExposedPorts" && !item.contains('/') { format!("{item}/tcp") } else { item.to_string() };
+                let item = if key == "ExposedPorts" && !item.contains('/') {
+                    format!("{item}/tcp")
+                } else {
+                    item.to_string()
+                };
                 obj.insert(item, json!({}));
             }
         }
@@ -139,7 +187,10 @@ fn apply_change(config: &mut Map<String, Value>, change: &str) -> Result<(), Str
 
 /// The current UTC time as RFC 3339 (what image configs use for `created`).
 pub(crate) fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86400, secs % 86400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -151,7 +202,12 @@ pub(crate) fn rfc3339_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

@@ -29,7 +29,9 @@ impl std::str::FromStr for Format {
         match s {
             "docker-archive" | "docker" => Ok(Format::DockerArchive),
             "oci-archive" | "oci" => Ok(Format::OciArchive),
-            _ => Err(format!("unknown archive format {s:?} (docker-archive or oci-archive)")),
+            _ => Err(format!(
+                "unknown archive format {s:?} (docker-archive or oci-archive)"
+            )),
         }
     }
 }

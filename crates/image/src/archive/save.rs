@@ -14,8 +14,18 @@ use crate::reference::Reference;
 use crate::store::{Image, Staging, Store};
 
 /// Writes `images` (each with the names to record for it) to `out`.
-pub fn save(store: &Store, images: &[(Image, Vec<Reference>)], format: Format, out: &mut dyn Write, archive: &str) -> Result<(), ArchiveError> {
-    let mut w = Writer { tar: tar::Builder::new(out), archive, written: HashSet::new() };
+pub fn save(
+    store: &Store,
+    images: &[(Image, Vec<Reference>)],
+    format: Format,
+    out: &mut dyn Write,
+    archive: &str,
+) -> Result<(), ArchiveError> {
+    let mut w = Writer {
+        tar: tar::Builder::new(out),
+        archive,
+        written: HashSet::new(),
+    };
     match format {
         Format::DockerArchive => save_docker(store, images, &mut w)?,
         Format::OciArchive => save_oci(store, images, &mut w)?,
@@ -33,12 +43,18 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn io(&self, op: &'static str) -> impl FnOnce(io::Error) -> ArchiveError {
         let archive = self.archive.to_string();
-        move |source| ArchiveError::Io { archive, op, source }
+        move |source| ArchiveError::Io {
+            archive,
+            op,
+            source,
+        }
     }
 
     fn bytes(&mut self, path: &str, data: &[u8]) -> Result<(), ArchiveError> {
         let mut h = file_header(data.len() as u64);
-        self.tar.append_data(&mut h, path, data).map_err(self.io("write"))
+        self.tar
+            .append_data(&mut h, path, data)
+            .map_err(self.io("write"))
     }
 
     /// Appends a file once (images may share layers).
@@ -47,11 +63,17 @@ impl Writer<'_> {
             return Ok(());
         }
         let mut h = file_header(size);
-        self.tar.append_data(&mut h, path, f).map_err(self.io("write"))
+        self.tar
+            .append_data(&mut h, path, f)
+            .map_err(self.io("write"))
     }
 }
 
-fn save_docker(store: &Store, images: &[(Image, Vec<Reference>)], w: &mut Writer<'_>) -> Result<(), ArchiveError> {
+fn save_docker(
+    store: &Store,
+    images: &[(Image, Vec<Reference>)],
+    w: &mut Writer<'_>,
+) -> Result<(), ArchiveError> {
     let mut entries = Vec::new();
     for (img, names) in images {
         let config_name = format!("{}.json", img.id.hex());
@@ -69,29 +91,52 @@ fn save_docker(store: &Store, images: &[(Image, Vec<Reference>)], w: &mut Writer
             }
             layers.push(name);
         }
-        entries.push(Entry { config: config_name, repo_tags: Some(names.iter().map(familiar).collect()), layers });
+        entries.push(Entry {
+            config: config_name,
+            repo_tags: Some(names.iter().map(familiar).collect()),
+            layers,
+        });
     }
-    let manifest = serde_json::to_vec(&entries).map_err(|e| ArchiveError::Invalid { archive: w.archive.to_string(), why: e.to_string() })?;
+    let manifest = serde_json::to_vec(&entries).map_err(|e| ArchiveError::Invalid {
+        archive: w.archive.to_string(),
+        why: e.to_string(),
+    })?;
     w.bytes("manifest.json", &manifest)
 }
 
 /// The layer as a plain tar: the blob itself, or a temporary decompressed copy.
-fn uncompressed(store: &Store, blob: &crate::Digest, c: Compression, w: &Writer<'_>) -> Result<File, ArchiveError> {
+fn uncompressed(
+    store: &Store,
+    blob: &crate::Digest,
+    c: Compression,
+    w: &Writer<'_>,
+) -> Result<File, ArchiveError> {
     if c == Compression::None {
         return Ok(store.open_blob(blob)?);
     }
     let staging = Staging::new(store)?;
     let path = staging.scratch_dir()?.join("layer.tar");
-    let mut out = File::options().read(true).write(true).create_new(true).open(&path).map_err(w.io("create temporary file"))?;
+    let mut out = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(w.io("create temporary file"))?;
     // Unlinked right away: the open file is all that is needed, and nothing is left behind.
     drop(staging);
-    let mut dec = c.decoder(BufReader::new(store.open_blob(blob)?)).map_err(w.io("decompress"))?;
+    let mut dec = c
+        .decoder(BufReader::new(store.open_blob(blob)?))
+        .map_err(w.io("decompress"))?;
     io::copy(&mut dec, &mut out).map_err(w.io("decompress"))?;
     out.rewind().map_err(w.io("seek"))?;
     Ok(out)
 }
 
-fn save_oci(store: &Store, images: &[(Image, Vec<Reference>)], w: &mut Writer<'_>) -> Result<(), ArchiveError> {
+fn save_oci(
+    store: &Store,
+    images: &[(Image, Vec<Reference>)],
+    w: &mut Writer<'_>,
+) -> Result<(), ArchiveError> {
     w.bytes("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     let mut manifests = Vec::new();
     let mut docker_entries = Vec::new();
@@ -121,11 +166,18 @@ fn save_oci(store: &Store, images: &[(Image, Vec<Reference>)], w: &mut Writer<'_
         docker_entries.push(Entry {
             config: format!("blobs/sha256/{}", img.id.hex()),
             repo_tags: Some(names.iter().map(familiar).collect()),
-            layers: layers.iter().map(|l| format!("blobs/sha256/{}", l.blob.hex())).collect(),
+            layers: layers
+                .iter()
+                .map(|l| format!("blobs/sha256/{}", l.blob.hex()))
+                .collect(),
         });
     }
-    let index = json!({ "schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": manifests });
-    let bad = |e: serde_json::Error| ArchiveError::Invalid { archive: w.archive.to_string(), why: e.to_string() };
+    let index =
+        json!({ "schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": manifests });
+    let bad = |e: serde_json::Error| ArchiveError::Invalid {
+        archive: w.archive.to_string(),
+        why: e.to_string(),
+    };
     let index = serde_json::to_vec(&index).map_err(bad)?;
     let docker = serde_json::to_vec(&docker_entries).map_err(bad)?;
     w.bytes("index.json", &index)?;

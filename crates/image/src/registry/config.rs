@@ -47,16 +47,32 @@ pub const SYSTEM_CONFIG_DIR: &str = "/etc/berth";
 impl RegistryConfig {
     /// Reads `registries.toml` from the system directory and `config_dir`.
     pub fn load(config_dir: &Path) -> Result<RegistryConfig, RegistryError> {
-        let mut cfg = RegistryConfig { config_dir: config_dir.to_path_buf(), ..Default::default() };
+        let mut cfg = RegistryConfig {
+            config_dir: config_dir.to_path_buf(),
+            ..Default::default()
+        };
         for dir in [Path::new(SYSTEM_CONFIG_DIR), config_dir] {
             let p = dir.join("registries.toml");
             match std::fs::read_to_string(&p) {
                 Ok(text) => {
-                    let f: File = toml::from_str(&text).map_err(|e| RegistryError::Config { path: p.clone(), why: e.to_string().replace('\n', " ") })?;
-                    cfg.insecure.extend(f.registry.into_iter().filter(|e| e.insecure).map(|e| e.location));
+                    let f: File = toml::from_str(&text).map_err(|e| RegistryError::Config {
+                        path: p.clone(),
+                        why: e.to_string().replace('\n', " "),
+                    })?;
+                    cfg.insecure.extend(
+                        f.registry
+                            .into_iter()
+                            .filter(|e| e.insecure)
+                            .map(|e| e.location),
+                    );
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(RegistryError::Config { path: p, why: e.to_string() }),
+                Err(e) => {
+                    return Err(RegistryError::Config {
+                        path: p,
+                        why: e.to_string(),
+                    })
+                }
             }
             cfg.cert_dirs.push(dir.join("certs.d"));
         }
@@ -72,7 +88,9 @@ impl RegistryConfig {
     pub fn ca_files(&self, host: &str) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for d in &self.cert_dirs {
-            let Ok(list) = std::fs::read_dir(d.join(host)) else { continue };
+            let Ok(list) = std::fs::read_dir(d.join(host)) else {
+                continue;
+            };
             for e in list.flatten() {
                 let p = e.path();
                 if p.extension().is_some_and(|x| x == "crt") {

@@ -10,7 +10,9 @@ mod reader;
 
 use std::path::PathBuf;
 
-pub use auth::{auth_files, find_credentials, login_file, save_credentials, Challenge, Credentials};
+pub use auth::{
+    auth_files, find_credentials, login_file, save_credentials, Challenge, Credentials,
+};
 pub use client::Client;
 pub use config::{RegistryConfig, SYSTEM_CONFIG_DIR};
 pub use platform::Platform;

@@ -27,26 +27,40 @@ pub struct PullOptions {
 }
 
 fn protocol(what: &str, why: impl ToString) -> RegistryError {
-    RegistryError::Protocol { what: what.to_string(), why: why.to_string() }
+    RegistryError::Protocol {
+        what: what.to_string(),
+        why: why.to_string(),
+    }
 }
 
 fn verify(bytes: &[u8], expected: &Digest, what: &str) -> Result<(), RegistryError> {
     let actual = Digest::of(bytes);
     if actual != *expected {
-        return Err(StoreError::DigestMismatch { what: what.to_string(), expected: expected.clone(), actual }.into());
+        return Err(StoreError::DigestMismatch {
+            what: what.to_string(),
+            expected: expected.clone(),
+            actual,
+        }
+        .into());
     }
     Ok(())
 }
 
 /// Pulls `reference` into `store` and names it there; returns the stored image.
-pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions, progress: &dyn Progress) -> Result<Image, RegistryError> {
+pub fn pull(
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Image, RegistryError> {
     let creds = find_credentials(&opts.config.config_dir, reference.registry())?;
     let client = Client::new(reference.registry(), &opts.config, creds)?;
     let full = reference.to_string();
     let repo = reference.repository();
     let (bytes, media_type) = resolve_manifest(&client, reference, &opts.platform)?;
     let manifest_digest = Digest::of(&bytes);
-    let manifest: ImageManifest = serde_json::from_slice(&bytes).map_err(|e| protocol(&format!("{full}: manifest {manifest_digest}"), e))?;
+    let manifest: ImageManifest = serde_json::from_slice(&bytes)
+        .map_err(|e| protocol(&format!("{full}: manifest {manifest_digest}"), e))?;
     let config_digest = Digest::try_from(manifest.config().digest()).map_err(StoreError::from)?;
     progress.message(&format!("{full}: manifest {manifest_digest}"));
 
@@ -60,13 +74,28 @@ pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions, progress: 
         staging.add_blob(&b)?;
         b
     };
-    let config: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(|e| protocol(&format!("{full}: config {config_digest}"), e))?;
+    let config: ImageConfiguration = serde_json::from_slice(&config_bytes)
+        .map_err(|e| protocol(&format!("{full}: config {config_digest}"), e))?;
     let (os, arch) = (config.os().to_string(), config.architecture().to_string());
-    if !opts.platform.matches(&os, &arch, config.variant().as_deref()) {
-        return Err(RegistryError::NoPlatform { reference: full, platform: opts.platform.to_string(), available: format!("{os}/{arch}") });
+    if !opts
+        .platform
+        .matches(&os, &arch, config.variant().as_deref())
+    {
+        return Err(RegistryError::NoPlatform {
+            reference: full,
+            platform: opts.platform.to_string(),
+            available: format!("{os}/{arch}"),
+        });
     }
     let layers = layers_of(&manifest, &config, &full)?;
-    fetch_layers(&client, repo, &staging, &layers, opts.parallel.max(1), progress)?;
+    fetch_layers(
+        &client,
+        repo,
+        &staging,
+        &layers,
+        opts.parallel.max(1),
+        progress,
+    )?;
     staging.add_blob(&bytes)?;
     staging.commit()?;
     store.set_name(reference, &manifest_digest, &media_type, bytes.len() as u64)?;
@@ -74,7 +103,11 @@ pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions, progress: 
 }
 
 /// Fetches the manifest the reference names; for an index, the one for `platform`.
-fn resolve_manifest(client: &Client, reference: &Reference, platform: &Platform) -> Result<(Vec<u8>, String), RegistryError> {
+fn resolve_manifest(
+    client: &Client,
+    reference: &Reference,
+    platform: &Platform,
+) -> Result<(Vec<u8>, String), RegistryError> {
     let full = reference.to_string();
     let repo = reference.repository();
     let (bytes, media_type) = client.manifest(repo, &reference.manifest_ref(), &full)?;
@@ -84,15 +117,24 @@ fn resolve_manifest(client: &Client, reference: &Reference, platform: &Platform)
     if !media::is_index(&media_type) {
         return Ok((bytes, media_type));
     }
-    let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| protocol(&format!("{full}: index"), e))?;
+    let index: ImageIndex =
+        serde_json::from_slice(&bytes).map_err(|e| protocol(&format!("{full}: index"), e))?;
     let mut available = Vec::new();
     let chosen = index.manifests().iter().find(|m| {
         let Some(p) = m.platform() else { return false };
         available.push(format!("{}/{}", p.os(), p.architecture()));
-        platform.matches(&p.os().to_string(), &p.architecture().to_string(), p.variant().as_deref())
+        platform.matches(
+            &p.os().to_string(),
+            &p.architecture().to_string(),
+            p.variant().as_deref(),
+        )
     });
     let Some(desc) = chosen else {
-        return Err(RegistryError::NoPlatform { reference: full, platform: platform.to_string(), available: available.join(", ") });
+        return Err(RegistryError::NoPlatform {
+            reference: full,
+            platform: platform.to_string(),
+            available: available.join(", "),
+        });
     };
     let digest = Digest::try_from(desc.digest()).map_err(StoreError::from)?;
     let (bytes, media_type) = client.manifest(repo, &digest.to_string(), &full)?;
@@ -102,7 +144,14 @@ fn resolve_manifest(client: &Client, reference: &Reference, platform: &Platform)
 
 /// Runs `parallel` workers over the layers; the first failure stops new work and is
 /// returned (lowest layer first, for a stable message).
-fn fetch_layers(client: &Client, repo: &str, staging: &Staging<'_>, layers: &[Layer], parallel: usize, progress: &dyn Progress) -> Result<(), RegistryError> {
+fn fetch_layers(
+    client: &Client,
+    repo: &str,
+    staging: &Staging<'_>,
+    layers: &[Layer],
+    parallel: usize,
+    progress: &dyn Progress,
+) -> Result<(), RegistryError> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let errors: Mutex<Vec<(usize, RegistryError)>> = Mutex::new(Vec::new());
@@ -130,7 +179,13 @@ fn fetch_layers(client: &Client, repo: &str, staging: &Staging<'_>, layers: &[La
     }
 }
 
-fn fetch_layer(client: &Client, repo: &str, staging: &Staging<'_>, layer: &Layer, progress: &dyn Progress) -> Result<(), RegistryError> {
+fn fetch_layer(
+    client: &Client,
+    repo: &str,
+    staging: &Staging<'_>,
+    layer: &Layer,
+    progress: &dyn Progress,
+) -> Result<(), RegistryError> {
     let id = layer.blob.short().to_string();
     let needs = Needs::of(staging, layer);
     if needs.none() {
@@ -139,11 +194,22 @@ fn fetch_layer(client: &Client, repo: &str, staging: &Staging<'_>, layer: &Layer
     }
     if needs.blob {
         progress.begin(&id, "layer", layer.size);
-        let src = BlobReader::new(client, repo, layer.blob.to_string(), layer.size, progress, id.clone());
+        let src = BlobReader::new(
+            client,
+            repo,
+            layer.blob.to_string(),
+            layer.size,
+            progress,
+            id.clone(),
+        );
         ingest(staging, layer, &needs, src)?;
     } else {
         let p = staging.blob_path(&layer.blob);
-        let f = std::fs::File::open(&p).map_err(|e| StoreError::Io { op: "open blob", path: p, source: e })?;
+        let f = std::fs::File::open(&p).map_err(|e| StoreError::Io {
+            op: "open blob",
+            path: p,
+            source: e,
+        })?;
         ingest(staging, layer, &needs, f)?;
     }
     progress.finish(&id, "done");

@@ -19,7 +19,13 @@ use crate::store::{Image, Store, StoreError};
 const CHUNK: u64 = 16 << 20;
 
 /// Pushes the local `image` to `dest`; returns the manifest digest.
-pub fn push(store: &Store, image: &Image, dest: &Reference, cfg: &RegistryConfig, progress: &dyn Progress) -> Result<Digest, RegistryError> {
+pub fn push(
+    store: &Store,
+    image: &Image,
+    dest: &Reference,
+    cfg: &RegistryConfig,
+    progress: &dyn Progress,
+) -> Result<Digest, RegistryError> {
     let creds = find_credentials(&cfg.config_dir, dest.registry())?;
     let client = Client::new(dest.registry(), cfg, creds)?;
     let repo = dest.repository();
@@ -43,7 +49,9 @@ pub fn push(store: &Store, image: &Image, dest: &Reference, cfg: &RegistryConfig
     let raw = store.read_blob(&image.manifest_digest)?;
     let url = client.url(&format!("{repo}/manifests/{}", dest.manifest_ref()));
     let resp = client.send(&push_scope(repo, None), |h| {
-        h.put(&url).header(CONTENT_TYPE, image.manifest_media_type.as_str()).body(raw.clone())
+        h.put(&url)
+            .header(CONTENT_TYPE, image.manifest_media_type.as_str())
+            .body(raw.clone())
     })?;
     check_status(resp, &url)?;
     Ok(image.manifest_digest.clone())
@@ -56,7 +64,15 @@ fn push_scope(repo: &str, from: Option<&str>) -> String {
     }
 }
 
-fn push_blob(client: &Client, store: &Store, repo: &str, digest: &Digest, size: u64, sources: &[String], progress: &dyn Progress) -> Result<&'static str, RegistryError> {
+fn push_blob(
+    client: &Client,
+    store: &Store,
+    repo: &str,
+    digest: &Digest,
+    size: u64,
+    sources: &[String],
+    progress: &dyn Progress,
+) -> Result<&'static str, RegistryError> {
     let scope = push_scope(repo, None);
     let url = client.url(&format!("{repo}/blobs/{digest}"));
     let resp = client.send(&scope, |h| h.head(&url))?;
@@ -89,7 +105,14 @@ fn push_blob(client: &Client, store: &Store, repo: &str, digest: &Digest, size: 
     let path = store.blob_path(digest);
     let mut read_chunk = |len: u64| -> Result<Vec<u8>, RegistryError> {
         let mut buf = Vec::new();
-        (&mut file).take(len).read_to_end(&mut buf).map_err(|e| StoreError::Io { op: "read blob", path: path.clone(), source: e })?;
+        (&mut file)
+            .take(len)
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::Io {
+                op: "read blob",
+                path: path.clone(),
+                source: e,
+            })?;
         Ok(buf)
     };
     if size > CHUNK {
@@ -111,11 +134,18 @@ fn push_blob(client: &Client, store: &Store, repo: &str, digest: &Digest, size: 
             progress.advance(&id, len as u64);
         }
         let u = with_digest(&loc, digest);
-        check_status(client.send(&scope, |h| h.put(&u).header(CONTENT_LENGTH, 0))?, &u)?;
+        check_status(
+            client.send(&scope, |h| h.put(&u).header(CONTENT_LENGTH, 0))?,
+            &u,
+        )?;
     } else {
         let body = read_chunk(size)?;
         let u = with_digest(&loc, digest);
-        let resp = client.send(&scope, |h| h.put(&u).header(CONTENT_TYPE, "application/octet-stream").body(body.clone()))?;
+        let resp = client.send(&scope, |h| {
+            h.put(&u)
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(body.clone())
+        })?;
         check_status(resp, &u)?;
         progress.advance(&id, size);
     }
@@ -133,11 +163,17 @@ fn location(client: &Client, resp: &Response, url: &str) -> Result<String, Regis
         .headers()
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| RegistryError::Protocol { what: url.to_string(), why: "upload response without Location".into() })?;
+        .ok_or_else(|| RegistryError::Protocol {
+            what: url.to_string(),
+            why: "upload response without Location".into(),
+        })?;
     if loc.starts_with("http://") || loc.starts_with("https://") {
         return Ok(loc.to_string());
     }
     let base = client.url("");
     let origin = base.trim_end_matches("/v2/");
-    Ok(format!("{origin}{}{loc}", if loc.starts_with('/') { "" } else { "/" }))
+    Ok(format!(
+        "{origin}{}{loc}",
+        if loc.starts_with('/') { "" } else { "/" }
+    ))
 }

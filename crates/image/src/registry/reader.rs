@@ -26,12 +26,32 @@ pub struct BlobReader<'a> {
 }
 
 impl<'a> BlobReader<'a> {
-    pub fn new(client: &'a Client, repo: &'a str, digest: String, size: u64, progress: &'a dyn Progress, id: String) -> Self {
-        BlobReader { client, repo, digest, size, offset: 0, resp: None, retries: 0, progress, id }
+    pub fn new(
+        client: &'a Client,
+        repo: &'a str,
+        digest: String,
+        size: u64,
+        progress: &'a dyn Progress,
+        id: String,
+    ) -> Self {
+        BlobReader {
+            client,
+            repo,
+            digest,
+            size,
+            offset: 0,
+            resp: None,
+            retries: 0,
+            progress,
+            id,
+        }
     }
 
     fn open(&mut self) -> io::Result<()> {
-        let mut resp = self.client.get_blob(self.repo, &self.digest, self.offset).map_err(io::Error::other)?;
+        let mut resp = self
+            .client
+            .get_blob(self.repo, &self.digest, self.offset)
+            .map_err(io::Error::other)?;
         if self.offset > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
             // The server ignored Range: skip what we already have.
             io::copy(&mut (&mut resp).take(self.offset), &mut io::sink())?;
@@ -54,7 +74,10 @@ impl<'a> BlobReader<'a> {
         }
         self.retries += 1;
         let why = super::error_chain(&e);
-        self.progress.message(&format!("blob {}: {why}; resuming at byte {} (retry {})", self.digest, self.offset, self.retries));
+        self.progress.message(&format!(
+            "blob {}: {why}; resuming at byte {} (retry {})",
+            self.digest, self.offset, self.retries
+        ));
         std::thread::sleep(Duration::from_millis(250 * u64::from(self.retries)));
         Ok(())
     }
@@ -69,10 +92,15 @@ impl Read for BlobReader<'_> {
                     continue;
                 }
             }
-            let Some(resp) = self.resp.as_mut() else { continue };
+            let Some(resp) = self.resp.as_mut() else {
+                continue;
+            };
             match resp.read(buf) {
                 Ok(0) if self.offset < self.size && !buf.is_empty() => {
-                    self.retry_or(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed early"))?;
+                    self.retry_or(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed early",
+                    ))?;
                 }
                 Ok(n) => {
                     self.offset += n as u64;

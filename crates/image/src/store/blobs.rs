@@ -45,12 +45,20 @@ pub struct BlobWriter {
 impl BlobWriter {
     pub(crate) fn create(path: PathBuf) -> Result<BlobWriter, StoreError> {
         let f = File::create(&path).map_err(io_err("create", &path))?;
-        Ok(BlobWriter { inner: HashWriter::new(io::BufWriter::with_capacity(1 << 20, f)), path })
+        Ok(BlobWriter {
+            inner: HashWriter::new(io::BufWriter::with_capacity(1 << 20, f)),
+            path,
+        })
     }
 
     /// Verifies the content against `expected` (if given), syncs it and renames it to
     /// `dest_dir/<hex>`. On error the partial file is removed.
-    pub(crate) fn finish(self, dest_dir: &Path, expected: Option<&Digest>, what: &str) -> Result<(Digest, u64), StoreError> {
+    pub(crate) fn finish(
+        self,
+        dest_dir: &Path,
+        expected: Option<&Digest>,
+        what: &str,
+    ) -> Result<(Digest, u64), StoreError> {
         let path = self.path.clone();
         let res = self.finish_inner(dest_dir, expected, what);
         if res.is_err() {
@@ -59,12 +67,25 @@ impl BlobWriter {
         res
     }
 
-    fn finish_inner(self, dest_dir: &Path, expected: Option<&Digest>, what: &str) -> Result<(Digest, u64), StoreError> {
+    fn finish_inner(
+        self,
+        dest_dir: &Path,
+        expected: Option<&Digest>,
+        what: &str,
+    ) -> Result<(Digest, u64), StoreError> {
         let (digest, size, buf) = self.inner.finish();
-        let file = buf.into_inner().map_err(|e| StoreError::Io { op: "write", path: self.path.clone(), source: e.into_error() })?;
+        let file = buf.into_inner().map_err(|e| StoreError::Io {
+            op: "write",
+            path: self.path.clone(),
+            source: e.into_error(),
+        })?;
         if let Some(exp) = expected {
             if *exp != digest {
-                return Err(StoreError::DigestMismatch { what: what.to_string(), expected: exp.clone(), actual: digest });
+                return Err(StoreError::DigestMismatch {
+                    what: what.to_string(),
+                    expected: exp.clone(),
+                    actual: digest,
+                });
             }
         }
         file.sync_all().map_err(io_err("fsync", &self.path))?;
@@ -104,10 +125,16 @@ impl Store {
     pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
         let mut buf = Vec::new();
         let p = self.blob_path(d);
-        self.open_blob(d)?.read_to_end(&mut buf).map_err(io_err("read blob", &p))?;
+        self.open_blob(d)?
+            .read_to_end(&mut buf)
+            .map_err(io_err("read blob", &p))?;
         let actual = Digest::of(&buf);
         if actual != *d {
-            return Err(StoreError::DigestMismatch { what: format!("blob {}", p.display()), expected: d.clone(), actual });
+            return Err(StoreError::DigestMismatch {
+                what: format!("blob {}", p.display()),
+                expected: d.clone(),
+                actual,
+            });
         }
         Ok(buf)
     }

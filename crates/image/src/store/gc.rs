@@ -29,7 +29,9 @@ impl Store {
         for rec in self.records()? {
             blobs.insert(rec.manifest.hex().to_string());
             // A damaged image keeps what it names but cannot protect its layers.
-            let Ok(img) = self.image_by_manifest(&rec.manifest) else { continue };
+            let Ok(img) = self.image_by_manifest(&rec.manifest) else {
+                continue;
+            };
             blobs.insert(img.id.hex().to_string());
             if let Ok(layers) = layers_of(&img.manifest, &img.config, "") {
                 for l in layers {
@@ -60,7 +62,11 @@ fn sweep(dir: &Path, keep: &HashSet<String>) -> Result<usize, StoreError> {
         }
         let p = e.path();
         let is_dir = e.file_type().map_err(io_err("stat", &p))?.is_dir();
-        let r = if is_dir { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+        let r = if is_dir {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
         r.map_err(io_err("remove", &p))?;
         n += 1;
     }

@@ -44,13 +44,24 @@ pub struct Layer {
 impl Image {
     /// The layers, bottom first, with diff and chain IDs from the config.
     pub fn layers(&self) -> Result<Vec<Layer>, StoreError> {
-        layers_of(&self.manifest, &self.config, &self.manifest_digest.to_string())
+        layers_of(
+            &self.manifest,
+            &self.config,
+            &self.manifest_digest.to_string(),
+        )
     }
 }
 
 /// Pairs manifest layers with the config's diff IDs and computes chain IDs.
-pub fn layers_of(manifest: &ImageManifest, config: &ImageConfiguration, what: &str) -> Result<Vec<Layer>, StoreError> {
-    let invalid = |why: String| StoreError::Invalid { what: format!("image {what}"), why };
+pub fn layers_of(
+    manifest: &ImageManifest,
+    config: &ImageConfiguration,
+    what: &str,
+) -> Result<Vec<Layer>, StoreError> {
+    let invalid = |why: String| StoreError::Invalid {
+        what: format!("image {what}"),
+        why,
+    };
     let diff_ids = config
         .rootfs()
         .diff_ids()
@@ -58,7 +69,11 @@ pub fn layers_of(manifest: &ImageManifest, config: &ImageConfiguration, what: &s
         .map(|d| d.parse::<Digest>())
         .collect::<Result<Vec<_>, _>>()?;
     if diff_ids.len() != manifest.layers().len() {
-        return Err(invalid(format!("{} layers in manifest but {} diff IDs in config", manifest.layers().len(), diff_ids.len())));
+        return Err(invalid(format!(
+            "{} layers in manifest but {} diff IDs in config",
+            manifest.layers().len(),
+            diff_ids.len()
+        )));
     }
     let chains = chain_ids(&diff_ids);
     manifest
@@ -69,14 +84,27 @@ pub fn layers_of(manifest: &ImageManifest, config: &ImageConfiguration, what: &s
             let media_type = l.media_type().to_string();
             let compression = Compression::of_layer(&media_type)
                 .ok_or_else(|| invalid(format!("unsupported layer media type {media_type}")))?;
-            Ok(Layer { blob: Digest::try_from(l.digest())?, size: l.size(), media_type, compression, diff_id, chain_id })
+            Ok(Layer {
+                blob: Digest::try_from(l.digest())?,
+                size: l.size(),
+                media_type,
+                compression,
+                diff_id,
+                chain_id,
+            })
         })
         .collect()
 }
 
 /// Parses JSON of type T, naming `what` in the error.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Invalid { what: what.to_string(), why: e.to_string() })
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Invalid {
+        what: what.to_string(),
+        why: e.to_string(),
+    })
 }
 
 impl Store {
@@ -85,16 +113,28 @@ impl Store {
         let raw = self.read_blob(manifest_digest)?;
         let what = format!("manifest {manifest_digest}");
         let manifest: ImageManifest = parse_json(&raw, &what)?;
-        let media_type = manifest.media_type().as_ref().map(ToString::to_string).unwrap_or_else(|| crate::media::OCI_MANIFEST.to_string());
+        let media_type = manifest
+            .media_type()
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| crate::media::OCI_MANIFEST.to_string());
         let id = Digest::try_from(manifest.config().digest())?;
-        let config: ImageConfiguration = parse_json(&self.read_blob(&id)?, &format!("config {id}"))?;
+        let config: ImageConfiguration =
+            parse_json(&self.read_blob(&id)?, &format!("config {id}"))?;
         let names = self
             .records()?
             .into_iter()
             .filter(|r| r.manifest == *manifest_digest)
             .map(|r| r.reference)
             .collect();
-        Ok(Image { names, manifest_digest: manifest_digest.clone(), manifest_media_type: media_type, manifest, id, config })
+        Ok(Image {
+            names,
+            manifest_digest: manifest_digest.clone(),
+            manifest_media_type: media_type,
+            manifest,
+            id,
+            config,
+        })
     }
 
     /// Finds an image by name (as Docker normalizes it, then under `localhost/`), by
@@ -122,7 +162,11 @@ impl Store {
             }
             // name@digest: any record of that repository pinned to or pointing at it
             if let (Some(d), None) = (c.digest(), c.tag()) {
-                if records.iter().any(|r| r.manifest == *d && r.reference.name() == c.name()) || self.has_blob(d) {
+                if records
+                    .iter()
+                    .any(|r| r.manifest == *d && r.reference.name() == c.name())
+                    || self.has_blob(d)
+                {
                     return Ok(d.clone());
                 }
             }
@@ -141,7 +185,8 @@ impl Store {
                 let m: ImageManifest = serde_json::from_slice(&raw).ok()?;
                 Digest::try_from(m.config().digest()).ok()
             });
-            let hit = r.manifest.hex().starts_with(hex) || id.is_some_and(|i| i.hex().starts_with(hex));
+            let hit =
+                r.manifest.hex().starts_with(hex) || id.is_some_and(|i| i.hex().starts_with(hex));
             if hit && !found.contains(&r.manifest) {
                 found.push(r.manifest.clone());
             }

@@ -57,16 +57,26 @@ impl Store {
     fn read_index(&self) -> Result<IndexJson, StoreError> {
         let p = self.index_path();
         match std::fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| StoreError::Invalid { what: p.display().to_string(), why: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexJson { schema_version: 2, ..Default::default() }),
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Invalid {
+                what: p.display().to_string(),
+                why: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexJson {
+                schema_version: 2,
+                ..Default::default()
+            }),
             Err(e) => Err(io_err("read", &p)(e)),
         }
     }
 
     /// Every named image, in index order. Entries that do not parse are skipped.
     pub fn records(&self) -> Result<Vec<ImageRecord>, StoreError> {
-        Ok(self.read_index()?.manifests.iter().filter_map(to_record).collect())
+        Ok(self
+            .read_index()?
+            .manifests
+            .iter()
+            .filter_map(to_record)
+            .collect())
     }
 
     /// Applies `f` to the index under the index lock and writes it back.
@@ -76,14 +86,22 @@ impl Store {
         let out = f(&mut idx.manifests);
         idx.schema_version = 2;
         idx.media_type = Some(INDEX_MEDIA_TYPE.to_string());
-        let body = serde_json::to_vec_pretty(&idx)
-            .map_err(|e| StoreError::Invalid { what: "index.json".into(), why: e.to_string() })?;
+        let body = serde_json::to_vec_pretty(&idx).map_err(|e| StoreError::Invalid {
+            what: "index.json".into(),
+            why: e.to_string(),
+        })?;
         write_atomic(&self.tmp_dir(), &self.index_path(), &body)?;
         Ok(out)
     }
 
     /// Points `reference` at a manifest (replacing what it named before).
-    pub fn set_name(&self, reference: &Reference, manifest: &Digest, media_type: &str, size: u64) -> Result<(), StoreError> {
+    pub fn set_name(
+        &self,
+        reference: &Reference,
+        manifest: &Digest,
+        media_type: &str,
+        size: u64,
+    ) -> Result<(), StoreError> {
         let name = reference.to_string();
         let desc = Desc {
             media_type: media_type.to_string(),
@@ -101,8 +119,11 @@ impl Store {
     pub fn remove_names(&self, refs: &[Reference]) -> Result<Vec<ImageRecord>, StoreError> {
         let names: Vec<String> = refs.iter().map(ToString::to_string).collect();
         self.update_index(|m| {
-            let (gone, keep): (Vec<Desc>, Vec<Desc>) =
-                m.drain(..).partition(|d| d.annotations.get(REF_NAME).is_some_and(|n| names.contains(n)));
+            let (gone, keep): (Vec<Desc>, Vec<Desc>) = m.drain(..).partition(|d| {
+                d.annotations
+                    .get(REF_NAME)
+                    .is_some_and(|n| names.contains(n))
+            });
             *m = keep;
             gone.iter().filter_map(to_record).collect()
         })

@@ -108,14 +108,16 @@ impl Store {
         }
         for lock in ["content.lock", "index.lock"] {
             let p = dir.join(lock);
-            std::fs::OpenOptions::new().create(true).append(true).open(&p).map_err(io_err("create", &p))?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .map_err(io_err("create", &p))?;
         }
-        Ok(Store { dir, rootless: crate::sys::rootless() })
-    }
-
-    /// The store directory (an OCI image layout).
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        Ok(Store {
+            dir,
+            rootless: crate::sys::rootless(),
+        })
     }
 
     fn tmp_dir(&self) -> PathBuf {

@@ -2,7 +2,8 @@
 //! with a private writable upper directory, all removed with the container.
 
 use std::fs;
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use super::image::Image;
 use super::{io_err, Store, StoreError};
@@ -27,10 +28,15 @@ impl Store {
     fn rootfs_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
         let ok = !id.is_empty()
             && id.len() <= 128
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
             && !id.starts_with('.');
         if !ok {
-            return Err(StoreError::Invalid { what: format!("container ID {id:?}"), why: "use letters, digits, '_', '-', '.'".into() });
+            return Err(StoreError::Invalid {
+                what: format!("container ID {id:?}"),
+                why: "use letters, digits, '_', '-', '.'".into(),
+            });
         }
         Ok(self.dir.join("rootfs").join(id))
     }
@@ -44,35 +50,78 @@ impl Store {
         for l in layers.iter().rev() {
             let p = self.snapshot_path(&l.chain_id);
             if !p.is_dir() {
-                return Err(StoreError::Invalid { what: format!("image {}", image.id), why: format!("snapshot {} is missing; pull the image again", l.chain_id) });
+                return Err(StoreError::Invalid {
+                    what: format!("image {}", image.id),
+                    why: format!("snapshot {} is missing; pull the image again", l.chain_id),
+                });
             }
             lowers.push(p.display().to_string());
         }
         fs::create_dir(&dir).map_err(io_err("create rootfs directory", &dir))?;
-        let res = self.mount_rootfs(id, &dir, image, &layers.iter().map(|l| l.chain_id.clone()).collect::<Vec<_>>(), &lowers);
+        let res = self.mount_rootfs(
+            id,
+            &dir,
+            image,
+            &layers
+                .iter()
+                .map(|l| l.chain_id.clone())
+                .collect::<Vec<_>>(),
+            &lowers,
+        );
         if res.is_err() {
             let _ = fs::remove_dir_all(&dir);
         }
         res
     }
 
-    fn mount_rootfs(&self, id: &str, dir: &std::path::Path, image: &Image, chains: &[Digest], lowers: &[String]) -> Result<Rootfs, StoreError> {
+    fn mount_rootfs(
+        &self,
+        id: &str,
+        dir: &std::path::Path,
+        image: &Image,
+        chains: &[Digest],
+        lowers: &[String],
+    ) -> Result<Rootfs, StoreError> {
         let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
         for p in [&upper, &work, &merged] {
             fs::create_dir(p).map_err(io_err("create directory", p))?;
         }
+        // The merged root takes the upper directory's attributes: give it the image's.
+        if let Some(top) = lowers.first() {
+            let m = fs::metadata(top).map_err(io_err("stat", Path::new(top)))?;
+            fs::set_permissions(&upper, m.permissions()).map_err(io_err("chmod", &upper))?;
+            if !self.rootless {
+                std::os::unix::fs::chown(&upper, Some(m.uid()), Some(m.gid()))
+                    .map_err(io_err("chown", &upper))?;
+            }
+        }
         let chain_list: Vec<String> = chains.iter().map(ToString::to_string).collect();
         fs::write(dir.join("layers"), chain_list.join("\n")).map_err(io_err("write", dir))?;
-        fs::write(dir.join("image"), image.manifest_digest.to_string()).map_err(io_err("write", dir))?;
-        let mut opts = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+        fs::write(dir.join("image"), image.manifest_digest.to_string())
+            .map_err(io_err("write", dir))?;
+        let mut opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowers.join(":"),
+            upper.display(),
+            work.display()
+        );
         if self.rootless {
             opts.push_str(",userxattr");
         }
-        if opts.len() > MAX_MOUNT_DATA || opts.contains(',') && lowers.iter().any(|l| l.contains([',', ':'])) {
-            return Err(StoreError::Invalid { what: format!("rootfs {id}"), why: "too many layers or a store path with ',' or ':' for overlay options".into() });
+        if opts.len() > MAX_MOUNT_DATA
+            || opts.contains(',') && lowers.iter().any(|l| l.contains([',', ':']))
+        {
+            return Err(StoreError::Invalid {
+                what: format!("rootfs {id}"),
+                why: "too many layers or a store path with ',' or ':' for overlay options".into(),
+            });
         }
         sys::mount_overlay(&merged, &opts).map_err(io_err("mount overlay", &merged))?;
-        Ok(Rootfs { id: id.to_string(), path: merged, upper })
+        Ok(Rootfs {
+            id: id.to_string(),
+            path: merged,
+            upper,
+        })
     }
 
     /// Unmounts and removes container `id`'s root filesystem (and its changes).
@@ -83,7 +132,9 @@ impl Store {
         }
         let merged = dir.join("merged");
         match sys::umount(&merged) {
-            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => return Err(io_err("unmount", &merged)(e)),
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => {
+                return Err(io_err("unmount", &merged)(e))
+            }
             _ => {}
         }
         fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))

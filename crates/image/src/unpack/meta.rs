@@ -55,7 +55,11 @@ fn parse_time(v: &[u8]) -> Option<(i64, i64)> {
     let (sec, frac) = s.split_once('.').unwrap_or((s, ""));
     let sec: i64 = sec.parse().ok()?;
     let digits: String = frac.chars().take(9).collect();
-    let nsec = if digits.is_empty() { 0 } else { format!("{digits:0<9}").parse().ok()? };
+    let nsec = if digits.is_empty() {
+        0
+    } else {
+        format!("{digits:0<9}").parse().ok()?
+    };
     Some((sec, nsec))
 }
 
@@ -65,13 +69,17 @@ fn parse_time(v: &[u8]) -> Option<(i64, i64)> {
 pub fn xattr_allowed(key: &[u8], rootless: bool) -> bool {
     let overlay = key.starts_with(b"trusted.overlay.") || key.starts_with(b"user.overlay.");
     let privileged = key.starts_with(b"trusted.") || key.starts_with(b"security.");
-    !overlay && !(rootless && privileged)
+    !(overlay || rootless && privileged)
 }
 
 /// The opaque-directory xattr overlayfs reads: `trusted.*` as root, `user.*` with the
 /// `userxattr` mount option used rootless.
 pub fn opaque_xattr(rootless: bool) -> &'static OsStr {
-    OsStr::from_bytes(if rootless { b"user.overlay.opaque" } else { b"trusted.overlay.opaque" })
+    OsStr::from_bytes(if rootless {
+        b"user.overlay.opaque"
+    } else {
+        b"trusted.overlay.opaque"
+    })
 }
 
 #[cfg(test)]
@@ -80,7 +88,10 @@ mod tests {
 
     #[test]
     fn pax_times() {
-        assert_eq!(parse_time(b"1700000000.5"), Some((1_700_000_000, 500_000_000)));
+        assert_eq!(
+            parse_time(b"1700000000.5"),
+            Some((1_700_000_000, 500_000_000))
+        );
         assert_eq!(parse_time(b"12"), Some((12, 0)));
         assert_eq!(parse_time(b"x"), None);
     }

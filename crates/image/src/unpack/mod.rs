@@ -74,14 +74,26 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { rootless: sys::rootless() }
+        Options {
+            rootless: sys::rootless(),
+        }
     }
 }
 
 /// Unpacks the tar stream `reader` into the directory `root`. Reads the stream to its end
 /// (so a digest computed beneath it covers every byte).
-pub fn unpack<R: Read>(reader: R, root: OwnedFd, opts: Options, layer: &str) -> Result<(), UnpackError> {
-    let mut u = Unpacker { dirs: Dirs::new(root), opts, layer, dir_times: Vec::new() };
+pub fn unpack<R: Read>(
+    reader: R,
+    root: OwnedFd,
+    opts: Options,
+    layer: &str,
+) -> Result<(), UnpackError> {
+    let mut u = Unpacker {
+        dirs: Dirs::new(root),
+        opts,
+        layer,
+        dir_times: Vec::new(),
+    };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| u.tar_err(e))?;
     for entry in entries {
@@ -113,7 +125,10 @@ enum Kind {
 
 impl Unpacker<'_> {
     fn tar_err(&self, source: io::Error) -> UnpackError {
-        UnpackError::Tar { layer: self.layer.to_string(), source }
+        UnpackError::Tar {
+            layer: self.layer.to_string(),
+            source,
+        }
     }
 
     fn io_err(&self, name: &[u8], op: &'static str) -> impl Fn(io::Error) -> UnpackError + '_ {
@@ -126,7 +141,12 @@ impl Unpacker<'_> {
                     why: format!("{op}: path escapes the snapshot through a symlink"),
                 }
             } else {
-                UnpackError::Io { layer: self.layer.to_string(), path: path.clone(), op, source: e }
+                UnpackError::Io {
+                    layer: self.layer.to_string(),
+                    path: path.clone(),
+                    op,
+                    source: e,
+                }
             }
         }
     }
@@ -151,9 +171,13 @@ impl Unpacker<'_> {
         };
         let base_bytes = base.as_bytes();
         if base_bytes == OPAQUE_MARKER {
-            let dir = self.dirs.open(parent).map_err(self.io_err(&name, "open parent"))?;
+            let dir = self
+                .dirs
+                .open(parent)
+                .map_err(self.io_err(&name, "open parent"))?;
             let key = meta::opaque_xattr(self.opts.rootless);
-            return sys::lsetxattrat(dir.as_fd(), OsStr::new("."), key, b"y").map_err(self.io_err(&name, "set opaque xattr"));
+            return sys::lsetxattrat(dir.as_fd(), OsStr::new("."), key, b"y")
+                .map_err(self.io_err(&name, "set opaque xattr"));
         }
         if let Some(hidden) = base_bytes.strip_prefix(WHITEOUT_PREFIX) {
             if hidden.starts_with(WHITEOUT_PREFIX) {
@@ -166,10 +190,15 @@ impl Unpacker<'_> {
         }
         let is_dir = matches!(kind, Kind::Dir);
         self.clear_existing(&name, parent, base, is_dir)?;
-        let dir = self.dirs.open(parent).map_err(self.io_err(&name, "open parent"))?;
+        let dir = self
+            .dirs
+            .open(parent)
+            .map_err(self.io_err(&name, "open parent"))?;
         match kind {
             Kind::Dir => {
-                sys::mkdirat(dir.as_fd(), base, 0o700).or_else(ignore_eexist).map_err(self.io_err(&name, "mkdir"))?;
+                sys::mkdirat(dir.as_fd(), base, 0o700)
+                    .or_else(ignore_eexist)
+                    .map_err(self.io_err(&name, "mkdir"))?;
                 self.set_meta(&name, dir.as_fd(), base, &meta, true)?;
                 let mut full = parent.to_vec();
                 full.push(base.clone());
@@ -177,12 +206,14 @@ impl Unpacker<'_> {
             }
             Kind::File => self.file(entry, &name, dir.as_fd(), base, &meta)?,
             Kind::Symlink(target) => {
-                sys::symlinkat(&target, dir.as_fd(), base).map_err(self.io_err(&name, "symlink"))?;
+                sys::symlinkat(&target, dir.as_fd(), base)
+                    .map_err(self.io_err(&name, "symlink"))?;
                 self.set_owner_times(&name, dir.as_fd(), base, &meta)?;
             }
             Kind::HardLink(target) => self.hard_link(&name, &target, dir.as_fd(), base)?,
             Kind::Node(fmt, dev) => {
-                sys::mknodat(dir.as_fd(), base, fmt | meta.mode, dev).map_err(self.io_err(&name, "mknod"))?;
+                sys::mknodat(dir.as_fd(), base, fmt | meta.mode, dev)
+                    .map_err(self.io_err(&name, "mknod"))?;
                 self.set_meta(&name, dir.as_fd(), base, &meta, false)?;
             }
             Kind::Skip => {}
@@ -193,7 +224,12 @@ impl Unpacker<'_> {
     fn kind<R: Read>(&self, entry: &tar::Entry<'_, R>, name: &[u8]) -> Result<Kind, UnpackError> {
         use tar::EntryType as T;
         let h = entry.header();
-        let link = || entry.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
+        let link = || {
+            entry
+                .link_name_bytes()
+                .map(|l| l.into_owned())
+                .unwrap_or_default()
+        };
         let dev = || -> Result<libc::dev_t, UnpackError> {
             let major = h.device_major().ok().flatten().unwrap_or(0);
             let minor = h.device_minor().ok().flatten().unwrap_or(0);
@@ -206,7 +242,14 @@ impl Unpacker<'_> {
             T::Link => {
                 let target = link();
                 Kind::HardLink(components(&target).map_err(|b| {
-                    self.escape(name, &format!("hard link target {:?}: {}", String::from_utf8_lossy(&target), b.describe()))
+                    self.escape(
+                        name,
+                        &format!(
+                            "hard link target {:?}: {}",
+                            String::from_utf8_lossy(&target),
+                            b.describe()
+                        ),
+                    )
                 })?)
             }
             // Device nodes cannot be created without CAP_MKNOD; runtimes provide /dev anyway.
@@ -220,8 +263,17 @@ impl Unpacker<'_> {
 
     /// Removes what an earlier entry left at this name, unless both are directories
     /// (then the later entry only updates the attributes, as tar does).
-    fn clear_existing(&mut self, name: &[u8], parent: &[OsString], base: &OsStr, is_dir: bool) -> Result<(), UnpackError> {
-        let dir = self.dirs.open(parent).map_err(self.io_err(name, "open parent"))?;
+    fn clear_existing(
+        &mut self,
+        name: &[u8],
+        parent: &[OsString],
+        base: &OsStr,
+        is_dir: bool,
+    ) -> Result<(), UnpackError> {
+        let dir = self
+            .dirs
+            .open(parent)
+            .map_err(self.io_err(name, "open parent"))?;
         let st = match sys::lstatat(dir.as_fd(), base) {
             Ok(st) => st,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
@@ -235,55 +287,96 @@ impl Unpacker<'_> {
         if existing_dir {
             remove_tree(dir.as_fd(), base).map_err(self.io_err(name, "remove replaced directory"))
         } else {
-            sys::unlinkat(dir.as_fd(), base, false).map_err(self.io_err(name, "remove replaced entry"))
+            sys::unlinkat(dir.as_fd(), base, false)
+                .map_err(self.io_err(name, "remove replaced entry"))
         }
     }
 
-    fn whiteout(&mut self, name: &[u8], parent: &[OsString], hidden: &OsStr) -> Result<(), UnpackError> {
-        if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.as_bytes().contains(&b'/') {
+    fn whiteout(
+        &mut self,
+        name: &[u8],
+        parent: &[OsString],
+        hidden: &OsStr,
+    ) -> Result<(), UnpackError> {
+        if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.as_bytes().contains(&b'/')
+        {
             return Err(self.escape(name, "whiteout of an invalid name"));
         }
         self.clear_existing(name, parent, hidden, false)?;
-        let dir = self.dirs.open(parent).map_err(self.io_err(name, "open parent"))?;
-        sys::mknodat(dir.as_fd(), hidden, libc::S_IFCHR, 0).map_err(self.io_err(name, "create whiteout"))
+        let dir = self
+            .dirs
+            .open(parent)
+            .map_err(self.io_err(name, "open parent"))?;
+        sys::mknodat(dir.as_fd(), hidden, libc::S_IFCHR, 0)
+            .map_err(self.io_err(name, "create whiteout"))
     }
 
-    fn file<R: Read>(&self, entry: &mut tar::Entry<'_, R>, name: &[u8], dir: BorrowedFd<'_>, base: &OsStr, meta: &Meta) -> Result<(), UnpackError> {
+    fn file<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        name: &[u8],
+        dir: BorrowedFd<'_>,
+        base: &OsStr,
+        meta: &Meta,
+    ) -> Result<(), UnpackError> {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-        let fd = sys::open_beneath(dir, base.as_ref(), flags, 0o600).map_err(self.io_err(name, "create file"))?;
+        let fd = sys::open_beneath(dir, base.as_ref(), flags, 0o600)
+            .map_err(self.io_err(name, "create file"))?;
         let mut f = File::from(fd);
         let want = entry.size();
         let got = io::copy(entry, &mut f).map_err(|e| self.tar_err(e))?;
         if got != want {
-            let why = format!("entry {:?} ends after {got} of {want} bytes", String::from_utf8_lossy(name));
+            let why = format!(
+                "entry {:?} ends after {got} of {want} bytes",
+                String::from_utf8_lossy(name)
+            );
             return Err(self.tar_err(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
         }
         if !self.opts.rootless {
-            std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid)).map_err(self.io_err(name, "chown"))?;
+            std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))
+                .map_err(self.io_err(name, "chown"))?;
         }
         // After chown, which clears setuid/setgid bits.
-        f.set_permissions(std::fs::Permissions::from_mode(meta.mode)).map_err(self.io_err(name, "chmod"))?;
+        f.set_permissions(std::fs::Permissions::from_mode(meta.mode))
+            .map_err(self.io_err(name, "chmod"))?;
         self.set_xattrs(name, dir, base, meta)?;
         let t = to_system_time(meta.mtime);
-        f.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t)).map_err(self.io_err(name, "set times"))
+        f.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t))
+            .map_err(self.io_err(name, "set times"))
     }
 
-    fn hard_link(&mut self, name: &[u8], target: &[OsString], dir: BorrowedFd<'_>, base: &OsStr) -> Result<(), UnpackError> {
+    fn hard_link(
+        &mut self,
+        name: &[u8],
+        target: &[OsString],
+        dir: BorrowedFd<'_>,
+        base: &OsStr,
+    ) -> Result<(), UnpackError> {
         let Some((tbase, tparent)) = target.split_last() else {
             return Err(self.escape(name, "hard link to the archive root"));
         };
-        let tdir = sys::open_dir_beneath(self.dirs.root(), &join(tparent)).map_err(self.io_err(name, "open hard link target dir"))?;
+        let tdir = sys::open_dir_beneath(self.dirs.root(), &join(tparent))
+            .map_err(self.io_err(name, "open hard link target dir"))?;
         // linkat without AT_SYMLINK_FOLLOW links a symlink itself, never what it points to.
         sys::linkat(tdir.as_fd(), tbase, dir, base).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENOENT) {
-                self.escape(name, &format!("hard link target {:?} is not in this layer", join(target)))
+                self.escape(
+                    name,
+                    &format!("hard link target {:?} is not in this layer", join(target)),
+                )
             } else {
                 self.io_err(name, "link")(e)
             }
         })
     }
 
-    fn set_owner_times(&self, name: &[u8], dir: BorrowedFd<'_>, base: &OsStr, meta: &Meta) -> Result<(), UnpackError> {
+    fn set_owner_times(
+        &self,
+        name: &[u8],
+        dir: BorrowedFd<'_>,
+        base: &OsStr,
+        meta: &Meta,
+    ) -> Result<(), UnpackError> {
         if !self.opts.rootless {
             sys::lchownat(dir, base, meta.uid, meta.gid).map_err(self.io_err(name, "chown"))?;
         }
@@ -292,7 +385,14 @@ impl Unpacker<'_> {
     }
 
     /// Owner, mode and xattrs (and times unless deferred for directories).
-    fn set_meta(&self, name: &[u8], dir: BorrowedFd<'_>, base: &OsStr, meta: &Meta, defer_time: bool) -> Result<(), UnpackError> {
+    fn set_meta(
+        &self,
+        name: &[u8],
+        dir: BorrowedFd<'_>,
+        base: &OsStr,
+        meta: &Meta,
+        defer_time: bool,
+    ) -> Result<(), UnpackError> {
         if !self.opts.rootless {
             sys::lchownat(dir, base, meta.uid, meta.gid).map_err(self.io_err(name, "chown"))?;
         }
@@ -304,17 +404,28 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn set_xattrs(&self, name: &[u8], dir: BorrowedFd<'_>, base: &OsStr, meta: &Meta) -> Result<(), UnpackError> {
+    fn set_xattrs(
+        &self,
+        name: &[u8],
+        dir: BorrowedFd<'_>,
+        base: &OsStr,
+        meta: &Meta,
+    ) -> Result<(), UnpackError> {
         for (k, v) in &meta.xattrs {
             if meta::xattr_allowed(k, self.opts.rootless) {
-                sys::lsetxattrat(dir, base, OsStr::from_bytes(k), v).map_err(self.io_err(name, "setxattr"))?;
+                sys::lsetxattrat(dir, base, OsStr::from_bytes(k), v)
+                    .map_err(self.io_err(name, "setxattr"))?;
             }
         }
         Ok(())
     }
 
     fn apply_root_meta(&mut self, name: &[u8], meta: &Meta) -> Result<(), UnpackError> {
-        let root = self.dirs.root().try_clone_to_owned().map_err(self.io_err(name, "dup root fd"))?;
+        let root = self
+            .dirs
+            .root()
+            .try_clone_to_owned()
+            .map_err(self.io_err(name, "dup root fd"))?;
         self.set_meta(name, root.as_fd(), OsStr::new("."), meta, true)
     }
 
@@ -329,7 +440,10 @@ impl Unpacker<'_> {
                 Some((b, p)) => (b.clone(), p.to_vec()),
                 None => (OsString::from("."), Vec::new()),
             };
-            let dir = self.dirs.open(&parent).map_err(self.io_err(&name, "open parent"))?;
+            let dir = self
+                .dirs
+                .open(&parent)
+                .map_err(self.io_err(&name, "open parent"))?;
             match sys::lutimesat(dir.as_fd(), &base, mtime) {
                 // A later entry replaced or removed the directory: nothing to date.
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -359,8 +473,16 @@ fn to_system_time((sec, nsec): (i64, i64)) -> std::time::SystemTime {
 /// Removes the directory `name` in `dir` and everything under it, fd-relative and
 /// without following symlinks.
 fn remove_tree(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
-    let sub = sys::open_beneath(dir, name.as_ref(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
-    let list = std::fs::read_dir(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&sub)))?;
+    let sub = sys::open_beneath(
+        dir,
+        name.as_ref(),
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )?;
+    let list = std::fs::read_dir(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&sub)
+    ))?;
     for e in list {
         let e = e?;
         let child = e.file_name();

@@ -6,7 +6,14 @@ use super::*;
 
 /// A tar entry with a raw name (bypassing the tar crate's own path checks, so hostile
 /// names can be crafted).
-fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link: &str, data: &[u8], mode: u32) {
+fn raw(
+    b: &mut tar::Builder<Vec<u8>>,
+    name: &str,
+    kind: tar::EntryType,
+    link: &str,
+    data: &[u8],
+    mode: u32,
+) {
     let mut h = tar::Header::new_gnu();
     h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
     h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
@@ -21,7 +28,9 @@ fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link: &s
 }
 
 fn opts() -> Options {
-    Options { rootless: sys::rootless() }
+    Options {
+        rootless: sys::rootless(),
+    }
 }
 
 fn run(tar: Vec<u8>, dest: &Path) -> Result<(), UnpackError> {
@@ -48,23 +57,50 @@ fn unpacks_files_links_and_metadata() {
     h.set_uid(0);
     h.set_gid(0);
     h.set_mtime(0);
-    b.append_pax_extensions([("SCHILY.xattr.user.test", &b"v"[..]), ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..])]).unwrap();
+    b.append_pax_extensions([
+        ("SCHILY.xattr.user.test", &b"v"[..]),
+        ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
+    ])
+    .unwrap();
     b.append_data(&mut h, "xfile", &b"z"[..]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     run(b.into_inner().unwrap(), dir.path()).unwrap();
     let p = dir.path();
     let su = fs::metadata(p.join("bin/su")).unwrap();
     assert_eq!(su.permissions().mode() & 0o7777, 0o4755);
-    assert_eq!(fs::read_link(p.join("bin/sh")).unwrap(), Path::new("/bin/busybox"));
+    assert_eq!(
+        fs::read_link(p.join("bin/sh")).unwrap(),
+        Path::new("/bin/busybox")
+    );
     assert_eq!(fs::metadata(p.join("bin/su2")).unwrap().ino(), su.ino());
     assert_eq!(fs::read(p.join("deep/a/b/file")).unwrap(), b"x");
-    assert_eq!(fs::metadata(p.join("deep/a")).unwrap().permissions().mode() & 0o7777, 0o755);
-    assert!(fs::symlink_metadata(p.join("fifo")).unwrap().file_type().is_fifo());
+    assert_eq!(
+        fs::metadata(p.join("deep/a")).unwrap().permissions().mode() & 0o7777,
+        0o755
+    );
+    assert!(fs::symlink_metadata(p.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
     let bin = fs::metadata(p.join("bin")).unwrap();
-    assert_eq!((bin.permissions().mode() & 0o7777, bin.mtime()), (0o750, 1_600_000_000));
+    assert_eq!(
+        (bin.permissions().mode() & 0o7777, bin.mtime()),
+        (0o750, 1_600_000_000)
+    );
     let fd: OwnedFd = File::open(p).unwrap().into();
-    assert_eq!(sys::lgetxattrat(fd.as_fd(), OsStr::new("xfile"), OsStr::new("user.test")).unwrap(), Some(b"v".to_vec()));
-    assert_eq!(sys::lgetxattrat(fd.as_fd(), OsStr::new("xfile"), OsStr::new("trusted.overlay.opaque")).unwrap(), None);
+    assert_eq!(
+        sys::lgetxattrat(fd.as_fd(), OsStr::new("xfile"), OsStr::new("user.test")).unwrap(),
+        Some(b"v".to_vec())
+    );
+    assert_eq!(
+        sys::lgetxattrat(
+            fd.as_fd(),
+            OsStr::new("xfile"),
+            OsStr::new("trusted.overlay.opaque")
+        )
+        .unwrap(),
+        None
+    );
     if !sys::rootless() {
         assert_eq!((su.uid(), su.gid()), (1000, 1001));
     }
@@ -85,7 +121,10 @@ fn whiteouts_become_overlay_whiteouts() {
     assert_eq!(wh.rdev(), 0);
     let fd: OwnedFd = File::open(dir.path()).unwrap().into();
     let key = meta::opaque_xattr(sys::rootless());
-    assert_eq!(sys::lgetxattrat(fd.as_fd(), OsStr::new("var"), key).unwrap(), Some(b"y".to_vec()));
+    assert_eq!(
+        sys::lgetxattrat(fd.as_fd(), OsStr::new("var"), key).unwrap(),
+        Some(b"y".to_vec())
+    );
     assert!(!dir.path().join("var/.wh..wh.plnk").exists());
 }
 
@@ -106,20 +145,53 @@ fn later_entries_replace_earlier_ones() {
 /// Each hostile layer must fail with an escape error and leave `outside` untouched.
 #[test]
 fn refuses_every_escape() {
-    let cases: Vec<(&str, Vec<(&str, T, &str)>)> = vec![
+    type Entries<'a> = Vec<(&'a str, T, &'a str)>;
+    let cases: Vec<(&str, Entries)> = vec![
         ("dotdot", vec![("../outside/x", T::Regular, "")]),
         ("dotdot-inner", vec![("a/../../outside/x", T::Regular, "")]),
         ("absolute", vec![("/outside/x", T::Regular, "")]),
-        ("symlink-abs", vec![("l", T::Symlink, "/"), ("l/x", T::Regular, "")]),
-        ("symlink-rel", vec![("l", T::Symlink, "../outside"), ("l/x", T::Regular, "")]),
-        ("symlink-deep", vec![("d/", T::Directory, ""), ("d/l", T::Symlink, "../../outside"), ("d/l/x", T::Regular, "")]),
+        (
+            "symlink-abs",
+            vec![("l", T::Symlink, "/"), ("l/x", T::Regular, "")],
+        ),
+        (
+            "symlink-rel",
+            vec![("l", T::Symlink, "../outside"), ("l/x", T::Regular, "")],
+        ),
+        (
+            "symlink-deep",
+            vec![
+                ("d/", T::Directory, ""),
+                ("d/l", T::Symlink, "../../outside"),
+                ("d/l/x", T::Regular, ""),
+            ],
+        ),
         ("hardlink-out", vec![("h", T::Link, "../outside/secret")]),
         ("hardlink-abs", vec![("h", T::Link, "/etc/passwd")]),
-        ("hardlink-via-symlink", vec![("l", T::Symlink, "/etc"), ("h", T::Link, "l/passwd")]),
-        ("symlink-swapped-for-dir", vec![("d/", T::Directory, ""), ("d", T::Symlink, "/"), ("d/x", T::Regular, "")]),
+        (
+            "hardlink-via-symlink",
+            vec![("l", T::Symlink, "/etc"), ("h", T::Link, "l/passwd")],
+        ),
+        (
+            "symlink-swapped-for-dir",
+            vec![
+                ("d/", T::Directory, ""),
+                ("d", T::Symlink, "/"),
+                ("d/x", T::Regular, ""),
+            ],
+        ),
         ("whiteout-dotdot", vec![(".wh...", T::Regular, "")]),
-        ("opaque-through-symlink", vec![("l", T::Symlink, "/tmp"), ("l/.wh..wh..opq", T::Regular, "")]),
-        ("whiteout-through-symlink", vec![("l", T::Symlink, ".."), ("l/.wh.secret", T::Regular, "")]),
+        (
+            "opaque-through-symlink",
+            vec![
+                ("l", T::Symlink, "/tmp"),
+                ("l/.wh..wh..opq", T::Regular, ""),
+            ],
+        ),
+        (
+            "whiteout-through-symlink",
+            vec![("l", T::Symlink, ".."), ("l/.wh.secret", T::Regular, "")],
+        ),
     ];
     for (what, entries) in cases {
         let top = tempfile::tempdir().unwrap();
@@ -130,14 +202,28 @@ fn refuses_every_escape() {
         fs::write(outside.join("secret"), b"s").unwrap();
         let mut b = tar::Builder::new(Vec::new());
         for (name, kind, link) in entries {
-            raw(&mut b, name, kind, link, if kind == T::Regular { b"pwned" } else { b"" }, 0o644);
+            raw(
+                &mut b,
+                name,
+                kind,
+                link,
+                if kind == T::Regular { b"pwned" } else { b"" },
+                0o644,
+            );
         }
         let err = run(b.into_inner().unwrap(), &snap).unwrap_err();
         assert!(matches!(err, UnpackError::Escape { .. }), "{what}: {err}");
-        let mut names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = fs::read_dir(&outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
         assert_eq!(names, ["secret"], "{what}: outside changed");
-        assert_eq!(fs::metadata(outside.join("secret")).unwrap().nlink(), 1, "{what}");
+        assert_eq!(
+            fs::metadata(outside.join("secret")).unwrap().nlink(),
+            1,
+            "{what}"
+        );
         assert!(!err.to_string().contains('\n'), "{what}: one-line error");
     }
 }

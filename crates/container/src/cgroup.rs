@@ -1,0 +1,128 @@
+//! The container's cgroup: made and limited before the init exists, joined by the init at
+//! clone time (v2) or right after (v1), removed with the container.
+
+use crate::process::CgroupJoin;
+use crate::Error;
+use berth_cgroups::Manager;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+/// A created cgroup and, on v2, the directory fd the init is cloned into.
+pub struct ContainerCgroup {
+    pub manager: Manager,
+    clone_fd: Option<OwnedFd>,
+}
+
+fn requests_resources(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .is_some_and(|r| {
+            r.memory().is_some()
+                || r.cpu().is_some()
+                || r.pids().is_some()
+                || r.block_io().is_some()
+                || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+                || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+                || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+                || r.network().is_some()
+        })
+}
+
+impl ContainerCgroup {
+    /// Creates the container's cgroup and applies `linux.resources`. Without privileges and
+    /// without a writable (delegated) cgroup, a container that asks for no limits runs without
+    /// a cgroup of its own; one that asks for limits fails.
+    pub fn setup(spec: &Spec, id: &str, rootless: bool) -> Result<Option<ContainerCgroup>, Error> {
+        let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+        let manager = Manager::for_container(path.as_deref(), id)?;
+        if let Err(e) = manager.create() {
+            if rootless
+                && matches!(
+                    e.raw_os_error(),
+                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                )
+                && !requests_resources(spec)
+            {
+                tracing::debug!("no cgroup for {id}: {e}");
+                return Ok(None);
+            }
+            return Err(e.into());
+        }
+        let ready = || -> Result<ContainerCgroup, Error> {
+            manager.apply(&resources(spec))?;
+            let clone_fd = manager.clone_into_fd()?;
+            Ok(ContainerCgroup {
+                manager: manager.clone(),
+                clone_fd,
+            })
+        };
+        ready()
+            .inspect_err(|_| {
+                let _ = manager.destroy(true);
+            })
+            .map(Some)
+    }
+}
+
+/// Device rules every container needs after the config's own (later rules win): the default
+/// devices, ptys, and the config's `linux.devices`, as runc and crun allow them.
+fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true);
+        r.set_typ(Some(typ));
+        r.set_major(major);
+        r.set_minor(minor);
+        r.set_access(Some("rwm".to_string()));
+        r
+    };
+    let c = LinuxDeviceType::C;
+    let mut rules: Vec<LinuxDeviceCgroup> = [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+    ]
+    .into_iter()
+    .map(|(ma, mi)| rule(c, Some(ma), Some(mi)))
+    .collect();
+    rules.push(rule(c, Some(136), None));
+    for d in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor())));
+    }
+    rules
+}
+
+/// The config's resources with the default device rules appended.
+fn resources(spec: &Spec) -> LinuxResources {
+    let mut r = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut devices = r.devices().clone().unwrap_or_default();
+    devices.extend(default_device_rules(spec));
+    r.set_devices(Some(devices));
+    r
+}
+
+impl CgroupJoin for ContainerCgroup {
+    fn clone_into(&self) -> Option<BorrowedFd<'_>> {
+        self.clone_fd.as_ref().map(|f| f.as_fd())
+    }
+
+    fn join(&self, pid: i32) -> Result<(), String> {
+        self.manager.add_process(pid).map_err(|e| e.to_string())
+    }
+}
