@@ -117,10 +117,14 @@ pub fn enter(root: BorrowedFd<'_>, rootfs: &Path, no_pivot: bool) -> Result<(), 
         .ctx(|| format!("move {} to /", rootfs.display()))?;
         sysfs::chroot(Path::new(".")).ctx(|| "chroot")?;
     } else {
+        let old_root = sysfs::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .ctx(|| "open the old root")?;
         let dot = Path::new(".");
         sysmount::pivot_root(dot, dot).ctx(|| format!("pivot_root into {}", rootfs.display()))?;
-        // The old root is stacked under the new one at "."; detach it without letting the
-        // unmount propagate to the host.
+        // The old root is now stacked on the new one. Step onto it by fd (the kernel does not
+        // promise what "." is after pivot_root), keep its unmount from propagating to the
+        // host, and detach it.
+        sysfs::fchdir(old_root.as_fd()).ctx(|| "chdir to the old root")?;
         sysmount::mount(None, dot, None, libc::MS_SLAVE | libc::MS_REC, None)
             .ctx(|| "make old root rslave")?;
         sysmount::umount2(dot, libc::MNT_DETACH).ctx(|| "detach old root")?;

@@ -1,0 +1,239 @@
+//! The container's root and mounts, checked from inside: pivot_root, read-only root, every
+//! mount type and option, /dev, masked and read-only paths, and that no mount ever lands
+//! outside the rootfs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::*;
+use serde_json::json;
+
+/// The line of /proc/self/mountinfo for `mount_point`, from inside the container.
+fn mountinfo_line(out: &str, mount_point: &str) -> String {
+    out.lines()
+        .find(|l| l.split(' ').nth(4) == Some(mount_point))
+        .unwrap_or_else(|| panic!("no mount at {mount_point} in:\n{out}"))
+        .to_string()
+}
+
+#[test]
+fn root_is_pivoted_and_read_only() {
+    let b = Bundle::new(&["sh", "-c", "cat /proc/self/mountinfo; touch /x 2>&1; ls /"]);
+    let out = b.run_ok();
+    let root = mountinfo_line(&out, "/");
+    assert!(
+        root.split(' ')
+            .nth(5)
+            .unwrap()
+            .split(',')
+            .any(|o| o == "ro"),
+        "{root}"
+    );
+    assert!(out.contains("Read-only file system"), "{out}");
+    // The rootfs is all there is: no host paths.
+    assert!(
+        out.contains("busybox") == false && out.contains("bin\n"),
+        "{out}"
+    );
+    b.assert_host_clean();
+}
+
+#[test]
+fn no_pivot_moves_the_root() {
+    let mut b = Bundle::new(&["sh", "-c", "ls /; cat /proc/self/mountinfo | wc -l"]);
+    b.config["root"]["readonly"] = json!(false);
+    b.write();
+    let id = unique("nopivot");
+    let out = b.rt(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let text = text(&out.stdout);
+    assert!(text.contains("etc\n") && text.contains("proc\n"), "{text}");
+    b.assert_host_clean();
+}
+
+#[test]
+fn mounts_have_their_types_and_options() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/mountinfo; cat /data/file; touch /data/new 2>&1; cat /one",
+    ]);
+    let host = b.path().join("hostdir");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("file"), "from host\n").unwrap();
+    std::fs::write(b.path().join("one-file"), "single file\n").unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "ro", "nosuid", "nodev"]}));
+    mounts.push(json!({"destination": "/one", "type": "none", "source": "one-file", "options": ["bind", "ro"]}));
+    mounts.push(json!({"destination": "/scratch/deep", "type": "tmpfs", "source": "tmpfs", "options": ["noexec", "size=1m", "mode=700", "noatime"]}));
+    let out = b.run_ok();
+    let data = mountinfo_line(&out, "/data");
+    let opts = data.split(' ').nth(5).unwrap();
+    for o in ["ro", "nosuid", "nodev"] {
+        assert!(opts.split(',').any(|x| x == o), "{o} missing: {data}");
+    }
+    assert!(out.contains("from host"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(out.contains("single file"), "{out}");
+    let t = mountinfo_line(&out, "/scratch/deep");
+    assert!(
+        t.contains(" - tmpfs ") && t.contains("size=1024k") && t.contains("mode=700"),
+        "{t}"
+    );
+    assert!(
+        t.split(' ').nth(5).unwrap().contains("noexec") && t.contains("noatime"),
+        "{t}"
+    );
+    for p in [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+    ] {
+        mountinfo_line(&out, p);
+    }
+    assert!(mountinfo_line(&out, "/sys")
+        .split(' ')
+        .nth(5)
+        .unwrap()
+        .starts_with("ro"));
+    assert!(!host.join("new").exists());
+    b.assert_host_clean();
+}
+
+#[test]
+fn mount_propagation_options() {
+    let mut b = Bundle::new(&["sh", "-c", "cat /proc/self/mountinfo"]);
+    // Not recursive: a recursive root propagation, applied last as runc does, would reset
+    // the mount's own.
+    b.config["linux"]["rootfsPropagation"] = json!("private");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/shared", "type": "tmpfs", "source": "tmpfs", "options": ["shared"]}));
+    let out = b.run_ok();
+    assert!(
+        mountinfo_line(&out, "/shared").contains(" shared:"),
+        "{out}"
+    );
+    // private root: no propagation tags on /.
+    let root = mountinfo_line(&out, "/");
+    assert!(
+        !root.contains("shared:") && !root.contains("master:"),
+        "{root}"
+    );
+    b.assert_host_clean();
+}
+
+#[test]
+fn dev_has_default_devices_links_and_config_devices() {
+    let mut b = Bundle::new(&["sh", "-c", "for d in null zero full random urandom tty fuse; do stat -c '%n %F %t:%T %a' /dev/$d; done; for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done; echo x > /dev/null && echo null-ok; head -c 4 /dev/zero | wc -c"]);
+    b.config["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640, "uid": 0, "gid": 0}]);
+    let out = b.run_ok();
+    for (name, nums) in [
+        ("null", "1:3"),
+        ("zero", "1:5"),
+        ("full", "1:7"),
+        ("random", "1:8"),
+        ("urandom", "1:9"),
+        ("tty", "5:0"),
+        ("fuse", "a:e5"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("/dev/{name} ")))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(
+            line.contains("character special file") && line.contains(nums),
+            "{line}"
+        );
+    }
+    assert!(
+        out.contains("/dev/fuse character special file a:e5 640"),
+        "{out}"
+    );
+    for l in [
+        "pts/ptmx",
+        "/proc/self/fd",
+        "/proc/self/fd/0",
+        "/proc/self/fd/1",
+        "/proc/self/fd/2",
+        "null-ok",
+    ] {
+        assert!(out.lines().any(|x| x == l), "{l}: {out}");
+    }
+    assert!(out.trim_end().ends_with('4'));
+    b.assert_host_clean();
+}
+
+#[test]
+fn masked_and_read_only_paths() {
+    // Host side first: these exist and are not empty here.
+    assert!(std::fs::read_to_string("/proc/timer_list").unwrap().len() > 0);
+    assert!(std::fs::read_dir("/sys/firmware").unwrap().count() > 0);
+    let b = Bundle::new(&["sh", "-c", "wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/panic) 2>&1; cat /proc/self/mountinfo"]);
+    let out = b.run_ok();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "/proc/timer_list is masked: {out}");
+    assert_eq!(lines.next(), Some("0"), "/sys/firmware is masked: {out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(mountinfo_line(&out, "/proc/sys")
+        .split(' ')
+        .nth(5)
+        .unwrap()
+        .starts_with("ro"));
+    b.assert_host_clean();
+}
+
+#[test]
+fn a_symlink_cannot_send_a_mount_outside_the_rootfs() {
+    let host_target = tempfile::tempdir().unwrap();
+    let mut b = Bundle::new(&["sh", "-c", "cat /proc/self/mountinfo"]);
+    // An absolute and a relative link that both point out of the rootfs on the host.
+    std::os::unix::fs::symlink(host_target.path(), b.rootfs().join("abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../..", b.rootfs().join("rel")).unwrap();
+    std::fs::create_dir_all(
+        b.rootfs()
+            .join(host_target.path().strip_prefix("/").unwrap()),
+    )
+    .unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/abs/sub", "type": "tmpfs", "source": "tmpfs"}));
+    mounts.push(json!({"destination": "/rel/landed", "type": "tmpfs", "source": "tmpfs"}));
+    let out = b.run_ok();
+    // Both resolved inside the container's root.
+    let inside = host_target.path().join("sub");
+    mountinfo_line(&out, inside.to_str().unwrap());
+    mountinfo_line(&out, "/landed");
+    assert_eq!(
+        std::fs::read_dir(host_target.path()).unwrap().count(),
+        0,
+        "host dir touched"
+    );
+    assert!(!std::path::Path::new("/landed").exists());
+    b.assert_host_clean();
+}
+
+#[test]
+fn cgroup_mount_shows_the_containers_own_cgroup() {
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup; ls /sys/fs/cgroup; cat /proc/self/mountinfo | grep /sys/fs/cgroup",
+    ]);
+    let out = b.run_ok();
+    // A cgroup namespace: every hierarchy's path is the namespace root.
+    for line in out.lines().take_while(|l| l.contains(':')) {
+        assert!(line.ends_with(":/"), "{line}");
+    }
+    assert!(
+        out.lines().any(|l| l == "memory" || l.contains("cgroup2")),
+        "{out}"
+    );
+    b.assert_host_clean();
+}
