@@ -8,7 +8,17 @@ mod log;
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // One line, like every other error of ours: clap's first line without its prefix.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("berth-runtime: {}", first.trim_start_matches("error: "));
+            std::process::exit(1)
+        }
+    };
     let logger = log::init(&cli.global);
     let code = match commands::dispatch(&cli) {
         Ok(code) => code,

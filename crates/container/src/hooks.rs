@@ -124,18 +124,9 @@ fn wait(
     }
 }
 
-/// An unnamed temporary file (`O_TMPFILE` in /tmp, else a memfd).
+/// An unnamed in-memory file: works wherever the hook runs, even in a read-only container.
 fn tempfile_anon() -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_TMPFILE)
-        .open("/tmp")
-        .or_else(|_| {
-            let fd = berth_sys::exec::sealed_memfd("hook-output", b"")?;
-            Ok(std::fs::File::from(fd))
-        })
+    berth_sys::fs::memfd(c"hook-output").map(std::fs::File::from)
 }
 
 #[cfg(test)]

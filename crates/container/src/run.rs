@@ -15,11 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Error> {
     if detach {
         let built = build(rt, opts, false, false)?;
-        built
-            .spawned
-            .channel
-            .start()
-            .map_err(Error::io("start the container"))?;
+        start(&built.spawned.channel)?;
         poststart(&built.saved);
         return Ok(0);
     }
@@ -41,11 +37,7 @@ fn foreground(built: Built, sigfd: BorrowedFd<'_>) -> Result<i32, Error> {
         saved,
         spawned,
     } = built;
-    let start = spawned
-        .channel
-        .start()
-        .map_err(Error::io("start the container"));
-    let exit = start.and_then(|()| {
+    let exit = start(&spawned.channel).and_then(|()| {
         poststart(&saved);
         let relay = spawned.master.as_ref().map(|m| Relay::new(m.as_fd()));
         supervise(spawned.pid, sigfd, relay)
@@ -59,6 +51,15 @@ fn foreground(built: Built, sigfd: BorrowedFd<'_>) -> Result<i32, Error> {
     let code = exit?;
     removed?;
     Ok(code)
+}
+
+/// Releases the init and waits until it has executed the container's program.
+fn start(channel: &crate::process::channel::ParentEnd) -> Result<(), Error> {
+    use crate::process::channel::ChannelError;
+    channel.start().map_err(|e| match e {
+        ChannelError::Failed(msg) => Error::Usage(msg),
+        other => Error::Usage(format!("start the container: {other}")),
+    })
 }
 
 /// The caller's terminal tied to the container's pty.

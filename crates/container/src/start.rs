@@ -30,11 +30,14 @@ pub fn start(rt: &Runtime, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Waits until the init has written to the fifo (it is about to exec), or has died.
+/// Waits until the init has taken the start signal and executed the container's program:
+/// it writes one byte, keeps the fifo open until its exec closes it, and writes an error
+/// instead if a step after the signal (startContainer hooks, exec) fails.
 fn await_exec(
     fifo: std::os::fd::BorrowedFd<'_>,
     pidfd: std::os::fd::BorrowedFd<'_>,
 ) -> Result<(), Error> {
+    let mut got = Vec::new();
     loop {
         let mut fds = [
             libc::pollfd {
@@ -48,30 +51,39 @@ fn await_exec(
                 revents: 0,
             },
         ];
-        // SAFETY: two valid pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
+        // Before the first byte the writer may not have opened the fifo yet, so only the
+        // init's death ends the wait; after it, end of file does.
+        let n = if got.is_empty() { 2 } else { 1 };
+        // SAFETY: `fds` holds `n` valid pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), n, -1) };
+        if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
             return Err(Error::io("poll the exec fifo")(e));
         }
-        if fds[0].revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            return match sysfs::read(fifo, &mut b) {
-                Ok(1) => Ok(()),
-                Ok(_) => Err(Error::Usage(
-                    "the container's init closed the exec fifo without starting".into(),
-                )),
-                Err(e) => Err(Error::io("read the exec fifo")(e)),
-            };
+        if fds[0].revents != 0 {
+            let mut buf = [0u8; 4096];
+            match sysfs::read(fifo, &mut buf) {
+                Ok(0) if !got.is_empty() => break,
+                Ok(0) => {}
+                Ok(k) => got.extend_from_slice(&buf[..k]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::io("read the exec fifo")(e)),
+            }
+            continue;
         }
-        if fds[1].revents != 0 {
+        if got.is_empty() && fds[1].revents != 0 {
             return Err(Error::Usage(
                 "the container's init exited before it could start".into(),
             ));
         }
+    }
+    match got.split_first() {
+        Some((b'0', [])) => Ok(()),
+        Some((b'0', msg)) => Err(Error::Usage(String::from_utf8_lossy(msg).into_owned())),
+        _ => Err(Error::Usage("unexpected data on the exec fifo".into())),
     }
 }
 

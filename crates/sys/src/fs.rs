@@ -330,3 +330,11 @@ pub fn close_all_except(keep: &[RawFd]) -> io::Result<()> {
     // SAFETY: as above.
     cvt(unsafe { libc::close_range(next, u32::MAX, 0) }).map(drop)
 }
+
+/// An anonymous, close-on-exec in-memory file (`memfd_create`).
+pub fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
+    // SAFETY: valid C string; returns a new fd or -1.
+    let fd = cvt(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })?;
+    // SAFETY: fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

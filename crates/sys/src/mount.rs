@@ -179,7 +179,13 @@ impl FsContext {
     pub fn kernel_message(&self) -> Option<String> {
         let mut buf = [0u8; 512];
         let n = crate::fs::read(self.fd_borrow(), &mut buf).ok()?;
-        (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).trim_end().to_string())
+        let text = String::from_utf8_lossy(&buf[..n]).trim_end().to_string();
+        // Messages start with their level: "e " error, "w " warning, "i " info.
+        let text = match text.split_once(' ') {
+            Some(("e" | "w" | "i", rest)) => rest.to_string(),
+            _ => text,
+        };
+        (n > 0).then_some(text)
     }
 
     fn fd_borrow(&self) -> BorrowedFd<'_> {

@@ -52,6 +52,8 @@ pub fn unique(prefix: &str) -> String {
 pub struct Bundle {
     pub dir: tempfile::TempDir,
     pub config: Value,
+    /// Container ids used with this bundle, checked for leftover cgroups.
+    ids: std::cell::RefCell<Vec<String>>,
 }
 
 impl Bundle {
@@ -73,7 +75,11 @@ impl Bundle {
                 .unwrap();
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(args);
-        Bundle { dir, config }
+        Bundle {
+            dir,
+            config,
+            ids: Default::default(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -114,6 +120,7 @@ impl Bundle {
 
     /// `run` in the foreground: the container's output and the runtime's exit status.
     pub fn run(&self, id: &str) -> Output {
+        self.ids.borrow_mut().push(id.to_string());
         self.rt(&["run", "--bundle", self.path().to_str().unwrap(), id])
     }
 
@@ -132,6 +139,7 @@ impl Bundle {
 
     /// `create` with stdio detached from the test (the init keeps its stdio until it exits).
     pub fn create(&self, id: &str, extra: &[&str]) -> Output {
+        self.ids.borrow_mut().push(id.to_string());
         self.write();
         let mut c = self.cmd(&["create", "--bundle", self.path().to_str().unwrap()]);
         c.args(extra).arg(id).current_dir(self.path());
@@ -149,6 +157,9 @@ impl Bundle {
     /// Everything the host must not keep after this bundle's containers are gone.
     pub fn assert_host_clean(&self) {
         assert_no_leftovers(self.path(), &self.state_root());
+        for id in self.ids.borrow().iter() {
+            assert_no_cgroup(id);
+        }
     }
 }
 
@@ -230,6 +241,28 @@ pub fn assert_no_leftovers(dir: &Path, state_root: &Path) {
             }
         }
     }
+}
+
+/// No cgroup directory named `id` in any hierarchy (searched a few levels deep).
+pub fn assert_no_cgroup(id: &str) {
+    fn walk(dir: &Path, id: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == id {
+                found.push(e.path());
+            } else if depth > 0 {
+                walk(&e.path(), id, depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), id, 4, &mut found);
+    assert!(found.is_empty(), "cgroups left: {found:?}");
 }
 
 /// Asserts a command failed with a single-line error containing `needle`.

@@ -139,9 +139,22 @@ impl ParentEnd {
         self.send(Down::HooksDone)
     }
 
-    /// Tells a waiting init to execute the container's process.
-    pub fn start(&self) -> io::Result<()> {
-        self.send(Down::Start)
+    /// Tells a waiting init to execute the container's process, and waits until it has: the
+    /// exec closes the init's end (close-on-exec), a late failure arrives as a message.
+    pub fn start(&self) -> Result<(), ChannelError> {
+        self.send(Down::Start)?;
+        let mut buf = vec![0u8; MAX_MSG];
+        let (n, _) = socket::recv(self.sock.as_fd(), &mut buf)?;
+        match n {
+            0 => Ok(()),
+            _ => match decode_up(&buf[..n])? {
+                Up::Failed(s) => Err(ChannelError::Failed(s)),
+                other => Err(ChannelError::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("unexpected {other:?} after start"),
+                ))),
+            },
+        }
     }
 }
 
@@ -254,7 +267,7 @@ mod tests {
         ));
         parent.proceed().unwrap();
         child.wait_for_proceed().unwrap();
-        parent.start().unwrap();
+        parent.send(Down::Start).unwrap();
         assert!(child.wait_for_proceed().is_err());
         child.failed("boom");
         assert!(matches!(parent.next_report(), Err(ChannelError::Failed(m)) if m == "boom"));

@@ -17,14 +17,17 @@ use std::path::Path;
 
 /// Entry point of the forked child. Never returns.
 pub fn run(l: &Launch<'_>, plan: &Plan, chan: ChildEnd) -> ! {
-    let code = match setup_and_exec(l, plan, &chan) {
-        Ok(never) => match never {},
-        Err(e) => {
-            chan.failed(&e.to_string());
-            1
+    // After `start` through the fifo, errors go back on the fifo, which `start` reads until
+    // the exec closes it; before that, on the channel.
+    let mut started: Option<OwnedFd> = None;
+    let Err(e) = setup_and_exec(l, plan, &chan, &mut started);
+    match &started {
+        Some(w) => {
+            let _ = sysfs::write_all(w.as_fd(), format!("{e}").as_bytes());
         }
-    };
-    sysproc::exit_now(code)
+        None => chan.failed(&e.to_string()),
+    }
+    sysproc::exit_now(1)
 }
 
 /// Fds opened from the host before anything of the container is touched.
@@ -56,7 +59,12 @@ fn process(spec: &Spec) -> Result<&Process, InitError> {
         .ok_or_else(|| InitError::check("process", "missing"))
 }
 
-fn setup_and_exec(l: &Launch<'_>, plan: &Plan, chan: &ChildEnd) -> Result<Infallible, InitError> {
+fn setup_and_exec(
+    l: &Launch<'_>,
+    plan: &Plan,
+    chan: &ChildEnd,
+    started: &mut Option<OwnedFd>,
+) -> Result<Infallible, InitError> {
     let _ = sysproc::set_name(c"berth:init");
     // Until ready: die with the runtime, so a killed `create` leaves no process behind.
     sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
@@ -154,7 +162,7 @@ fn setup_and_exec(l: &Launch<'_>, plan: &Plan, chan: &ChildEnd) -> Result<Infall
     };
     chan.ready(relay).ctx(|| "report ready")?;
     drop(master);
-    wait_for_start(chan, &host)?;
+    *started = wait_for_start(chan, &host)?;
 
     container_hooks(l, Status::Created, |h| h.start_container().clone())?;
     if p.no_new_privileges().unwrap_or(false) {
@@ -203,16 +211,22 @@ fn setgroups_allowed(proc: std::os::fd::BorrowedFd<'_>) -> bool {
     !buf[..n].starts_with(b"deny")
 }
 
-fn wait_for_start(chan: &ChildEnd, host: &HostFds) -> Result<(), InitError> {
+/// Waits for the start signal. With a fifo, returns its write end: it stays open (close-on-
+/// exec) so `start` learns of the exec, or of a late error, by reading until end of file.
+fn wait_for_start(chan: &ChildEnd, host: &HostFds) -> Result<Option<OwnedFd>, InitError> {
     match &host.fifo {
         Some(fifo) => {
             // Opening the fifo for writing blocks until `start` opens it for reading.
             let path = format!("self/fd/{}", fifo.as_raw_fd());
             let w = sysfs::openat(Some(host.proc.as_fd()), Path::new(&path), libc::O_WRONLY, 0)
                 .ctx(|| "open the exec fifo")?;
-            sysfs::write_all(w.as_fd(), b"0").ctx(|| "write the exec fifo")
+            sysfs::write_all(w.as_fd(), b"0").ctx(|| "write the exec fifo")?;
+            Ok(Some(w))
         }
-        None => chan.wait_for_start().ctx(|| "wait for start"),
+        None => chan
+            .wait_for_start()
+            .ctx(|| "wait for start")
+            .map(|()| None),
     }
 }
 
