@@ -2,7 +2,8 @@
 //! clone time (v2) or right after (v1), removed with the container.
 
 use crate::process::CgroupJoin;
-use crate::Error;
+use crate::state::{ContainerDir, Saved, Status};
+use crate::{Error, Runtime};
 use berth_cgroups::Manager;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -105,7 +106,7 @@ fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
 }
 
 /// The config's resources with the default device rules appended.
-fn resources(spec: &Spec) -> LinuxResources {
+pub(crate) fn resources(spec: &Spec) -> LinuxResources {
     let mut r = spec
         .linux()
         .as_ref()
@@ -125,4 +126,37 @@ impl CgroupJoin for ContainerCgroup {
     fn join(&self, pid: i32) -> Result<(), String> {
         self.manager.add_process(pid).map_err(|e| e.to_string())
     }
+}
+
+/// Loads container `id` for a cgroup command and checks its status is one of `allowed`.
+/// It does not wait for the container's lock: a foreground `run` holds that for the
+/// container's whole life.
+pub(crate) fn load(
+    rt: &Runtime,
+    id: &str,
+    allowed: &[Status],
+    action: &'static str,
+) -> Result<(ContainerDir, Saved), Error> {
+    let dir = rt.root.peek(id)?;
+    let saved = dir.load()?;
+    let status = dir.status(saved.as_ref())?;
+    match saved {
+        Some(s) if allowed.contains(&status) => Ok((dir, s)),
+        _ => Err(Error::WrongStatus {
+            id: id.into(),
+            status,
+            action,
+        }),
+    }
+}
+
+/// The container's cgroup, or an error naming `action` when it has none of its own (a
+/// rootless container without a delegated cgroup).
+pub(crate) fn manager<'a>(saved: &'a Saved, action: &str) -> Result<&'a Manager, Error> {
+    saved.cgroup.as_ref().ok_or_else(|| {
+        Error::Usage(format!(
+            "container {} has no cgroup of its own: cannot {action}",
+            saved.id
+        ))
+    })
 }

@@ -90,6 +90,13 @@ fn build_in(
         .map(connect_console)
         .transpose()?;
     let cgroup = ContainerCgroup::setup(spec, &opts.id, rt.rootless)?;
+    // Should this process die before the state is saved, `delete` finds the cgroup here.
+    if let Some(c) = &cgroup {
+        if let Err(e) = dir.save_creating(&c.manager) {
+            let _ = c.manager.destroy(true);
+            return Err(e.into());
+        }
+    }
     let result = spawn_and_save(
         rt,
         opts,

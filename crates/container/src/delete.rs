@@ -18,6 +18,10 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<(), Error> {
     let status = dir.status(saved.as_ref())?;
     let Some(saved) = saved else {
         // No state file while we hold the lock: the creating process died before finishing.
+        // Its init died with it (parent-death signal); its cgroup may remain.
+        if let Some(c) = dir.load_creating()? {
+            c.destroy(true)?;
+        }
         return dir.remove().map_err(Error::from);
     };
     match status {

@@ -3,21 +3,25 @@
 //! `berth` engine calls it directly.
 //!
 //! One module per lifecycle verb ([`create`], [`start`], [`run`], [`kill`], [`delete`],
-//! [`state_cmd`], [`list`]); the process chain in [`process`]; the steps inside the container in
-//! [`init`]; saved state in [`state`].
+//! [`state_cmd`], [`list`]; for cgroups [`update`], [`pause`], [`events`], [`ps`]); the
+//! process chain in [`process`]; the steps inside the container in [`init`]; saved state in
+//! [`state`].
 
 pub mod cgroup;
 pub mod create;
 pub mod delete;
 pub mod error;
+pub mod events;
 pub mod features;
 pub mod hooks;
 pub mod init;
 pub mod kill;
 pub mod list;
 pub mod mountinfo;
+pub mod pause;
 pub mod process;
 pub mod procfs;
+pub mod ps;
 pub mod run;
 pub mod security;
 pub mod spec;
@@ -25,6 +29,7 @@ pub mod start;
 pub mod state;
 pub mod state_cmd;
 pub mod time;
+pub mod update;
 
 pub use error::Error;
 

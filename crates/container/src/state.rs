@@ -13,6 +13,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 const STATE_FILE: &str = "state.json";
+/// The cgroup of a container still being created, for cleaning up after a `create` that died.
+const CREATING_FILE: &str = "creating.json";
 pub(crate) const FIFO: &str = "exec.fifo";
 
 /// Errors about the state directory and state files.
@@ -247,6 +249,28 @@ impl ContainerDir {
             source,
         })?;
         write_atomic(&self.path.join(STATE_FILE), &data).map_err(io_err(&self.path))
+    }
+
+    /// Records the cgroup of a container being created.
+    pub fn save_creating(&self, cgroup: &berth_cgroups::Manager) -> Result<(), StateError> {
+        let path = self.path.join(CREATING_FILE);
+        let data = serde_json::to_vec(cgroup).map_err(|source| StateError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &data).map_err(io_err(&self.path))
+    }
+
+    /// The cgroup recorded by [`ContainerDir::save_creating`], if any.
+    pub fn load_creating(&self) -> Result<Option<berth_cgroups::Manager>, StateError> {
+        let p = self.path.join(CREATING_FILE);
+        match std::fs::read(&p) {
+            Ok(data) => serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|source| StateError::Corrupt { path: p, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&p)(e)),
+        }
     }
 
     /// The status of the container described by `saved`, looking at the live system.

@@ -138,6 +138,25 @@ fn set_attrs(tree: BorrowedFd<'_>, recursive: bool, a: Attrs) -> io::Result<()> 
     sysmount::mount_setattr(tree, recursive, &attr)
 }
 
+/// procfs and sysfs carry files the runtime and the kernel trust; a destination reached
+/// through a symlink could put them where the image says instead (CVE-2019-16884 class).
+fn no_symlinks(env: &Env<'_>, dest: &Path, typ: &str) -> Result<(), InitError> {
+    let rel = resolve::relative(dest);
+    match berth_sys::fs::openat2(
+        env.root,
+        &rel,
+        libc::O_PATH,
+        0,
+        berth_sys::fs::Resolve::InRootNoSymlinks,
+    ) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(InitError::check(
+            format!("mount {typ} on {}", dest.display()),
+            "the destination goes through a symlink; refusing",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Mounts a new instance of file system `typ` on `dest`.
 pub(super) fn new_fs(
     env: &Env<'_>,
@@ -147,6 +166,9 @@ pub(super) fn new_fs(
     opts: &MountOptions,
 ) -> Result<(), InitError> {
     let what = || format!("mount {typ} on {}", dest.display());
+    if typ == "proc" || typ == "sysfs" {
+        no_symlinks(env, dest, typ)?;
+    }
     let target = target(env, dest, true)?;
     let tree = fs_tree(typ, source, opts).map_err(|(source, msg)| InitError {
         what: match msg {
