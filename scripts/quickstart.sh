@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs berth and runs a real container, with no registry access: builds the binaries,
+# installs them to /usr/local/bin, makes a busybox bundle from Debian's busybox-static and
+# runs it with berth-runtime. Run as root on Debian or Ubuntu.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "quickstart: run as root (sudo $0)" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for p in busybox-static build-essential pkg-config libseccomp-dev libssl-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; }
+if ! command -v cargo >/dev/null; then
+  echo "quickstart: cargo not found; install a Rust toolchain >= 1.85 (https://rustup.rs) and rerun" >&2
+  exit 1
+fi
+
+cargo build --release --locked
+install -m 0755 target/release/berth-runtime target/release/berth /usr/local/bin/
+
+bundle=/tmp/berth-quickstart
+rm -rf "$bundle"
+mkdir -p "$bundle/rootfs/bin"
+cp /bin/busybox "$bundle/rootfs/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$bundle/rootfs/bin/$a"; done
+mkdir -p "$bundle/rootfs"/{etc,proc,sys,dev,tmp,root}
+echo 'root:x:0:0:root:/root:/bin/sh' > "$bundle/rootfs/etc/passwd"
+berth-runtime spec --bundle "$bundle"
+# No terminal, and a command that shows it really is a container.
+sed -i -e 's/"terminal": true/"terminal": false/' \
+  -e 's/"sh"$/"sh", "-c", "echo hello from $(hostname): pid $$, uid $(id -u); ls \/"/' "$bundle/config.json"
+berth-runtime run --bundle "$bundle" "quickstart-$$"
