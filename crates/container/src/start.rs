@@ -4,7 +4,7 @@
 use crate::hooks::{self, HookState};
 use crate::state::{Saved, Status};
 use crate::{Error, Runtime};
-use berth_sys::{fs as sysfs, process as sysproc};
+use berth_sys::fs as sysfs;
 use std::os::fd::{AsFd, AsRawFd};
 
 /// Starts the created container `id`.
@@ -19,11 +19,15 @@ pub fn start(rt: &Runtime, id: &str) -> Result<(), Error> {
             action: "start it (only a created container can start)",
         });
     };
+    // The pidfd comes first: once the fifo is open, the init may run, fail and be reaped.
+    let Some(pidfd) = crate::kill::init_pidfd(&saved)? else {
+        return Err(Error::Usage(
+            "the container's init exited before it could start".into(),
+        ));
+    };
     let fifo_path = dir.fifo_path();
     let fifo = sysfs::open(&fifo_path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .map_err(Error::path(&fifo_path))?;
-    let pidfd =
-        sysproc::pidfd_open(saved.pid).map_err(Error::io(format!("pidfd_open {}", saved.pid)))?;
     await_exec(fifo.as_fd(), pidfd.as_fd())?;
     std::fs::remove_file(&fifo_path).map_err(Error::path(&fifo_path))?;
     poststart(&saved);
