@@ -3,13 +3,14 @@
 //! executes the container's program. Any failure is sent to the parent, then it exits.
 
 use super::channel::ChildEnd;
+use super::finish::{self, Final};
 use super::namespaces::Plan;
 use super::{intermediate, Launch, StartSignal};
 use crate::hooks::{self, HookState};
 use crate::init::error::{Context, InitError};
-use crate::init::{attrs, console, exec, identity, mounts, rootfs};
+use crate::init::{attrs, mounts, rootfs};
 use crate::state::Status;
-use berth_sys::{fs as sysfs, ids, ns, process as sysproc, signal};
+use berth_sys::{fs as sysfs, ids, ns, process as sysproc};
 use oci_spec::runtime::{Process, Spec};
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -17,17 +18,9 @@ use std::path::Path;
 
 /// Entry point of the forked child. Never returns.
 pub fn run(l: &Launch<'_>, plan: &Plan, chan: ChildEnd) -> ! {
-    // After `start` through the fifo, errors go back on the fifo, which `start` reads until
-    // the exec closes it; before that, on the channel.
     let mut started: Option<OwnedFd> = None;
     let Err(e) = setup_and_exec(l, plan, &chan, &mut started);
-    match &started {
-        Some(w) => {
-            let _ = sysfs::write_all(w.as_fd(), format!("{e}").as_bytes());
-        }
-        None => chan.failed(&e.to_string()),
-    }
-    sysproc::exit_now(1)
+    finish::report_and_exit(&e, &chan, started)
 }
 
 /// Fds opened from the host before anything of the container is touched.
@@ -132,52 +125,23 @@ fn setup_and_exec(
     attrs::sysctls(spec, host.proc.as_fd())?;
     attrs::process(spec, p, host.proc.as_fd())?;
     attrs::rlimits(p)?;
-    let master = if p.terminal().unwrap_or(false) {
-        let size = p
-            .console_size()
-            .as_ref()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        Some(console::setup(size)?)
-    } else {
-        None
-    };
-    if let (Some(m), Some(sock)) = (&master, &l.console_socket) {
-        console::send_master(sock.as_fd(), m.as_fd())?;
-    }
-    if l.new_keyring {
-        session_keyring(l.id)?;
-    }
-    sysfs::chdir(p.cwd()).ctx(|| format!("chdir to {}", p.cwd().display()))?;
-    identity::switch(p, setgroups_allowed(host.proc.as_fd()))?;
-    let env = environment(p);
-    let args = args(p)?;
-    let path_var = env.iter().find_map(|e| e.strip_prefix("PATH="));
-    let program = exec::find(&args[0], path_var)?;
-
-    sysproc::prctl(libc::PR_SET_PDEATHSIG, 0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
-    let relay = if l.relay_terminal {
-        master.as_ref().map(|m| m.as_fd())
-    } else {
-        None
-    };
-    chan.ready(relay).ctx(|| "report ready")?;
-    drop(master);
-    *started = wait_for_start(chan, &host)?;
-
-    container_hooks(l, Status::Created, |h| h.start_container().clone())?;
-    if p.no_new_privileges().unwrap_or(false) {
-        ids::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
-    }
-    crate::security::apply_seccomp(spec)?;
-    for fd in 3..3 + l.preserve_fds as RawFd {
-        sysfs::clear_cloexec(fd).ctx(|| format!("preserve fd {fd}"))?;
-    }
-    drop(host);
-    sysfs::cloexec_from(3 + l.preserve_fds).ctx(|| "mark fds close-on-exec")?;
-    sysfs::umask(p.user().umask().unwrap_or(0o022));
-    signal::reset_dispositions();
-    signal::restore_mask(&signal::empty_mask()).ctx(|| "unblock signals")?;
-    Err(exec::exec(&program, &args, &env))
+    let host_fifo = host.fifo;
+    let after_start = || container_hooks(l, Status::Created, |h| h.start_container().clone());
+    finish::finish(
+        Final {
+            process: p,
+            spec,
+            console_socket: l.console_socket.as_ref().map(|s| s.as_fd()),
+            relay_terminal: l.relay_terminal,
+            preserve_fds: l.preserve_fds,
+            keyring: l.new_keyring.then_some(l.id),
+            proc: host.proc,
+            fifo: host_fifo,
+            after_start: &after_start,
+        },
+        chan,
+        started,
+    )
 }
 
 /// In a user namespace, act as its root for the setup if root is mapped: files the setup
@@ -185,76 +149,6 @@ fn setup_and_exec(
 fn become_root_if_mapped() {
     let _ = ids::setresgid(0);
     let _ = ids::setresuid(0);
-}
-
-/// A session keyring named after the container, usable by the container's user and root.
-fn session_keyring(id: &str) -> Result<(), InitError> {
-    let name = berth_sys::cstring(id.as_bytes()).ctx(|| "keyring name")?;
-    match sysproc::join_session_keyring(&name) {
-        // Kernels without keys, or where the syscall is filtered: nothing to isolate.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => Ok(()),
-        Err(e) => Err(e).ctx(|| "join a new session keyring"),
-        // possessor: all; user: view, read, write, search, link; group and other: none.
-        Ok(serial) => {
-            sysproc::set_key_permissions(serial, 0x3f1f_0000).ctx(|| "set keyring permissions")
-        }
-    }
-}
-
-/// `setgroups` is usable unless this user namespace's `setgroups` file says deny.
-fn setgroups_allowed(proc: std::os::fd::BorrowedFd<'_>) -> bool {
-    let Ok(fd) = sysfs::openat(Some(proc), Path::new("self/setgroups"), libc::O_RDONLY, 0) else {
-        return true;
-    };
-    let mut buf = [0u8; 16];
-    let n = sysfs::read(fd.as_fd(), &mut buf).unwrap_or(0);
-    !buf[..n].starts_with(b"deny")
-}
-
-/// Waits for the start signal. With a fifo, returns its write end: it stays open (close-on-
-/// exec) so `start` learns of the exec, or of a late error, by reading until end of file.
-fn wait_for_start(chan: &ChildEnd, host: &HostFds) -> Result<Option<OwnedFd>, InitError> {
-    match &host.fifo {
-        Some(fifo) => {
-            // Opening the fifo for writing blocks until `start` opens it for reading.
-            let path = format!("self/fd/{}", fifo.as_raw_fd());
-            let w = sysfs::openat(Some(host.proc.as_fd()), Path::new(&path), libc::O_WRONLY, 0)
-                .ctx(|| "open the exec fifo")?;
-            sysfs::write_all(w.as_fd(), b"0").ctx(|| "write the exec fifo")?;
-            Ok(Some(w))
-        }
-        None => chan
-            .wait_for_start()
-            .ctx(|| "wait for start")
-            .map(|()| None),
-    }
-}
-
-fn args(p: &Process) -> Result<Vec<String>, InitError> {
-    match p.args().as_ref().filter(|a| !a.is_empty()) {
-        Some(a) => Ok(a.clone()),
-        None => Err(InitError::check("process.args", "empty")),
-    }
-}
-
-/// The process's environment; `HOME` from the container's passwd file when the config has none.
-fn environment(p: &Process) -> Vec<String> {
-    let mut env = p.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!(
-            "HOME={}",
-            home_of(p.user().uid()).unwrap_or_else(|| "/".into())
-        ));
-    }
-    env
-}
-
-fn home_of(uid: u32) -> Option<String> {
-    let text = std::fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_string())
-    })
 }
 
 /// Runs the container-namespace hooks (`createContainer`, `startContainer`).

@@ -9,6 +9,7 @@
 //! Parent and child talk over one typed channel (channel.rs).
 
 pub mod channel;
+mod finish;
 pub mod init;
 pub mod intermediate;
 pub mod namespaces;

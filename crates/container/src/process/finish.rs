@@ -1,0 +1,174 @@
+//! The last steps shared by a container's init and a process started by `exec`: terminal,
+//! keyring, working directory, user and capabilities, readiness, the start signal,
+//! no_new_privs, seccomp, fds, and the exec itself.
+
+use super::channel::ChildEnd;
+use crate::init::error::{Context, InitError};
+use crate::init::{console, exec, identity};
+use berth_sys::{fs as sysfs, ids, process as sysproc, signal};
+use oci_spec::runtime::{Process, Spec};
+use std::convert::Infallible;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// What the last steps need.
+pub struct Final<'a> {
+    pub process: &'a Process,
+    /// The container's config (its seccomp filter applies to every process in it).
+    pub spec: &'a Spec,
+    pub console_socket: Option<BorrowedFd<'a>>,
+    /// Send the pty master to the parent instead of a console socket.
+    pub relay_terminal: bool,
+    pub preserve_fds: u32,
+    /// Join a new session keyring with this name.
+    pub keyring: Option<&'a str>,
+    /// The host's procfs, opened before anything of the container was touched.
+    pub proc: OwnedFd,
+    /// `O_PATH` handle on the exec fifo (`create`); without it the start signal comes on the
+    /// channel.
+    pub fifo: Option<OwnedFd>,
+    /// Runs between the start signal and the exec (startContainer hooks).
+    pub after_start: &'a dyn Fn() -> Result<(), InitError>,
+}
+
+/// Reports a failure where the waiting side listens, then exits. After `start` through the
+/// fifo that is the fifo, which `start` reads until the exec closes it; before, the channel.
+pub fn report_and_exit(e: &InitError, chan: &ChildEnd, started: Option<OwnedFd>) -> ! {
+    match &started {
+        Some(w) => {
+            let _ = sysfs::write_all(w.as_fd(), e.to_string().as_bytes());
+        }
+        None => chan.failed(&e.to_string()),
+    }
+    sysproc::exit_now(1)
+}
+
+/// Runs the last steps and executes the process. `started` receives the fifo's write end
+/// once the start signal came through it.
+pub fn finish(
+    f: Final<'_>,
+    chan: &ChildEnd,
+    started: &mut Option<OwnedFd>,
+) -> Result<Infallible, InitError> {
+    let p = f.process;
+    let master = if p.terminal().unwrap_or(false) {
+        let size = p
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        Some(console::setup(size)?)
+    } else {
+        None
+    };
+    if let (Some(m), Some(sock)) = (&master, f.console_socket) {
+        console::send_master(sock, m.as_fd())?;
+    }
+    if let Some(name) = f.keyring {
+        session_keyring(name)?;
+    }
+    sysfs::chdir(p.cwd()).ctx(|| format!("chdir to {}", p.cwd().display()))?;
+    identity::switch(p, setgroups_allowed(f.proc.as_fd()))?;
+    let env = environment(p);
+    let args = args(p)?;
+    let path_var = env.iter().find_map(|e| e.strip_prefix("PATH="));
+    let program = exec::find(&args[0], path_var)?;
+
+    sysproc::prctl(libc::PR_SET_PDEATHSIG, 0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    let relay = if f.relay_terminal {
+        master.as_ref().map(|m| m.as_fd())
+    } else {
+        None
+    };
+    chan.ready(relay).ctx(|| "report ready")?;
+    drop(master);
+    *started = wait_for_start(chan, f.proc.as_fd(), f.fifo.as_ref())?;
+    (f.after_start)()?;
+    if p.no_new_privileges().unwrap_or(false) {
+        ids::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
+    }
+    crate::security::apply_seccomp(f.spec)?;
+    for fd in 3..3 + f.preserve_fds as RawFd {
+        sysfs::clear_cloexec(fd).ctx(|| format!("preserve fd {fd}"))?;
+    }
+    drop(f.proc);
+    drop(f.fifo);
+    sysfs::cloexec_from(3 + f.preserve_fds).ctx(|| "mark fds close-on-exec")?;
+    sysfs::umask(p.user().umask().unwrap_or(0o022));
+    signal::reset_dispositions();
+    signal::restore_mask(&signal::empty_mask()).ctx(|| "unblock signals")?;
+    Err(exec::exec(&program, &args, &env))
+}
+
+/// A session keyring named after the container, usable by the container's user and root.
+fn session_keyring(id: &str) -> Result<(), InitError> {
+    let name = berth_sys::cstring(id.as_bytes()).ctx(|| "keyring name")?;
+    match sysproc::join_session_keyring(&name) {
+        // Kernels without keys, or where the syscall is filtered: nothing to isolate.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => Ok(()),
+        Err(e) => Err(e).ctx(|| "join a new session keyring"),
+        // possessor: all; user: view, read, write, search, link; group and other: none.
+        Ok(serial) => {
+            sysproc::set_key_permissions(serial, 0x3f1f_0000).ctx(|| "set keyring permissions")
+        }
+    }
+}
+
+/// `setgroups` is usable unless this user namespace's `setgroups` file says deny.
+fn setgroups_allowed(proc: BorrowedFd<'_>) -> bool {
+    let Ok(fd) = sysfs::openat(Some(proc), Path::new("self/setgroups"), libc::O_RDONLY, 0) else {
+        return true;
+    };
+    let mut buf = [0u8; 16];
+    let n = sysfs::read(fd.as_fd(), &mut buf).unwrap_or(0);
+    !buf[..n].starts_with(b"deny")
+}
+
+/// Waits for the start signal. With a fifo, returns its write end: it stays open (close-on-
+/// exec) so `start` learns of the exec, or of a late error, by reading until end of file.
+fn wait_for_start(
+    chan: &ChildEnd,
+    proc: BorrowedFd<'_>,
+    fifo: Option<&OwnedFd>,
+) -> Result<Option<OwnedFd>, InitError> {
+    match fifo {
+        Some(fifo) => {
+            // Opening the fifo for writing blocks until `start` opens it for reading.
+            let path = format!("self/fd/{}", fifo.as_raw_fd());
+            let w = sysfs::openat(Some(proc), Path::new(&path), libc::O_WRONLY, 0)
+                .ctx(|| "open the exec fifo")?;
+            sysfs::write_all(w.as_fd(), b"0").ctx(|| "write the exec fifo")?;
+            Ok(Some(w))
+        }
+        None => chan
+            .wait_for_start()
+            .ctx(|| "wait for start")
+            .map(|()| None),
+    }
+}
+
+fn args(p: &Process) -> Result<Vec<String>, InitError> {
+    match p.args().as_ref().filter(|a| !a.is_empty()) {
+        Some(a) => Ok(a.clone()),
+        None => Err(InitError::check("process.args", "empty")),
+    }
+}
+
+/// The process's environment; `HOME` from the container's passwd file when the config has none.
+fn environment(p: &Process) -> Vec<String> {
+    let mut env = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!(
+            "HOME={}",
+            home_of(p.user().uid()).unwrap_or_else(|| "/".into())
+        ));
+    }
+    env
+}
+
+fn home_of(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_string())
+    })
+}
