@@ -59,10 +59,22 @@ pub enum Command {
     Delete(crate::commands::delete::DeleteArgs),
     /// Create and start a container; in the foreground, wait and exit with its status.
     Run(crate::commands::run::RunArgs),
+    /// Run another process in a running container.
+    Exec(crate::commands::exec::ExecArgs),
     /// List containers.
     List(crate::commands::list::ListArgs),
     /// Write a default config.json.
     Spec(crate::commands::spec::SpecArgs),
     /// Print what this runtime supports, as JSON.
     Features,
+    /// Change the resource limits of a container.
+    Update(Box<crate::commands::update::UpdateArgs>),
+    /// Suspend every process of a container.
+    Pause(crate::commands::pause::PauseArgs),
+    /// Resume the processes of a paused container.
+    Resume(crate::commands::resume::ResumeArgs),
+    /// Print a container's stats and OOM events as JSON, once or as a stream.
+    Events(crate::commands::events::EventsArgs),
+    /// List the processes of a container.
+    Ps(crate::commands::ps::PsArgs),
 }

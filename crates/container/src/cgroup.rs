@@ -160,3 +160,57 @@ pub(crate) fn manager<'a>(saved: &'a Saved, action: &str) -> Result<&'a Manager,
         ))
     })
 }
+
+/// The cgroup an exec'd process joins: the container's, or with `--cgroup` a sub-cgroup of
+/// it (cgroup v2 only, and it must exist).
+pub struct SubCgroup {
+    manager: Manager,
+    clone_fd: Option<OwnedFd>,
+}
+
+impl SubCgroup {
+    pub fn open(manager: &Manager, sub: Option<&str>) -> Result<SubCgroup, Error> {
+        let clone_fd = match sub.filter(|s| !s.is_empty()) {
+            None => manager.clone_into_fd()?,
+            Some(sub) => {
+                let sub_path = std::path::Path::new(sub.trim_start_matches('/'));
+                let base = match (manager.kind(), manager.paths().as_slice()) {
+                    (berth_cgroups::Kind::V2, [base]) => base.to_path_buf(),
+                    _ => {
+                        return Err(Error::Usage(
+                            "--cgroup: sub-cgroups are supported on cgroup v2 only".into(),
+                        ))
+                    }
+                };
+                if crate::spec::escapes_root(sub_path)
+                    || sub_path
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir)
+                {
+                    return Err(Error::Usage(format!(
+                        "--cgroup {sub:?}: must stay inside the container's cgroup"
+                    )));
+                }
+                let p = base.join(sub_path);
+                Some(
+                    berth_sys::fs::open(&p, libc::O_PATH | libc::O_DIRECTORY, 0)
+                        .map_err(Error::path(&p))?,
+                )
+            }
+        };
+        Ok(SubCgroup {
+            manager: manager.clone(),
+            clone_fd,
+        })
+    }
+}
+
+impl CgroupJoin for SubCgroup {
+    fn clone_into(&self) -> Option<BorrowedFd<'_>> {
+        self.clone_fd.as_ref().map(|f| f.as_fd())
+    }
+
+    fn join(&self, pid: i32) -> Result<(), String> {
+        self.manager.add_process(pid).map_err(|e| e.to_string())
+    }
+}

@@ -80,6 +80,10 @@ fn build_in(
             .map_err(Error::path(dir.path()))?;
         sysfs::mkfifoat(d.as_fd(), Path::new(crate::state::FIFO), 0o622)
             .map_err(Error::path(&p))?;
+        // Writable by whoever the container's user is (the umask took that away): the init
+        // opens it after becoming that user, possibly in a user namespace.
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(Error::path(&p))?;
         StartSignal::Fifo(p)
     } else {
         StartSignal::Channel

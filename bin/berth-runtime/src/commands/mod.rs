@@ -2,13 +2,19 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
+pub mod resume;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::cli::{Cli, Command, Global};
 use anyhow::{bail, Result};
@@ -26,7 +32,13 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Kill(a) => kill::run(&runtime(&cli.global)?, a).map(|()| 0),
         Command::Delete(a) => delete::run(&runtime(&cli.global)?, a).map(|()| 0),
         Command::Run(a) => run::run(&runtime(&cli.global)?, a),
+        Command::Exec(a) => exec::run(&runtime(&cli.global)?, a),
         Command::List(a) => list::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Update(a) => update::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Pause(a) => pause::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Resume(a) => resume::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Events(a) => events::run(&runtime(&cli.global)?, a).map(|()| 0),
+        Command::Ps(a) => ps::run(&runtime(&cli.global)?, a).map(|()| 0),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod init;
 pub mod intermediate;
 pub mod namespaces;
 pub mod parent;
+pub mod tenant;
 pub mod userns;
 
 use oci_spec::runtime::Spec;

@@ -3,11 +3,13 @@
 //! it is ready (or clean up after it when it is not).
 
 use super::channel::{self, ChannelError, ParentEnd, Report};
-use super::namespaces::{self, Plan};
-use super::{init, userns, Launch};
+use super::namespaces;
+use super::tenant::{self, Tenant};
+use super::{init, userns, CgroupJoin, Launch};
 use crate::hooks::{self, HookError, HookState};
 use crate::state::Status;
 use berth_sys::process::{self as sysproc, CloneArgs, Forked};
+use oci_spec::runtime::LinuxIdMapping;
 use std::os::fd::OwnedFd;
 
 /// Why the container's process could not be set up.
@@ -39,44 +41,89 @@ pub struct Spawned {
     pub master: Option<OwnedFd>,
 }
 
-/// Forks the container's process and drives its setup to readiness.
+/// Forks the container's init and drives its setup to readiness.
 pub fn spawn(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
     let clone_into = l.cgroup.and_then(|c| c.clone_into());
     let plan = namespaces::plan(l.spec, clone_into.is_some());
+    let mut run = fork(plan.clone_flags, clone_into, Stage::Init(l, &plan))?;
+    run.init = (!plan.intermediate || !plan.fork).then_some(run.child);
+    let prelude = |run: &Running| -> Result<(), LaunchError> {
+        if plan.new_user && !plan.intermediate {
+            let (u, g) = mappings(l);
+            userns::write(run.child, &u, &g)?;
+        }
+        Ok(())
+    };
+    finish(drive(Some(l), l.cgroup, &mut run, prelude), run)
+}
+
+/// Forks a process that joins the running container (`exec`) and drives it to readiness.
+pub fn spawn_tenant(t: &Tenant<'_>) -> Result<Spawned, LaunchError> {
+    let clone_into = t.cgroup.and_then(|c| c.clone_into());
+    let mut run = fork(0, clone_into, Stage::Tenant(t))?;
+    finish(drive(None, t.cgroup, &mut run, |_| Ok(())), run)
+}
+
+/// What the forked child runs.
+enum Stage<'a> {
+    Init(&'a Launch<'a>, &'a namespaces::Plan),
+    Tenant(&'a Tenant<'a>),
+}
+
+fn fork(
+    namespaces: u64,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    stage: Stage<'_>,
+) -> Result<Running, LaunchError> {
     let (parent_end, child_end) = channel::channel().map_err(LaunchError::Channel)?;
     let args = CloneArgs {
-        namespaces: plan.clone_flags,
+        namespaces,
         pidfd: false,
-        cgroup: clone_into,
+        cgroup,
     };
-    // SAFETY: the runtime is single-threaded; the child runs `init::run`, which never returns.
-    let child = match unsafe { sysproc::clone3(&args) }.map_err(LaunchError::Clone)? {
+    // SAFETY: the runtime is single-threaded; the child runs a stage that never returns.
+    let pid = match unsafe { sysproc::clone3(&args) }.map_err(LaunchError::Clone)? {
         Forked::Child => {
             drop(parent_end);
-            init::run(l, &plan, child_end)
+            match stage {
+                Stage::Init(l, plan) => init::run(l, plan, child_end),
+                Stage::Tenant(t) => tenant::run(t, child_end),
+            }
         }
         Forked::Parent { pid, .. } => pid,
     };
     drop(child_end);
-    let mut run = Running {
-        child,
-        init: (!plan.intermediate || !plan.fork).then_some(child),
+    Ok(Running {
+        child: pid,
+        init: None,
         channel: parent_end,
-    };
-    match drive(l, &plan, &mut run) {
-        Ok(master) => {
-            let pid = run.init.unwrap_or(child);
-            Ok(Spawned {
-                pid,
-                channel: run.channel,
-                master,
-            })
-        }
+    })
+}
+
+fn finish(r: Result<Option<OwnedFd>, LaunchError>, run: Running) -> Result<Spawned, LaunchError> {
+    match r {
+        Ok(master) => Ok(Spawned {
+            pid: run.init.unwrap_or(run.child),
+            channel: run.channel,
+            master,
+        }),
         Err(e) => {
             run.kill();
             Err(e)
         }
     }
+}
+
+fn mappings(l: &Launch<'_>) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
+    let linux = l.spec.linux().as_ref();
+    (
+        linux
+            .and_then(|x| x.uid_mappings().clone())
+            .unwrap_or_default(),
+        linux
+            .and_then(|x| x.gid_mappings().clone())
+            .unwrap_or_default(),
+    )
 }
 
 struct Running {
@@ -104,23 +151,16 @@ impl Running {
     }
 }
 
-fn drive(l: &Launch<'_>, plan: &Plan, run: &mut Running) -> Result<Option<OwnedFd>, LaunchError> {
-    let mappings = || {
-        let linux = l.spec.linux().as_ref();
-        (
-            linux
-                .and_then(|x| x.uid_mappings().clone())
-                .unwrap_or_default(),
-            linux
-                .and_then(|x| x.gid_mappings().clone())
-                .unwrap_or_default(),
-        )
-    };
-    if plan.new_user && !plan.intermediate {
-        let (u, g) = mappings();
-        userns::write(run.child, &u, &g)?;
-    }
-    if let Some(c) = l.cgroup {
+/// Places the child in its cgroup, lets it proceed, and answers its reports until it is
+/// ready. `launch` is the new container's (id maps and hooks), `None` for an exec.
+fn drive(
+    launch: Option<&Launch<'_>>,
+    cgroup: Option<&dyn CgroupJoin>,
+    run: &mut Running,
+    prelude: impl FnOnce(&Running) -> Result<(), LaunchError>,
+) -> Result<Option<OwnedFd>, LaunchError> {
+    prelude(run)?;
+    if let Some(c) = cgroup {
         if c.clone_into().is_none() {
             c.join(run.child).map_err(LaunchError::Cgroup)?;
         }
@@ -133,22 +173,27 @@ fn drive(l: &Launch<'_>, plan: &Plan, run: &mut Running) -> Result<Option<OwnedF
             Err(ChannelError::Closed) => return Err(LaunchError::Exited(run.exit_note())),
             Err(ChannelError::Io(e)) => return Err(LaunchError::Channel(e)),
         };
-        match report {
-            Report::MapUserNamespace(pid) => {
-                let (u, g) = mappings();
+        match (report, launch) {
+            (Report::MapUserNamespace(pid), Some(l)) => {
+                let (u, g) = mappings(l);
                 userns::write(pid, &u, &g)?;
                 run.channel.proceed().map_err(LaunchError::Channel)?;
             }
-            Report::InitPid(pid) => {
+            (Report::InitPid(pid), _) => {
                 run.init = Some(pid);
                 // The intermediate has done its work and exits now.
                 let _ = sysproc::waitpid(run.child, 0);
             }
-            Report::RunRuntimeHooks => {
+            (Report::RunRuntimeHooks, Some(l)) => {
                 runtime_hooks(l, run.init.unwrap_or(run.child))?;
                 run.channel.hooks_done().map_err(LaunchError::Channel)?;
             }
-            Report::Ready(master) => return Ok(master),
+            (Report::Ready(master), _) => return Ok(master),
+            (r, None) => {
+                return Err(LaunchError::Setup(format!(
+                    "unexpected report {r:?} from an exec'd process"
+                )))
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ mod template;
 mod validate;
 
 pub use template::default_spec;
-pub use validate::validate;
+pub use validate::{escapes_root, validate};
 
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};

@@ -120,7 +120,7 @@ fn namespaces(spec: &Spec) -> Result<HashSet<LinuxNamespaceType>, SpecError> {
 }
 
 /// True when `p`, taken lexically, climbs above the root (`../x`, `/a/../../x`).
-pub(crate) fn escapes_root(p: &Path) -> bool {
+pub fn escapes_root(p: &Path) -> bool {
     let mut depth = 0i32;
     for c in p.components() {
         match c {

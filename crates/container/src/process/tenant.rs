@@ -1,0 +1,91 @@
+//! A process joining a running container (`exec`): it enters every namespace of the
+//! container's init at once through the init's pidfd, forks (a pid or time namespace only
+//! applies to children), and the child takes the same last steps as an init.
+
+use super::channel::ChildEnd;
+use super::finish::{self, Final};
+use super::CgroupJoin;
+use crate::init::attrs;
+use crate::init::error::{Context, InitError};
+use berth_sys::{fs as sysfs, ns, process as sysproc};
+use oci_spec::runtime::{Process, Spec};
+use std::convert::Infallible;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// Everything an exec'd process needs, prepared by the runtime before forking.
+pub struct Tenant<'a> {
+    /// The process to run.
+    pub process: &'a Process,
+    /// The container's config (for its seccomp filter).
+    pub spec: &'a Spec,
+    /// A pidfd on the container's init, whose namespaces are joined.
+    pub init: BorrowedFd<'a>,
+    /// `CLONE_NEW*` flags of the namespaces to join.
+    pub namespaces: libc::c_int,
+    pub console_socket: Option<OwnedFd>,
+    pub relay_terminal: bool,
+    pub preserve_fds: u32,
+    pub cgroup: Option<&'a dyn CgroupJoin>,
+}
+
+/// Entry point of the forked child. Never returns.
+pub fn run(t: &Tenant<'_>, chan: ChildEnd) -> ! {
+    let mut started = None;
+    let Err(e) = setup_and_exec(t, &chan, &mut started);
+    finish::report_and_exit(&e, &chan, started)
+}
+
+fn setup_and_exec(
+    t: &Tenant<'_>,
+    chan: &ChildEnd,
+    started: &mut Option<OwnedFd>,
+) -> Result<Infallible, InitError> {
+    let _ = sysproc::set_name(c"berth:exec");
+    sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    // Not dumpable: the container's processes may not open our /proc/PID/exe, fds or memory.
+    sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+    let mut keep: Vec<RawFd> = (3..3 + t.preserve_fds as RawFd).collect();
+    keep.extend([chan.raw_fd(), t.init.as_raw_fd()]);
+    if let Some(s) = &t.console_socket {
+        keep.push(s.as_raw_fd());
+    }
+    sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
+    let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| "open /proc")?;
+    chan.wait_for_proceed().ctx(|| "wait for the runtime")?;
+    ns::setns(t.init, t.namespaces).ctx(|| "join the container's namespaces")?;
+    // SAFETY: the runtime is single-threaded, so the child may go on running Rust code.
+    match unsafe { sysproc::clone3(&sysproc::CloneArgs::default()) }
+        .ctx(|| "fork into the container")?
+    {
+        sysproc::Forked::Child => {
+            // The fork cleared the parent-death signal; the runtime is now our grandparent.
+            sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+        }
+        sysproc::Forked::Parent { pid, .. } => {
+            let code = i32::from(chan.init_pid(pid).is_err());
+            sysproc::exit_now(code)
+        }
+    }
+    attrs::rlimits(t.process)?;
+    if let Some(adj) = t.process.oom_score_adj() {
+        attrs::write_proc(proc.as_fd(), "self/oom_score_adj", &adj.to_string())?;
+    }
+    finish::finish(
+        Final {
+            process: t.process,
+            spec: t.spec,
+            console_socket: t.console_socket.as_ref().map(|s| s.as_fd()),
+            relay_terminal: t.relay_terminal,
+            preserve_fds: t.preserve_fds,
+            keyring: None,
+            proc,
+            fifo: None,
+            after_start: &|| Ok(()),
+        },
+        chan,
+        started,
+    )
+}
