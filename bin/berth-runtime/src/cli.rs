@@ -60,7 +60,7 @@ pub enum Command {
     /// Create and start a container; in the foreground, wait and exit with its status.
     Run(crate::commands::run::RunArgs),
     /// Run another process in a running container.
-    Exec(crate::commands::exec::ExecArgs),
+    Exec(Box<crate::commands::exec::ExecArgs>),
     /// List containers.
     List(crate::commands::list::ListArgs),
     /// Write a default config.json.
