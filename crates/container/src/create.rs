@@ -4,6 +4,7 @@
 use crate::cgroup::ContainerCgroup;
 use crate::process::parent::{self, Spawned};
 use crate::process::{CgroupJoin, Launch, StartSignal};
+use crate::security::{cache_dir, Seccomp};
 use crate::state::{write_atomic, ContainerDir, Saved};
 use crate::{procfs, spec, time, Error, Runtime};
 use berth_sys::{fs as sysfs, ids};
@@ -93,6 +94,8 @@ fn build_in(
         .as_deref()
         .map(connect_console)
         .transpose()?;
+    let seccomp = Seccomp::prepare(spec, &opts.id, bundle, &cache_dir(rt.root.path()))
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let cgroup = ContainerCgroup::setup(spec, &opts.id, rt.rootless)?;
     // Should this process die before the state is saved, `delete` finds the cgroup here.
     if let Some(c) = &cgroup {
@@ -111,6 +114,7 @@ fn build_in(
         start,
         console_socket,
         cgroup.as_ref(),
+        seccomp.as_ref(),
         relay_terminal,
     );
     if result.is_err() {
@@ -132,6 +136,7 @@ fn spawn_and_save(
     start: StartSignal,
     console_socket: Option<OwnedFd>,
     cgroup: Option<&ContainerCgroup>,
+    seccomp: Option<&Seccomp>,
     relay_terminal: bool,
 ) -> Result<(Saved, Spawned), Error> {
     let launch = Launch {
@@ -148,6 +153,7 @@ fn spawn_and_save(
         lock_fd: Some(dir.lock_fd()),
         cgroup: cgroup.map(|c| c as &dyn CgroupJoin),
         cgroup_mounts: cgroup.map(|c| c.manager.mounts()).unwrap_or_default(),
+        seccomp,
     };
     let spawned = parent::spawn(&launch)?;
     let fail = |e: Error| {

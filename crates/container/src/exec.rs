@@ -9,6 +9,7 @@ use crate::process::namespaces::flag;
 use crate::process::parent::spawn_tenant;
 use crate::process::tenant::Tenant;
 use crate::process::CgroupJoin;
+use crate::security::{cache_dir, Seccomp};
 use crate::state::Status;
 use crate::{foreground, Error, Runtime};
 use oci_spec::runtime::{Capability, Process, Spec};
@@ -94,9 +95,16 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         }
         None => None,
     };
+    let seccomp = Seccomp::prepare(
+        &saved.config,
+        &saved.id,
+        &saved.bundle,
+        &cache_dir(rt.root.path()),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
     let tenant = Tenant {
         process: &process,
-        spec: &saved.config,
+        seccomp: seccomp.as_ref(),
         init: init.as_fd(),
         namespaces: namespace_flags(&saved.config),
         console_socket,

@@ -64,6 +64,22 @@ const MOUNT_OPTIONS: &[&str] = &[
     "rsymfollow",
 ];
 
+/// The seccomp filter flags this kernel accepts.
+fn supported_seccomp_flags() -> Vec<&'static str> {
+    use berth_seccomp::kernel::*;
+    let all = [
+        FLAG_TSYNC,
+        FLAG_LOG,
+        FLAG_SPEC_ALLOW,
+        FLAG_WAIT_KILLABLE_RECV,
+    ];
+    let ok = all
+        .iter()
+        .filter(|f| flags_supported(**f))
+        .fold(0, |m, f| m | f);
+    flag_names(ok)
+}
+
 /// The features document.
 pub fn features() -> Value {
     let caps: Vec<&str> = berth_sys::caps::NAMES.to_vec();
@@ -76,7 +92,14 @@ pub fn features() -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
-            "seccomp": {"enabled": crate::security::SECCOMP_SUPPORTED},
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                "supportedFlags": supported_seccomp_flags()
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

@@ -1,20 +1,104 @@
-//! Seccomp: the seam where the filter is installed, last before exec. This build has no
-//! filter compiler yet, so a config that asks for one is rejected at validation
-//! (`linux.seccomp: not supported`), never run unfiltered.
+//! Seccomp for the container's processes: compiled (and cached) by the runtime before it
+//! forks, installed by the init or an exec'd process as late as the kernel allows, the
+//! NOTIFY listener handed to the agent at `listenerPath` with the container's state.
 
-use crate::init::error::InitError;
-use oci_spec::runtime::Spec;
+use crate::init::error::{Context, InitError};
+use crate::state::Status;
+use berth_seccomp::{process_state, Filter, ListenerSocket};
+use berth_sys::fs as sysfs;
+use oci_spec::runtime::{Spec, State};
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
 
-/// Whether this build can install `linux.seccomp` filters.
-pub const SECCOMP_SUPPORTED: bool = false;
+/// A compiled filter and where its NOTIFY listener goes.
+pub struct Seccomp {
+    filter: Filter,
+    listener_path: Option<PathBuf>,
+    metadata: Option<String>,
+    /// The state sent with the listener; its pid and status are filled in at install.
+    state: State,
+}
 
-/// Installs the config's seccomp filter, if any.
-pub fn apply_seccomp(spec: &Spec) -> Result<(), InitError> {
-    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        None => Ok(()),
-        Some(_) => Err(InitError::check(
-            "linux.seccomp",
-            "not supported by this build",
-        )),
+/// Where compiled filters are cached, under the runtime's root. The name is not a valid
+/// container id, so `list` never sees it.
+pub fn cache_dir(root: &Path) -> PathBuf {
+    root.join("@cache").join("seccomp")
+}
+
+impl Seccomp {
+    /// Compiles `linux.seccomp`, if the config has one.
+    pub fn prepare(
+        spec: &Spec,
+        id: &str,
+        bundle: &Path,
+        cache: &Path,
+    ) -> Result<Option<Seccomp>, berth_seccomp::Error> {
+        let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+            return Ok(None);
+        };
+        let filter = Filter::compile_cached(s, cache)?;
+        let mut state = State::default();
+        state.set_version(spec.version().to_string());
+        state.set_id(id.to_string());
+        state.set_bundle(bundle.to_path_buf());
+        state.set_annotations(spec.annotations().clone());
+        Ok(Some(Seccomp {
+            filter,
+            listener_path: s.listener_path().clone(),
+            metadata: s.listener_metadata().clone(),
+            state,
+        }))
     }
+
+    /// Connects to the NOTIFY agent; done before the pivot, while the host path resolves.
+    pub fn connect_agent(&self) -> Result<Option<ListenerSocket>, InitError> {
+        match (&self.listener_path, self.filter.uses_notify()) {
+            (Some(p), true) => ListenerSocket::connect(p)
+                .map(Some)
+                .map_err(|e| InitError::check("linux.seccomp.listenerPath", e.to_string())),
+            (None, true) => Err(InitError::check(
+                "linux.seccomp",
+                "a SCMP_ACT_NOTIFY rule needs listenerPath",
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    /// Installs the filter on the calling process and sends the listener to the agent.
+    /// `proc` is the host's procfs, through which the process learns its host pid.
+    pub fn install(
+        &self,
+        agent: Option<ListenerSocket>,
+        proc: BorrowedFd<'_>,
+        status: Status,
+    ) -> Result<(), InitError> {
+        let listener = self
+            .filter
+            .install()
+            .map_err(|e| InitError::check("install the seccomp filter", e.to_string()))?;
+        if let (Some(fd), Some(agent)) = (listener, agent) {
+            let pid = host_pid(proc)?;
+            let mut state = self.state.clone();
+            state.set_pid(Some(pid));
+            state.set_status(match status {
+                Status::Creating => oci_spec::runtime::ContainerState::Creating,
+                _ => oci_spec::runtime::ContainerState::Running,
+            });
+            agent
+                .send(fd, &process_state(state, pid, self.metadata.clone()))
+                .map_err(|e| InitError::check("send the seccomp listener", e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The caller's pid in the host's pid namespace: the target of `self` in the host's procfs.
+fn host_pid(proc: BorrowedFd<'_>) -> Result<i32, InitError> {
+    let link = sysfs::readlinkat(proc, Path::new("self")).ctx(|| "read /proc/self")?;
+    link.to_str().and_then(|n| n.parse().ok()).ok_or_else(|| {
+        InitError::check(
+            "/proc/self",
+            format!("unexpected target {}", link.display()),
+        )
+    })
 }

@@ -22,7 +22,8 @@ pub fn run(a: &SpecArgs, rootless: bool) -> Result<()> {
         rootless,
         berth_sys::ids::geteuid(),
         berth_sys::ids::getegid(),
-    );
+    )
+    .context("spec: default seccomp profile")?;
     std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n")
         .with_context(|| format!("spec: write {}", path.display()))
 }

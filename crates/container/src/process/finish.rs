@@ -5,8 +5,11 @@
 use super::channel::ChildEnd;
 use crate::init::error::{Context, InitError};
 use crate::init::{console, exec, identity};
+use crate::security::Seccomp;
+use crate::state::Status;
+use berth_seccomp::ListenerSocket;
 use berth_sys::{fs as sysfs, ids, process as sysproc, signal};
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::Process;
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -14,8 +17,10 @@ use std::path::Path;
 /// What the last steps need.
 pub struct Final<'a> {
     pub process: &'a Process,
-    /// The container's config (its seccomp filter applies to every process in it).
-    pub spec: &'a Spec,
+    /// The container's seccomp filter (it applies to every process in the container), and
+    /// the connection to its NOTIFY agent.
+    pub seccomp: Option<&'a Seccomp>,
+    pub agent: Option<ListenerSocket>,
     pub console_socket: Option<BorrowedFd<'a>>,
     /// Send the pty master to the parent instead of a console socket.
     pub relay_terminal: bool,
@@ -67,6 +72,13 @@ pub fn finish(
         session_keyring(name)?;
     }
     sysfs::chdir(p.cwd()).ctx(|| format!("chdir to {}", p.cwd().display()))?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch may
+    // drop: then the filter goes on now (as runc does), else last before the exec.
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let mut agent = f.agent;
+    if let (Some(s), false) = (f.seccomp, nnp) {
+        s.install(agent.take(), f.proc.as_fd(), Status::Creating)?;
+    }
     identity::switch(p, setgroups_allowed(f.proc.as_fd()))?;
     let env = environment(p);
     let args = args(p)?;
@@ -83,10 +95,12 @@ pub fn finish(
     drop(master);
     *started = wait_for_start(chan, f.proc.as_fd(), f.fifo.as_ref())?;
     (f.after_start)()?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         ids::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
+        if let Some(s) = f.seccomp {
+            s.install(agent, f.proc.as_fd(), Status::Running)?;
+        }
     }
-    crate::security::apply_seccomp(f.spec)?;
     for fd in 3..3 + f.preserve_fds as RawFd {
         sysfs::clear_cloexec(fd).ctx(|| format!("preserve fd {fd}"))?;
     }

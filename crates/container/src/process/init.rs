@@ -71,6 +71,10 @@ fn setup_and_exec(
     }
     sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
     let host = open_host(l)?;
+    let agent = match l.seccomp {
+        Some(s) => s.connect_agent()?,
+        None => None,
+    };
     chan.wait_for_proceed().ctx(|| "wait for the runtime")?;
     if plan.intermediate {
         intermediate::enter(plan, chan, host.proc.as_fd())?;
@@ -130,7 +134,8 @@ fn setup_and_exec(
     finish::finish(
         Final {
             process: p,
-            spec,
+            seccomp: l.seccomp,
+            agent,
             console_socket: l.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: l.relay_terminal,
             preserve_fds: l.preserve_fds,

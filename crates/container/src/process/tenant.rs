@@ -7,8 +7,9 @@ use super::finish::{self, Final};
 use super::CgroupJoin;
 use crate::init::attrs;
 use crate::init::error::{Context, InitError};
+use crate::security::Seccomp;
 use berth_sys::{fs as sysfs, ns, process as sysproc};
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::Process;
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -17,8 +18,8 @@ use std::path::Path;
 pub struct Tenant<'a> {
     /// The process to run.
     pub process: &'a Process,
-    /// The container's config (for its seccomp filter).
-    pub spec: &'a Spec,
+    /// The container's seccomp filter.
+    pub seccomp: Option<&'a Seccomp>,
     /// A pidfd on the container's init, whose namespaces are joined.
     pub init: BorrowedFd<'a>,
     /// `CLONE_NEW*` flags of the namespaces to join.
@@ -54,6 +55,10 @@ fn setup_and_exec(
     sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
     let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "open /proc")?;
+    let agent = match t.seccomp {
+        Some(s) => s.connect_agent()?,
+        None => None,
+    };
     chan.wait_for_proceed().ctx(|| "wait for the runtime")?;
     ns::setns(t.init, t.namespaces).ctx(|| "join the container's namespaces")?;
     // SAFETY: the runtime is single-threaded, so the child may go on running Rust code.
@@ -76,7 +81,8 @@ fn setup_and_exec(
     finish::finish(
         Final {
             process: t.process,
-            spec: t.spec,
+            seccomp: t.seccomp,
+            agent,
             console_socket: t.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: t.relay_terminal,
             preserve_fds: t.preserve_fds,

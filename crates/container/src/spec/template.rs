@@ -24,10 +24,13 @@ const READONLY: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-/// A default config for a container; `rootless` maps the caller's ids into a user namespace
-/// and leaves out what an unprivileged user cannot do.
-pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+const CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+
+/// A default config for a container, with berth's default seccomp profile for its
+/// capabilities; `rootless` maps the caller's ids into a user namespace and leaves out what an
+/// unprivileged user cannot do.
+pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Result<Value, berth_seccomp::Error> {
+    let caps = json!(CAPS);
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc"}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
@@ -78,7 +81,9 @@ pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
         linux["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
     }
     linux["namespaces"] = Value::Array(namespaces);
-    json!({
+    linux["seccomp"] =
+        serde_json::to_value(berth_seccomp::default_profile_for(&CAPS)?).unwrap_or(Value::Null);
+    Ok(json!({
         "ociVersion": "1.2.0",
         "process": {
             "terminal": true,
@@ -96,7 +101,7 @@ pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Value {
         "hostname": "berth",
         "mounts": mounts,
         "linux": linux
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -106,7 +111,8 @@ mod tests {
     #[test]
     fn default_specs_parse_and_validate() {
         for rootless in [false, true] {
-            let v = default_spec(rootless, 1000, 1000);
+            let v = default_spec(rootless, 1000, 1000).unwrap();
+            assert!(v["linux"]["seccomp"]["syscalls"].as_array().unwrap().len() > 5);
             let spec = super::super::parse(v.to_string().as_bytes()).unwrap();
             super::super::validate(&spec).unwrap();
         }

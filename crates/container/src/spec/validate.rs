@@ -279,12 +279,6 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
             "Intel RDT is not supported by berth-runtime",
         ));
     }
-    if linux.seccomp().is_some() && !crate::security::SECCOMP_SUPPORTED {
-        return Err(SpecError::invalid(
-            "linux.seccomp",
-            "seccomp is not supported by this build of berth-runtime yet",
-        ));
-    }
     if let Some(p) = linux.rootfs_propagation() {
         if crate::init::mount_options::propagation(p).is_none() {
             return Err(SpecError::invalid(
