@@ -1,0 +1,144 @@
+//! Seccomp in the container: the default profile, errno and kill actions, and a NOTIFY agent
+//! that receives the listener with the container's state and answers a syscall.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+#[test]
+fn the_default_profile_blocks_what_it_should_and_busybox_runs() {
+    // With CAP_SYS_ADMIN granted, only the filter stands between the container and mount.
+    let mut b = Bundle::new(&["sh", "-c", "grep -E '^Seccomp:' /proc/self/status; unshare -U true 2>&1 || echo unshare-denied; mount -t tmpfs none /tmp 2>&1 || echo mount-denied; ls / >/dev/null && echo ls-ok"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+    }
+    let out = b.run_ok();
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(
+        out.contains("unshare-denied") && out.contains("mount-denied") && out.contains("ls-ok"),
+        "{out}"
+    );
+    // Without the filter the same container may mount: the denial above was seccomp's.
+    b.config["linux"].as_object_mut().unwrap().remove("seccomp");
+    let out = b.run_ok();
+    assert!(!out.contains("mount-denied"), "{out}");
+    b.assert_host_clean();
+}
+
+#[test]
+fn errno_and_kill_actions_apply_in_the_container_and_to_exec() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "mkdir /dev/shm/x 2>&1; (hostname x); echo after",
+    ]);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28},
+            {"names": ["sethostname"], "action": "SCMP_ACT_KILL_PROCESS"}
+        ]
+    });
+    let out = b.run_ok();
+    assert!(out.contains("No space left on device"), "{out}");
+    assert!(out.contains("after"), "only the subshell was killed: {out}");
+    // A process started with exec gets the same filter.
+    b.config["process"]["args"] = json!(["sleep", "60"]);
+    let id = unique("secexec");
+    assert!(b.create(&id, &[]).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    let out = b.rt(&["exec", &id, "mkdir", "/dev/shm/y"]);
+    assert!(
+        text(&out.stderr).contains("No space left on device"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        b.rt(&["exec", &id, "hostname", "y"]).status.code(),
+        Some(128 + libc::SIGSYS)
+    );
+    assert!(b.rt(&["delete", "-f", &id]).status.success());
+    b.assert_host_clean();
+}
+
+#[test]
+fn a_notify_agent_gets_the_listener_and_answers() {
+    let mut b = Bundle::new(&["sh", "-c", "mkdir /dev/shm/z 2>&1; echo done"]);
+    let sock = b.path().join("agent.sock");
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "hello-agent",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let agent = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut json = Vec::new();
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        loop {
+            let mut buf = [0u8; 4096];
+            let (n, got) = berth_sys::socket::recv(conn.as_fd(), &mut buf).unwrap();
+            fds.extend(got);
+            if n == 0 {
+                break;
+            }
+            json.extend_from_slice(&buf[..n]);
+        }
+        let state: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let fd = fds.pop().unwrap();
+        let mut answered = 0;
+        loop {
+            // SAFETY: seccomp_notif is plain data the kernel wants zeroed; NOTIF_RECV fills it.
+            let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0
+            {
+                break;
+            }
+            let resp = libc::seccomp_notif_resp {
+                id: req.id,
+                val: 0,
+                error: -libc::EROFS,
+                flags: 0,
+            };
+            // SAFETY: NOTIF_SEND reads `resp`.
+            unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+            answered += 1;
+        }
+        (state, answered)
+    });
+    let id = unique("notify");
+    let out = b.run(&id);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Read-only file system"),
+        "the agent's answer: {}",
+        text(&out.stdout)
+    );
+    let (state, answered) = agent.join().unwrap();
+    assert!(answered >= 1);
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "hello-agent");
+    assert_eq!(state["state"]["id"], id.as_str());
+    assert!(state["pid"].as_i64().unwrap() > 1, "the host pid: {state}");
+    b.assert_host_clean();
+}
+
+#[test]
+fn a_bad_filter_is_a_clear_error() {
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
+    let out = b.run(&unique("nolistener"));
+    assert_fails_with(&out, "listenerPath");
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"});
+    assert_fails_with(&b.run(&unique("badaction")), "linux.seccomp.defaultAction");
+    b.assert_host_clean();
+}
