@@ -236,3 +236,42 @@ fn cgroup_mount_shows_the_containers_own_cgroup() {
     );
     b.assert_host_clean();
 }
+
+#[test]
+fn idmapped_bind_mounts() {
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("f"), "x").unwrap();
+    std::os::unix::fs::chown(host.path().join("f"), Some(0), Some(0)).unwrap();
+    // In a user namespace mapping 0 to 100000: plainly bound, the host's root-owned file shows
+    // as nobody; through `idmap` it is the container's root's.
+    let mut b = Bundle::new(&["sh", "-c", "stat -c %u:%g /plain/f /idmapped/f"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/plain", "type": "bind", "source": host.path(), "options": ["rbind"]}));
+    mounts.push(json!({"destination": "/idmapped", "type": "bind", "source": host.path(), "options": ["rbind", "idmap"]}));
+    assert_eq!(b.run_ok(), "65534:65534\n0:0\n");
+    b.assert_host_clean();
+    // A mount's own mappings, in a container without a user namespace.
+    let mut b = Bundle::new(&["stat", "-c", "%u:%g", "/m/f"]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/m", "type": "bind", "source": host.path(), "options": ["rbind", "idmap"],
+        "uidMappings": [{"containerID": 0, "hostID": 1234, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 4321, "size": 1}]
+    }));
+    assert_eq!(b.run_ok(), "1234:4321\n");
+    // The host's file is untouched.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(host.path().join("f")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+    b.assert_host_clean();
+}

@@ -96,6 +96,7 @@ fn build_in(
         .transpose()?;
     let seccomp = Seccomp::prepare(spec, &opts.id, bundle, &cache_dir(rt.root.path()))
         .map_err(|e| Error::Usage(e.to_string()))?;
+    let idmapped = crate::idmap::prepare(spec, bundle)?;
     let cgroup = ContainerCgroup::setup(spec, &opts.id, rt.rootless)?;
     // Should this process die before the state is saved, `delete` finds the cgroup here.
     if let Some(c) = &cgroup {
@@ -115,6 +116,7 @@ fn build_in(
         console_socket,
         cgroup.as_ref(),
         seccomp.as_ref(),
+        &idmapped,
         relay_terminal,
     );
     if result.is_err() {
@@ -137,6 +139,7 @@ fn spawn_and_save(
     console_socket: Option<OwnedFd>,
     cgroup: Option<&ContainerCgroup>,
     seccomp: Option<&Seccomp>,
+    idmapped: &crate::idmap::IdmappedMounts,
     relay_terminal: bool,
 ) -> Result<(Saved, Spawned), Error> {
     let launch = Launch {
@@ -154,6 +157,7 @@ fn spawn_and_save(
         cgroup: cgroup.map(|c| c as &dyn CgroupJoin),
         cgroup_mounts: cgroup.map(|c| c.manager.mounts()).unwrap_or_default(),
         seccomp,
+        idmapped,
     };
     let spawned = parent::spawn(&launch)?;
     let fail = |e: Error| {

@@ -43,6 +43,8 @@ const MOUNT_OPTIONS: &[&str] = &[
     "symfollow",
     "sync",
     "unbindable",
+    "idmap",
+    "ridmap",
     "ratime",
     "rdev",
     "rdiratime",
@@ -103,7 +105,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "org.opencontainers.runc.checkpoint.enabled": "false",

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod features;
 mod foreground;
 pub mod hooks;
+pub mod idmap;
 pub mod init;
 pub mod kill;
 pub mod list;

@@ -24,14 +24,16 @@ pub struct Env<'a> {
     pub cgroupns: bool,
     /// The container's cgroup hierarchies, for `cgroup` mounts.
     pub cgroups: &'a [berth_cgroups::CgroupMount],
+    /// Idmapped mounts the runtime prepared, by config index.
+    pub idmapped: &'a crate::idmap::IdmappedMounts,
 }
 
 fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
     opts.bind || m.typ().as_deref() == Some("bind")
 }
 
-/// Performs one config mount inside the root.
-pub fn mount(env: &Env<'_>, m: &Mount) -> Result<(), InitError> {
+/// Performs config mount number `index` inside the root.
+pub fn mount(env: &Env<'_>, index: usize, m: &Mount) -> Result<(), InitError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default()).map_err(|e| {
         InitError::check(
             format!("mount {}", m.destination().display()),
@@ -40,11 +42,18 @@ pub fn mount(env: &Env<'_>, m: &Mount) -> Result<(), InitError> {
     })?;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("bind");
-    if opts.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(InitError::check(
-            format!("mount {}", dest.display()),
-            "idmapped mounts are not supported by this build yet",
-        ));
+    if let Some(tree) = env.idmapped.tree(index) {
+        let source = source_path(env, m);
+        let what = || {
+            format!(
+                "attach idmapped mount of {} on {}",
+                source.display(),
+                dest.display()
+            )
+        };
+        let meta = std::fs::metadata(&source).ctx(what)?;
+        let target = target(env, dest, meta.is_dir())?;
+        return attach(tree, target.as_fd(), &opts).ctx(what);
     }
     if is_bind(m, &opts) {
         let source = source_path(env, m);

@@ -82,8 +82,8 @@ fn sets_up_dev(spec: &Spec) -> bool {
 
 /// Every config mount in order, then `/dev`'s nodes and links, then the working directory.
 pub fn populate(spec: &Spec, env: &Env<'_>) -> Result<(), InitError> {
-    for m in spec.mounts().iter().flatten() {
-        mounts::mount(env, m)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mounts::mount(env, i, m)?;
     }
     if sets_up_dev(spec) {
         let config = spec

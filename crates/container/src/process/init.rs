@@ -66,6 +66,7 @@ fn setup_and_exec(
     sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
     let mut keep: Vec<RawFd> = (3..3 + l.preserve_fds as RawFd).collect();
     keep.push(chan.raw_fd());
+    keep.extend(l.idmapped.raw_fds());
     if let Some(s) = &l.console_socket {
         keep.push(s.as_raw_fd());
     }
@@ -110,6 +111,7 @@ fn setup_and_exec(
             in_userns,
             cgroupns: plan.new_cgroupns,
             cgroups: &l.cgroup_mounts,
+            idmapped: l.idmapped,
         };
         rootfs::populate(spec, &env)?;
         if runtime_hooks {

@@ -167,6 +167,12 @@ fn mounts(spec: &Spec) -> Result<(), SpecError> {
                 "missing (and not a bind mount)",
             ));
         }
+        if crate::idmap::is_idmapped(m) && !is_bind {
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].options"),
+                "idmapped mounts must be bind mounts",
+            ));
+        }
         if is_bind && m.source().is_none() {
             return Err(SpecError::invalid(
                 format!("mounts[{i}].source"),
