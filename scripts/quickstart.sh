@@ -13,7 +13,7 @@ for p in busybox-static build-essential pkg-config libseccomp-dev libssl-dev; do
 done
 [ ${#need[@]} -eq 0 ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; }
 if ! command -v cargo >/dev/null; then
-  echo "quickstart: cargo not found; install a Rust toolchain >= 1.85 (https://rustup.rs) and rerun" >&2
+  echo "quickstart: cargo not found; install a Rust toolchain >= 1.87 (https://rustup.rs) and rerun" >&2
   exit 1
 fi
 
