@@ -41,7 +41,7 @@ pub(crate) struct Program(pub(crate) Vec<Insn>);
 impl Program {
     /// Parses `struct sock_filter` bytes; checks the size limits the kernel has.
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() % 8 != 0 {
+        if !bytes.len().is_multiple_of(8) {
             return Err(Error::Program(format!(
                 "{} bytes is not a whole number of instructions",
                 bytes.len()
@@ -113,7 +113,7 @@ fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
             char::from(c)
         )),
     };
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("program: odd number of hex digits".into());
     }
     s.as_bytes()

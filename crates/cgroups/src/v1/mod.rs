@@ -159,7 +159,7 @@ impl V1 {
                 FreezerState::Frozen => Ok(true),
                 // Tasks forked while freezing can leave it stuck in FREEZING; asking again
                 // freezes the newcomers.
-                _ if polls % 16 == 0 => {
+                _ if polls.is_multiple_of(16) => {
                     d.write("freezer", "freezer.state", "FROZEN").map(|_| false)
                 }
                 _ => Ok(false),
