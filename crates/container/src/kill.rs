@@ -77,8 +77,10 @@ pub(crate) fn members(saved: &Saved) -> Result<Vec<i32>, Error> {
         return Ok(vec![saved.pid]);
     }
     let ns_of = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    // A waiting init is not dumpable, so an unprivileged runtime cannot read its namespace;
+    // then the init alone is signalled (SIGKILL to it ends its whole pid namespace).
     let Some(target) = ns_of(saved.pid) else {
-        return Ok(Vec::new());
+        return Ok(vec![saved.pid]);
     };
     let mut pids = Vec::new();
     for e in std::fs::read_dir("/proc")
