@@ -24,6 +24,7 @@ pub mod mountinfo;
 pub mod pause;
 pub mod process;
 pub mod procfs;
+mod protection;
 pub mod ps;
 pub mod run;
 pub mod security;

@@ -54,6 +54,9 @@ pub struct Bundle {
     pub config: Value,
     /// Container ids used with this bundle, checked for leftover cgroups.
     ids: std::cell::RefCell<Vec<String>>,
+    /// A protection switched off for the runtime's commands (debug builds only), to show
+    /// that an attack test fails without it.
+    disabled: std::cell::RefCell<Option<String>>,
 }
 
 impl Bundle {
@@ -79,6 +82,7 @@ impl Bundle {
             dir,
             config,
             ids: Default::default(),
+            disabled: Default::default(),
         }
     }
 
@@ -107,7 +111,15 @@ impl Bundle {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--root").arg(self.state_root()).args(args);
+        if let Some(p) = self.disabled.borrow().as_ref() {
+            c.env("BERTH_TEST_DISABLE_PROTECTION", p);
+        }
         c
+    }
+
+    /// Switches a protection off (or back on with `None`) for the following commands.
+    pub fn protection_off(&self, name: Option<&str>) {
+        *self.disabled.borrow_mut() = name.map(str::to_string);
     }
 
     /// Runs a runtime command (config written first), with a timeout.

@@ -29,7 +29,8 @@ pub fn setup(size: Option<(u16, u16)>) -> Result<OwnedFd, InitError> {
 fn mount_console(slave: BorrowedFd<'_>) -> Result<(), InitError> {
     let root = sysfs::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "open /")?;
     let console = Path::new("/dev/console");
-    let target = match resolve::handle(root.as_fd(), console, true) {
+    let nofollow = !crate::protection::off("console-check");
+    let target = match resolve::handle(root.as_fd(), console, nofollow) {
         Ok(fd) => fd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             resolve::ensure_file(root.as_fd(), console, 0o600).ctx(|| "create /dev/console")?
@@ -37,7 +38,7 @@ fn mount_console(slave: BorrowedFd<'_>) -> Result<(), InitError> {
         Err(e) => return Err(e).ctx(|| "open /dev/console"),
     };
     let st = sysfs::fstat(target.as_fd()).ctx(|| "stat /dev/console")?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG && !crate::protection::off("console-check") {
         return Err(InitError::check(
             "/dev/console",
             "exists and is not a regular file; refusing to mount over it",

@@ -146,7 +146,7 @@ pub fn exec(program: &Path, args: &[String], env: &[String]) -> InitError {
         }
     };
     #[cfg(target_arch = "x86_64")]
-    {
+    if !crate::protection::off("exec-trampoline") {
         if let Ok(fd) = sysexec::sealed_memfd("berth-exec", &trampoline()) {
             let mut targv = vec![CString::from(MAGIC_ARGV0), path.clone()];
             targv.extend(argv.iter().cloned());

@@ -106,7 +106,9 @@ pub fn finish(
     }
     drop(f.proc);
     drop(f.fifo);
-    sysfs::cloexec_from(3 + f.preserve_fds).ctx(|| "mark fds close-on-exec")?;
+    if !crate::protection::off("close-fds") {
+        sysfs::cloexec_from(3 + f.preserve_fds).ctx(|| "mark fds close-on-exec")?;
+    }
     sysfs::umask(p.user().umask().unwrap_or(0o022));
     signal::reset_dispositions();
     signal::restore_mask(&signal::empty_mask()).ctx(|| "unblock signals")?;

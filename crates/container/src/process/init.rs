@@ -63,14 +63,18 @@ fn setup_and_exec(
     sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
         .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     // Not dumpable: no process in the container may open our /proc/PID/exe, fds or memory.
-    sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+    if !crate::protection::off("dumpable") {
+        sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+    }
     let mut keep: Vec<RawFd> = (3..3 + l.preserve_fds as RawFd).collect();
     keep.push(chan.raw_fd());
     keep.extend(l.idmapped.raw_fds());
     if let Some(s) = &l.console_socket {
         keep.push(s.as_raw_fd());
     }
-    sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
+    if !crate::protection::off("close-fds") {
+        sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
+    }
     let host = open_host(l)?;
     let agent = match l.seccomp {
         Some(s) => s.connect_agent()?,

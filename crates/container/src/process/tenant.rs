@@ -46,13 +46,17 @@ fn setup_and_exec(
     sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
         .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
     // Not dumpable: the container's processes may not open our /proc/PID/exe, fds or memory.
-    sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+    if !crate::protection::off("dumpable") {
+        sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+    }
     let mut keep: Vec<RawFd> = (3..3 + t.preserve_fds as RawFd).collect();
     keep.extend([chan.raw_fd(), t.init.as_raw_fd()]);
     if let Some(s) = &t.console_socket {
         keep.push(s.as_raw_fd());
     }
-    sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
+    if !crate::protection::off("close-fds") {
+        sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
+    }
     let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "open /proc")?;
     let agent = match t.seccomp {
@@ -67,7 +71,9 @@ fn setup_and_exec(
     {
         sysproc::Forked::Child => {
             // The fork cleared the parent-death signal; the runtime is now our grandparent.
-            sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+            if !crate::protection::off("dumpable") {
+                sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+            }
         }
         sysproc::Forked::Parent { pid, .. } => {
             let code = i32::from(chan.init_pid(pid).is_err());
