@@ -359,6 +359,10 @@ fn cpu_quota_throttles_and_shares_and_cpuset_land() {
     eventually("throttling", || throttled() >= 3);
     let before = throttled();
     eventually("throttling to go on", || throttled() > before + 2);
+    assert_fails_with(
+        &c.rt(&["events", "--interval", "0s"]),
+        "must be greater than 0",
+    );
     let stats: Value = serde_json::from_str(&c.rt_ok(&["events", "--stats"])).unwrap();
     assert!(
         stats["data"]["cpu"]["throttling"]["throttledPeriods"]

@@ -310,3 +310,121 @@ fn a_create_killed_halfway_is_cleaned_by_delete() {
     unsafe { libc::kill(hook, libc::SIGKILL) };
     b.assert_host_clean();
 }
+
+/// Swaps `a` (a directory inside the rootfs) with a symlink to `target` as fast as it can,
+/// until `stop` is set.
+fn swapper(
+    rootfs: std::path::PathBuf,
+    target: std::path::PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::os::unix::fs::symlink(&target, rootfs.join("a-link")).unwrap();
+    std::fs::create_dir(rootfs.join("a")).unwrap();
+    std::thread::spawn(move || {
+        let a = berth_sys::cpath(&rootfs.join("a")).unwrap();
+        let l = berth_sys::cpath(&rootfs.join("a-link")).unwrap();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // SAFETY: valid C strings; RENAME_EXCHANGE swaps the two entries atomically.
+            unsafe {
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    a.as_ptr(),
+                    libc::AT_FDCWD,
+                    l.as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+        }
+    })
+}
+
+#[test]
+fn a_destination_swapped_during_setup_never_escapes() {
+    // CVE-2021-30465 class: while the runtime sets mounts up, the image's /a flips between a
+    // directory and a symlink to a host directory. Unprotected, a mount point soon lands on
+    // the host; protected, never.
+    for off in [true, false] {
+        let host = tempfile::tempdir().unwrap();
+        let mut b = Bundle::new(&["true"]);
+        b.config["root"]["readonly"] = json!(false);
+        b.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/a/sub", "type": "tmpfs", "source": "tmpfs"}));
+        b.protection_off(off.then_some("resolve-in-root"));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let t = swapper(b.rootfs(), host.path().to_path_buf(), stop.clone());
+        let mut escaped = false;
+        for _ in 0..40 {
+            let _ = b.run(&unique("race"));
+            if host.path().join("sub").exists() {
+                escaped = true;
+                break;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        t.join().unwrap();
+        assert_eq!(
+            escaped, off,
+            "escaped to the host: {escaped} (protection off: {off})"
+        );
+        b.protection_off(None);
+        b.assert_host_clean();
+    }
+}
+
+#[test]
+fn no_new_privileges_stops_setuid_escalation() {
+    // A setuid-root program in the image that reports its effective uid (busybox drops its
+    // setuid privileges by itself, so a tiny static C program stands in).
+    let mut b = Bundle::new(&["/bin/euid"]);
+    let src = b.path().join("euid.c");
+    std::fs::write(&src, "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"%d\\n\", (int)geteuid());return 0;}\n").unwrap();
+    let bin = b.rootfs().join("bin/euid");
+    let cc = std::process::Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(cc.status.success(), "gcc: {}", text(&cc.stderr));
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    assert_eq!(
+        b.run_ok(),
+        "0\n",
+        "without no_new_privs the setuid bit escalates"
+    );
+    b.config["process"]["noNewPrivileges"] = json!(true);
+    assert_eq!(b.run_ok(), "1000\n");
+    b.assert_host_clean();
+}
+
+#[test]
+fn device_nodes_the_config_did_not_ask_for_cannot_be_opened() {
+    // The image's own /dev (no tmpfs over it) carries a fuse node the config never granted.
+    let mut b = Bundle::new(&["sh", "-c", "(exec 3<>/dev/fuse) 2>&1 && echo opened"]);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/dev");
+    let node = b.rootfs().join("dev/fuse");
+    assert!(std::process::Command::new("mknod")
+        .arg(&node)
+        .args(["c", "10", "229"])
+        .status()
+        .unwrap()
+        .success());
+    std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    // With every device allowed in the cgroup, it opens.
+    b.config["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    assert!(b.run_ok().contains("opened"));
+    b.config["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
+    let out = text(&b.run(&unique("nodev")).stdout);
+    assert!(
+        out.contains("Operation not permitted") && !out.contains("opened"),
+        "{out}"
+    );
+    b.assert_host_clean();
+}

@@ -227,3 +227,32 @@ fn spec_and_features() {
         .any(|n| n == "time"));
     assert!(f["hooks"].as_array().unwrap().len() == 6);
 }
+
+#[test]
+fn errors_go_to_the_log_file_as_json_lines() {
+    let b = Bundle::new(&["/no/such/program"]);
+    let log = b.path().join("runtime.log");
+    b.write();
+    let mut c = b.cmd(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &unique("log"),
+    ]);
+    c.stdout(std::process::Stdio::null());
+    let out = run_with_timeout(c, std::time::Duration::from_secs(20));
+    assert!(!out.status.success());
+    let line = std::fs::read_to_string(&log).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(
+        v["msg"].as_str().unwrap().contains("/no/such/program"),
+        "{v}"
+    );
+    assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    b.assert_host_clean();
+}
