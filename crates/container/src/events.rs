@@ -56,9 +56,7 @@ pub fn watch(
     mut emit: impl FnMut(&Event) -> Result<(), Error>,
 ) -> Result<(), Error> {
     if interval.is_zero() {
-        return Err(Error::Usage(
-            "events: the interval must be greater than 0".into(),
-        ));
+        return Err(Error::Usage("the interval must be greater than 0".into()));
     }
     let (_dir, saved) = load(rt, id, LIVE, "watch its events")?;
     let mut oom = Some(manager(&saved, "watch its events")?.oom_watcher()?);

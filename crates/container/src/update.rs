@@ -18,18 +18,30 @@ pub fn update(rt: &Runtime, id: &str, request: &LinuxResources) -> Result<(), Er
         "update it",
     )?;
     let cg = manager(&saved, "update its resources")?.clone();
-    let config = merged_config(&saved.config, request)?;
-    cg.update(&to_apply(&config, request)?)?;
+    let request = request_value(request)?;
+    let config = merged_config(&saved.config, &request)?;
+    cg.update(&to_apply(&config, &request)?)?;
     saved.config = config;
     dir.save(&saved).map_err(Error::from)
 }
 
+/// The request as JSON, holding only what it sets. A pids limit of 0 means "unchanged", as
+/// in runc (its `--pids-limit` defaults to 0).
+fn request_value(request: &LinuxResources) -> Result<Value, Error> {
+    let mut v = serde_json::to_value(request).map_err(Error::json("update request"))?;
+    if let Some(m) = v.as_object_mut() {
+        if m.get("pids").is_some_and(|p| p["limit"] == 0) {
+            m.remove("pids");
+        }
+    }
+    Ok(v)
+}
+
 /// The config with `request` merged into `linux.resources`: objects key by key, anything
 /// else (numbers, strings, lists such as `devices`) replaced.
-fn merged_config(config: &Spec, request: &LinuxResources) -> Result<Spec, Error> {
+fn merged_config(config: &Spec, request: &Value) -> Result<Spec, Error> {
     let mut spec = serde_json::to_value(config).map_err(Error::json("saved config"))?;
-    let patch = serde_json::to_value(request).map_err(Error::json("update request"))?;
-    merge(&mut spec["linux"]["resources"], patch);
+    merge(&mut spec["linux"]["resources"], request.clone());
     serde_json::from_value(spec).map_err(Error::json("merged resources"))
 }
 
@@ -47,10 +59,9 @@ fn merge(base: &mut Value, patch: Value) {
 /// What to write: the merged value of each section the request names, whole, since some
 /// values depend on others (memory+swap on the limit, a quota on its period). Devices are
 /// rewritten only when the request lists them, then with the default rules after them.
-fn to_apply(config: &Spec, request: &LinuxResources) -> Result<LinuxResources, Error> {
+fn to_apply(config: &Spec, request: &Value) -> Result<LinuxResources, Error> {
     let full = serde_json::to_value(cgroup::resources(config)).map_err(Error::json("resources"))?;
-    let asked = serde_json::to_value(request).map_err(Error::json("update request"))?;
-    let sections: Map<String, Value> = asked
+    let sections: Map<String, Value> = request
         .as_object()
         .into_iter()
         .flat_map(|m| m.keys())
@@ -70,8 +81,8 @@ mod tests {
         serde_json::from_value(s).unwrap()
     }
 
-    fn res(v: Value) -> LinuxResources {
-        serde_json::from_value(v).unwrap()
+    fn res(v: Value) -> Value {
+        request_value(&serde_json::from_value(v).unwrap()).unwrap()
     }
 
     fn resources_of(s: &Spec) -> Value {
@@ -123,6 +134,15 @@ mod tests {
         assert!(devices.len() > 1, "default rules follow the request's");
         assert_eq!(devices[0].access().as_deref(), Some("r"));
         assert!(applied.memory().is_none());
+    }
+
+    #[test]
+    fn a_zero_pids_limit_leaves_the_limit_alone() {
+        let old = spec(json!({"pids": {"limit": 5}}));
+        let req = res(json!({"pids": {"limit": 0}, "cpu": {"shares": 10}}));
+        let merged = merged_config(&old, &req).unwrap();
+        assert_eq!(resources_of(&merged)["pids"], json!({"limit": 5}));
+        assert!(to_apply(&merged, &req).unwrap().pids().is_none());
     }
 
     #[test]

@@ -14,11 +14,12 @@ pub(super) fn apply(v1: &V1, b: &LinuxBlockIo) -> Result<()> {
     }
     let d = v1.need("blockIO", "blkio")?;
     let cfq_or_bfq = |cfq: &'static str, bfq: &'static str| if d.has(cfq) { cfq } else { bfq };
-    if let Some(w) = b.weight() {
+    // A weight of 0 is how Docker and runc spell "unset".
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
         let file = cfq_or_bfq("blkio.weight", "blkio.bfq.weight");
         d.write("blockIO.weight", file, &w.to_string())?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
         d.write("blockIO.leafWeight", "blkio.leaf_weight", &w.to_string())?;
     }
     for wd in b.weight_device().iter().flatten() {

@@ -11,7 +11,8 @@ use crate::values::dev;
 const BFQ: &str = "io.bfq.weight";
 
 pub(super) fn apply(d: Dir<'_>, b: &LinuxBlockIo) -> Result<()> {
-    let leaf = b.leaf_weight().is_some()
+    // A weight of 0 is how Docker and runc spell "unset".
+    let leaf = b.leaf_weight().is_some_and(|w| w != 0)
         || b.weight_device()
             .iter()
             .flatten()
@@ -22,7 +23,7 @@ pub(super) fn apply(d: Dir<'_>, b: &LinuxBlockIo) -> Result<()> {
             reason: "cgroup v2 has no leaf weights",
         });
     }
-    if let Some(w) = b.weight() {
+    if let Some(w) = b.weight().filter(|&w| w != 0) {
         weight(d, "blockIO.weight", None, w)?;
     }
     for wd in b.weight_device().iter().flatten() {
