@@ -17,8 +17,9 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-cargo build --release --locked
-install -m 0755 target/release/berth-runtime target/release/berth /usr/local/bin/
+cargo build --release --locked -p berth
+scripts/build-static.sh >/dev/null
+install -m 0755 target/static/berth-runtime target/release/berth /usr/local/bin/
 
 bundle=/tmp/berth-quickstart
 rm -rf "$bundle"
