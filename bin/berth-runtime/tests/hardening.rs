@@ -9,7 +9,6 @@
 mod common;
 use common::*;
 use serde_json::json;
-use std::os::unix::process::CommandExt;
 
 #[test]
 fn the_container_can_never_execute_the_runtime_binary() {
@@ -101,15 +100,7 @@ fn run_with_leaked_fd(b: &Bundle, id: &str, host_dir: &std::path::Path) -> std::
     let dir = std::fs::File::open(host_dir).unwrap();
     let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
     let mut c = b.cmd(&["run", "--bundle", b.path().to_str().unwrap(), id]);
-    // SAFETY: only dup2, which is async-signal-safe, runs in the child.
-    unsafe {
-        c.pre_exec(move || {
-            if libc::dup2(raw, 7) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    pass_fd(&mut c, raw, 7);
     let out = run_with_timeout(c, std::time::Duration::from_secs(30));
     drop(dir);
     out

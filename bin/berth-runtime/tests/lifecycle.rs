@@ -179,18 +179,7 @@ fn preserve_fds_pass_into_the_container() {
     ]);
     let w_fd = std::os::fd::OwnedFd::from(w);
     // Place the pipe at fd 3 in the runtime's process.
-    // SAFETY: the pre_exec closure only calls dup2, which is async-signal-safe.
-    unsafe {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::process::CommandExt;
-        let raw = w_fd.as_raw_fd();
-        c.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    pass_fd(&mut c, std::os::fd::AsRawFd::as_raw_fd(&w_fd), 3);
     let out = run_with_timeout(c, std::time::Duration::from_secs(30));
     drop(w_fd);
     assert!(out.status.success(), "{}", text(&out.stderr));

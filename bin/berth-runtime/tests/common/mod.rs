@@ -310,3 +310,23 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Makes `fd` of this process appear as `target` (not close-on-exec) in the child `c` runs.
+pub fn pass_fd(c: &mut Command, fd: std::os::fd::RawFd, target: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only dup2 and fcntl, which are async-signal-safe, run in the child.
+    unsafe {
+        c.pre_exec(move || {
+            // dup2 onto itself is a no-op that would leave close-on-exec set.
+            let r = if fd == target {
+                libc::fcntl(fd, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, target)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
