@@ -20,17 +20,7 @@ fn running(b: &Bundle) -> (String, i64) {
 #[test]
 fn exec_joins_every_namespace_and_the_cgroup() {
     let mut b = Bundle::new(&["sleep", "60"]);
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    std::process::Command::new("chown")
-        .args(["-R", "-h", "100000:100000"])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
+    b.with_user_namespace(100000);
     let (id, pid) = running(&b);
     let kinds = ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
     let script = kinds

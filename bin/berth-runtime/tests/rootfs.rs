@@ -216,17 +216,7 @@ fn idmapped_bind_mounts() {
     // In a user namespace mapping 0 to 100000: plainly bound, the host's root-owned file shows
     // as nobody; through `idmap` it is the container's root's.
     let mut b = Bundle::new(&["sh", "-c", "stat -c %u:%g /plain/f /idmapped/f"]);
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    std::process::Command::new("chown")
-        .args(["-R", "-h", "100000:100000"])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
+    b.with_user_namespace(100000);
     let mounts = b.config["mounts"].as_array_mut().unwrap();
     mounts.push(json!({"destination": "/plain", "type": "bind", "source": host.path(), "options": ["rbind"]}));
     mounts.push(json!({"destination": "/idmapped", "type": "bind", "source": host.path(), "options": ["rbind", "idmap"]}));

@@ -58,11 +58,8 @@ fn as_user(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     run_with_timeout(c, std::time::Duration::from_secs(30))
 }
 
-#[test]
-fn an_unprivileged_user_runs_a_container_with_a_multi_range_mapping() {
-    let (uid, gid) = user();
-    let (sub_u, n_u) = subid("/etc/subuid");
-    let (sub_g, n_g) = subid("/etc/subgid");
+/// A bundle owned by the test user, with the config `spec --rootless` wrote for it.
+fn rootless_bundle(uid: u32, gid: u32) -> (tempfile::TempDir, serde_json::Value) {
     let dir = tempfile::Builder::new()
         .prefix("berth-rootless-")
         .tempdir()
@@ -74,15 +71,25 @@ fn an_unprivileged_user_runs_a_container_with_a_multi_range_mapping() {
     .unwrap();
     busybox_rootfs(&dir.path().join("rootfs"));
     std::fs::create_dir(dir.path().join("xdg")).unwrap();
-    Command::new("chown")
+    let st = Command::new("chown")
         .args(["-R", &format!("{uid}:{gid}")])
         .arg(dir.path())
         .status()
         .unwrap();
+    assert!(st.success());
     let out = as_user(dir.path(), &["spec", "--rootless", "-b", "."]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut config: serde_json::Value =
+    let config =
         serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    (dir, config)
+}
+
+#[test]
+fn an_unprivileged_user_runs_a_container_with_a_multi_range_mapping() {
+    let (uid, gid) = user();
+    let (sub_u, n_u) = subid("/etc/subuid");
+    let (sub_g, n_g) = subid("/etc/subgid");
+    let (dir, mut config) = rootless_bundle(uid, gid);
     config["process"]["terminal"] = serde_json::json!(false);
     config["process"]["args"] = serde_json::json!(["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; chown 1000:1000 /tmp && stat -c %u /tmp; echo $$"]);
     config["root"]["readonly"] = serde_json::json!(false);
@@ -129,27 +136,7 @@ fn an_unprivileged_user_runs_a_container_with_a_multi_range_mapping() {
 #[test]
 fn what_an_unprivileged_user_cannot_do_is_a_clear_error() {
     let (uid, gid) = user();
-    let dir = tempfile::Builder::new()
-        .prefix("berth-rootless-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    busybox_rootfs(&dir.path().join("rootfs"));
-    std::fs::create_dir(dir.path().join("xdg")).unwrap();
-    Command::new("chown")
-        .args(["-R", &format!("{uid}:{gid}")])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(as_user(dir.path(), &["spec", "--rootless", "-b", "."])
-        .status
-        .success());
-    let mut config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    let (dir, mut config) = rootless_bundle(uid, gid);
     config["process"]["terminal"] = serde_json::json!(false);
     config["process"]["args"] = serde_json::json!(["true"]);
     // Memory limits need a cgroup the user may write: none is delegated here.

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 pub struct CreateOptions {
     pub id: String,
     pub bundle: PathBuf,
+    /// The config to read instead of `BUNDLE/config.json` (crun's `--config`).
+    pub config: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
@@ -46,12 +48,23 @@ pub(crate) fn build(
     relay_terminal: bool,
 ) -> Result<Built, Error> {
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(Error::path(&opts.bundle))?;
-    let spec = spec::load(&bundle)?;
+    let spec = match &opts.config {
+        Some(path) => spec::load_file(path)?,
+        None => spec::load(&bundle)?,
+    };
     let rootfs = rootfs_path(&bundle, &spec)?;
     check_terminal(&spec, opts, fifo || !relay_terminal)?;
+    let req = Request {
+        rt,
+        opts,
+        spec,
+        bundle,
+        rootfs,
+        relay_terminal,
+    };
     let dir = rt.root.create(&opts.id)?;
     // From here on, a failure must remove the directory again.
-    match build_in(rt, opts, &spec, &bundle, rootfs, &dir, fifo, relay_terminal) {
+    match req.build_in(&dir, fifo) {
         Ok((saved, spawned)) => Ok(Built {
             dir,
             saved,
@@ -64,128 +77,117 @@ pub(crate) fn build(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_in(
-    rt: &Runtime,
-    opts: &CreateOptions,
-    spec: &Spec,
-    bundle: &Path,
+/// A checked `create` request.
+struct Request<'a> {
+    rt: &'a Runtime,
+    opts: &'a CreateOptions,
+    spec: Spec,
+    bundle: PathBuf,
     rootfs: PathBuf,
-    dir: &ContainerDir,
-    fifo: bool,
     relay_terminal: bool,
-) -> Result<(Saved, Spawned), Error> {
-    let start = if fifo {
-        let p = dir.fifo_path();
-        let d = sysfs::open(dir.path(), libc::O_PATH | libc::O_DIRECTORY, 0)
-            .map_err(Error::path(dir.path()))?;
-        sysfs::mkfifoat(d.as_fd(), Path::new(crate::state::FIFO), 0o622)
-            .map_err(Error::path(&p))?;
-        // Writable by whoever the container's user is (the umask took that away): the init
-        // opens it after becoming that user, possibly in a user namespace.
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-            .map_err(Error::path(&p))?;
-        StartSignal::Fifo(p)
-    } else {
-        StartSignal::Channel
-    };
-    let console_socket = opts
-        .console_socket
-        .as_deref()
-        .map(connect_console)
-        .transpose()?;
-    let seccomp = Seccomp::prepare(spec, &opts.id, bundle, &cache_dir(rt.root.path()))
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    let idmapped = crate::idmap::prepare(spec, bundle)?;
-    let cgroup = ContainerCgroup::setup(spec, &opts.id, rt.rootless)?;
-    // Should this process die before the state is saved, `delete` finds the cgroup here.
-    if let Some(c) = &cgroup {
-        if let Err(e) = dir.save_creating(&c.manager) {
-            let _ = c.manager.destroy(true);
-            return Err(e.into());
-        }
-    }
-    let result = spawn_and_save(
-        rt,
-        opts,
-        spec,
-        bundle,
-        rootfs,
-        dir,
-        start,
-        console_socket,
-        cgroup.as_ref(),
-        seccomp.as_ref(),
-        &idmapped,
-        relay_terminal,
-    );
-    if result.is_err() {
-        if let Some(c) = &cgroup {
-            let _ = c.manager.destroy(true);
-        }
-    }
-    result
 }
 
-#[allow(clippy::too_many_arguments)]
-fn spawn_and_save(
-    rt: &Runtime,
-    opts: &CreateOptions,
-    spec: &Spec,
-    bundle: &Path,
-    rootfs: PathBuf,
-    dir: &ContainerDir,
-    start: StartSignal,
-    console_socket: Option<OwnedFd>,
-    cgroup: Option<&ContainerCgroup>,
-    seccomp: Option<&Seccomp>,
-    idmapped: &crate::idmap::IdmappedMounts,
-    relay_terminal: bool,
-) -> Result<(Saved, Spawned), Error> {
-    let launch = Launch {
-        id: &opts.id,
-        spec,
-        bundle,
-        rootfs,
-        start,
-        console_socket,
-        relay_terminal,
-        preserve_fds: opts.preserve_fds,
-        no_pivot: opts.no_pivot,
-        new_keyring: !opts.no_new_keyring,
-        lock_fd: Some(dir.lock_fd()),
-        cgroup: cgroup.map(|c| c as &dyn CgroupJoin),
-        cgroup_mounts: cgroup.map(|c| c.manager.mounts()).unwrap_or_default(),
-        seccomp,
-        idmapped,
-    };
-    let spawned = parent::spawn(&launch)?;
-    let fail = |e: Error| {
-        let _ = berth_sys::process::kill(spawned.pid, libc::SIGKILL);
-        e
-    };
-    let stat = procfs::stat(spawned.pid)
-        .map_err(Error::io("read the init's /proc stat"))
-        .and_then(|s| {
-            s.ok_or_else(|| Error::Usage("the container's init exited during create".into()))
-        })
-        .map_err(fail)?;
-    let saved = Saved {
-        id: opts.id.clone(),
-        bundle: bundle.to_path_buf(),
-        pid: spawned.pid,
-        start_time: stat.start_time,
-        created: time::now_rfc3339(),
-        owner: ids::geteuid(),
-        rootless: rt.rootless,
-        config: spec.clone(),
-        cgroup: cgroup.map(|c| c.manager.clone()),
-    };
-    dir.save(&saved).map_err(Error::from).map_err(fail)?;
-    if let Some(p) = &opts.pid_file {
-        write_pid_file(p, spawned.pid).map_err(fail)?;
+impl Request<'_> {
+    /// Prepares what the process chain needs, starts it, and saves the state. The cgroup is
+    /// removed again if anything after it fails.
+    fn build_in(&self, dir: &ContainerDir, fifo: bool) -> Result<(Saved, Spawned), Error> {
+        let start = if fifo {
+            StartSignal::Fifo(make_fifo(dir)?)
+        } else {
+            StartSignal::Channel
+        };
+        let console_socket = self
+            .opts
+            .console_socket
+            .as_deref()
+            .map(connect_console)
+            .transpose()?;
+        let seccomp = Seccomp::prepare(
+            &self.spec,
+            &self.opts.id,
+            &self.bundle,
+            &cache_dir(self.rt.root.path()),
+        )
+        .map_err(|e| Error::Usage(e.to_string()))?;
+        let idmapped = crate::idmap::prepare(&self.spec, &self.bundle)?;
+        let cgroup = ContainerCgroup::setup(&self.spec, &self.opts.id, self.rt.rootless)?;
+        let launch = Launch {
+            id: &self.opts.id,
+            spec: &self.spec,
+            bundle: &self.bundle,
+            rootfs: self.rootfs.clone(),
+            start,
+            console_socket,
+            relay_terminal: self.relay_terminal,
+            preserve_fds: self.opts.preserve_fds,
+            no_pivot: self.opts.no_pivot,
+            new_keyring: !self.opts.no_new_keyring,
+            lock_fd: Some(dir.lock_fd()),
+            cgroup: cgroup.as_ref().map(|c| c as &dyn CgroupJoin),
+            cgroup_mounts: cgroup
+                .as_ref()
+                .map(|c| c.manager.mounts())
+                .unwrap_or_default(),
+            seccomp: seccomp.as_ref(),
+            idmapped: &idmapped,
+        };
+        let result = self.spawn_and_save(dir, &launch, cgroup.as_ref());
+        if let (Err(_), Some(c)) = (&result, &cgroup) {
+            let _ = c.manager.destroy(true);
+        }
+        result
     }
-    Ok((saved, spawned))
+
+    fn spawn_and_save(
+        &self,
+        dir: &ContainerDir,
+        launch: &Launch<'_>,
+        cgroup: Option<&ContainerCgroup>,
+    ) -> Result<(Saved, Spawned), Error> {
+        // Should this process die before the state is saved, `delete` finds the cgroup here.
+        if let Some(c) = cgroup {
+            dir.save_creating(&c.manager)?;
+        }
+        let spawned = parent::spawn(launch)?;
+        let fail = |e: Error| {
+            let _ = berth_sys::process::kill(spawned.pid, libc::SIGKILL);
+            e
+        };
+        let stat = procfs::stat(spawned.pid)
+            .map_err(Error::io("read the init's /proc stat"))
+            .and_then(|s| {
+                s.ok_or_else(|| Error::Usage("the container's init exited during create".into()))
+            })
+            .map_err(fail)?;
+        let saved = Saved {
+            id: self.opts.id.clone(),
+            bundle: self.bundle.clone(),
+            pid: spawned.pid,
+            start_time: stat.start_time,
+            created: time::now_rfc3339(),
+            owner: ids::geteuid(),
+            rootless: self.rt.rootless,
+            config: self.spec.clone(),
+            cgroup: cgroup.map(|c| c.manager.clone()),
+        };
+        dir.save(&saved).map_err(Error::from).map_err(fail)?;
+        if let Some(p) = &self.opts.pid_file {
+            write_pid_file(p, spawned.pid).map_err(fail)?;
+        }
+        Ok((saved, spawned))
+    }
+}
+
+/// The exec fifo, writable by whoever the container's user is (the umask took that away):
+/// the init opens it after becoming that user, possibly in a user namespace.
+fn make_fifo(dir: &ContainerDir) -> Result<PathBuf, Error> {
+    let p = dir.fifo_path();
+    let d = sysfs::open(dir.path(), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(Error::path(dir.path()))?;
+    sysfs::mkfifoat(d.as_fd(), Path::new(crate::state::FIFO), 0o622).map_err(Error::path(&p))?;
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(Error::path(&p))?;
+    Ok(p)
 }
 
 /// `root.path`, relative to the bundle unless absolute; it must exist.

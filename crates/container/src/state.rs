@@ -232,7 +232,15 @@ impl ContainerDir {
 
     /// Reads `state.json`; `Ok(None)` while the container is still being created.
     pub fn load(&self) -> Result<Option<Saved>, StateError> {
-        let p = self.path.join(STATE_FILE);
+        self.read_json(STATE_FILE)
+    }
+
+    /// Reads the JSON file `name` of this directory; `Ok(None)` when it does not exist.
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StateError> {
+        let p = self.path.join(name);
         match std::fs::read(&p) {
             Ok(data) => serde_json::from_slice(&data)
                 .map(Some)
@@ -263,14 +271,7 @@ impl ContainerDir {
 
     /// The cgroup recorded by [`ContainerDir::save_creating`], if any.
     pub fn load_creating(&self) -> Result<Option<berth_cgroups::Manager>, StateError> {
-        let p = self.path.join(CREATING_FILE);
-        match std::fs::read(&p) {
-            Ok(data) => serde_json::from_slice(&data)
-                .map(Some)
-                .map_err(|source| StateError::Corrupt { path: p, source }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(&p)(e)),
-        }
+        self.read_json(CREATING_FILE)
     }
 
     /// The status of the container described by `saved`, looking at the live system.

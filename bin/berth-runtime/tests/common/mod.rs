@@ -98,6 +98,25 @@ impl Bundle {
         self.path().join("state")
     }
 
+    /// Adds a user namespace mapping the container's ids 0..65536 to the host's from `base`,
+    /// and hands the rootfs to the mapped root.
+    pub fn with_user_namespace(&mut self, base: u32) {
+        let ns = self.config["linux"]["namespaces"].as_array_mut().unwrap();
+        if !ns.iter().any(|n| n["type"] == "user") {
+            ns.push(json!({"type": "user"}));
+        }
+        let map = json!([{"containerID": 0, "hostID": base, "size": 65536}]);
+        self.config["linux"]["uidMappings"] = map.clone();
+        self.config["linux"]["gidMappings"] = map;
+        let owner = format!("{base}:{base}");
+        let st = Command::new("chown")
+            .args(["-R", "-h", &owner])
+            .arg(self.rootfs())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
     /// Writes `config.json`.
     pub fn write(&self) {
         std::fs::write(

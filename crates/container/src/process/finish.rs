@@ -36,6 +36,25 @@ pub struct Final<'a> {
     pub after_start: &'a dyn Fn() -> Result<(), InitError>,
 }
 
+/// The first steps of a forked stage: name it (so `ps` shows which stage hangs), die with the
+/// runtime until ready (a killed `create` leaves no process behind), become non-dumpable (no
+/// process in the container may open our /proc/PID/exe, fds or memory), and close every
+/// inherited fd but `--preserve-fds` and `keep`.
+pub fn begin(name: &std::ffi::CStr, preserve_fds: u32, keep: &[RawFd]) -> Result<(), InitError> {
+    let _ = sysproc::set_name(name);
+    sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    if !crate::protection::off("dumpable") {
+        sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+    }
+    if !crate::protection::off("close-fds") {
+        let mut all: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
+        all.extend_from_slice(keep);
+        sysfs::close_all_except(&all).ctx(|| "close inherited fds")?;
+    }
+    Ok(())
+}
+
 /// Reports a failure where the waiting side listens, then exits. After `start` through the
 /// fifo that is the fifo, which `start` reads until the exec closes it; before, the channel.
 pub fn report_and_exit(e: &InitError, chan: &ChildEnd, started: Option<OwnedFd>) -> ! {

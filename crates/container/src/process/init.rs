@@ -13,7 +13,7 @@ use crate::state::Status;
 use berth_sys::{fs as sysfs, ids, ns, process as sysproc};
 use oci_spec::runtime::{Process, Spec};
 use std::convert::Infallible;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Entry point of the forked child. Never returns.
@@ -58,23 +58,10 @@ fn setup_and_exec(
     chan: &ChildEnd,
     started: &mut Option<OwnedFd>,
 ) -> Result<Infallible, InitError> {
-    let _ = sysproc::set_name(c"berth:init");
-    // Until ready: die with the runtime, so a killed `create` leaves no process behind.
-    sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
-        .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
-    // Not dumpable: no process in the container may open our /proc/PID/exe, fds or memory.
-    if !crate::protection::off("dumpable") {
-        sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
-    }
-    let mut keep: Vec<RawFd> = (3..3 + l.preserve_fds as RawFd).collect();
-    keep.push(chan.raw_fd());
+    let mut keep = vec![chan.raw_fd()];
     keep.extend(l.idmapped.raw_fds());
-    if let Some(s) = &l.console_socket {
-        keep.push(s.as_raw_fd());
-    }
-    if !crate::protection::off("close-fds") {
-        sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
-    }
+    keep.extend(l.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    finish::begin(c"berth:init", l.preserve_fds, &keep)?;
     let host = open_host(l)?;
     let agent = match l.seccomp {
         Some(s) => s.connect_agent()?,

@@ -11,7 +11,7 @@ use crate::security::Seccomp;
 use berth_sys::{fs as sysfs, ns, process as sysproc};
 use oci_spec::runtime::Process;
 use std::convert::Infallible;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// Everything an exec'd process needs, prepared by the runtime before forking.
@@ -42,21 +42,9 @@ fn setup_and_exec(
     chan: &ChildEnd,
     started: &mut Option<OwnedFd>,
 ) -> Result<Infallible, InitError> {
-    let _ = sysproc::set_name(c"berth:exec");
-    sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
-        .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
-    // Not dumpable: the container's processes may not open our /proc/PID/exe, fds or memory.
-    if !crate::protection::off("dumpable") {
-        sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
-    }
-    let mut keep: Vec<RawFd> = (3..3 + t.preserve_fds as RawFd).collect();
-    keep.extend([chan.raw_fd(), t.init.as_raw_fd()]);
-    if let Some(s) = &t.console_socket {
-        keep.push(s.as_raw_fd());
-    }
-    if !crate::protection::off("close-fds") {
-        sysfs::close_all_except(&keep).ctx(|| "close inherited fds")?;
-    }
+    let mut keep = vec![chan.raw_fd(), t.init.as_raw_fd()];
+    keep.extend(t.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    finish::begin(c"berth:exec", t.preserve_fds, &keep)?;
     let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "open /proc")?;
     let agent = match t.seccomp {
