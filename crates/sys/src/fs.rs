@@ -183,13 +183,6 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     cvt(unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) }).map(drop)
 }
 
-/// Closes every fd from `first` upwards.
-pub fn close_from(first: u32) -> io::Result<()> {
-    // SAFETY: the caller owns no Rust object for fds >= first any more (documented contract
-    // of the only callers, which run right before exec).
-    cvt(unsafe { libc::close_range(first, u32::MAX, 0) }).map(drop)
-}
-
 /// Clears close-on-exec on `fd` so it survives exec (`--preserve-fds`, `LISTEN_FDS`).
 pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     // SAFETY: plain fcntl on an fd number.
@@ -225,28 +218,6 @@ pub fn chroot(path: &Path) -> io::Result<()> {
     let c = cpath(path)?;
     // SAFETY: valid C string.
     cvt(unsafe { libc::chroot(c.as_ptr()) }).map(drop)
-}
-
-/// `fchownat(fd, "", uid, gid, AT_EMPTY_PATH)`.
-pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: valid fd and empty path.
-    cvt(unsafe {
-        libc::fchownat(
-            fd.as_raw_fd(),
-            EMPTY.as_ptr(),
-            uid,
-            gid,
-            libc::AT_EMPTY_PATH,
-        )
-    })
-    .map(drop)
-}
-
-/// `fchmod` through `/proc/self/fd` so it works on `O_PATH` fds.
-pub fn fchmod_path_fd(fd: BorrowedFd<'_>, mode: libc::mode_t) -> io::Result<()> {
-    let c = cpath(&fd_path(fd.as_raw_fd()))?;
-    // SAFETY: valid C string.
-    cvt(unsafe { libc::chmod(c.as_ptr(), mode) }).map(drop)
 }
 
 /// `umask(mask)`, returning the previous mask.
@@ -358,4 +329,20 @@ pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> io::Result<PathBuf> {
     }
     buf.truncate(n as usize);
     Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+}
+
+/// `fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)`.
+pub fn lchownat(dir: BorrowedFd<'_>, name: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: valid C string.
+    cvt(unsafe {
+        libc::fchownat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
 }

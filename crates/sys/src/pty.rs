@@ -34,14 +34,6 @@ pub fn open_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The pty number of a master (`/dev/pts/N`).
-pub fn pty_number(master: BorrowedFd<'_>) -> io::Result<u32> {
-    let mut n: libc::c_uint = 0;
-    // SAFETY: TIOCGPTN writes one unsigned int.
-    cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) })?;
-    Ok(n)
-}
-
 /// Makes `tty` the controlling terminal of the calling session leader.
 pub fn set_controlling(tty: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: TIOCSCTTY takes an int argument.

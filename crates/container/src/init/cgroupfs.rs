@@ -40,6 +40,7 @@ pub fn mount(env: &Env<'_>, dest: &Path, opts: &MountOptions) -> Result<(), Init
         ..MountOptions::default()
     };
     new_fs(env, "tmpfs", Some(Path::new("cgroup")), dest, &tmpfs)?;
+    let mut dirs = resolve::Dirs::new(env.root);
     for h in hs {
         let name = h
             .mount_point
@@ -51,9 +52,10 @@ pub fn mount(env: &Env<'_>, dest: &Path, opts: &MountOptions) -> Result<(), Init
         if name.contains(',') {
             for c in name.split(',') {
                 let link = dest.join(c);
-                let (dir, file) = resolve::parent_and_name(env.root, &link)
+                let (dir, file) = dirs
+                    .parent_and_name(&link)
                     .ctx(|| format!("create {}", link.display()))?;
-                let _ = berth_sys::fs::symlinkat(Path::new(&name), dir.as_fd(), &file);
+                let _ = berth_sys::fs::symlinkat(Path::new(&name), dir, &file);
             }
         }
     }

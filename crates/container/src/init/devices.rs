@@ -70,15 +70,30 @@ pub fn plan(config: &[LinuxDevice]) -> Vec<Node> {
 
 /// Creates `nodes` inside `root`; `bind` makes them bind mounts of the host's nodes.
 pub fn create(root: BorrowedFd<'_>, nodes: &[Node], bind: bool) -> Result<(), InitError> {
-    for n in nodes {
+    let mut dirs = resolve::Dirs::new(root);
+    // The config's modes are meant exactly: no umask between them and mknod.
+    let old_umask = sysfs::umask(0);
+    let result = nodes
+        .iter()
+        .try_for_each(|n| create_one(&mut dirs, root, n, bind));
+    sysfs::umask(old_umask);
+    result
+}
+
+fn create_one(
+    dirs: &mut resolve::Dirs<'_>,
+    root: BorrowedFd<'_>,
+    n: &Node,
+    bind: bool,
+) -> Result<(), InitError> {
+    {
         let what = || format!("create device {}", n.path.display());
         if bind && n.kind != libc::S_IFIFO {
-            bind_host(root, n).ctx(what)?;
-            continue;
+            return bind_host(root, n).ctx(what);
         }
-        let (dir, name) = resolve::parent_and_name(root, &n.path).ctx(what)?;
+        let (dir, name) = dirs.parent_and_name(&n.path).ctx(what)?;
         // Whatever the image put there (a file, or a symlink meant to redirect us) goes.
-        match sysfs::unlinkat(dir.as_fd(), &name, 0) {
+        match sysfs::unlinkat(dir, &name, 0) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e).ctx(what),
             _ => {}
         }
@@ -87,19 +102,9 @@ pub fn create(root: BorrowedFd<'_>, nodes: &[Node], bind: bool) -> Result<(), In
         } else {
             sysfs::makedev(n.major, n.minor)
         };
-        sysfs::mknodat(dir.as_fd(), &name, n.kind | n.mode, dev).ctx(what)?;
-        let fd = sysfs::openat2(
-            dir.as_fd(),
-            &name,
-            libc::O_PATH | libc::O_NOFOLLOW,
-            0,
-            sysfs::Resolve::Beneath,
-        )
-        .ctx(what)?;
-        // mknod applies the umask; the config's mode is meant exactly.
-        sysfs::fchmod_path_fd(fd.as_fd(), n.mode).ctx(what)?;
+        sysfs::mknodat(dir, &name, n.kind | n.mode, dev).ctx(what)?;
         if n.uid != 0 || n.gid != 0 {
-            sysfs::fchown(fd.as_fd(), n.uid, n.gid).ctx(what)?;
+            sysfs::lchownat(dir, &name, n.uid, n.gid).ctx(what)?;
         }
     }
     Ok(())
@@ -129,6 +134,7 @@ fn bind_host(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
 /// The standard links of `/dev`: `fd`, `stdin`, `stdout`, `stderr`, `ptmx`, and `core` where
 /// the kernel has `/proc/kcore`.
 pub fn links(root: BorrowedFd<'_>) -> Result<(), InitError> {
+    let mut dirs = resolve::Dirs::new(root);
     let mut links = vec![
         ("/dev/fd", "/proc/self/fd"),
         ("/dev/stdin", "/proc/self/fd/0"),
@@ -141,8 +147,8 @@ pub fn links(root: BorrowedFd<'_>) -> Result<(), InitError> {
     }
     for (link, target) in links {
         let what = || format!("create link {link}");
-        let (dir, name) = resolve::parent_and_name(root, Path::new(link)).ctx(what)?;
-        match sysfs::symlinkat(Path::new(target), dir.as_fd(), &name) {
+        let (dir, name) = dirs.parent_and_name(Path::new(link)).ctx(what)?;
+        match sysfs::symlinkat(Path::new(target), dir, &name) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             r => r.ctx(what)?,
         }

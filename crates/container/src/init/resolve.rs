@@ -101,16 +101,38 @@ pub fn ensure_file(root: BorrowedFd<'_>, path: &Path, mode: libc::mode_t) -> io:
     handle(root, path, false)
 }
 
-/// Splits `path` into its parent directory's handle (created if missing) and its file name,
-/// for calls such as `mknodat` and `symlinkat` that create an entry by name.
-pub fn parent_and_name(root: BorrowedFd<'_>, path: &Path) -> io::Result<(OwnedFd, PathBuf)> {
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("no file name"))?;
-    let dir = mkdir_all(root, parent, 0o755)?;
-    let dirfd = sysfs::reopen(dir.as_fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
-    Ok((dirfd, PathBuf::from(name)))
+/// Parent directories resolved once and reused: creating many entries in one directory (the
+/// nodes and links of `/dev`) costs one resolution, not one per entry.
+pub struct Dirs<'a> {
+    root: BorrowedFd<'a>,
+    open: Vec<(PathBuf, OwnedFd)>,
+}
+
+impl<'a> Dirs<'a> {
+    pub fn new(root: BorrowedFd<'a>) -> Self {
+        Dirs {
+            root,
+            open: Vec::new(),
+        }
+    }
+
+    /// The (created if missing) parent directory of `path` and its file name.
+    pub fn parent_and_name(&mut self, path: &Path) -> io::Result<(BorrowedFd<'_>, PathBuf)> {
+        let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::other("no file name"))?;
+        let i = match self.open.iter().position(|(p, _)| *p == parent) {
+            Some(i) => i,
+            None => {
+                let dir = mkdir_all(self.root, &parent, 0o755)?;
+                let fd = sysfs::reopen(dir.as_fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
+                self.open.push((parent, fd));
+                self.open.len() - 1
+            }
+        };
+        Ok((self.open[i].1.as_fd(), PathBuf::from(name)))
+    }
 }
 
 #[cfg(test)]
