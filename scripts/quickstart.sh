@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs berth and runs a real container, with no registry access: builds the binaries,
+# Installs berth and runs real containers, with no registry access: builds the binaries,
 # installs them to /usr/local/bin, makes a busybox bundle from Debian's busybox-static and
-# runs it with berth-runtime. Run as root on Debian or Ubuntu.
+# runs it with berth-runtime, then imports the same files as an image and runs that with the
+# engine (`berth run`). Run as root on Debian or Ubuntu.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "quickstart: run as root (sudo $0)" >&2; exit 1; }
@@ -33,3 +34,8 @@ berth-runtime spec --bundle "$bundle"
 sed -i -e 's/"terminal": true/"terminal": false/' \
   -e 's/"sh"$/"sh", "-c", "echo hello from $(hostname): pid $$, uid $(id -u); ls \/"/' "$bundle/config.json"
 berth-runtime run --bundle "$bundle" "quickstart-$$"
+
+# The engine: the same files as an image in berth's store, run from there.
+tar -C "$bundle/rootfs" -cf "$bundle/busybox.tar" .
+berth import -c 'CMD ["sh"]' "$bundle/busybox.tar" busybox >/dev/null
+berth run --rm busybox sh -c 'echo hello from $(hostname)'

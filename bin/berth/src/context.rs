@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use berth_engine::start::MonitorCommand;
+use berth_engine::Engine;
 use berth_image::registry::RegistryConfig;
 use berth_image::store::Store;
 
@@ -54,6 +56,26 @@ impl Context {
     pub fn store(&self) -> anyhow::Result<Store> {
         Store::open(&self.root)
             .with_context(|| format!("opening the image store under {}", self.root.display()))
+    }
+
+    /// The container engine over the same root.
+    pub fn engine(&self) -> anyhow::Result<Engine> {
+        Ok(Engine::open(&self.root)?)
+    }
+
+    /// This binary, re-executed as a container's monitor.
+    pub fn monitor_command(&self) -> MonitorCommand {
+        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        MonitorCommand {
+            program,
+            args: vec![
+                "--root".into(),
+                self.root.clone().into(),
+                "--config".into(),
+                self.config.clone().into(),
+                "monitor".into(),
+            ],
+        }
     }
 
     /// Registry settings; `tls_verify = false` allows plain HTTP and unverified TLS.

@@ -21,9 +21,21 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = commands::run(cli.command, &cli.global.into_context()) {
-        eprintln!("berth: {}", one_line(&e));
-        std::process::exit(1);
+    // A listing ends quietly when its reader goes away (`berth ps | head`) instead of
+    // panicking in println!. A monitor keeps ignoring SIGPIPE: it must record the exit even
+    // when the `berth` that started it is gone.
+    if !matches!(cli.command, Command::Monitor(_)) {
+        // SAFETY: sets one signal's disposition before any other thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+    let failure = cli.command.failure_status();
+    match commands::run(cli.command, &cli.global.into_context()) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("berth: {}", one_line(&e));
+            std::process::exit(failure);
+        }
     }
 }
 

@@ -213,8 +213,9 @@ impl Manager {
             self.kill_all(libc::SIGKILL)?;
         }
         let mut first = None;
+        let deadline = std::time::Instant::now() + tree::RMDIR_TIMEOUT;
         for p in self.paths() {
-            if let Err(e) = tree::remove(p) {
+            if let Err(e) = tree::remove(p, deadline) {
                 first.get_or_insert(e);
             }
         }

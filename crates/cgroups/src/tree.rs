@@ -2,13 +2,14 @@
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::fs;
 
-/// How long rmdir keeps retrying a cgroup that still has (dying) tasks.
-const RMDIR_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long removing a container's cgroups keeps retrying ones that still have (dying) tasks,
+/// over all its hierarchies together.
+pub(crate) const RMDIR_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn children(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
@@ -44,22 +45,21 @@ pub(crate) fn pids(dir: &Path) -> Result<Vec<i32>> {
 }
 
 /// Removes `dir` and its descendants, deepest first. A cgroup whose last tasks are still
-/// exiting answers EBUSY for a moment, so that is retried.
-pub(crate) fn remove(dir: &Path) -> Result<()> {
+/// exiting answers EBUSY for a moment, so that is retried until `deadline`.
+pub(crate) fn remove(dir: &Path, deadline: Instant) -> Result<()> {
     for child in children(dir)? {
-        remove(&child)?;
+        remove(&child, deadline)?;
     }
     let mut busy = None;
-    let waited = fs::wait_until("rmdir", dir, RMDIR_TIMEOUT, || {
-        match std::fs::remove_dir(dir) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                busy = Some(e);
-                Ok(false)
-            }
-            Err(e) => Err(Error::io("rmdir", dir, e)),
+    let left = deadline.saturating_duration_since(Instant::now());
+    let waited = fs::wait_until("rmdir", dir, left, || match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+            busy = Some(e);
+            Ok(false)
         }
+        Err(e) => Err(Error::io("rmdir", dir, e)),
     });
     match (waited, busy) {
         (Err(Error::Timeout { .. }), Some(e)) => {
@@ -96,9 +96,9 @@ mod tests {
         for f in ["cgroup.procs", "a/b/cgroup.procs"] {
             std::fs::remove_file(root.join(f)).unwrap();
         }
-        remove(&root).unwrap();
+        remove(&root, Instant::now() + RMDIR_TIMEOUT).unwrap();
         assert!(!root.exists());
-        remove(&root).unwrap();
+        remove(&root, Instant::now() + RMDIR_TIMEOUT).unwrap();
         assert!(pids(&root).unwrap().is_empty());
     }
 }

@@ -24,7 +24,12 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Fds 3..3+N pass into the container. They must not be close-on-exec: an fd that is
+    /// (a placeholder for a gap in the range) is closed at the exec instead.
     pub preserve_fds: u32,
+    /// Socket activation: the first N preserved fds are systemd's `LISTEN_FDS`, and the
+    /// container's process gets `LISTEN_FDS=N` and `LISTEN_PID=1`.
+    pub listen_fds: u32,
 }
 
 /// A container whose init is ready, with its state saved.
@@ -52,6 +57,10 @@ pub(crate) fn build(
         Some(path) => spec::load_file(path)?,
         None => spec::load(&bundle)?,
     };
+    let mut spec = spec;
+    if opts.listen_fds > 0 {
+        socket_activation(&mut spec, opts.listen_fds);
+    }
     let rootfs = rootfs_path(&bundle, &spec)?;
     check_terminal(&spec, opts, fifo || !relay_terminal)?;
     let req = Request {
@@ -188,6 +197,17 @@ fn make_fifo(dir: &ContainerDir) -> Result<PathBuf, Error> {
     std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .map_err(Error::path(&p))?;
     Ok(p)
+}
+
+/// `LISTEN_FDS=n` and `LISTEN_PID=1` in the process's environment, replacing any there.
+fn socket_activation(spec: &mut Spec, n: u32) {
+    if let Some(p) = spec.process_mut() {
+        let mut env = p.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".to_string());
+        p.set_env(Some(env));
+    }
 }
 
 /// `root.path`, relative to the bundle unless absolute; it must exist.

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 /// How long `delete` waits for a killed container to die.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+/// With `--force`, a container that does not die (its init frozen by someone else) is waited
+/// for this long, then its state is removed anyway, with a warning (as crun does).
+const FORCE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Deletes container `id`.
 pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<(), Error> {
@@ -26,8 +29,8 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<(), Error> {
     };
     match status {
         Status::Stopped => {}
-        Status::Created => stop(&saved)?,
-        Status::Running | Status::Paused if force => stop(&saved)?,
+        Status::Created => stop(&saved, force)?,
+        Status::Running | Status::Paused if force => stop(&saved, true)?,
         _ => {
             return Err(Error::WrongStatus {
                 id: id.into(),
@@ -36,17 +39,24 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<(), Error> {
             })
         }
     }
-    destroy(dir, &saved)
+    destroy(dir, &saved, force)
 }
 
-/// Kills every process of the container and waits until the init is gone.
-pub(crate) fn stop(saved: &Saved) -> Result<(), Error> {
+/// Kills every process of the container and waits until the init is gone. With `force`, an
+/// init that will not die is reported and left behind.
+pub(crate) fn stop(saved: &Saved, force: bool) -> Result<(), Error> {
     let pidfd = init_pidfd(saved)?;
     signal_all(saved, libc::SIGKILL)?;
-    if let Some(fd) = pidfd {
-        wait_exit(fd.as_fd(), KILL_TIMEOUT)?;
+    let Some(fd) = pidfd else { return Ok(()) };
+    // The init too, by its pidfd: it may have been moved out of the container's cgroup.
+    let _ = berth_sys::process::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+    match wait_exit(fd.as_fd(), if force { FORCE_TIMEOUT } else { KILL_TIMEOUT }) {
+        Err(e) if force => {
+            tracing::warn!("container {}: {e}; removing its state anyway", saved.id);
+            Ok(())
+        }
+        r => r,
     }
-    Ok(())
 }
 
 /// Waits until the process behind `pidfd` has exited (reaped or not).
@@ -79,11 +89,14 @@ pub(crate) fn wait_exit(
     }
 }
 
-/// Removes what the container left (state), then runs poststop hooks: their failures are
-/// warnings (runtime-spec).
-pub(crate) fn destroy(dir: ContainerDir, saved: &Saved) -> Result<(), Error> {
+/// Removes what the container left (cgroup, state), then runs poststop hooks: their failures
+/// are warnings (runtime-spec). With `force`, a cgroup that cannot go is a warning too.
+pub(crate) fn destroy(dir: ContainerDir, saved: &Saved, force: bool) -> Result<(), Error> {
     if let Some(c) = &saved.cgroup {
-        c.destroy(true)?;
+        match c.destroy(true) {
+            Err(e) if force => tracing::warn!("container {}: cgroup: {e}", saved.id),
+            r => r?,
+        }
     }
     dir.remove()?;
     if let Some(list) = saved

@@ -34,6 +34,10 @@ pub enum Error {
         status: Status,
         action: &'static str,
     },
+    /// runc's words: containerd's shim matches "container not running" to treat a kill
+    /// that came too late as done.
+    #[error("container not running: {0} has stopped")]
+    NotRunning(String),
     #[error("{0}")]
     Usage(String),
     #[error("{what}: {source}")]

@@ -105,6 +105,7 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
     let tenant = Tenant {
         process: &process,
         seccomp: seccomp.as_ref(),
+        keep_groups: crate::spec::keeps_original_groups(&saved.config),
         init: init.as_fd(),
         namespaces: namespace_flags(&saved.config),
         console_socket,
@@ -196,27 +197,29 @@ fn build_process(spec: &Spec, o: &ExecOptions) -> Result<Process, Error> {
     if !o.caps.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         let mut added = Vec::new();
+        // Unknown names are skipped with a warning, as runc and crun do.
         for name in &o.caps {
             let stripped = name.to_ascii_uppercase();
-            let c = Capability::from_str(stripped.trim_start_matches("CAP_"))
-                .map_err(|_| Error::Usage(format!("--cap {name:?}: unknown capability")))?;
-            added.push(c);
+            match Capability::from_str(stripped.trim_start_matches("CAP_")) {
+                Ok(c) => added.push(c),
+                Err(_) => tracing::warn!("--cap {name:?}: unknown capability, ignored"),
+            }
         }
         let with = |set: &Option<oci_spec::runtime::Capabilities>| {
             let mut s = set.clone().unwrap_or_default();
             s.extend(added.iter().copied());
             s
         };
-        let (b, e, pm, i) = (
+        // Not the inheritable set: a process given it could pass the capability on through
+        // exec of a file with matching inheritable bits (runc's CVE-2022-29162).
+        let (b, e, pm) = (
             with(caps.bounding()),
             with(caps.effective()),
             with(caps.permitted()),
-            with(caps.inheritable()),
         );
         caps.set_bounding(Some(b));
         caps.set_effective(Some(e));
         caps.set_permitted(Some(pm));
-        caps.set_inheritable(Some(i));
         p.set_capabilities(Some(caps));
     }
     Ok(p)

@@ -60,10 +60,13 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
     if let Some((argv0, rest)) = args.split_first() {
         cmd.arg0(argv0).args(rest);
     }
-    cmd.env_clear();
-    for kv in h.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    // A hook without `env` inherits the runtime's environment, as with runc and crun.
+    if let Some(env) = h.env().as_ref().filter(|e| !e.is_empty()) {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     // Output goes to an anonymous file, not a pipe: a chatty hook cannot block on a full pipe

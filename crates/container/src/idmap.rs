@@ -1,13 +1,15 @@
 //! Idmapped bind mounts (`idmap`/`ridmap`, `uidMappings`/`gidMappings` on a mount): the
 //! runtime, which holds the privilege over the source file systems that the container's init
 //! lacks, builds each one detached before the init exists; the init inherits the fds and
-//! attaches them inside the container.
+//! attaches them inside the container. In a container with a user namespace every other bind
+//! mount is opened the same way, so that its source need not be reachable by the container's
+//! root (runc 1.2 and crun do the same).
 
 use crate::init::mount_options;
 use crate::Error;
 use berth_sys::mount::{self as sysmount, MountAttr};
 use berth_sys::process::{self as sysproc, CloneArgs, Forked};
-use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -56,11 +58,35 @@ pub fn is_idmapped(m: &Mount) -> bool {
         || m.gid_mappings().is_some()
 }
 
-/// Builds every idmapped mount of the config, detached.
+/// Whether the container gets a user namespace.
+fn has_userns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|n| n.typ() == LinuxNamespaceType::User))
+}
+
+/// A plain bind mount's source, opened detached. `None` when it cannot be (a rootless
+/// runtime, a missing source): the init then binds it itself and reports any error.
+fn plain_tree(m: &Mount, bundle: &Path) -> Option<OwnedFd> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default()).ok()?;
+    if !opts.bind && m.typ().as_deref() != Some("bind") {
+        return None;
+    }
+    let source = bundle.join(m.source().as_ref()?);
+    sysmount::open_tree(None, &source, true, opts.recursive).ok()
+}
+
+/// Builds every idmapped mount of the config, detached; with a user namespace, opens the
+/// other bind mounts too.
 pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts, Error> {
     let mut out = IdmappedMounts::default();
+    let userns = has_userns(spec);
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !is_idmapped(m) {
+            if let Some(tree) = plain_tree(m, bundle).filter(|_| userns) {
+                out.trees.push((i, tree));
+            }
             continue;
         }
         let what = || {

@@ -10,19 +10,26 @@ pub fn kill(rt: &Runtime, id: &str, signal: i32, all: bool) -> Result<(), Error>
     let dir = rt.root.peek(id)?;
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref())?;
-    let Some(saved) =
-        saved.filter(|_| matches!(status, Status::Created | Status::Running | Status::Paused))
-    else {
-        return Err(Error::WrongStatus {
+    match (saved, status) {
+        (Some(saved), Status::Created | Status::Running | Status::Paused) if all => {
+            signal_all(&saved, signal)
+        }
+        (Some(saved), Status::Created | Status::Running | Status::Paused) => {
+            signal_init(&saved, signal)
+        }
+        // As runc: `--all` still reaches what is left in the cgroup of an init that exited
+        // (the shims send it when a container without its own pid namespace ends).
+        (Some(saved), Status::Stopped) if all => match &saved.cgroup {
+            Some(c) if c.exists() => c.kill_all(signal).map_err(Error::from),
+            _ => Ok(()),
+        },
+        (_, Status::Stopped) => Err(Error::NotRunning(id.into())),
+        (_, status) => Err(Error::WrongStatus {
             id: id.into(),
             status,
             action: "signal it",
-        });
-    };
-    if all {
-        return signal_all(&saved, signal);
+        }),
     }
-    signal_init(&saved, signal)
 }
 
 /// A pidfd on the container's init, or `None` if it is gone; the start time check after
@@ -39,11 +46,7 @@ pub(crate) fn init_pidfd(saved: &Saved) -> Result<Option<OwnedFd>, Error> {
 
 fn signal_init(saved: &Saved, signal: i32) -> Result<(), Error> {
     let Some(fd) = init_pidfd(saved)? else {
-        return Err(Error::WrongStatus {
-            id: saved.id.clone(),
-            status: Status::Stopped,
-            action: "signal it",
-        });
+        return Err(Error::NotRunning(saved.id.clone()));
     };
     sysproc::pidfd_send_signal(fd.as_fd(), signal)
         .map_err(Error::io(format!("signal {signal} to pid {}", saved.pid)))

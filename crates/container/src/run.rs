@@ -18,25 +18,52 @@ pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Erro
         poststart(&built.saved);
         return Ok(0);
     }
-    foreground::session(|sigfd| attend(build(rt, opts, false, true)?, sigfd))
+    run_observed(rt, opts, &mut ())
 }
 
-fn attend(built: Built, sigfd: BorrowedFd<'_>) -> Result<i32, Error> {
+/// What a caller of [`run_observed`] is told while its container starts.
+pub trait Observer {
+    /// The init is ready in its namespaces and the program has not started yet; an error
+    /// stops the container.
+    fn created(&mut self, _pid: i32) -> Result<(), Error> {
+        Ok(())
+    }
+    /// The container's program runs.
+    fn started(&mut self, _pid: i32) {}
+}
+
+impl Observer for () {}
+
+/// Foreground `run` that tells `observer` when the container is created and when it runs
+/// (an engine records the init and prepares its network between the two).
+pub fn run_observed(
+    rt: &Runtime,
+    opts: &CreateOptions,
+    observer: &mut dyn Observer,
+) -> Result<i32, Error> {
+    foreground::session(|sigfd| attend(build(rt, opts, false, true)?, sigfd, observer))
+}
+
+fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> Result<i32, Error> {
     let Built {
         dir,
         saved,
         spawned,
     } = built;
-    let exit = foreground::start(&spawned.channel).and_then(|()| {
-        poststart(&saved);
-        foreground::attend(spawned.pid, sigfd, spawned.master.as_ref())
-    });
+    let exit = observer
+        .created(spawned.pid)
+        .and_then(|()| foreground::start(&spawned.channel))
+        .and_then(|()| {
+            poststart(&saved);
+            observer.started(spawned.pid);
+            foreground::attend(spawned.pid, sigfd, spawned.master.as_ref())
+        });
     // Whatever happened, the container is removed: `run` owns it.
     if exit.is_err() {
         let _ = sysproc::kill(spawned.pid, libc::SIGKILL);
         let _ = sysproc::waitpid(spawned.pid, 0);
     }
-    let removed = destroy(dir, &saved);
+    let removed = destroy(dir, &saved, false);
     // The cgroup's stragglers were killed; they may be our children (we are a subreaper).
     foreground::reap_exited();
     let code = exit?;

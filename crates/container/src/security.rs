@@ -93,7 +93,7 @@ impl Seccomp {
 }
 
 /// The caller's pid in the host's pid namespace: the target of `self` in the host's procfs.
-fn host_pid(proc: BorrowedFd<'_>) -> Result<i32, InitError> {
+pub(crate) fn host_pid(proc: BorrowedFd<'_>) -> Result<i32, InitError> {
     let link = sysfs::readlinkat(proc, Path::new("self")).ctx(|| "read /proc/self")?;
     link.to_str().and_then(|n| n.parse().ok()).ok_or_else(|| {
         InitError::check(

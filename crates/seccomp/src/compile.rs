@@ -48,10 +48,13 @@ pub(crate) fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         }
     }
     bpf::check_len(program.0.len())?;
+    // An agent at listenerPath gets a listener even if no rule notifies (as with crun): it
+    // waits for one.
+    let notify = out.notify || seccomp.listener_path().is_some();
     Ok(Filter::new(
         program,
-        flags(seccomp, out.notify),
-        out.notify,
+        flags(seccomp, notify),
+        notify,
         out.skipped,
     ))
 }

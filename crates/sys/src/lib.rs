@@ -10,6 +10,7 @@ pub mod exec;
 pub mod fs;
 pub mod ids;
 pub mod mount;
+pub mod net;
 pub mod ns;
 pub mod process;
 pub mod pty;

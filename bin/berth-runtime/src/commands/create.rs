@@ -12,6 +12,9 @@ pub struct CommonCreate {
     /// Bundle directory (holding config.json); default: the current directory.
     #[arg(short = 'b', long, default_value = ".")]
     pub bundle: PathBuf,
+    /// Read this config (relative to the current directory) instead of BUNDLE/config.json.
+    #[arg(short = 'f', long)]
+    pub config: Option<PathBuf>,
     /// Unix socket that receives the pty master when process.terminal is true.
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
@@ -33,22 +36,18 @@ pub struct CommonCreate {
 
 impl CommonCreate {
     pub fn options(&self) -> Result<CreateOptions> {
-        if self.preserve_fds > 0 {
-            for fd in 3..3 + self.preserve_fds as i32 {
-                // SAFETY: F_GETFD only queries a descriptor number.
-                if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
-                    anyhow::bail!("--preserve-fds {}: fd {fd} is not open", self.preserve_fds);
-                }
-            }
-        }
+        let listen_fds = super::listen_fds();
+        super::hold_gaps(self.preserve_fds + listen_fds)?;
         Ok(CreateOptions {
             id: self.id.clone(),
             bundle: self.bundle.clone(),
+            config: self.config.clone(),
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
-            preserve_fds: self.preserve_fds,
+            preserve_fds: self.preserve_fds + listen_fds,
+            listen_fds,
         })
     }
 }

@@ -62,6 +62,7 @@ pub struct ExecArgs {
 
 /// Returns the process's exit status (foreground) or 0 (detached).
 pub fn run(rt: &Runtime, a: &ExecArgs) -> Result<i32> {
+    super::hold_gaps(a.preserve_fds)?;
     let o = ExecOptions {
         id: a.id.clone(),
         process_file: a.process.clone(),

@@ -42,6 +42,58 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     }
 }
 
+/// systemd socket activation: `LISTEN_FDS` meant for this process (no `LISTEN_PID`, or ours),
+/// passed on into the container as crun does.
+fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID").map_or(true, |p| p.parse() == Ok(std::process::id()));
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Fills the closed fds among 3..3+n with close-on-exec placeholders on /dev/null, so that
+/// none of the runtime's own files lands there and passes into the container: preserved fds
+/// are the ones that are open and not close-on-exec.
+fn hold_gaps(n: u32) -> Result<()> {
+    let end = 3 + n as i32;
+    let gaps: Vec<i32> = (3..end)
+        // SAFETY: F_GETFD only queries a descriptor number.
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1)
+        .collect();
+    if gaps.is_empty() {
+        return Ok(());
+    }
+    let null = std::fs::File::open("/dev/null")?;
+    // The source above the range, so that it is not itself one of the gaps.
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we own, closed below.
+    let src = unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&null),
+            libc::F_DUPFD_CLOEXEC,
+            end,
+        )
+    };
+    drop(null);
+    if src == -1 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    let mut result = Ok(());
+    for fd in gaps {
+        // SAFETY: dup3 onto a closed descriptor number, kept for the process's lifetime.
+        if unsafe { libc::dup3(src, fd, libc::O_CLOEXEC) } == -1 {
+            result = Err(std::io::Error::last_os_error().into());
+            break;
+        }
+    }
+    // SAFETY: `src` is ours and used no more.
+    unsafe { libc::close(src) };
+    result
+}
+
 /// The runtime from the global flags.
 fn runtime(g: &Global) -> Result<Runtime> {
     if g.systemd_cgroup || g.cgroup_manager.as_deref() == Some("systemd") {

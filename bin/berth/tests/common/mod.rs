@@ -1,6 +1,8 @@
 //! Helpers for tests that drive the real `berth` binary.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod engine;
+
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs;

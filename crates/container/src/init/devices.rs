@@ -8,7 +8,7 @@ use berth_sys::fs as sysfs;
 use berth_sys::mount as sysmount;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// A device node to create.
@@ -110,18 +110,36 @@ fn create_one(
     Ok(())
 }
 
-fn bind_host(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
-    let host = sysfs::open(&n.path, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-    let st = sysfs::fstat(host.as_fd())?;
+/// Whether `fd` is a device node of `kind` with `dev`'s numbers.
+fn is_node(fd: BorrowedFd<'_>, kind: libc::mode_t, dev: libc::dev_t) -> io::Result<bool> {
+    let st = sysfs::fstat(fd)?;
+    Ok(st.st_mode & libc::S_IFMT == kind && st.st_rdev == dev)
+}
+
+/// The host's node for `n`: at the same path, else any node in the host's `/dev` with the
+/// same type and numbers (a config may name its device anything).
+fn host_node(n: &Node) -> io::Result<OwnedFd> {
     let want = sysfs::makedev(n.major, n.minor);
-    if st.st_mode & libc::S_IFMT != n.kind || st.st_rdev != want {
-        return Err(io::Error::other(format!(
-            "host {} is not device {}:{} (cannot bind it in a user namespace)",
-            n.path.display(),
-            n.major,
-            n.minor
-        )));
+    if let Ok(fd) = sysfs::open(&n.path, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        if is_node(fd.as_fd(), n.kind, want)? {
+            return Ok(fd);
+        }
     }
+    for e in std::fs::read_dir("/dev")?.flatten() {
+        if let Ok(fd) = sysfs::open(&e.path(), libc::O_PATH | libc::O_NOFOLLOW, 0) {
+            if is_node(fd.as_fd(), n.kind, want)? {
+                return Ok(fd);
+            }
+        }
+    }
+    Err(io::Error::other(format!(
+        "the host has no device {}:{} to bind (mknod is not allowed in a user namespace)",
+        n.major, n.minor
+    )))
+}
+
+fn bind_host(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
+    let host = host_node(n)?;
     let target = resolve::ensure_file(root, &n.path, 0o644)?;
     let st = sysfs::fstat(target.as_fd())?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {

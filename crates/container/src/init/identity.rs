@@ -37,18 +37,31 @@ pub fn cap_masks(c: Option<&LinuxCapabilities>) -> CapMasks {
     }
 }
 
-/// Switches to the process's user and capabilities. `setgroups_allowed` is false in a user
-/// namespace whose `setgroups` file says deny.
-pub fn switch(p: &Process, setgroups_allowed: bool) -> Result<(), InitError> {
+/// What to do with the supplementary groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Groups {
+    /// Set them to `additionalGids`.
+    Set,
+    /// Keep the runtime's own (crun's `run.oci.keep_original_groups` annotation).
+    Keep,
+    /// `setgroups` is denied in this user namespace: only an empty list can be honoured.
+    Denied,
+}
+
+/// Switches to the process's user and capabilities, handling supplementary groups as `groups`
+/// says.
+pub fn switch(p: &Process, groups: Groups) -> Result<(), InitError> {
     let u = p.user();
     let masks = cap_masks(p.capabilities().as_ref());
     let last = caps::last_cap();
     caps::limit_bounding(masks.bounding, last).ctx(|| "drop capabilities from the bounding set")?;
     caps::set_keep_caps(true).ctx(|| "prctl(PR_SET_KEEPCAPS)")?;
-    if setgroups_allowed {
-        let groups = u.additional_gids().clone().unwrap_or_default();
-        ids::setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
-    } else if u.additional_gids().as_ref().is_some_and(|g| !g.is_empty()) {
+    if groups == Groups::Set {
+        let gids = u.additional_gids().clone().unwrap_or_default();
+        ids::setgroups(&gids).ctx(|| format!("setgroups {gids:?}"))?;
+    } else if groups == Groups::Denied
+        && u.additional_gids().as_ref().is_some_and(|g| !g.is_empty())
+    {
         return Err(InitError::check(
             "process.user.additionalGids",
             "cannot be set: setgroups is denied in this user namespace",

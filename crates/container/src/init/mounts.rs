@@ -42,17 +42,13 @@ pub fn mount(env: &Env<'_>, index: usize, m: &Mount) -> Result<(), InitError> {
     })?;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("bind");
+    // Opened by the runtime (idmapped, or any bind in a user namespace): the source may be
+    // out of this process's reach, so its kind comes from the tree itself.
     if let Some(tree) = env.idmapped.tree(index) {
         let source = source_path(env, m);
-        let what = || {
-            format!(
-                "attach idmapped mount of {} on {}",
-                source.display(),
-                dest.display()
-            )
-        };
-        let meta = std::fs::metadata(&source).ctx(what)?;
-        let target = target(env, dest, meta.is_dir())?;
+        let what = || format!("attach mount of {} on {}", source.display(), dest.display());
+        let st = berth_sys::fs::fstat(tree).ctx(what)?;
+        let target = target(env, dest, st.st_mode & libc::S_IFMT == libc::S_IFDIR)?;
         return attach(tree, target.as_fd(), &opts).ctx(what);
     }
     if is_bind(m, &opts) {
@@ -97,7 +93,7 @@ pub(super) fn target(env: &Env<'_>, dest: &Path, dir: bool) -> Result<OwnedFd, I
     let r = if dir {
         resolve::mkdir_all(env.root, dest, 0o755)
     } else {
-        resolve::ensure_file(env.root, dest, 0o644)
+        resolve::ensure_file_via_links(env.root, dest, 0o644)
     };
     r.ctx(|| format!("create mount point {}", dest.display()))
 }

@@ -101,6 +101,32 @@ pub fn ensure_file(root: BorrowedFd<'_>, path: &Path, mode: libc::mode_t) -> io:
     handle(root, path, false)
 }
 
+/// Like [`ensure_file`], but a dangling symlink at `path` is followed (inside the root, at
+/// most 8 deep) and its target created, as runc and crun do for mount points: an image's
+/// `/etc/resolv.conf` may point into a `/run` that is empty until the container starts.
+pub fn ensure_file_via_links(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    mode: libc::mode_t,
+) -> io::Result<OwnedFd> {
+    let mut path = path.to_path_buf();
+    for _ in 0..8 {
+        match ensure_file(root, &path, mode) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+                let name = path.file_name().ok_or(e)?.to_owned();
+                let dir = handle(root, &parent, false)?;
+                // Not a symlink: the original error stands.
+                let target = sysfs::readlinkat(dir.as_fd(), Path::new(&name))?;
+                // The kernel resolves `parent/../x` component by component, within the root.
+                path = parent.join(target);
+            }
+            r => return r,
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
+}
+
 /// Parent directories resolved once and reused: creating many entries in one directory (the
 /// nodes and links of `/dev`) costs one resolution, not one per entry.
 pub struct Dirs<'a> {

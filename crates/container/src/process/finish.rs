@@ -25,6 +25,8 @@ pub struct Final<'a> {
     /// Send the pty master to the parent instead of a console socket.
     pub relay_terminal: bool,
     pub preserve_fds: u32,
+    /// Keep the runtime's supplementary groups (`run.oci.keep_original_groups`).
+    pub keep_groups: bool,
     /// Join a new session keyring with this name.
     pub keyring: Option<&'a str>,
     /// The host's procfs, opened before anything of the container was touched.
@@ -98,7 +100,14 @@ pub fn finish(
     if let (Some(s), false) = (f.seccomp, nnp) {
         s.install(agent.take(), f.proc.as_fd(), Status::Creating)?;
     }
-    identity::switch(p, setgroups_allowed(f.proc.as_fd()))?;
+    let groups = if f.keep_groups {
+        identity::Groups::Keep
+    } else if setgroups_allowed(f.proc.as_fd()) {
+        identity::Groups::Set
+    } else {
+        identity::Groups::Denied
+    };
+    identity::switch(p, groups)?;
     let env = environment(p);
     let args = args(p)?;
     let path_var = env.iter().find_map(|e| e.strip_prefix("PATH="));
@@ -119,9 +128,6 @@ pub fn finish(
         if let Some(s) = f.seccomp {
             s.install(agent, f.proc.as_fd(), Status::Running)?;
         }
-    }
-    for fd in 3..3 + f.preserve_fds as RawFd {
-        sysfs::clear_cloexec(fd).ctx(|| format!("preserve fd {fd}"))?;
     }
     drop(f.proc);
     drop(f.fifo);

@@ -133,6 +133,7 @@ fn setup_and_exec(
             relay_terminal: l.relay_terminal,
             preserve_fds: l.preserve_fds,
             keyring: l.new_keyring.then_some(l.id),
+            keep_groups: crate::spec::keeps_original_groups(spec),
             proc: host.proc,
             fifo: host_fifo,
             after_start: &after_start,

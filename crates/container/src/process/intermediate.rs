@@ -1,7 +1,7 @@
 //! The intermediate stage, used only when namespaces are joined by path or time offsets are
 //! set: it joins (user namespace first), creates the remaining namespaces, and forks the init
-//! when a pid or time namespace only applies to children. It then reports the init's pid and
-//! exits.
+//! when a pid or time namespace only applies to children, and exits; the init reports its
+//! pid.
 
 use super::channel::ChildEnd;
 use super::namespaces::{flag, Plan};
@@ -10,8 +10,8 @@ use berth_sys::{fs as sysfs, ns, process as sysproc};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-/// Runs the intermediate's steps. Returns in the process that goes on as the init; the
-/// intermediate itself exits here once it has reported the init's pid.
+/// Runs the intermediate's steps. Returns in the process that goes on as the init, once it
+/// has reported its pid; the intermediate itself exits here.
 pub fn enter(plan: &Plan, chan: &ChildEnd, proc: BorrowedFd<'_>) -> Result<(), InitError> {
     let _ = sysproc::set_name(c"berth:interm");
     for (t, path) in &plan.joins {
@@ -44,13 +44,11 @@ pub fn enter(plan: &Plan, chan: &ChildEnd, proc: BorrowedFd<'_>) -> Result<(), I
     }
     // SAFETY: the runtime is single-threaded, so the child may go on running Rust code.
     match unsafe { sysproc::clone3(&sysproc::CloneArgs::default()) }.ctx(|| "fork the init")? {
-        sysproc::Forked::Child => Ok(()),
-        sysproc::Forked::Parent { pid, .. } => {
-            let code = match chan.init_pid(pid) {
-                Ok(()) => 0,
-                Err(_) => 1,
-            };
-            sysproc::exit_now(code)
+        // The init reports its own pid, so that the pid precedes everything else it sends.
+        sysproc::Forked::Child => {
+            let pid = crate::security::host_pid(proc)?;
+            chan.init_pid(pid).ctx(|| "report the init's pid")
         }
+        sysproc::Forked::Parent { .. } => sysproc::exit_now(0),
     }
 }

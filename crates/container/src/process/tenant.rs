@@ -20,6 +20,8 @@ pub struct Tenant<'a> {
     pub process: &'a Process,
     /// The container's seccomp filter.
     pub seccomp: Option<&'a Seccomp>,
+    /// Keep the runtime's supplementary groups (`run.oci.keep_original_groups`).
+    pub keep_groups: bool,
     /// A pidfd on the container's init, whose namespaces are joined.
     pub init: BorrowedFd<'a>,
     /// `CLONE_NEW*` flags of the namespaces to join.
@@ -62,11 +64,11 @@ fn setup_and_exec(
             if !crate::protection::off("dumpable") {
                 sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
             }
+            // Our own pid, before `ready`: sent by the parent it could arrive after it.
+            let pid = crate::security::host_pid(proc.as_fd())?;
+            chan.init_pid(pid).ctx(|| "report the pid")?;
         }
-        sysproc::Forked::Parent { pid, .. } => {
-            let code = i32::from(chan.init_pid(pid).is_err());
-            sysproc::exit_now(code)
-        }
+        sysproc::Forked::Parent { .. } => sysproc::exit_now(0),
     }
     attrs::rlimits(t.process)?;
     if let Some(adj) = t.process.oom_score_adj() {
@@ -81,6 +83,7 @@ fn setup_and_exec(
             relay_terminal: t.relay_terminal,
             preserve_fds: t.preserve_fds,
             keyring: None,
+            keep_groups: t.keep_groups,
             proc,
             fifo: None,
             after_start: &|| Ok(()),

@@ -2,6 +2,7 @@
 //! namespace, mount or cgroup exists.
 
 mod template;
+mod unknown_caps;
 mod validate;
 
 pub use template::default_spec;
@@ -37,9 +38,22 @@ impl SpecError {
     }
 }
 
+/// crun's annotation for keeping the runtime's supplementary groups in the container.
+pub fn keeps_original_groups(spec: &Spec) -> bool {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get("run.oci.keep_original_groups"))
+        .is_some_and(|v| v == "1" || v == "true")
+}
+
 /// Reads and validates `BUNDLE/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
-    let path = bundle.join("config.json");
+    load_file(&bundle.join("config.json"))
+}
+
+/// Reads and validates the config at `path`.
+pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
+    let path = path.to_path_buf();
     let data = std::fs::read(&path).map_err(|source| SpecError::Read {
         path: path.clone(),
         source,
@@ -54,7 +68,17 @@ pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
 }
 
 /// Parses a config, reporting the JSON path of the first bad field (`linux.namespaces[2].type`).
+/// Unknown capability names are ignored.
 pub fn parse(data: &[u8]) -> Result<Spec, (String, String)> {
+    match parse_exact(data) {
+        Err(e) if e.0.starts_with("process.capabilities.") => {
+            unknown_caps::drop_unknown(data).map_or(Err(e), |fixed| parse_exact(&fixed))
+        }
+        r => r,
+    }
+}
+
+fn parse_exact(data: &[u8]) -> Result<Spec, (String, String)> {
     let de = &mut serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = match e.path().to_string() {

@@ -300,12 +300,6 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
                 format!("{:?} must be absolute and inside the container", d.path()),
             ));
         }
-        if !d.path().starts_with("/dev") {
-            return Err(SpecError::invalid(
-                format!("linux.devices[{i}].path"),
-                format!("{:?} is not under /dev", d.path()),
-            ));
-        }
         if d.typ() == LinuxDeviceType::A {
             return Err(SpecError::invalid(
                 format!("linux.devices[{i}].type"),
@@ -353,7 +347,14 @@ fn sysctl_namespace(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Resu
             Err(SpecError::invalid(field(), "needs a new network namespace"))
         };
     }
-    if key == "kernel.hostname" || key == "kernel.domainname" {
+    if key == "kernel.hostname" {
+        // As runc and crun: it would silently fight the `hostname` field.
+        return Err(SpecError::invalid(
+            field(),
+            "not allowed: set the hostname field",
+        ));
+    }
+    if key == "kernel.domainname" {
         return if has(LinuxNamespaceType::Uts) {
             Ok(())
         } else {

@@ -1,0 +1,22 @@
+//! `berth rm [-f] CONTAINER...`: remove containers and everything they left.
+
+use crate::context::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Kill running containers first.
+    #[arg(short, long)]
+    force: bool,
+    /// Containers (names or ids).
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
+    let engine = ctx.engine()?;
+    for c in &a.containers {
+        engine.remove(c, a.force)?;
+        println!("{c}");
+    }
+    Ok(())
+}

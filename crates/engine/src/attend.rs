@@ -1,0 +1,99 @@
+//! Attending a container: the calling process runs it through the runtime core as its
+//! parent and subreaper (a monitor, or `berth run` in the foreground), records that it runs,
+//! then how it ended, and removes it when it was created with `--rm`.
+
+use crate::options::Network;
+use crate::record::{Owner, State};
+use crate::time::Timestamp;
+use crate::{loopback, Engine, Error};
+use berth_container::create::CreateOptions;
+use berth_container::run::Observer;
+use std::fs::File;
+use std::io::Write;
+
+/// Told by the runtime core how the start goes.
+struct Attendant<'a> {
+    engine: &'a Engine,
+    id: &'a str,
+    network: Network,
+    /// Where the process that started a monitor waits to hear "ok".
+    handshake: &'a mut Option<File>,
+    started: bool,
+}
+
+impl Observer for Attendant<'_> {
+    fn created(&mut self, pid: i32) -> Result<(), berth_container::Error> {
+        if self.network == Network::None {
+            loopback::up_in(pid).map_err(|e| {
+                berth_container::Error::Usage(format!("set loopback up in the container: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn started(&mut self, _pid: i32) {
+        self.started = true;
+        let me = Owner::current().ok();
+        let _ = self.engine.update(self.id, |r| {
+            r.state = State::Running;
+            r.started_at = Some(Timestamp::now());
+            r.finished_at = None;
+            r.exit_code = None;
+            r.error = None;
+            r.monitor = me;
+        });
+        if let Some(mut h) = self.handshake.take() {
+            let _ = h.write_all(b"ok");
+        }
+    }
+}
+
+impl Engine {
+    /// Runs container `id` in this process until it exits and returns its exit status.
+    /// `handshake` hears "ok" once the program runs (and is taken then).
+    pub(crate) fn attend(&self, id: &str, handshake: &mut Option<File>) -> Result<i32, Error> {
+        let r = self
+            .refresh(id)?
+            .ok_or_else(|| Error::NoSuchContainer(id.to_string()))?;
+        // A previous run whose attendant was killed may have left the runtime's state.
+        if self.init(id)?.is_some() {
+            return Err(Error::WrongState {
+                name: r.name,
+                state: "running".into(),
+                action: "start it again",
+            });
+        }
+        self.clear_runtime(id)?;
+        let opts = CreateOptions {
+            id: id.to_string(),
+            bundle: self.containers.dir(id),
+            ..Default::default()
+        };
+        let mut att = Attendant {
+            engine: self,
+            id,
+            network: r.settings.network,
+            handshake,
+            started: false,
+        };
+        let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
+            .map_err(Error::runtime(&r.name));
+        let started = att.started;
+        let message = result.as_ref().err().map(ToString::to_string);
+        let ended = self.update(id, |r| {
+            if started {
+                r.state = State::Exited;
+                r.exit_code = result.as_ref().ok().copied();
+                r.finished_at = Some(Timestamp::now());
+                r.monitor = None;
+            }
+            r.error = message;
+        })?;
+        if let Some(r) = ended.filter(|r| r.settings.auto_remove) {
+            if let Some(_lock) = self.containers.lock(id, true)? {
+                self.discard(id, Some(&r.name))?;
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,176 @@
+//! The OCI runtime config of a container: berth's defaults (`default_spec`, with the default
+//! seccomp profile), then the image's process, then the flags. Built as JSON and checked by
+//! the runtime core's own parser and validator before anything exists on disk.
+
+mod etc;
+mod mounts;
+mod resources;
+mod security;
+
+pub use etc::EtcFiles;
+
+use crate::options::{Network, Settings};
+use crate::Error;
+use berth_image::spec::ContainerSpec;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// What the config is made from.
+pub struct Inputs<'a> {
+    pub id: &'a str,
+    /// The image's process with the flags that change it applied (`image_spec`).
+    pub spec: &'a ContainerSpec,
+    pub settings: &'a Settings,
+    pub hostname: &'a str,
+    /// The caller's terminal size, for `-t`.
+    pub console: Option<(u16, u16)>,
+    /// The container's directory, holding the generated /etc files.
+    pub dir: &'a Path,
+    pub etc: &'a EtcFiles,
+}
+
+/// Builds the config. `root.path` is left for the caller to fill in.
+pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
+    let mut v = berth_container::spec::default_spec(false, 0, 0)?;
+    v["process"] = process(i, &v["process"]);
+    v["root"] = json!({"path": "rootfs", "readonly": i.settings.read_only});
+    v["hostname"] = json!(i.hostname);
+    mounts::apply(&mut v, i);
+    security::apply(&mut v, i.settings)?;
+    resources::apply(&mut v, i.settings);
+    if i.settings.network == Network::Host {
+        if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "network");
+        }
+    }
+    v["linux"]["cgroupsPath"] = json!(format!("{}/{}", i.settings.cgroup_parent, i.id));
+    if !i.spec.labels.is_empty() {
+        v["annotations"] = json!(i.spec.labels);
+    }
+    Ok(v)
+}
+
+/// The image's process with docker's additions: `HOSTNAME`, and `TERM` with a terminal.
+fn process(i: &Inputs<'_>, defaults: &Value) -> Value {
+    let s = i.spec;
+    let has = |env: &[String], key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
+    let mut env = s.env.clone();
+    if !has(&env, "HOSTNAME") {
+        env.insert(1.min(env.len()), format!("HOSTNAME={}", i.hostname));
+    }
+    if i.settings.tty && !has(&env, "TERM") {
+        env.push("TERM=xterm".into());
+    }
+    let mut user = json!({"uid": s.user.uid, "gid": s.user.gid});
+    if !s.user.additional_gids.is_empty() {
+        user["additionalGids"] = json!(s.user.additional_gids);
+    }
+    let mut p = json!({
+        "terminal": i.settings.tty,
+        "user": user,
+        "args": s.args,
+        "env": env,
+        "cwd": s.cwd,
+        "rlimits": defaults["rlimits"],
+        // As docker and podman: setuid programs in the image work.
+        "noNewPrivileges": false,
+    });
+    if let (true, Some((rows, cols))) = (i.settings.tty, i.console) {
+        p["consoleSize"] = json!({"height": rows, "width": cols});
+    }
+    p
+}
+
+/// Checks the config with the runtime core's own parser and validator.
+pub fn check(v: &Value) -> Result<(), Error> {
+    let bytes = serde_json::to_vec(v).map_err(|e| Error::Config {
+        field: "(document)".into(),
+        reason: e.to_string(),
+    })?;
+    let spec = berth_container::spec::parse(&bytes)
+        .map_err(|(field, reason)| Error::Config { field, reason })?;
+    berth_container::spec::validate(&spec).map_err(|e| Error::Config {
+        field: "validate".into(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::RunOptions;
+    use berth_image::spec::Identity;
+
+    pub(super) fn inputs_for(o: RunOptions, f: impl FnOnce(&Inputs<'_>) -> Value) -> Value {
+        let settings = o.check(&|_| None).unwrap();
+        let spec = ContainerSpec {
+            args: vec!["sh".into()],
+            env: vec!["PATH=/bin".into(), "HOME=/root".into()],
+            cwd: "/".into(),
+            user: Identity {
+                uid: 33,
+                gid: 33,
+                additional_gids: vec![4],
+                home: None,
+            },
+            labels: [("org.test".to_string(), "1".to_string())].into(),
+            ..Default::default()
+        };
+        let etc = EtcFiles::new("abc", settings.network);
+        f(&Inputs {
+            id: "abc",
+            spec: &spec,
+            settings: &settings,
+            hostname: "abc",
+            console: Some((24, 80)),
+            dir: Path::new("/c"),
+            etc: &etc,
+        })
+    }
+
+    pub(super) fn config(o: RunOptions) -> Value {
+        inputs_for(o, |i| {
+            let v = build(i).unwrap();
+            check(&v).unwrap();
+            v
+        })
+    }
+
+    #[test]
+    fn image_process_and_defaults() {
+        let v = config(RunOptions {
+            tty: true,
+            ..Default::default()
+        });
+        let p = &v["process"];
+        assert_eq!(p["args"], json!(["sh"]));
+        assert_eq!(
+            p["env"],
+            json!(["PATH=/bin", "HOSTNAME=abc", "HOME=/root", "TERM=xterm"])
+        );
+        assert_eq!(
+            p["user"],
+            json!({"uid": 33, "gid": 33, "additionalGids": [4]})
+        );
+        assert_eq!(p["consoleSize"], json!({"height": 24, "width": 80}));
+        assert_eq!(p["noNewPrivileges"], json!(false));
+        assert_eq!(v["root"]["readonly"], json!(false));
+        assert_eq!(v["hostname"], json!("abc"));
+        assert_eq!(v["linux"]["cgroupsPath"], json!("/berth/abc"));
+        assert_eq!(v["annotations"]["org.test"], json!("1"));
+        let ns = v["linux"]["namespaces"].as_array().unwrap();
+        assert!(ns.iter().any(|n| n["type"] == "network"));
+    }
+
+    #[test]
+    fn host_network_shares_the_namespace() {
+        let v = config(RunOptions {
+            network: Some("host".into()),
+            read_only: true,
+            ..Default::default()
+        });
+        let ns = v["linux"]["namespaces"].as_array().unwrap();
+        assert!(!ns.iter().any(|n| n["type"] == "network"));
+        assert_eq!(v["root"]["readonly"], json!(true));
+    }
+}

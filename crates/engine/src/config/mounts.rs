@@ -1,0 +1,88 @@
+//! Mounts: berth's defaults, the generated /etc files, then `-v` and `--tmpfs`. A user mount
+//! on a default's destination (say `/dev/shm`) replaces that default, as in docker.
+
+use super::Inputs;
+use crate::options::UserMount;
+use serde_json::{json, Value};
+
+fn bind(source: &str, destination: &str, read_only: bool) -> Value {
+    let mut options = vec!["rbind", "rprivate"];
+    if read_only {
+        options.push("ro");
+    }
+    json!({"destination": destination, "type": "bind", "source": source, "options": options})
+}
+
+fn user_mount(m: &UserMount) -> Value {
+    match m {
+        UserMount::Bind {
+            source,
+            destination,
+            read_only,
+        } => bind(&source.display().to_string(), destination, *read_only),
+        UserMount::Tmpfs {
+            destination,
+            options,
+        } => json!({"destination": destination, "type": "tmpfs", "source": "tmpfs",
+                    "options": options}),
+    }
+}
+
+pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
+    let mut mounts: Vec<Value> = v["mounts"].as_array().cloned().unwrap_or_default();
+    let user = &i.settings.mounts;
+    mounts.retain(|m| !user.iter().any(|u| m["destination"] == u.destination()));
+    for name in i.etc.names() {
+        let dest = format!("/etc/{name}");
+        if !user.iter().any(|u| u.destination() == dest) {
+            mounts.push(bind(&i.dir.join(name).display().to_string(), &dest, false));
+        }
+    }
+    mounts.extend(user.iter().map(user_mount));
+    v["mounts"] = Value::Array(mounts);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::config;
+    use crate::options::RunOptions;
+    use serde_json::json;
+
+    #[test]
+    fn etc_files_volumes_and_tmpfs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = std::fs::canonicalize(tmp.path())
+            .unwrap()
+            .display()
+            .to_string();
+        let v = config(RunOptions {
+            volumes: vec![format!("{host}:/data:ro"), format!("{host}:/etc/hosts")],
+            tmpfs: vec!["/dev/shm:size=1m".into()],
+            ..Default::default()
+        });
+        let m = v["mounts"].as_array().unwrap();
+        let find = |d: &str| {
+            m.iter()
+                .filter(|x| x["destination"] == d)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            find("/etc/hostname")[0],
+            &json!({"destination": "/etc/hostname", "type": "bind", "source": "/c/hostname",
+                    "options": ["rbind", "rprivate"]})
+        );
+        assert_eq!(
+            find("/data")[0]["options"],
+            json!(["rbind", "rprivate", "ro"])
+        );
+        assert_eq!(find("/etc/hosts").len(), 1);
+        assert_eq!(find("/etc/hosts")[0]["source"], json!(host));
+        let shm = find("/dev/shm");
+        assert_eq!(shm.len(), 1);
+        assert_eq!(shm[0]["type"], json!("tmpfs"));
+        assert!(shm[0]["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("size=1m")));
+    }
+}

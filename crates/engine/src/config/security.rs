@@ -1,0 +1,155 @@
+//! Capabilities, seccomp and what `--privileged` lifts.
+
+use crate::options::Settings;
+use crate::Error;
+use serde_json::{json, Value};
+
+/// docker's default capabilities.
+const DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Every capability berth itself holds (as podman: a host's root may lack some, and a
+/// container cannot be given those).
+fn all_caps() -> Vec<&'static str> {
+    let last = berth_sys::caps::last_cap() as usize;
+    let held = berth_sys::caps::get().map_or(u64::MAX, |s| s.permitted);
+    berth_sys::caps::NAMES
+        .iter()
+        .take(last + 1)
+        .enumerate()
+        .filter(|(i, _)| held >> i & 1 == 1)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+/// The capability set: the defaults (all berth holds with `--privileged`), `--cap-add`,
+/// `--cap-drop`.
+/// As docker: adding `ALL` keeps all but the dropped ones, dropping `ALL` keeps only the
+/// added ones.
+pub(super) fn capabilities(s: &Settings) -> Vec<String> {
+    let all = all_caps();
+    let has_all = |l: &[String]| l.iter().any(|c| c == "ALL");
+    let mut caps: Vec<&str> = if s.privileged || has_all(&s.cap_add) {
+        all.clone()
+    } else if has_all(&s.cap_drop) {
+        Vec::new()
+    } else {
+        DEFAULT_CAPS.to_vec()
+    };
+    for c in s.cap_add.iter().filter(|c| *c != "ALL") {
+        if !caps.contains(&c.as_str()) && all.contains(&c.as_str()) {
+            caps.push(c);
+        }
+    }
+    if !has_all(&s.cap_drop) {
+        caps.retain(|c| !s.cap_drop.iter().any(|d| d == c));
+    }
+    caps.into_iter().map(String::from).collect()
+}
+
+pub(super) fn apply(v: &mut Value, s: &Settings) -> Result<(), Error> {
+    let caps = capabilities(s);
+    v["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+    let linux = &mut v["linux"];
+    if !s.privileged {
+        let names: Vec<&str> = caps.iter().map(String::as_str).collect();
+        linux["seccomp"] = serde_json::to_value(berth_seccomp::default_profile_for(&names)?)
+            .map_err(|e| Error::Config {
+                field: "linux.seccomp".into(),
+                reason: e.to_string(),
+            })?;
+        return Ok(());
+    }
+    if let Some(l) = linux.as_object_mut() {
+        l.remove("seccomp");
+    }
+    linux["maskedPaths"] = json!([]);
+    linux["readonlyPaths"] = json!([]);
+    linux["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    // /sys and the cgroup tree writable.
+    for m in v["mounts"].as_array_mut().into_iter().flatten() {
+        if m["type"] == "sysfs" || m["type"] == "cgroup" {
+            if let Some(o) = m["options"].as_array_mut() {
+                o.retain(|x| x != "ro");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::config;
+    use super::*;
+    use crate::options::RunOptions;
+
+    fn caps_of(o: RunOptions) -> Vec<String> {
+        capabilities(&o.check(&|_| None).unwrap())
+    }
+
+    #[test]
+    fn capability_sets() {
+        assert_eq!(caps_of(RunOptions::default()), DEFAULT_CAPS);
+        let c = caps_of(RunOptions {
+            cap_add: vec!["SYS_ADMIN".into()],
+            cap_drop: vec!["net_raw".into()],
+            ..Default::default()
+        });
+        assert!(c.contains(&"CAP_SYS_ADMIN".into()) && !c.contains(&"CAP_NET_RAW".into()));
+        let only = caps_of(RunOptions {
+            cap_drop: vec!["ALL".into()],
+            cap_add: vec!["kill".into()],
+            ..Default::default()
+        });
+        assert_eq!(only, ["CAP_KILL"]);
+        let most = caps_of(RunOptions {
+            cap_add: vec!["ALL".into()],
+            cap_drop: vec!["CAP_SYS_ADMIN".into()],
+            ..Default::default()
+        });
+        assert_eq!(most.len(), all_caps().len() - 1);
+    }
+
+    #[test]
+    fn default_has_seccomp_privileged_has_nothing_in_the_way() {
+        let v = config(RunOptions::default());
+        assert!(v["linux"]["seccomp"]["syscalls"].as_array().unwrap().len() > 5);
+        assert!(!v["linux"]["maskedPaths"].as_array().unwrap().is_empty());
+        let p = config(RunOptions {
+            privileged: true,
+            ..Default::default()
+        });
+        assert!(p["linux"].get("seccomp").is_none());
+        assert_eq!(p["linux"]["maskedPaths"], json!([]));
+        assert_eq!(
+            p["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            all_caps().len()
+        );
+        let sys = p["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["type"] == "sysfs");
+        assert!(!sys.unwrap()["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ro")));
+    }
+}

@@ -1,0 +1,136 @@
+//! `create`: a container from an image — its record, root filesystem, `/etc` files and OCI
+//! bundle. The flags, the image and the generated config are all checked before anything
+//! is made; a failure after that removes what the earlier steps made.
+
+use crate::config::{self, EtcFiles, Inputs};
+use crate::options::{Network, RunOptions, Settings};
+use crate::record::{Lock, Record, State};
+use crate::run::terminal_size;
+use crate::time::Timestamp;
+use crate::workdir::make_workdir;
+use crate::{names, Engine, Error};
+use berth_image::spec::{image_spec, ContainerSpec, Overrides};
+use berth_image::store::Image;
+use serde_json::{json, Value};
+
+/// A container about to be made: everything checked, nothing on disk yet.
+struct Plan {
+    id: String,
+    image: Image,
+    spec: ContainerSpec,
+    settings: Settings,
+    etc: EtcFiles,
+    config: Value,
+}
+
+impl Engine {
+    /// Creates a container (with `-t`, its terminal gets the caller's size).
+    pub fn create(&self, o: &RunOptions) -> Result<Record, Error> {
+        if let Some(n) = &o.name {
+            names::validate(n)?;
+        }
+        let console = if o.tty { terminal_size() } else { None };
+        let plan = self.plan(o, console)?;
+        let Some(lock) = self.containers.create_dir(&plan.id)? else {
+            return Err(Error::Failed {
+                name: plan.id,
+                reason: "a container with this id exists".into(),
+            });
+        };
+        self.make(&plan, o, &lock).inspect_err(|_| {
+            let _ = self.discard(&plan.id, None);
+        })
+    }
+
+    fn plan(&self, o: &RunOptions, console: Option<(u16, u16)>) -> Result<Plan, Error> {
+        let settings = o.check(&|k| std::env::var(k).ok())?;
+        let image = self.store.image(&o.image)?;
+        let overrides = Overrides {
+            entrypoint: settings.entrypoint.clone(),
+            cmd: settings.command.clone(),
+            env: settings.env.clone(),
+            user: settings.user.clone(),
+            workdir: settings.workdir.clone(),
+        };
+        let spec = image_spec(&self.store, &image, &overrides)?;
+        let id = names::new_id()?;
+        let hostname = match (&settings.hostname, settings.network) {
+            (Some(h), _) => h.clone(),
+            (None, Network::None) => id[..12].to_string(),
+            (None, Network::Host) => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map_err(Error::path("/proc/sys/kernel/hostname"))?
+                .trim()
+                .to_string(),
+        };
+        let etc = EtcFiles::new(&hostname, settings.network);
+        let dir = self.containers.dir(&id);
+        let config = config::build(&Inputs {
+            id: &id,
+            spec: &spec,
+            settings: &settings,
+            hostname: &hostname,
+            console,
+            dir: &dir,
+            etc: &etc,
+        })?;
+        config::check(&config)?;
+        Ok(Plan {
+            id,
+            image,
+            spec,
+            settings,
+            etc,
+            config,
+        })
+    }
+
+    /// Makes the planned container in its (locked) directory.
+    fn make(&self, p: &Plan, o: &RunOptions, _lock: &Lock) -> Result<Record, Error> {
+        let name = match &o.name {
+            Some(n) => {
+                self.containers.reserve_name(n, &p.id)?;
+                n.clone()
+            }
+            None => self.containers.reserve_generated_name(&p.id)?,
+        };
+        self.fill(p, o, name.clone())
+            .inspect_err(|_| self.containers.release_name(&name, &p.id))
+    }
+
+    fn fill(&self, p: &Plan, o: &RunOptions, name: String) -> Result<Record, Error> {
+        let dir = self.containers.dir(&p.id);
+        p.etc.write(&dir)?;
+        let rootfs = self.store.create_rootfs(&p.image, &p.id)?;
+        make_workdir(&rootfs.path, &p.spec.cwd)?;
+        let mut config = p.config.clone();
+        config["root"]["path"] = json!(rootfs.path);
+        let path = dir.join("config.json");
+        let bytes = serde_json::to_vec_pretty(&config).map_err(|e| Error::Config {
+            field: "(document)".into(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(&path, bytes).map_err(Error::path(&path))?;
+        let record = Record {
+            id: p.id.clone(),
+            name,
+            image: o.image.clone(),
+            image_id: p.image.id.to_string(),
+            created: Timestamp::now(),
+            command: p.spec.args.clone(),
+            state: State::Created,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            monitor: None,
+            error: None,
+            stop_signal: p
+                .spec
+                .stop_signal
+                .clone()
+                .unwrap_or_else(|| "SIGTERM".into()),
+            settings: p.settings.clone(),
+        };
+        self.containers.save(&record)?;
+        Ok(record)
+    }
+}

@@ -1,0 +1,72 @@
+//! The engine's error: one variant per module's error, plus the lifecycle's own.
+
+use crate::options::OptionsError;
+use crate::record::RecordError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Image(#[from] berth_image::store::StoreError),
+    #[error(transparent)]
+    ImageSpec(#[from] berth_image::spec::SpecError),
+    #[error("container {id}: {source}")]
+    Runtime {
+        id: String,
+        source: berth_container::Error,
+    },
+    #[error("default seccomp profile: {0}")]
+    Seccomp(#[from] berth_seccomp::Error),
+    #[error("generated config.json: {field}: {reason}")]
+    Config { field: String, reason: String },
+    #[error("containers need root: rootless containers are not supported yet")]
+    NeedsRoot,
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
+    #[error("container id prefix {0:?} is ambiguous")]
+    Ambiguous(String),
+    #[error("container {name}: {state}: cannot {action}")]
+    WrongState {
+        name: String,
+        state: String,
+        action: &'static str,
+    },
+    #[error("container {name}: {reason}")]
+    Failed { name: String, reason: String },
+    /// What a monitor reported when the container could not start.
+    #[error("{0}")]
+    Reported(String),
+    #[error("{path}: {source}")]
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn path(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Path { path, source }
+    }
+
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+
+    pub(crate) fn runtime(id: &str) -> impl FnOnce(berth_container::Error) -> Error + '_ {
+        move |source| Error::Runtime {
+            id: id.to_string(),
+            source,
+        }
+    }
+}

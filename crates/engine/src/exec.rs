@@ -1,0 +1,74 @@
+//! `exec`: run another program in a running container, through the runtime core's `exec`
+//! (it joins the container's namespaces, cgroup and security settings).
+
+use crate::options::env_list;
+use crate::record::State;
+use crate::run::stdin_unless_interactive;
+use crate::{Engine, Error};
+use berth_image::spec::resolve_user;
+use std::path::PathBuf;
+
+/// The flags of `exec`.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    /// `KEY=VALUE`, or `KEY` to take berth's value.
+    pub env: Vec<String>,
+    /// `user[:group]`, names resolved in the image's /etc/passwd and /etc/group.
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+}
+
+impl Engine {
+    /// Runs the program; its exit status, or 0 when detached.
+    pub fn exec(&self, what: &str, o: &ExecOptions) -> Result<i32, Error> {
+        let r = self.container(what)?;
+        if r.state != State::Running {
+            return Err(Error::WrongState {
+                name: r.name,
+                state: r.state.to_string(),
+                action: "exec in it",
+            });
+        }
+        let failed = |reason: &str| Error::Failed {
+            name: r.name.clone(),
+            reason: reason.to_string(),
+        };
+        if o.command.is_empty() {
+            return Err(failed("exec: no command given"));
+        }
+        if o.detach && o.tty {
+            return Err(failed("exec: -d with -t is not supported"));
+        }
+        if o.workdir.as_deref().is_some_and(|w| !w.starts_with('/')) {
+            return Err(failed("exec: --workdir must be an absolute path"));
+        }
+        let (user, additional_gids) = match &o.user {
+            Some(u) => {
+                let image = self.store.image(&r.image_id)?;
+                let read = |p: &str| self.store.read_image_file(&image, p).ok().flatten();
+                let id = resolve_user(u, &read, &r.image)?;
+                (Some(format!("{}:{}", id.uid, id.gid)), id.additional_gids)
+            }
+            None => (None, Vec::new()),
+        };
+        let opts = berth_container::exec::ExecOptions {
+            id: r.id.clone(),
+            args: o.command.clone(),
+            tty: o.tty,
+            detach: o.detach,
+            env: env_list(&o.env, &|k| std::env::var(k).ok())?,
+            cwd: o.workdir.as_ref().map(PathBuf::from),
+            user,
+            additional_gids,
+            ..Default::default()
+        };
+        if !o.detach {
+            stdin_unless_interactive(o.interactive)?;
+        }
+        berth_container::exec::exec(&self.runtime, &opts).map_err(Error::runtime(&r.name))
+    }
+}

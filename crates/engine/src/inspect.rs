@@ -1,0 +1,73 @@
+//! `inspect` of a container: its record, shaped as docker shows it, with the runtime's
+//! state and the generated config's process.
+
+use crate::record::State;
+use crate::{Engine, Error};
+use serde_json::{json, Value};
+
+impl Engine {
+    /// The JSON `berth inspect` prints for container `what`.
+    pub fn inspect(&self, what: &str) -> Result<Value, Error> {
+        let r = self.container(what)?;
+        let dir = self.containers.dir(&r.id);
+        let config_path = dir.join("config.json");
+        let config: Value = std::fs::read(&config_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        let runtime = berth_container::state_cmd::state(&self.runtime, &r.id).ok();
+        let pid = match r.state {
+            State::Running => self.init(&r.id)?.map_or(0, |o| o.pid),
+            _ => 0,
+        };
+        let s = &r.settings;
+        let p = &config["process"];
+        let log = self.containers.log_path(&r.id);
+        Ok(json!({
+            "Id": r.id,
+            "Name": r.name,
+            "Created": r.created,
+            "Path": r.command.first(),
+            "Args": r.command.get(1..).unwrap_or_default(),
+            "Image": r.image_id,
+            "ImageName": r.image,
+            "State": {
+                "Status": r.state,
+                "Running": r.state == State::Running,
+                "Pid": pid,
+                "ExitCode": r.exit_code,
+                "Error": r.error.clone().unwrap_or_default(),
+                "StartedAt": r.started_at,
+                "FinishedAt": r.finished_at,
+                "MonitorPid": r.monitor.map_or(0, |m| m.pid),
+            },
+            "Config": {
+                "Hostname": config["hostname"],
+                "User": p["user"],
+                "Env": p["env"],
+                "Cmd": r.command,
+                "WorkingDir": p["cwd"],
+                "Tty": s.tty,
+                "OpenStdin": s.interactive,
+                "StopSignal": r.stop_signal,
+                "Labels": config["annotations"],
+            },
+            "HostConfig": {
+                "AutoRemove": s.auto_remove,
+                "NetworkMode": s.network,
+                "Privileged": s.privileged,
+                "ReadonlyRootfs": s.read_only,
+                "CapAdd": s.cap_add,
+                "CapDrop": s.cap_drop,
+                "Memory": s.memory.unwrap_or(0),
+                "CpuQuota": s.cpu_quota.unwrap_or(0),
+                "PidsLimit": s.pids_limit.unwrap_or(0),
+            },
+            "Mounts": s.mounts,
+            "LogPath": if log.exists() { json!(log) } else { json!("") },
+            "BundlePath": dir,
+            "Rootfs": config["root"]["path"],
+            "Runtime": runtime,
+        }))
+    }
+}

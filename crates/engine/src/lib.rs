@@ -1,0 +1,88 @@
+//! berth-engine: containers from images, without a daemon. Each container is a directory
+//! under `ROOT/containers/` (see [`record`]); the OCI config is generated from the image and
+//! the flags ([`config`]); the runtime core (`berth-container`) runs it as a library, with
+//! its state under `ROOT/runtime`. A detached container is attended by a small monitor
+//! process (the `berth` binary re-executed, see [`monitor`]) that is its parent and
+//! subreaper, keeps its output in a log and records its exit.
+//!
+//! One module per verb: [`create`], [`start`], [`run`], [`stop`], [`kill`], [`remove`],
+//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`].
+
+mod attend;
+pub mod config;
+pub mod create;
+pub mod error;
+pub mod exec;
+pub mod inspect;
+pub mod kill;
+pub mod list;
+pub mod logs;
+mod loopback;
+pub mod monitor;
+pub mod names;
+pub mod options;
+mod process;
+pub mod record;
+pub mod remove;
+pub mod run;
+pub mod start;
+mod status;
+pub mod stop;
+pub mod time;
+pub mod top;
+pub mod wait;
+mod workdir;
+
+pub use error::Error;
+pub use options::RunOptions;
+pub use record::{Record, State};
+
+use berth_container::Runtime;
+use berth_image::store::Store;
+use record::Containers;
+use std::path::Path;
+
+/// The engine over one `--root`: the image store, the containers and the runtime's state.
+pub struct Engine {
+    store: Store,
+    containers: Containers,
+    runtime: Runtime,
+}
+
+impl Engine {
+    /// Opens the engine under `root` (berth's `--root`, shared with the image store).
+    pub fn open(root: &Path) -> Result<Engine, Error> {
+        if berth_sys::ids::geteuid() != 0 {
+            return Err(Error::NeedsRoot);
+        }
+        Ok(Engine {
+            store: Store::open(root)?,
+            containers: Containers::new(root),
+            runtime: Runtime::new(root.join("runtime"), false),
+        })
+    }
+
+    /// The up-to-date record of the container `what` names (id, name or id prefix).
+    pub fn container(&self, what: &str) -> Result<Record, Error> {
+        let id = self.containers.resolve(what)?;
+        self.refresh(&id)?
+            .ok_or_else(|| Error::NoSuchContainer(what.to_string()))
+    }
+
+    /// Changes container `id`'s record under its lock; `None` when the container is gone.
+    pub(crate) fn update(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Record),
+    ) -> Result<Option<Record>, Error> {
+        let Some(_lock) = self.containers.lock(id, true)? else {
+            return Ok(None);
+        };
+        let Some(mut r) = self.containers.load(id)? else {
+            return Ok(None);
+        };
+        change(&mut r);
+        self.containers.save(&r)?;
+        Ok(Some(r))
+    }
+}

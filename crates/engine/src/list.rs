@@ -1,0 +1,83 @@
+//! `ps`: the containers, newest first, with docker's status words.
+
+use crate::record::{Record, State};
+use crate::time::{human, Timestamp};
+use crate::{Engine, Error};
+use serde::Serialize;
+
+/// One container as `ps` shows it (and `ps --format json` prints it).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Summary {
+    pub id: String,
+    pub names: Vec<String>,
+    pub image: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    pub command: Vec<String>,
+    pub created: Timestamp,
+    pub state: State,
+    /// `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    /// The init's pid while it runs, else 0.
+    pub pid: i32,
+    pub auto_remove: bool,
+    /// Destinations of `-v` and `--tmpfs` mounts.
+    pub mounts: Vec<String>,
+}
+
+/// docker's status text for `r` at `now`.
+fn status_text(r: &Record, now: Timestamp) -> String {
+    let since = |t: Option<Timestamp>| human(t.map_or(0, |t| t.seconds_until(now)));
+    match r.state {
+        State::Created => "Created".into(),
+        State::Running => format!("Up {}", since(r.started_at)),
+        State::Exited => format!(
+            "Exited ({}) {} ago",
+            r.exit_code.map_or("unknown".into(), |c| c.to_string()),
+            since(r.finished_at)
+        ),
+    }
+}
+
+impl Engine {
+    /// The containers, running ones only unless `all`.
+    pub fn list(&self, all: bool) -> Result<Vec<Summary>, Error> {
+        let now = Timestamp::now();
+        let mut out = Vec::new();
+        for id in self.containers.ids()? {
+            let Some(r) = self.refresh(&id)? else {
+                continue;
+            };
+            if !all && r.state != State::Running {
+                continue;
+            }
+            let pid = match r.state {
+                State::Running => self.init(&id)?.map_or(0, |o| o.pid),
+                _ => 0,
+            };
+            out.push(Summary {
+                status: status_text(&r, now),
+                names: vec![r.name.clone()],
+                mounts: r
+                    .settings
+                    .mounts
+                    .iter()
+                    .map(|m| m.destination().to_string())
+                    .collect(),
+                id: r.id,
+                image: r.image,
+                image_id: r.image_id,
+                command: r.command,
+                created: r.created,
+                state: r.state,
+                exit_code: r.exit_code,
+                pid,
+                auto_remove: r.settings.auto_remove,
+            });
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.created));
+        Ok(out)
+    }
+}

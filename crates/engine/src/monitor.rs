@@ -1,0 +1,35 @@
+//! The monitor of a detached container, conmon-style but without a daemon: `berth`
+//! re-executed with a hidden subcommand, in a session of its own, its stdout and stderr on
+//! the container's log (which the container inherits). It runs the container in the
+//! foreground through the runtime core, so it is the container's parent and subreaper (the
+//! host's PID 1 may never reap), forwards signals to it, records its exit and removes it
+//! with `--rm`. It tells the `berth` that started it through [`HANDSHAKE_FD`].
+
+use crate::{Engine, Error};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::Path;
+
+/// The fd on which a monitor reports "ok" once the container runs, or why it could not
+/// start; end of file without either means the monitor died.
+pub const HANDSHAKE_FD: RawFd = 3;
+
+/// The body of a monitor for container `id` under `root`; returns the container's exit
+/// status.
+pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
+    let _ = berth_sys::process::set_name(c"berth-monitor");
+    // SAFETY: F_GETFD only reads the flags of an fd number.
+    let open = unsafe { libc::fcntl(HANDSHAKE_FD, libc::F_GETFD) } != -1;
+    // SAFETY: the starter put the pipe's write end on this fd for us alone; it was checked
+    // to be open, and nothing else in this process uses it.
+    let mut handshake = open.then(|| unsafe { File::from_raw_fd(HANDSHAKE_FD) });
+    // Hooks the runtime runs must not hold the handshake open.
+    berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32).map_err(Error::io("close_range"))?;
+    let result = Engine::open(root).and_then(|e| e.attend(id, &mut handshake));
+    // Not started: the starter hears why.
+    if let (Some(mut h), Err(e)) = (handshake, &result) {
+        let _ = h.write_all(e.to_string().as_bytes());
+    }
+    result
+}

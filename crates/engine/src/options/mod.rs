@@ -1,0 +1,267 @@
+//! The flags of `run` and `create`, and their checks. Everything that can be wrong with
+//! them is found here, before anything exists on disk.
+
+mod mounts;
+mod values;
+
+pub use values::env_list;
+
+use mounts::{tmpfs, volume};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use values::{caps, cgroup_parent, cpus, entrypoint, hostname, memory, network, pids_limit};
+
+/// A flag with a bad value; the message names the flag and the value.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    #[error("{flag} {value:?}: {reason}")]
+    Bad {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+pub(crate) fn bad(flag: &'static str, value: &str, reason: impl Into<String>) -> OptionsError {
+    OptionsError::Bad {
+        flag,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The flags as given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub image: String,
+    /// Replaces the image's Cmd when not empty.
+    pub command: Vec<String>,
+    pub name: Option<String>,
+    pub detach: bool,
+    /// `--rm`: remove the container when it exits.
+    pub remove: bool,
+    /// `KEY=VALUE`, or `KEY` to take the value from berth's environment.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// `""` clears the image's entrypoint; `["a","b"]` (JSON) gives several words.
+    pub entrypoint: Option<String>,
+    /// `HOST:CONTAINER[:ro|rw]`.
+    pub volumes: Vec<String>,
+    /// `PATH[:OPTIONS]`.
+    pub tmpfs: Vec<String>,
+    pub hostname: Option<String>,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// `64m`, `1g`, bytes.
+    pub memory: Option<String>,
+    /// CPUs as a decimal number.
+    pub cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+    /// `none` (default) or `host`.
+    pub network: Option<String>,
+    /// The cgroup the container's own is made in (default `/berth`).
+    pub cgroup_parent: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+}
+
+/// How the container is networked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// A network namespace of its own with only loopback.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+/// A mount asked for with `-v` or `--tmpfs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum UserMount {
+    Bind {
+        source: PathBuf,
+        destination: String,
+        read_only: bool,
+    },
+    Tmpfs {
+        destination: String,
+        options: Vec<String>,
+    },
+}
+
+impl UserMount {
+    pub fn destination(&self) -> &str {
+        match self {
+            UserMount::Bind { destination, .. } | UserMount::Tmpfs { destination, .. } => {
+                destination
+            }
+        }
+    }
+}
+
+/// The checked flags, as the container record keeps them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub auto_remove: bool,
+    pub tty: bool,
+    pub interactive: bool,
+    /// `KEY=VALUE` only.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    pub mounts: Vec<UserMount>,
+    pub hostname: Option<String>,
+    pub read_only: bool,
+    pub privileged: bool,
+    /// `CAP_*` names, or `ALL`.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub memory: Option<i64>,
+    /// CFS quota in microseconds per 100 ms period.
+    pub cpu_quota: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub network: Network,
+    pub cgroup_parent: String,
+}
+
+/// The CFS period `--cpus` is expressed in, as docker uses.
+pub const CPU_PERIOD: u64 = 100_000;
+
+impl RunOptions {
+    /// Checks every flag. `getenv` gives values for bare `-e KEY`.
+    pub fn check(&self, getenv: &dyn Fn(&str) -> Option<String>) -> Result<Settings, OptionsError> {
+        let mut mounts = Vec::new();
+        for v in &self.volumes {
+            mounts.push(volume(v)?);
+        }
+        for t in &self.tmpfs {
+            mounts.push(tmpfs(t)?);
+        }
+        for (i, m) in mounts.iter().enumerate() {
+            if mounts[..i]
+                .iter()
+                .any(|o| o.destination() == m.destination())
+            {
+                return Err(bad(
+                    "-v/--tmpfs",
+                    m.destination(),
+                    "destination given twice",
+                ));
+            }
+        }
+        if let Some(h) = &self.hostname {
+            hostname(h)?;
+        }
+        if let Some(w) = &self.workdir {
+            if !w.starts_with('/') {
+                return Err(bad("--workdir", w, "must be an absolute path"));
+            }
+        }
+        Ok(Settings {
+            auto_remove: self.remove,
+            tty: self.tty,
+            interactive: self.interactive,
+            env: env_list(&self.env, getenv)?,
+            workdir: self.workdir.clone(),
+            user: self.user.clone().filter(|u| !u.is_empty()),
+            entrypoint: self.entrypoint.as_deref().map(entrypoint).transpose()?,
+            command: (!self.command.is_empty()).then(|| self.command.clone()),
+            mounts,
+            hostname: self.hostname.clone(),
+            read_only: self.read_only,
+            privileged: self.privileged,
+            cap_add: caps("--cap-add", &self.cap_add)?,
+            cap_drop: caps("--cap-drop", &self.cap_drop)?,
+            memory: self.memory.as_deref().map(memory).transpose()?,
+            cpu_quota: self.cpus.as_deref().map(cpus).transpose()?,
+            pids_limit: self.pids_limit.map(pids_limit).transpose()?,
+            network: network(self.network.as_deref().unwrap_or("none"))?,
+            cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref().unwrap_or("/berth"))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(o: RunOptions) -> Result<Settings, String> {
+        o.check(&|k| (k == "FROM_HOST").then(|| "yes".to_string()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn whole_option_sets() {
+        let s = check(RunOptions {
+            env: vec!["A=1".into(), "FROM_HOST".into(), "UNSET".into()],
+            entrypoint: Some(String::new()),
+            cap_add: vec!["net_admin".into(), "all".into()],
+            network: Some("host".into()),
+            command: vec!["echo".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.env, ["A=1", "FROM_HOST=yes"]);
+        assert_eq!(s.entrypoint, Some(vec![]));
+        assert_eq!(s.cap_add, ["CAP_NET_ADMIN", "ALL"]);
+        assert_eq!(
+            (s.network, s.command),
+            (Network::Host, Some(vec!["echo".into()]))
+        );
+        assert_eq!(entrypoint(r#"["/a","b"]"#).unwrap(), ["/a", "b"]);
+        for (o, flag) in [
+            (
+                RunOptions {
+                    network: Some("bridge".into()),
+                    ..Default::default()
+                },
+                "--network",
+            ),
+            (
+                RunOptions {
+                    cap_drop: vec!["CAP_BOGUS".into()],
+                    ..Default::default()
+                },
+                "--cap-drop",
+            ),
+            (
+                RunOptions {
+                    hostname: Some("a_b".into()),
+                    ..Default::default()
+                },
+                "--hostname",
+            ),
+            (
+                RunOptions {
+                    workdir: Some("rel".into()),
+                    ..Default::default()
+                },
+                "--workdir",
+            ),
+            (
+                RunOptions {
+                    env: vec!["=x".into()],
+                    ..Default::default()
+                },
+                "--env",
+            ),
+            (
+                RunOptions {
+                    tmpfs: vec!["/a".into(), "/a/".into()],
+                    ..Default::default()
+                },
+                "-v/--tmpfs",
+            ),
+        ] {
+            let e = check(o).unwrap_err();
+            assert!(e.starts_with(flag), "{e}");
+        }
+    }
+}

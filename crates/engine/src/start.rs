@@ -1,0 +1,78 @@
+//! `start`: run a created (or exited) container in the background, under a new monitor
+//! (see [`crate::monitor`]), and return once its program runs.
+
+use crate::monitor::HANDSHAKE_FD;
+use crate::record::{Record, State};
+use crate::{Engine, Error};
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// How to start a monitor: the program and the arguments that come before the container's
+/// id (the `berth` binary, its global flags and its hidden subcommand).
+#[derive(Clone, Debug)]
+pub struct MonitorCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl Engine {
+    /// Starts the container `what` names; a running one is left as it is.
+    pub fn start(&self, what: &str, monitor: &MonitorCommand) -> Result<Record, Error> {
+        let r = self.container(what)?;
+        if r.state != State::Running {
+            self.spawn_monitor(&r, monitor)?;
+        }
+        self.container(&r.id)
+    }
+
+    /// Starts a monitor for container `r` and waits for its word.
+    pub(crate) fn spawn_monitor(&self, r: &Record, m: &MonitorCommand) -> Result<(), Error> {
+        let id = &r.id;
+        let log_path = self.containers.log_path(id);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(&log_path)
+            .map_err(Error::path(&log_path))?;
+        let (mut reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
+        let mut cmd = Command::new(&m.program);
+        cmd.args(&m.args)
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(Error::path(&log_path))?)
+            .stderr(log);
+        let w = writer.as_raw_fd();
+        // SAFETY: between fork and exec the child only makes async-signal-safe system calls
+        // (setsid, dup3/fcntl); `w` is open in the parent, so in the child too.
+        unsafe {
+            cmd.pre_exec(move || {
+                berth_sys::process::setsid()?;
+                berth_sys::fs::dup_onto(BorrowedFd::borrow_raw(w), HANDSHAKE_FD)
+            });
+        }
+        let child = cmd.spawn().map_err(Error::path(&m.program))?;
+        drop(cmd);
+        drop(writer);
+        let mut word = String::new();
+        let read = reader.read_to_string(&mut word);
+        drop(child);
+        read.map_err(Error::io("read the monitor's handshake"))?;
+        match word.as_str() {
+            "ok" => Ok(()),
+            "" => Err(Error::Failed {
+                name: r.name.clone(),
+                reason: format!(
+                    "its monitor exited before the container started (see {})",
+                    log_path.display()
+                ),
+            }),
+            why => Err(Error::Reported(why.to_string())),
+        }
+    }
+}

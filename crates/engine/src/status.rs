@@ -1,0 +1,82 @@
+//! Bringing a record up to date with the system. A `running` container whose attending
+//! process (monitor or foreground `run`) was killed is still running while its init lives;
+//! once the init is gone too, it is marked exited with an unknown status, the runtime's
+//! state is removed, and with `--rm` the whole container. A directory without a record that
+//! nobody holds locked is what a killed `create` left: it is removed.
+
+use crate::record::{Owner, Record, State};
+use crate::time::Timestamp;
+use crate::{Engine, Error};
+use berth_container::state::StateError;
+
+impl Engine {
+    /// Container `id`'s record, refreshed; `None` if the container is gone.
+    pub(crate) fn refresh(&self, id: &str) -> Result<Option<Record>, Error> {
+        let Some(r) = self.containers.load(id)? else {
+            if let Some(_lock) = self.containers.lock(id, false)? {
+                if self.containers.load(id)?.is_none() {
+                    self.discard(id, None)?;
+                }
+            }
+            return Ok(None);
+        };
+        if !self.attendant_lost(&r)? {
+            return Ok(Some(r));
+        }
+        let Some(_lock) = self.containers.lock(id, true)? else {
+            return Ok(None);
+        };
+        let Some(mut r) = self.containers.load(id)? else {
+            return Ok(None);
+        };
+        if !self.attendant_lost(&r)? {
+            return Ok(Some(r));
+        }
+        self.clear_runtime(id)?;
+        r.error = Some(format!(
+            "its monitor (pid {}) died before it: the exit status is unknown",
+            r.monitor.map_or(0, |m| m.pid)
+        ));
+        r.state = State::Exited;
+        r.exit_code = None;
+        r.finished_at = Some(Timestamp::now());
+        r.monitor = None;
+        if r.settings.auto_remove {
+            self.discard(id, Some(&r.name))?;
+            return Ok(None);
+        }
+        self.containers.save(&r)?;
+        Ok(Some(r))
+    }
+
+    /// Whether `r` says running but neither its attending process nor its init lives.
+    fn attendant_lost(&self, r: &Record) -> Result<bool, Error> {
+        Ok(r.state == State::Running
+            && !r.monitor.is_some_and(|m| m.alive())
+            && self.init(&r.id)?.is_none())
+    }
+
+    /// The container's init, while it runs.
+    pub(crate) fn init(&self, id: &str) -> Result<Option<Owner>, Error> {
+        let dir = match self.runtime.root.peek(id) {
+            Ok(d) => d,
+            Err(StateError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(Error::runtime(id)(e.into())),
+        };
+        let saved = dir.load().map_err(|e| Error::runtime(id)(e.into()))?;
+        Ok(saved
+            .map(|s| Owner {
+                pid: s.pid,
+                start_time: s.start_time,
+            })
+            .filter(Owner::alive))
+    }
+
+    /// Removes the runtime's state of container `id`, killing what is left of it.
+    pub(crate) fn clear_runtime(&self, id: &str) -> Result<(), Error> {
+        match berth_container::delete::delete(&self.runtime, id, true) {
+            Err(berth_container::Error::State(StateError::NotFound(_))) | Ok(()) => Ok(()),
+            Err(e) => Err(Error::runtime(id)(e)),
+        }
+    }
+}

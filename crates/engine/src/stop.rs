@@ -1,0 +1,29 @@
+//! `stop`: the image's stop signal (SIGTERM without one) to the container's main process,
+//! SIGKILL to all of it after the timeout; returns once its exit is recorded.
+
+use crate::record::{Record, State};
+use crate::remove::MONITOR_GRACE;
+use crate::{process, Engine, Error};
+use std::time::Duration;
+
+impl Engine {
+    /// Stops the container `what` names; one that does not run is left as it is.
+    pub fn stop(&self, what: &str, timeout: Duration) -> Result<Record, Error> {
+        let r = self.container(what)?;
+        if r.state != State::Running {
+            return Ok(r);
+        }
+        if let Some(init) = self.init(&r.id)? {
+            let sig = berth_sys::signal::parse(&r.stop_signal).unwrap_or(libc::SIGTERM);
+            let _ = berth_container::kill::kill(&self.runtime, &r.id, sig, false);
+            if !process::wait_exit(init, Some(timeout))? {
+                let _ = berth_container::kill::kill(&self.runtime, &r.id, libc::SIGKILL, true);
+                process::wait_exit(init, Some(MONITOR_GRACE))?;
+            }
+        }
+        if let Some(m) = r.monitor {
+            process::wait_exit(m, Some(MONITOR_GRACE))?;
+        }
+        self.container(&r.id)
+    }
+}

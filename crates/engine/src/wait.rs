@@ -1,0 +1,34 @@
+//! `wait`: block until a container stops, then give its exit status.
+
+use crate::record::State;
+use crate::{process, Engine, Error};
+
+impl Engine {
+    /// The exit status of container `what` once it has stopped.
+    pub fn wait(&self, what: &str) -> Result<i32, Error> {
+        loop {
+            let r = self.container(what)?;
+            match (r.state, r.exit_code) {
+                (State::Exited, Some(code)) => return Ok(code),
+                (State::Running, _) => {
+                    // Its attending process records the exit; if that one died, the init's
+                    // end is what there is to wait for.
+                    match (r.monitor.filter(|m| m.alive()), self.init(&r.id)?) {
+                        (Some(m), _) | (None, Some(m)) => {
+                            process::wait_exit(m, None)?;
+                        }
+                        (None, None) => {}
+                    }
+                }
+                (state, _) => {
+                    return Err(Error::Failed {
+                        name: r.name,
+                        reason: r
+                            .error
+                            .unwrap_or_else(|| format!("{state}: no exit status")),
+                    })
+                }
+            }
+        }
+    }
+}
