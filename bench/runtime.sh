@@ -21,7 +21,7 @@
 #   CGROUP_NS=auto|host|legacy: on a hybrid host whose /sys/fs/cgroup/unified has controllers,
 #     crun 1.8 refuses to start, so `auto` runs everything (all runtimes alike) in a private
 #     mount namespace with that mount removed: the runtimes see plain cgroup v1.
-# Everything runs under a small subreaper (python3), so the inits left by `create` are reaped
+# Everything runs under a subreaper (tini -s), so the inits left by `create` are reaped
 # even where PID 1 does not reap orphans. Results: summary.md and summary.json in $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,30 +36,11 @@ CGROUP_NS=${CGROUP_NS:-auto}
 BERTH_RUNTIME=${BERTH_RUNTIME:-$ROOT/target/release/berth-runtime}
 RUNTIMES=${RUNTIMES:-berth=$BERTH_RUNTIME runc crun}
 
-for t in hyperfine jq python3 /usr/bin/time unshare runc; do
-  command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y hyperfine jq time util-linux python3 runc crun)" >&2; exit 1; }
+for t in hyperfine jq tini /usr/bin/time unshare runc; do
+  command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y hyperfine jq time util-linux tini runc crun)" >&2; exit 1; }
 done
 [ -x /bin/busybox ] || { echo "missing /bin/busybox (apt-get install -y busybox-static)" >&2; exit 1; }
 
-REAPER='
-import ctypes, os, signal, sys
-ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(s, lambda n, f: os.kill(pid, n))
-rc = 1
-while True:
-    try:
-        p, st = os.waitpid(-1, 0)
-    except ChildProcessError:
-        break
-    if p == pid:
-        rc = os.waitstatus_to_exitcode(st)
-        break
-sys.exit(rc if rc >= 0 else 128 - rc)
-'
 
 # Stage 0: re-exec under the subreaper, in a private mount namespace when crun needs one.
 if [ -z "${BENCH_INNER:-}" ]; then
@@ -70,9 +51,9 @@ if [ -z "${BENCH_INNER:-}" ]; then
   if [ "$CGROUP_NS" = legacy ] || { [ "$CGROUP_NS" = auto ] && [ $hybrid = 1 ]; }; then mode=legacy-ns; fi
   export BENCH_INNER=$mode
   if [ $mode = legacy-ns ]; then
-    exec python3 -c "$REAPER" unshare -m --propagation private bash "$self" "$@"
+    exec tini -s -- unshare -m --propagation private bash "$self" "$@"
   fi
-  exec python3 -c "$REAPER" bash "$self" "$@"
+  exec tini -s -- bash "$self" "$@"
 fi
 [ "$BENCH_INNER" = legacy-ns ] && umount /sys/fs/cgroup/unified
 

@@ -16,7 +16,7 @@
 #  * crun <= 1.8 refuses to run on a v1/v2 hybrid host whose cgroup2 mount has
 #    controllers (here: hugetlb). Like bench.sh, CGROUP_NS=auto runs the suite
 #    in a private mount namespace with /sys/fs/cgroup/unified unmounted.
-#  * PID 1 on this VM does not reap orphans: run under a python subreaper.
+#  * PID 1 on this VM does not reap orphans: run under a subreaper (tini -s).
 #
 # Env: SRC=/tmp/berth-crun/crun-src  OUT=/tmp/berth-crun/results/<label>
 #      PER_FILE_TIMEOUT=120 (runc hangs forever in test_seccomp) CGROUP_NS=auto|host|legacy  RUN_TESTS="name ..."
@@ -30,26 +30,6 @@ PER_FILE_TIMEOUT=${PER_FILE_TIMEOUT:-120}
 CGROUP_NS=${CGROUP_NS:-auto}
 [ $# -ge 1 ] || { echo "usage: $0 RUNTIME [tests/test_x.py ...]" >&2; exit 2; }
 
-REAPER_PY='
-import ctypes, os, signal, sys
-ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(s, lambda n, f: os.kill(pid, n))
-rc = 1
-while True:
-    try:
-        p, st = os.waitpid(-1, 0)
-    except ChildProcessError:
-        break
-    except InterruptedError:
-        continue
-    if p == pid:
-        rc = os.waitstatus_to_exitcode(st); break
-sys.exit(rc if rc >= 0 else 128 - rc)
-'
 
 if [ -z "${CT_INNER:-}" ]; then
   # --- prepare (outside the namespace) ---
@@ -79,9 +59,9 @@ if [ -z "${CT_INNER:-}" ]; then
   fi
   export CT_INNER=$mode
   if [ $mode = legacy-ns ]; then
-    exec python3 -c "$REAPER_PY" unshare -m --propagation private bash "$self" "$@"
+    exec tini -s -- unshare -m --propagation private bash "$self" "$@"
   else
-    exec python3 -c "$REAPER_PY" bash "$self" "$@"
+    exec tini -s -- bash "$self" "$@"
   fi
 fi
 [ "$CT_INNER" = legacy-ns ] && umount /sys/fs/cgroup/unified

@@ -4,23 +4,8 @@ use crate::options::Settings;
 use crate::Error;
 use serde_json::{json, Value};
 
-/// docker's default capabilities.
-const DEFAULT_CAPS: [&str; 14] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+/// docker's default capabilities, which berth's default seccomp profile is made for.
+const DEFAULT_CAPS: [&str; 14] = berth_seccomp::DEFAULT_CAPABILITIES;
 
 /// Every capability berth itself holds (as podman: a host's root may lack some, and a
 /// container cannot be given those).
