@@ -255,3 +255,22 @@ pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: valid fd.
     check(unsafe { libc::fsync(fd.as_raw_fd()) })
 }
+
+/// The process's umask, read from `/proc/self/status` (setting it to learn it would race
+/// with other threads creating files); 0o022 where the kernel does not report it.
+pub fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// The effective uid and gid.
+pub fn effective_ids() -> (u32, u32) {
+    // SAFETY: these calls cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}

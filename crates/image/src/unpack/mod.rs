@@ -8,6 +8,7 @@
 mod meta;
 mod path;
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
@@ -93,6 +94,9 @@ pub fn unpack<R: Read>(
         opts,
         layer,
         dir_times: Vec::new(),
+        umask: sys::current_umask(),
+        ids: sys::effective_ids(),
+        setgid_dirs: HashSet::new(),
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| u.tar_err(e))?;
@@ -111,6 +115,13 @@ struct Unpacker<'a> {
     layer: &'a str,
     /// Directory mtimes are set last: creating children would change them again.
     dir_times: Vec<(Vec<OsString>, (i64, i64))>,
+    /// The process's umask: a file created with a mode it does not clip needs no chmod.
+    umask: u32,
+    /// Our effective uid and gid: a file that is to be ours needs no chown.
+    ids: (u32, u32),
+    /// Directories of this layer with the setgid bit: what is created in them takes their
+    /// group, so it is chowned explicitly.
+    setgid_dirs: HashSet<Vec<OsString>>,
 }
 
 /// The shape of an entry that decides how it is created.
@@ -167,6 +178,9 @@ impl Unpacker<'_> {
         let Some((base, parent)) = parts.split_last() else {
             // "./": the snapshot root's own attributes.
             self.dir_times.push((Vec::new(), meta.mtime));
+            if meta.mode & libc::S_ISGID != 0 {
+                self.setgid_dirs.insert(Vec::new());
+            }
             return self.apply_root_meta(&name, &meta);
         };
         let base_bytes = base.as_bytes();
@@ -189,7 +203,10 @@ impl Unpacker<'_> {
             return Ok(());
         }
         let is_dir = matches!(kind, Kind::Dir);
-        self.clear_existing(&name, parent, base, is_dir)?;
+        if !matches!(kind, Kind::File) {
+            // Files are created exclusively and clear an earlier entry only on EEXIST.
+            self.clear_existing(&name, parent, base, is_dir)?;
+        }
         let dir = self
             .dirs
             .open(parent)
@@ -202,9 +219,15 @@ impl Unpacker<'_> {
                 self.set_meta(&name, dir.as_fd(), base, &meta, true)?;
                 let mut full = parent.to_vec();
                 full.push(base.clone());
+                if meta.mode & libc::S_ISGID != 0 {
+                    self.setgid_dirs.insert(full.clone());
+                }
                 self.dir_times.push((full, meta.mtime));
             }
-            Kind::File => self.file(entry, &name, dir.as_fd(), base, &meta)?,
+            Kind::File => {
+                drop(dir);
+                self.file(entry, &name, parent, base, &meta)?
+            }
             Kind::Symlink(target) => {
                 sys::symlinkat(&target, dir.as_fd(), base)
                     .map_err(self.io_err(&name, "symlink"))?;
@@ -312,16 +335,27 @@ impl Unpacker<'_> {
     }
 
     fn file<R: Read>(
-        &self,
+        &mut self,
         entry: &mut tar::Entry<'_, R>,
         name: &[u8],
-        dir: BorrowedFd<'_>,
+        parent: &[OsString],
         base: &OsStr,
         meta: &Meta,
     ) -> Result<(), UnpackError> {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-        let fd = sys::open_beneath(dir, base.as_ref(), flags, 0o600)
-            .map_err(self.io_err(name, "create file"))?;
+        // Created with its final mode: most files then need neither chmod nor chown.
+        let create = |dirs: &mut Dirs| -> io::Result<OwnedFd> {
+            let dir = dirs.open(parent)?;
+            sys::open_beneath(dir.as_fd(), base.as_ref(), flags, meta.mode)
+        };
+        let fd = match create(&mut self.dirs) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.clear_existing(name, parent, base, false)?;
+                create(&mut self.dirs)
+            }
+            r => r,
+        }
+        .map_err(self.io_err(name, "create file"))?;
         let mut f = File::from(fd);
         let want = entry.size();
         let got = io::copy(entry, &mut f).map_err(|e| self.tar_err(e))?;
@@ -332,14 +366,22 @@ impl Unpacker<'_> {
             );
             return Err(self.tar_err(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
         }
-        if !self.opts.rootless {
+        let chown = !self.opts.rootless
+            && ((meta.uid, meta.gid) != self.ids || self.setgid_dirs.contains(parent));
+        if chown {
             std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))
                 .map_err(self.io_err(name, "chown"))?;
         }
-        // After chown, which clears setuid/setgid bits.
-        f.set_permissions(std::fs::Permissions::from_mode(meta.mode))
-            .map_err(self.io_err(name, "chmod"))?;
-        self.set_xattrs(name, dir, base, meta)?;
+        // A chown clears setuid/setgid bits; the umask may have clipped the mode.
+        if chown || meta.mode & self.umask != 0 {
+            f.set_permissions(std::fs::Permissions::from_mode(meta.mode))
+                .map_err(self.io_err(name, "chmod"))?;
+        }
+        let dir = self
+            .dirs
+            .open(parent)
+            .map_err(self.io_err(name, "open parent"))?;
+        self.set_xattrs(name, dir.as_fd(), base, meta)?;
         let t = to_system_time(meta.mtime);
         f.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t))
             .map_err(self.io_err(name, "set times"))

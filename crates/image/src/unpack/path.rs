@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::sys;
 
@@ -63,7 +64,7 @@ pub fn join(parts: &[OsString]) -> PathBuf {
 /// and remembers the last one: entries of a directory usually come together.
 pub struct Dirs {
     root: OwnedFd,
-    last: Option<(PathBuf, OwnedFd)>,
+    last: Option<(PathBuf, Rc<OwnedFd>)>,
 }
 
 impl Dirs {
@@ -83,17 +84,17 @@ impl Dirs {
     /// The directory `parts` below the root (a new fd), created if missing. Fails with
     /// EXDEV/ELOOP when a symlink on the way points out of the root, ENOTDIR when a
     /// component is a file.
-    pub fn open(&mut self, parts: &[OsString]) -> io::Result<OwnedFd> {
+    /// The fd is shared with the cache (no dup and close per entry).
+    pub fn open(&mut self, parts: &[OsString]) -> io::Result<Rc<OwnedFd>> {
         let path = join(parts);
         if let Some((p, fd)) = &self.last {
             if *p == path {
-                return fd.try_clone();
+                return Ok(Rc::clone(fd));
             }
         }
-        let fd = self.open_or_create(&path, parts)?;
-        let out = fd.try_clone()?;
-        self.last = Some((path, fd));
-        Ok(out)
+        let fd = Rc::new(self.open_or_create(&path, parts)?);
+        self.last = Some((path, Rc::clone(&fd)));
+        Ok(fd)
     }
 
     fn open_or_create(&self, path: &Path, parts: &[OsString]) -> io::Result<OwnedFd> {
