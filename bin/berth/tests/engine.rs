@@ -674,3 +674,37 @@ fn bad_input_fails_in_one_line_and_leaves_nothing() {
     }
     e.assert_clean();
 }
+
+#[test]
+fn export_writes_the_containers_files_and_import_takes_them_back() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo changed > /root/note",
+    ]);
+    let tar = e.b.dir.path().join("writer.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "writer"]);
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(names.lines().any(|l| l.trim_start_matches("./") == "root/note"), "{names}");
+    assert!(names.lines().any(|l| l.trim_start_matches("./") == "bin/busybox"), "{names}");
+    // The archive is an image again: the container's change is in it.
+    e.ok(&["import", tar.to_str().unwrap(), "localhost/exported:1"]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "localhost/exported:1", "cat", "/root/note"]),
+        "changed\n"
+    );
+    e.ok(&["rm", "writer"]);
+    assert!(e
+        .fail(1, &["export", "no-such-container"])
+        .contains("no-such-container"));
+}

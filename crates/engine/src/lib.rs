@@ -13,6 +13,7 @@ pub mod config;
 pub mod create;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod inspect;
 pub mod kill;
 pub mod list;

@@ -2,6 +2,7 @@
 
 mod create;
 mod exec;
+mod export;
 mod history;
 mod images;
 mod import;
@@ -40,6 +41,8 @@ pub enum Command {
     Ps(ps::Args),
     /// Show a detached container's output.
     Logs(logs::Args),
+    /// Write a container's file system as a tar archive.
+    Export(export::Args),
     /// Stop containers: their stop signal, then SIGKILL after a timeout.
     Stop(stop::Args),
     /// Send a signal to containers.
@@ -103,6 +106,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Start(a) => done(start::run(a, ctx)),
         Command::Ps(a) => done(ps::run(a, ctx)),
         Command::Logs(a) => done(logs::run(a, ctx)),
+        Command::Export(a) => done(export::run(a, ctx)),
         Command::Stop(a) => done(stop::run(a, ctx)),
         Command::Kill(a) => done(kill::run(a, ctx)),
         Command::Rm(a) => done(rm::run(a, ctx)),
