@@ -695,8 +695,18 @@ fn export_writes_the_containers_files_and_import_takes_them_back() {
         .output()
         .unwrap();
     let names = String::from_utf8_lossy(&list.stdout).into_owned();
-    assert!(names.lines().any(|l| l.trim_start_matches("./") == "root/note"), "{names}");
-    assert!(names.lines().any(|l| l.trim_start_matches("./") == "bin/busybox"), "{names}");
+    assert!(
+        names
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "root/note"),
+        "{names}"
+    );
+    assert!(
+        names
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "bin/busybox"),
+        "{names}"
+    );
     // The archive is an image again: the container's change is in it.
     e.ok(&["import", tar.to_str().unwrap(), "localhost/exported:1"]);
     assert_eq!(
