@@ -3,10 +3,20 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `--version`, shaped like runc's and crun's: version, spec version, then crun's line of
+/// `+FEATURE`s (tools such as crun's test suite read it). SYSTEMD here is sd_notify through
+/// `NOTIFY_SOCKET`; the systemd cgroup driver is not there yet (docs/CRUN-TESTS.md).
+const LONG_VERSION: &str = const_format::formatcp!(
+    "version {}\nspec: {}\n+SYSTEMD +SECCOMP +CAP +EBPF +IDMAP",
+    env!("CARGO_PKG_VERSION"),
+    berth_container::SPEC_VERSION
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "berth-runtime",
     version,
+    long_version = LONG_VERSION,
     about = "An OCI runtime with runc's command line"
 )]
 pub struct Cli {

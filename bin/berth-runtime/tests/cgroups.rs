@@ -489,7 +489,7 @@ fn update_changes_the_limits_of_a_running_container() {
     assert!(child.wait().unwrap().success());
     assert_eq!(read(&pids, "pids.max"), "7");
     let saved: Value = serde_json::from_slice(
-        &std::fs::read(c.b.state_root().join(&c.id).join("state.json")).unwrap(),
+        &std::fs::read(c.b.state_root().join(&c.id).join("status")).unwrap(),
     )
     .unwrap();
     let r = &saved["config"]["linux"]["resources"];

@@ -100,6 +100,27 @@ fn exec_applies_user_env_cwd_caps_and_no_new_privs() {
 }
 
 #[test]
+fn exec_keeps_the_containers_no_new_privs_unless_told() {
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["process"]["noNewPrivileges"] = json!(true);
+    let (id, _) = running(&b);
+    let nnp = |flags: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[&id, "grep", "NoNewPrivs", "/proc/self/status"]);
+        let out = b.rt(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // runc's rule: the container's setting, unless the flag says otherwise.
+    assert_eq!(nnp(&[]), "NoNewPrivs:\t1\n");
+    assert_eq!(nnp(&["--no-new-privs=false"]), "NoNewPrivs:\t0\n");
+    assert_eq!(nnp(&["--no-new-privs"]), "NoNewPrivs:\t1\n");
+    assert!(b.rt(&["delete", "-f", &id]).status.success());
+    b.assert_host_clean();
+}
+
+#[test]
 fn exec_with_a_process_file_detached_with_a_pid_file() {
     let b = Bundle::new(&["sleep", "60"]);
     let (id, _) = running(&b);

@@ -46,6 +46,15 @@ fn create_start_state_kill_delete() {
     let root = std::fs::metadata(format!("/proc/{pid}/root/")).unwrap();
     let rootfs = std::fs::metadata(b.rootfs()).unwrap();
     assert_eq!((root.dev(), root.ino()), (rootfs.dev(), rootfs.ino()));
+    // The state file records the init's stdio (crun's `external_descriptors`, a JSON list
+    // in a string); `create` ran with stdin from /dev/null.
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.state_root().join(&id).join("status")).unwrap())
+            .unwrap();
+    let fds: Vec<String> =
+        serde_json::from_str(saved["external_descriptors"].as_str().unwrap()).unwrap();
+    assert_eq!(fds.len(), 3);
+    assert_eq!(fds[0], "/dev/null");
 
     assert!(b.rt(&["start", &id]).status.success());
     assert_eq!(b.state(&id)["status"], "running");

@@ -169,6 +169,26 @@ fn dev_has_default_devices_links_and_config_devices() {
 }
 
 #[test]
+fn devices_in_a_user_namespace_have_the_configs_numbers_mode_and_owner() {
+    // mknod is refused in a user namespace and the host has no block device 1:5 to bind:
+    // the runtime makes the node itself, outside the namespace.
+    assert!(!std::path::Path::new("/dev/foo-berth").exists());
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "stat -c '%n %F %t:%T %a %u:%g' /dev/foo-berth /dev/null; echo x > /dev/null && echo null-ok",
+    ]);
+    b.with_user_namespace(100000);
+    b.config["linux"]["devices"] = json!([{"path": "/dev/foo-berth", "type": "b", "major": 1, "minor": 5, "fileMode": 0o620, "uid": 10, "gid": 11}]);
+    assert_eq!(
+        b.run_ok(),
+        "/dev/foo-berth block special file 1:5 620 10:11\n\
+         /dev/null character special file 1:3 666 0:0\nnull-ok\n"
+    );
+    b.assert_host_clean();
+}
+
+#[test]
 fn masked_and_read_only_paths() {
     // Host side first: these exist and are not empty here.
     assert!(!std::fs::read_to_string("/proc/timer_list")

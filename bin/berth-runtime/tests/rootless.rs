@@ -123,7 +123,7 @@ fn an_unprivileged_user_runs_a_container_with_a_multi_range_mapping() {
     // State lives under $XDG_RUNTIME_DIR; the lifecycle works the same.
     let out = as_user(dir.path(), &["create", "-b", ".", "rl2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(dir.path().join("xdg/berth-runtime/rl2/state.json").exists());
+    assert!(dir.path().join("xdg/berth-runtime/rl2/status").exists());
     assert!(as_user(dir.path(), &["delete", "-f", "rl2"])
         .status
         .success());

@@ -67,17 +67,17 @@ fn errno_and_kill_actions_apply_in_the_container_and_to_exec() {
     b.assert_host_clean();
 }
 
-#[test]
-fn a_notify_agent_gets_the_listener_and_answers() {
-    let mut b = Bundle::new(&["sh", "-c", "mkdir /dev/shm/z 2>&1; echo done"]);
-    let sock = b.path().join("agent.sock");
-    b.config["linux"]["seccomp"] = json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "listenerPath": sock,
-        "listenerMetadata": "hello-agent",
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
-    });
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+/// A NOTIFY agent listening at `sock`: it passes on the container process state it gets,
+/// then answers every notified syscall with EROFS until the filter's last user is gone, and
+/// returns how many it answered.
+fn spawn_agent(
+    sock: &std::path::Path,
+) -> (
+    std::sync::mpsc::Receiver<serde_json::Value>,
+    std::thread::JoinHandle<usize>,
+) {
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
     let agent = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let mut json = Vec::new();
@@ -91,7 +91,7 @@ fn a_notify_agent_gets_the_listener_and_answers() {
             }
             json.extend_from_slice(&buf[..n]);
         }
-        let state: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        tx.send(serde_json::from_slice(&json).unwrap()).unwrap();
         let fd = fds.pop().unwrap();
         let mut answered = 0;
         loop {
@@ -112,8 +112,22 @@ fn a_notify_agent_gets_the_listener_and_answers() {
             unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
             answered += 1;
         }
-        (state, answered)
+        answered
     });
+    (rx, agent)
+}
+
+#[test]
+fn a_notify_agent_gets_the_listener_and_answers() {
+    let mut b = Bundle::new(&["sh", "-c", "mkdir /dev/shm/z 2>&1; echo done"]);
+    let sock = b.path().join("agent.sock");
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "hello-agent",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let (states, agent) = spawn_agent(&sock);
     let id = unique("notify");
     let out = b.run(&id);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -122,12 +136,28 @@ fn a_notify_agent_gets_the_listener_and_answers() {
         "the agent's answer: {}",
         text(&out.stdout)
     );
-    let (state, answered) = agent.join().unwrap();
-    assert!(answered >= 1);
+    assert!(agent.join().unwrap() >= 1);
+    let state = states.recv().unwrap();
     assert_eq!(state["fds"], json!(["seccompFd"]));
     assert_eq!(state["metadata"], "hello-agent");
     assert_eq!(state["state"]["id"], id.as_str());
+    assert_eq!(state["state"]["status"], "creating");
     assert!(state["pid"].as_i64().unwrap() > 1, "the host pid: {state}");
+    b.assert_host_clean();
+
+    // The agent holds the listener once `create` returns, before any `start`, even with
+    // noNewPrivileges (whose filter otherwise goes on last, after the start signal).
+    b.config["process"]["noNewPrivileges"] = json!(true);
+    std::fs::remove_file(&sock).unwrap();
+    let (states, agent) = spawn_agent(&sock);
+    let id = unique("notify-created");
+    assert!(b.create(&id, &[]).status.success());
+    let state = states
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("no listener before start");
+    assert_eq!(state["state"]["status"], "creating");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+    agent.join().unwrap();
     b.assert_host_clean();
 }
 

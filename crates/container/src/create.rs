@@ -2,6 +2,7 @@
 //! Everything made on the way (state directory, fifo, process) is undone if a step fails.
 
 use crate::cgroup::ContainerCgroup;
+use crate::notify::{self, Relay};
 use crate::process::parent::{self, Spawned};
 use crate::process::{CgroupJoin, Launch, StartSignal};
 use crate::security::{cache_dir, Seccomp};
@@ -37,6 +38,8 @@ pub(crate) struct Built {
     pub dir: ContainerDir,
     pub saved: Saved,
     pub spawned: Spawned,
+    /// The sd_notify relay, bound for `run` (for `create`, `start` binds it).
+    pub notify: Option<Relay>,
 }
 
 /// Creates the container; its init then waits on the exec fifo for `start`.
@@ -63,21 +66,26 @@ pub(crate) fn build(
     }
     let rootfs = rootfs_path(&bundle, &spec)?;
     check_terminal(&spec, opts, fifo || !relay_terminal)?;
-    let req = Request {
-        rt,
-        opts,
-        spec,
-        bundle,
-        rootfs,
-        relay_terminal,
-    };
     let dir = rt.root.create(&opts.id)?;
     // From here on, a failure must remove the directory again.
-    match req.build_in(&dir, fifo) {
-        Ok((saved, spawned)) => Ok(Built {
+    let built = notify::setup(dir.path(), &mut spec).and_then(|()| {
+        let notify = if fifo { None } else { Relay::open(dir.path())? };
+        let req = Request {
+            rt,
+            opts,
+            spec,
+            bundle,
+            rootfs,
+            relay_terminal,
+        };
+        Ok((req.build_in(&dir, fifo)?, notify))
+    });
+    match built {
+        Ok(((saved, spawned), notify)) => Ok(Built {
             dir,
             saved,
             spawned,
+            notify,
         }),
         Err(e) => {
             let _ = dir.remove();
@@ -118,7 +126,7 @@ impl Request<'_> {
             &cache_dir(self.rt.root.path()),
         )
         .map_err(|e| Error::Usage(e.to_string()))?;
-        let idmapped = crate::idmap::prepare(&self.spec, &self.bundle)?;
+        let prepared = crate::prepared::prepare(&self.spec, &self.bundle)?;
         let cgroup = ContainerCgroup::setup(&self.spec, &self.opts.id, self.rt.rootless)?;
         let launch = Launch {
             id: &self.opts.id,
@@ -138,7 +146,7 @@ impl Request<'_> {
                 .map(|c| c.manager.mounts())
                 .unwrap_or_default(),
             seccomp: seccomp.as_ref(),
-            idmapped: &idmapped,
+            prepared: &prepared,
         };
         let result = self.spawn_and_save(dir, &launch, cgroup.as_ref());
         if let (Err(_), Some(c)) = (&result, &cgroup) {
@@ -178,6 +186,7 @@ impl Request<'_> {
             rootless: self.rt.rootless,
             config: self.spec.clone(),
             cgroup: cgroup.map(|c| c.manager.clone()),
+            external_descriptors: stdio_of(spawned.pid),
         };
         dir.save(&saved).map_err(Error::from).map_err(fail)?;
         if let Some(p) = &self.opts.pid_file {
@@ -185,6 +194,18 @@ impl Request<'_> {
         }
         Ok((saved, spawned))
     }
+}
+
+/// The targets of `pid`'s fds 0-2 (empty for one that is closed), as a JSON list.
+fn stdio_of(pid: i32) -> String {
+    let paths: Vec<String> = (0..3)
+        .map(|fd| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    serde_json::to_string(&paths).unwrap_or_default()
 }
 
 /// The exec fifo, writable by whoever the container's user is (the umask took that away):

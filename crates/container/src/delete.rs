@@ -13,6 +13,8 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 /// With `--force`, a container that does not die (its init frozen by someone else) is waited
 /// for this long, then its state is removed anyway, with a warning (as crun does).
 const FORCE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a killed init may take to die before `delete` looks for why it has not.
+const RESCUE_AFTER: Duration = Duration::from_millis(200);
 
 /// Deletes container `id`.
 pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<(), Error> {
@@ -50,7 +52,19 @@ pub(crate) fn stop(saved: &Saved, force: bool) -> Result<(), Error> {
     let Some(fd) = pidfd else { return Ok(()) };
     // The init too, by its pidfd: it may have been moved out of the container's cgroup.
     let _ = berth_sys::process::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
-    match wait_exit(fd.as_fd(), if force { FORCE_TIMEOUT } else { KILL_TIMEOUT }) {
+    let timeout = if force { FORCE_TIMEOUT } else { KILL_TIMEOUT };
+    let mut waited = wait_exit(fd.as_fd(), RESCUE_AFTER);
+    if let (Err(_), Some(c)) = (&waited, &saved.cgroup) {
+        // Still alive: someone may have moved the init into a frozen v1 freezer cgroup of
+        // their own, where even SIGKILL waits for a thaw. Moving it back into the
+        // container's cgroup (never frozen after kill_all) lets the kill land. The pidfd
+        // poll just said it has not exited, so the pid is still the init's.
+        if let Err(e) = c.add_process(saved.pid) {
+            tracing::debug!("move pid {} back into its cgroup: {e}", saved.pid);
+        }
+        waited = wait_exit(fd.as_fd(), timeout);
+    }
+    match waited {
         Err(e) if force => {
             tracing::warn!("container {}: {e}; removing its state anyway", saved.id);
             Ok(())

@@ -35,7 +35,8 @@ pub struct ExecOptions {
     pub user: Option<String>,
     pub additional_gids: Vec<u32>,
     pub caps: Vec<String>,
-    pub no_new_privs: bool,
+    /// Overrides the container's `noNewPrivileges` when given.
+    pub no_new_privs: Option<bool>,
     pub preserve_fds: u32,
     pub process_label: Option<String>,
     pub apparmor: Option<String>,
@@ -126,7 +127,7 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
     }
     foreground::session(|sigfd| {
         let spawned = launch(&tenant)?;
-        foreground::attend(spawned.pid, sigfd, spawned.master.as_ref())
+        foreground::attend(spawned.pid, sigfd, spawned.master.as_ref(), None)
     })
 }
 
@@ -191,8 +192,8 @@ fn build_process(spec: &Spec, o: &ExecOptions) -> Result<Process, Error> {
         user.set_additional_gids(Some(o.additional_gids.clone()));
     }
     p.set_user(user);
-    if o.no_new_privs {
-        p.set_no_new_privileges(Some(true));
+    if let Some(nnp) = o.no_new_privs {
+        p.set_no_new_privileges(Some(nnp));
     }
     if !o.caps.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();

@@ -87,7 +87,7 @@ pub fn features() -> Value {
     let caps: Vec<&str> = berth_sys::caps::NAMES.to_vec();
     json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": oci_spec::runtime::VERSION,
+        "ociVersionMax": crate::SPEC_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": MOUNT_OPTIONS,
         "linux": {

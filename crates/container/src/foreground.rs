@@ -2,7 +2,7 @@
 //! subreaper with every signal blocked before the child exists, forwards signals to it,
 //! relays the terminal, reaps whatever is reparented to it, and returns the exit status.
 
-use crate::Error;
+use crate::{notify, Error};
 use berth_sys::process as sysproc;
 use berth_sys::{fs as sysfs, pty, signal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -21,14 +21,16 @@ pub(crate) fn session<T>(f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> 
     result
 }
 
-/// Waits for `pid` to exit while relaying the terminal (when `master` is given) and
-/// forwarding signals; returns its exit status.
+/// Waits for `pid` to exit while relaying the terminal (when `master` is given) and the
+/// container's sd_notify messages (when `notify` is), and forwarding signals; returns its
+/// exit status.
 pub(crate) fn attend(
     pid: i32,
     sigfd: BorrowedFd<'_>,
     master: Option<&OwnedFd>,
+    notify: Option<&notify::Relay>,
 ) -> Result<i32, Error> {
-    supervise(pid, sigfd, master.map(|m| Relay::new(m.as_fd())))
+    supervise(pid, sigfd, master.map(|m| Relay::new(m.as_fd())), notify)
 }
 
 /// Reaps children that have already exited.
@@ -117,7 +119,12 @@ impl Drop for Relay<'_> {
 
 /// Waits for the init to exit, forwarding signals to it and relaying the terminal; reaps
 /// every other child that is reparented to us.
-fn supervise(init: i32, sigfd: BorrowedFd<'_>, mut relay: Option<Relay<'_>>) -> Result<i32, Error> {
+fn supervise(
+    init: i32,
+    sigfd: BorrowedFd<'_>,
+    mut relay: Option<Relay<'_>>,
+    notify: Option<&notify::Relay>,
+) -> Result<i32, Error> {
     let mut master_open = relay.is_some();
     loop {
         let mut fds = vec![libc::pollfd {
@@ -125,6 +132,13 @@ fn supervise(init: i32, sigfd: BorrowedFd<'_>, mut relay: Option<Relay<'_>>) -> 
             events: libc::POLLIN,
             revents: 0,
         }];
+        if let Some(n) = notify {
+            fds.push(libc::pollfd {
+                fd: n.fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         if let Some(r) = &relay {
             if master_open {
                 fds.push(libc::pollfd {
@@ -145,6 +159,9 @@ fn supervise(init: i32, sigfd: BorrowedFd<'_>, mut relay: Option<Relay<'_>>) -> 
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if n < 0 {
             continue;
+        }
+        if let Some(n) = notify {
+            n.forward();
         }
         if let Some(r) = relay.as_mut() {
             for p in fds[1..].iter().filter(|p| p.revents != 0) {

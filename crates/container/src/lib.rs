@@ -16,12 +16,13 @@ pub mod exec;
 pub mod features;
 mod foreground;
 pub mod hooks;
-pub mod idmap;
 pub mod init;
 pub mod kill;
 pub mod list;
 pub mod mountinfo;
+mod notify;
 pub mod pause;
+pub mod prepared;
 pub mod process;
 pub mod procfs;
 mod protection;
@@ -36,6 +37,10 @@ pub mod time;
 pub mod update;
 
 pub use error::Error;
+
+/// The runtime-spec version this runtime implements: `spec`'s `ociVersion`, `features`'
+/// `ociVersionMax`, `--version`'s `spec:` line.
+pub const SPEC_VERSION: &str = "1.2.0";
 
 use std::path::PathBuf;
 

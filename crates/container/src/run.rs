@@ -16,6 +16,11 @@ pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Erro
         let built = build(rt, opts, false, false)?;
         foreground::start(&built.spawned.channel)?;
         poststart(&built.saved);
+        if let Some(n) = &built.notify {
+            let pidfd = sysproc::pidfd_open(built.spawned.pid)
+                .map_err(Error::io("pidfd_open of the container's init"))?;
+            n.until_ready(std::os::fd::AsFd::as_fd(&pidfd))?;
+        }
         return Ok(0);
     }
     run_observed(rt, opts, &mut ())
@@ -49,6 +54,7 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
         dir,
         saved,
         spawned,
+        notify,
     } = built;
     let exit = observer
         .created(spawned.pid)
@@ -56,7 +62,7 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
         .and_then(|()| {
             poststart(&saved);
             observer.started(spawned.pid);
-            foreground::attend(spawned.pid, sigfd, spawned.master.as_ref())
+            foreground::attend(spawned.pid, sigfd, spawned.master.as_ref(), notify.as_ref())
         });
     // Whatever happened, the container is removed: `run` owns it.
     if exit.is_err() {

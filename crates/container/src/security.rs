@@ -1,6 +1,7 @@
 //! Seccomp for the container's processes: compiled (and cached) by the runtime before it
-//! forks, installed by the init or an exec'd process as late as the kernel allows, the
-//! NOTIFY listener handed to the agent at `listenerPath` with the container's state.
+//! forks, installed by the init or an exec'd process as late as the kernel allows (but before
+//! the init reports ready when an agent waits for the listener), the NOTIFY listener handed
+//! to the agent at `listenerPath` with the container's state.
 
 use crate::init::error::{Context, InitError};
 use crate::state::Status;

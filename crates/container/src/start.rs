@@ -2,6 +2,7 @@
 //! hooks.
 
 use crate::hooks::{self, HookState};
+use crate::notify::Relay;
 use crate::state::{Saved, Status};
 use crate::{Error, Runtime};
 use berth_sys::fs as sysfs;
@@ -25,13 +26,18 @@ pub fn start(rt: &Runtime, id: &str) -> Result<(), Error> {
             "the container's init exited before it could start".into(),
         ));
     };
+    // Bound before the program runs, so that none of its messages is lost.
+    let notify = Relay::open(dir.path())?;
     let fifo_path = dir.fifo_path();
     let fifo = sysfs::open(&fifo_path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .map_err(Error::path(&fifo_path))?;
     await_exec(fifo.as_fd(), pidfd.as_fd())?;
     std::fs::remove_file(&fifo_path).map_err(Error::path(&fifo_path))?;
     poststart(&saved);
-    Ok(())
+    match notify {
+        Some(n) => n.until_ready(pidfd.as_fd()),
+        None => Ok(()),
+    }
 }
 
 /// Waits until the init has taken the start signal and executed the container's program:

@@ -1,5 +1,7 @@
 //! Containers on disk: one directory per container under the runtime's `--root`, holding
-//! `state.json` (written atomically, once the init is ready) and, until `start`, `exec.fifo`.
+//! `status` (written atomically, once the init is ready; crun's name, as is its
+//! `external_descriptors` field, so that tools reading crun's state read ours) and, until
+//! `start`, `exec.fifo`.
 //! The directory is created with `mkdir`, so two `create`s of one id cannot both win, and it is
 //! the lock (`flock`) that serialises commands on one container.
 
@@ -12,7 +14,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-const STATE_FILE: &str = "state.json";
+const STATE_FILE: &str = "status";
 /// The cgroup of a container still being created, for cleaning up after a `create` that died.
 const CREATING_FILE: &str = "creating.json";
 pub(crate) const FIFO: &str = "exec.fifo";
@@ -65,7 +67,7 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// What `state.json` holds: enough to act on the container from a later process.
+/// What `status` holds: enough to act on the container from a later process.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Saved {
@@ -84,6 +86,15 @@ pub struct Saved {
     /// The container's cgroup, when it has one of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<berth_cgroups::Manager>,
+    /// What the init's stdin, stdout and stderr were at create (`/dev/null`, `pipe:[N]`, a
+    /// pty...), as a JSON list inside a string: runc's and crun's record of the same, in
+    /// crun's form. Checkpoint/restore needs it to reconnect them.
+    #[serde(
+        default,
+        rename = "external_descriptors",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub external_descriptors: String,
 }
 
 impl Saved {
@@ -230,7 +241,7 @@ impl ContainerDir {
         self.path.join(FIFO)
     }
 
-    /// Reads `state.json`; `Ok(None)` while the container is still being created.
+    /// Reads `status`; `Ok(None)` while the container is still being created.
     pub fn load(&self) -> Result<Option<Saved>, StateError> {
         self.read_json(STATE_FILE)
     }
@@ -250,7 +261,7 @@ impl ContainerDir {
         }
     }
 
-    /// Writes `state.json` atomically (temporary file, then rename).
+    /// Writes `status` atomically (temporary file, then rename).
     pub fn save(&self, saved: &Saved) -> Result<(), StateError> {
         let data = serde_json::to_vec(saved).map_err(|source| StateError::Corrupt {
             path: self.path.join(STATE_FILE),

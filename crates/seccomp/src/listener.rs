@@ -63,15 +63,17 @@ pub fn send_listener(
     ListenerSocket::connect(listener_path)?.send(listener, state)
 }
 
+/// The `ociVersion` of the container process state. The runtime-spec fixes no value (its
+/// examples said 0.2.0, later 1.0.2); crun, whose listener seccomp agents are written
+/// against, always sends 0.2.0, and so do we, so that an agent that looks sees one value.
+/// The container's own version is in `state.ociVersion`.
+const PROCESS_STATE_VERSION: &str = "0.2.0";
+
 /// The container process state for the agent: `pid` as the runtime sees it, the container's
 /// state, and `listenerMetadata` as `metadata`.
 pub fn process_state(state: State, pid: i32, metadata: Option<String>) -> ContainerProcessState {
     let mut out = ContainerProcessState::default();
-    let version = match state.version().as_str() {
-        "" => oci_spec::runtime::VERSION.to_string(),
-        v => v.to_string(),
-    };
-    out.set_version(version);
+    out.set_version(PROCESS_STATE_VERSION.to_string());
     out.set_fds(vec![SECCOMP_FD_NAME.to_string()]);
     out.set_pid(pid);
     out.set_metadata(metadata);
@@ -129,7 +131,8 @@ mod tests {
         st.set_id("c1".into());
         st.set_version("1.0.2".into());
         let v = serde_json::to_value(process_state(st, 42, Some("m".into()))).unwrap();
-        assert_eq!(v["ociVersion"], "1.0.2");
+        assert_eq!(v["ociVersion"], "0.2.0");
+        assert_eq!(v["state"]["ociVersion"], "1.0.2");
         assert_eq!(v["fds"], serde_json::json!(["seccompFd"]));
         assert_eq!(v["pid"], 42);
         assert_eq!(v["metadata"], "m");

@@ -41,9 +41,10 @@ pub struct ExecArgs {
     /// AppArmor profile (not supported here: an error if set).
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// Set no_new_privs for the process.
-    #[arg(long)]
-    pub no_new_privs: bool,
+    /// Set no_new_privs for the process (`=false` clears it; without the flag the process
+    /// has the container's setting, as with runc).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub no_new_privs: Option<bool>,
     /// Add a capability; repeatable.
     #[arg(short, long)]
     pub cap: Vec<String>,

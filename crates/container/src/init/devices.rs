@@ -1,9 +1,11 @@
 //! `/dev`: the default devices every container gets, the config's `linux.devices`, and the
 //! standard links. Nodes are created with `mknod`, or, where the kernel forbids that (a user
-//! namespace), bind-mounted from the host's node of the same name.
+//! namespace), bind-mounted from nodes the runtime made (see `prepared`) or, for a rootless
+//! runtime, from the host's.
 
 use super::error::{Context, InitError};
 use super::resolve;
+use crate::prepared::PreparedMounts;
 use berth_sys::fs as sysfs;
 use berth_sys::mount as sysmount;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
@@ -68,14 +70,20 @@ pub fn plan(config: &[LinuxDevice]) -> Vec<Node> {
     nodes
 }
 
-/// Creates `nodes` inside `root`; `bind` makes them bind mounts of the host's nodes.
-pub fn create(root: BorrowedFd<'_>, nodes: &[Node], bind: bool) -> Result<(), InitError> {
+/// Creates `nodes` inside `root`. With `bind` (a user namespace, where `mknod` is refused)
+/// they are bind mounts: of the nodes the runtime `prepared`, else of the host's.
+pub fn create(
+    root: BorrowedFd<'_>,
+    nodes: &[Node],
+    bind: bool,
+    prepared: &PreparedMounts,
+) -> Result<(), InitError> {
     let mut dirs = resolve::Dirs::new(root);
     // The config's modes are meant exactly: no umask between them and mknod.
     let old_umask = sysfs::umask(0);
     let result = nodes
         .iter()
-        .try_for_each(|n| create_one(&mut dirs, root, n, bind));
+        .try_for_each(|n| create_one(&mut dirs, root, n, bind, prepared));
     sysfs::umask(old_umask);
     result
 }
@@ -85,11 +93,16 @@ fn create_one(
     root: BorrowedFd<'_>,
     n: &Node,
     bind: bool,
+    prepared: &PreparedMounts,
 ) -> Result<(), InitError> {
     {
         let what = || format!("create device {}", n.path.display());
         if bind && n.kind != libc::S_IFIFO {
-            return bind_host(root, n).ctx(what);
+            return match prepared.device(&n.path) {
+                Some(node) => attach(root, n, node),
+                None => host_node(n).and_then(|host| attach(root, n, host.as_fd())),
+            }
+            .ctx(what);
         }
         let (dir, name) = dirs.parent_and_name(&n.path).ctx(what)?;
         // Whatever the image put there (a file, or a symlink meant to redirect us) goes.
@@ -97,15 +110,20 @@ fn create_one(
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e).ctx(what),
             _ => {}
         }
-        let dev = if n.kind == libc::S_IFIFO {
-            0
-        } else {
-            sysfs::makedev(n.major, n.minor)
-        };
-        sysfs::mknodat(dir, &name, n.kind | n.mode, dev).ctx(what)?;
-        if n.uid != 0 || n.gid != 0 {
-            sysfs::lchownat(dir, &name, n.uid, n.gid).ctx(what)?;
-        }
+        make_node(dir, &name, n).ctx(what)
+    }
+}
+
+/// `mknod` of `n` as `name` in `dir`, owned as the config says (the caller clears the umask).
+pub fn make_node(dir: BorrowedFd<'_>, name: &Path, n: &Node) -> io::Result<()> {
+    let dev = if n.kind == libc::S_IFIFO {
+        0
+    } else {
+        sysfs::makedev(n.major, n.minor)
+    };
+    sysfs::mknodat(dir, name, n.kind | n.mode, dev)?;
+    if n.uid != 0 || n.gid != 0 {
+        sysfs::lchownat(dir, name, n.uid, n.gid)?;
     }
     Ok(())
 }
@@ -138,14 +156,14 @@ fn host_node(n: &Node) -> io::Result<OwnedFd> {
     )))
 }
 
-fn bind_host(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
-    let host = host_node(n)?;
+/// Binds `node` (a device node's fd, host's or prepared) over a file at `n`'s path.
+fn attach(root: BorrowedFd<'_>, n: &Node, node: BorrowedFd<'_>) -> io::Result<()> {
     let target = resolve::ensure_file(root, &n.path, 0o644)?;
     let st = sysfs::fstat(target.as_fd())?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(io::Error::other("mount point is not a regular file"));
     }
-    let tree = sysmount::open_tree(Some(host.as_fd()), Path::new(""), true, false)?;
+    let tree = sysmount::open_tree(Some(node), Path::new(""), true, false)?;
     sysmount::move_mount(tree.as_fd(), target.as_fd())
 }
 

@@ -24,8 +24,8 @@ pub struct Env<'a> {
     pub cgroupns: bool,
     /// The container's cgroup hierarchies, for `cgroup` mounts.
     pub cgroups: &'a [berth_cgroups::CgroupMount],
-    /// Idmapped mounts the runtime prepared, by config index.
-    pub idmapped: &'a crate::idmap::IdmappedMounts,
+    /// Mounts and device nodes the runtime prepared (see `prepared`).
+    pub prepared: &'a crate::prepared::PreparedMounts,
 }
 
 fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
@@ -44,7 +44,7 @@ pub fn mount(env: &Env<'_>, index: usize, m: &Mount) -> Result<(), InitError> {
     let typ = m.typ().as_deref().unwrap_or("bind");
     // Opened by the runtime (idmapped, or any bind in a user namespace): the source may be
     // out of this process's reach, so its kind comes from the tree itself.
-    if let Some(tree) = env.idmapped.tree(index) {
+    if let Some(tree) = env.prepared.tree(index) {
         let source = source_path(env, m);
         let what = || format!("attach mount of {} on {}", source.display(), dest.display());
         let st = berth_sys::fs::fstat(tree).ctx(what)?;

@@ -69,7 +69,7 @@ fn parent_mount_private(rootfs: &Path) -> Result<(), InitError> {
 }
 
 /// Whether the config needs `/dev` populated: not when it binds the host's `/dev` itself.
-fn sets_up_dev(spec: &Spec) -> bool {
+pub(crate) fn sets_up_dev(spec: &Spec) -> bool {
     !spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
@@ -91,7 +91,12 @@ pub fn populate(spec: &Spec, env: &Env<'_>) -> Result<(), InitError> {
             .as_ref()
             .and_then(|l| l.devices().clone())
             .unwrap_or_default();
-        devices::create(env.root, &devices::plan(&config), env.in_userns)?;
+        devices::create(
+            env.root,
+            &devices::plan(&config),
+            env.in_userns,
+            env.prepared,
+        )?;
         devices::links(env.root)?;
     }
     if let Some(p) = spec.process() {

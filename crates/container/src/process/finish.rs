@@ -21,6 +21,9 @@ pub struct Final<'a> {
     /// the connection to its NOTIFY agent.
     pub seccomp: Option<&'a Seccomp>,
     pub agent: Option<ListenerSocket>,
+    /// The container's status while this process is set up (creating for the init, running
+    /// for an exec'd process), for the NOTIFY agent.
+    pub status: Status,
     pub console_socket: Option<BorrowedFd<'a>>,
     /// Send the pty master to the parent instead of a console socket.
     pub relay_terminal: bool,
@@ -94,11 +97,15 @@ pub fn finish(
     }
     sysfs::chdir(p.cwd()).ctx(|| format!("chdir to {}", p.cwd().display()))?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch may
-    // drop: then the filter goes on now (as runc does), else last before the exec.
+    // drop: then the filter goes on now (as runc does). So does a filter whose listener an
+    // agent waits for: the agent holds it once `create` returns, as clients expect (crun
+    // does the same). Otherwise it goes on last before the exec.
     let nnp = p.no_new_privileges().unwrap_or(false);
-    let mut agent = f.agent;
-    if let (Some(s), false) = (f.seccomp, nnp) {
-        s.install(agent.take(), f.proc.as_fd(), Status::Creating)?;
+    let mut seccomp = f.seccomp;
+    if !nnp || f.agent.is_some() {
+        if let Some(s) = seccomp.take() {
+            s.install(f.agent, f.proc.as_fd(), f.status)?;
+        }
     }
     let groups = if f.keep_groups {
         identity::Groups::Keep
@@ -125,8 +132,8 @@ pub fn finish(
     (f.after_start)()?;
     if nnp {
         ids::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
-        if let Some(s) = f.seccomp {
-            s.install(agent, f.proc.as_fd(), Status::Running)?;
+        if let Some(s) = seccomp {
+            s.install(None, f.proc.as_fd(), f.status)?;
         }
     }
     drop(f.proc);

@@ -59,7 +59,7 @@ fn setup_and_exec(
     started: &mut Option<OwnedFd>,
 ) -> Result<Infallible, InitError> {
     let mut keep = vec![chan.raw_fd()];
-    keep.extend(l.idmapped.raw_fds());
+    keep.extend(l.prepared.raw_fds());
     keep.extend(l.console_socket.as_ref().map(|s| s.as_raw_fd()));
     finish::begin(c"berth:init", l.preserve_fds, &keep)?;
     let host = open_host(l)?;
@@ -102,7 +102,7 @@ fn setup_and_exec(
             in_userns,
             cgroupns: plan.new_cgroupns,
             cgroups: &l.cgroup_mounts,
-            idmapped: l.idmapped,
+            prepared: l.prepared,
         };
         rootfs::populate(spec, &env)?;
         if runtime_hooks {
@@ -129,6 +129,7 @@ fn setup_and_exec(
             process: p,
             seccomp: l.seccomp,
             agent,
+            status: Status::Creating,
             console_socket: l.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: l.relay_terminal,
             preserve_fds: l.preserve_fds,

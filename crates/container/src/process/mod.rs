@@ -60,8 +60,8 @@ pub struct Launch<'a> {
     /// The state directory's lock, which a forked child must not keep.
     pub lock_fd: Option<std::os::fd::RawFd>,
     pub cgroup: Option<&'a dyn CgroupJoin>,
-    /// Idmapped mounts, prepared before the fork.
-    pub idmapped: &'a crate::idmap::IdmappedMounts,
+    /// Mounts and device nodes, prepared before the fork.
+    pub prepared: &'a crate::prepared::PreparedMounts,
     /// The compiled `linux.seccomp` filter.
     pub seccomp: Option<&'a crate::security::Seccomp>,
     /// How the container's cgroups appear at a `cgroup` mount inside it.

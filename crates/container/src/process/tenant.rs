@@ -79,6 +79,7 @@ fn setup_and_exec(
             process: t.process,
             seccomp: t.seccomp,
             agent,
+            status: crate::state::Status::Running,
             console_socket: t.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: t.relay_terminal,
             preserve_fds: t.preserve_fds,

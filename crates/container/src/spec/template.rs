@@ -84,7 +84,7 @@ pub fn default_spec(rootless: bool, uid: u32, gid: u32) -> Result<Value, berth_s
     linux["seccomp"] =
         serde_json::to_value(berth_seccomp::default_profile_for(&CAPS)?).unwrap_or(Value::Null);
     Ok(json!({
-        "ociVersion": "1.2.0",
+        "ociVersion": crate::SPEC_VERSION,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

@@ -167,7 +167,7 @@ fn mounts(spec: &Spec) -> Result<(), SpecError> {
                 "missing (and not a bind mount)",
             ));
         }
-        if crate::idmap::is_idmapped(m) && !is_bind {
+        if crate::prepared::is_idmapped(m) && !is_bind {
             return Err(SpecError::invalid(
                 format!("mounts[{i}].options"),
                 "idmapped mounts must be bind mounts",

@@ -1,27 +1,34 @@
-//! Idmapped bind mounts (`idmap`/`ridmap`, `uidMappings`/`gidMappings` on a mount): the
-//! runtime, which holds the privilege over the source file systems that the container's init
-//! lacks, builds each one detached before the init exists; the init inherits the fds and
-//! attaches them inside the container. In a container with a user namespace every other bind
-//! mount is opened the same way, so that its source need not be reachable by the container's
-//! root (runc 1.2 and crun do the same).
+//! Mounts the runtime builds detached before the init exists, because it holds privileges
+//! the container's init (in a user namespace) lacks; the init inherits the fds and attaches
+//! them inside the container:
+//! - idmapped bind mounts (`idmap`/`ridmap`, `uidMappings`/`gidMappings` on a mount);
+//! - in a container with a user namespace, every other bind mount, so that its source need
+//!   not be reachable by the container's root (runc 1.2 and crun do the same);
+//! - in a container with a user namespace, its device nodes: the kernel refuses `mknod` there,
+//!   so the runtime makes each node, with the config's numbers, mode and owner, on a private
+//!   tmpfs of its own and hands over a bind of it (crun does the same). A rootless runtime
+//!   cannot, and the init binds the host's node instead.
 
+use crate::init::devices::Node;
 use crate::init::mount_options;
 use crate::Error;
 use berth_sys::mount::{self as sysmount, MountAttr};
 use berth_sys::process::{self as sysproc, CloneArgs, Forked};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOUNT_ATTR_NOEXEC: u64 = 0x0000_0008;
 
-/// Prepared idmapped trees, by index in the config's `mounts`.
+/// Prepared trees: mounts by index in the config's `mounts`, device nodes by path.
 #[derive(Default)]
-pub struct IdmappedMounts {
+pub struct PreparedMounts {
     trees: Vec<(usize, OwnedFd)>,
+    devices: Vec<(PathBuf, OwnedFd)>,
 }
 
-impl IdmappedMounts {
+impl PreparedMounts {
     /// The prepared tree of mount `index`, if it is idmapped.
     pub fn tree(&self, index: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
         self.trees
@@ -30,9 +37,22 @@ impl IdmappedMounts {
             .map(|(_, fd)| fd.as_fd())
     }
 
+    /// The prepared node for the device at `path` in the container, if any.
+    pub fn device(&self, path: &Path) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.devices
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, fd)| fd.as_fd())
+    }
+
     /// The fds a forked child must keep open.
     pub fn raw_fds(&self) -> Vec<RawFd> {
-        self.trees.iter().map(|(_, fd)| fd.as_raw_fd()).collect()
+        self.trees
+            .iter()
+            .map(|(_, fd)| fd)
+            .chain(self.devices.iter().map(|(_, fd)| fd))
+            .map(|fd| fd.as_raw_fd())
+            .collect()
     }
 }
 
@@ -78,10 +98,35 @@ fn plain_tree(m: &Mount, bundle: &Path) -> Option<OwnedFd> {
 }
 
 /// Builds every idmapped mount of the config, detached; with a user namespace, opens the
-/// other bind mounts too.
-pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts, Error> {
-    let mut out = IdmappedMounts::default();
+/// other bind mounts too and makes the device nodes.
+pub fn prepare(spec: &Spec, bundle: &Path) -> Result<PreparedMounts, Error> {
+    let mut out = PreparedMounts::default();
     let userns = has_userns(spec);
+    if userns && crate::init::rootfs::sets_up_dev(spec) {
+        let config = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default();
+        let linux = spec.linux().as_ref();
+        let maps = |m: Option<&Vec<LinuxIdMapping>>| m.cloned().unwrap_or_default();
+        let uids = maps(linux.and_then(|l| l.uid_mappings().as_ref()));
+        let gids = maps(linux.and_then(|l| l.gid_mappings().as_ref()));
+        let nodes = crate::init::devices::plan(&config)
+            .into_iter()
+            .map(|mut n| {
+                // The config's owner is the container's; the runtime chowns from outside.
+                n.uid = to_host(&uids, n.uid).ok_or_else(|| unmapped(&n, "uid", n.uid))?;
+                n.gid = to_host(&gids, n.gid).ok_or_else(|| unmapped(&n, "gid", n.gid))?;
+                Ok(n)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        match device_nodes(&nodes) {
+            Ok(d) => out.devices = d,
+            // A rootless runtime may not mount a tmpfs: the init binds the host's nodes.
+            Err(e) => tracing::debug!("device nodes for the user namespace: {e}"),
+        }
+    }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !is_idmapped(m) {
             if let Some(tree) = plain_tree(m, bundle).filter(|_| userns) {
@@ -129,6 +174,48 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts, Error> {
     Ok(out)
 }
 
+/// The host id of container id `id` under `maps`; root, when unmapped, stays root.
+fn to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    maps.iter()
+        .find_map(|m| {
+            let off = id.checked_sub(m.container_id())?;
+            (off < m.size())
+                .then(|| m.host_id().checked_add(off))
+                .flatten()
+        })
+        .or((id == 0).then_some(0))
+}
+
+fn unmapped(n: &Node, what: &str, id: u32) -> Error {
+    Error::Usage(format!(
+        "linux.devices ({}): {what} {id} is not mapped in the user namespace",
+        n.path.display()
+    ))
+}
+
+/// Each node (FIFOs aside: the init can make those) on a fresh tmpfs, then cloned into a
+/// detached bind mount of its own; the tmpfs itself goes when the last clone does.
+fn device_nodes(nodes: &[Node]) -> std::io::Result<Vec<(PathBuf, OwnedFd)>> {
+    let ctx = sysmount::FsContext::open("tmpfs")?;
+    ctx.set("mode", Some("0700"))?;
+    let fs = ctx.mount(MOUNT_ATTR_NOEXEC)?;
+    // The config's modes are meant exactly: no umask between them and mknod.
+    let old_umask = berth_sys::fs::umask(0);
+    let made = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.kind != libc::S_IFIFO)
+        .map(|(i, n)| {
+            let name = PathBuf::from(i.to_string());
+            crate::init::devices::make_node(fs.as_fd(), &name, n)?;
+            let tree = sysmount::open_tree(Some(fs.as_fd()), &name, true, false)?;
+            Ok((n.path.clone(), tree))
+        })
+        .collect();
+    berth_sys::fs::umask(old_umask);
+    made
+}
+
 /// A user namespace with the given maps, held by an fd: a child enters a new user namespace
 /// and waits; its maps are written, its namespace opened, and the child dismissed.
 fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> std::io::Result<OwnedFd> {
@@ -166,5 +253,32 @@ fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> std::io::Res
             let _ = sysproc::waitpid(pid, 0);
             result
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxIdMappingBuilder;
+
+    fn map(container: u32, host: u32, size: u32) -> LinuxIdMapping {
+        LinuxIdMappingBuilder::default()
+            .container_id(container)
+            .host_id(host)
+            .size(size)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn container_ids_map_to_host_ids() {
+        let maps = [map(0, 100000, 1), map(1, 200000, 10)];
+        assert_eq!(to_host(&maps, 0), Some(100000));
+        assert_eq!(to_host(&maps, 1), Some(200000));
+        assert_eq!(to_host(&maps, 10), Some(200009));
+        assert_eq!(to_host(&maps, 11), None);
+        // Root stays root when the namespace does not map it.
+        assert_eq!(to_host(&[map(1, 5, 1)], 0), Some(0));
+        assert_eq!(to_host(&[map(0, u32::MAX, 2)], 1), None);
     }
 }
