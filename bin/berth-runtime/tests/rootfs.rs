@@ -242,6 +242,17 @@ fn idmapped_bind_mounts() {
     mounts.push(json!({"destination": "/idmapped", "type": "bind", "source": host.path(), "options": ["rbind", "idmap"]}));
     assert_eq!(b.run_ok(), "65534:65534\n0:0\n");
     b.assert_host_clean();
+    // Mappings in the option itself (podman's `-v SRC:DST:idmap=...`, crun's syntax): file
+    // uid 0 shows as host 100005, the container's 5; gid 0 as the container's 7 (`@`).
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.last_mut().unwrap()["options"] = json!(["rbind", "idmap=uids=0-100005-10;gids=@0-7-10"]);
+    assert_eq!(b.run_ok(), "65534:65534\n5:7\n");
+    // A range that does not parse is refused before anything is made.
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.last_mut().unwrap()["options"] = json!(["rbind", "idmap=uids=0-1"]);
+    let out = b.run(&unique("badidmap"));
+    assert_fails_with(&out, "idmap=uids=0-1");
+    b.assert_host_clean();
     // A mount's own mappings, in a container without a user namespace.
     let mut b = Bundle::new(&["stat", "-c", "%u:%g", "/m/f"]);
     b.config["mounts"].as_array_mut().unwrap().push(json!({

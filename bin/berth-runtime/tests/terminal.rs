@@ -15,10 +15,15 @@ fn read_until(f: &mut std::fs::File, needle: &str) -> String {
     let mut buf = [0u8; 4096];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !got.contains(needle) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {needle:?} in {got:?}"
-        );
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut p = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(f),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd. A read that would block forever is never started.
+        let ready = unsafe { libc::poll(&mut p, 1, left.as_millis() as i32) };
+        assert!(ready > 0, "no {needle:?} in {got:?}");
         match f.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),

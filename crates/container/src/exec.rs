@@ -119,15 +119,20 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         if let Some(p) = &o.pid_file {
             write_pid_file(p, spawned.pid)?;
         }
-        foreground::start(&spawned.channel)?;
         Ok(spawned)
     };
     if o.detach {
-        return launch(&tenant).map(|_| 0);
+        let spawned = launch(&tenant)?;
+        return foreground::start(&spawned.channel).map(|()| 0);
     }
     foreground::session(|sigfd| {
         let spawned = launch(&tenant)?;
-        foreground::attend(spawned.pid, sigfd, spawned.master.as_ref(), None)
+        let terminal = spawned
+            .master
+            .as_ref()
+            .map(|m| foreground::Relay::new(m.as_fd()));
+        foreground::start(&spawned.channel)?;
+        foreground::attend(spawned.pid, sigfd, terminal, None)
     })
 }
 

@@ -5,7 +5,7 @@
 use crate::{notify, Error};
 use berth_sys::process as sysproc;
 use berth_sys::{fs as sysfs, pty, signal};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// Runs `f` as a subreaper with all signals blocked and readable from the signalfd it gets.
 /// Blocking before the child exists loses no signal meant for it; the child unblocks its own
@@ -21,16 +21,16 @@ pub(crate) fn session<T>(f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> 
     result
 }
 
-/// Waits for `pid` to exit while relaying the terminal (when `master` is given) and the
+/// Waits for `pid` to exit while relaying the terminal (when `terminal` is given) and the
 /// container's sd_notify messages (when `notify` is), and forwarding signals; returns its
 /// exit status.
 pub(crate) fn attend(
     pid: i32,
     sigfd: BorrowedFd<'_>,
-    master: Option<&OwnedFd>,
+    terminal: Option<Relay<'_>>,
     notify: Option<&notify::Relay>,
 ) -> Result<i32, Error> {
-    supervise(pid, sigfd, master.map(|m| Relay::new(m.as_fd())), notify)
+    supervise(pid, sigfd, terminal, notify)
 }
 
 /// Reaps children that have already exited.
@@ -47,8 +47,9 @@ pub(crate) fn start(channel: &crate::process::channel::ParentEnd) -> Result<(), 
     })
 }
 
-/// The caller's terminal tied to the container's pty.
-struct Relay<'a> {
+/// The caller's terminal tied to the container's pty. Made before the container's process
+/// runs, so that it starts with the caller's window size.
+pub(crate) struct Relay<'a> {
     master: BorrowedFd<'a>,
     stdin: BorrowedFd<'a>,
     stdout: BorrowedFd<'a>,
@@ -58,7 +59,9 @@ struct Relay<'a> {
 }
 
 impl<'a> Relay<'a> {
-    fn new(master: BorrowedFd<'a>) -> Self {
+    /// Gives the pty the caller's window size and puts the caller's terminal in raw mode
+    /// (restored on drop).
+    pub(crate) fn new(master: BorrowedFd<'a>) -> Self {
         // SAFETY: fds 0 and 1 are open for the whole process lifetime.
         let (stdin, stdout) = unsafe { (sysfs::borrow_raw(0), sysfs::borrow_raw(1)) };
         let saved_mode = if pty::is_tty(stdin) {

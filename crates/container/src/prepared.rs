@@ -10,11 +10,11 @@
 //!   cannot, and the init binds the host's node instead.
 
 use crate::init::devices::Node;
-use crate::init::mount_options;
+use crate::init::mount_options::{self, CustomIdmap, IdRange};
 use crate::Error;
 use berth_sys::mount::{self as sysmount, MountAttr};
 use berth_sys::process::{self as sysproc, CloneArgs, Forked};
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceType, Mount, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -56,24 +56,70 @@ impl PreparedMounts {
     }
 }
 
-/// The mappings an idmapped mount uses: its own, else the container's.
-fn mappings(spec: &Spec, m: &Mount) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
+/// The mappings an idmapped mount uses, per kind: the mount's `uidMappings`/`gidMappings`,
+/// else those in its `idmap=` option, else the container's.
+fn mappings(
+    spec: &Spec,
+    m: &Mount,
+    custom: Option<&CustomIdmap>,
+) -> Result<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>), String> {
     let linux = spec.linux().as_ref();
     let own = |v: &Option<Vec<LinuxIdMapping>>| v.clone().filter(|v| !v.is_empty());
-    (
-        own(m.uid_mappings())
-            .or_else(|| linux.and_then(|l| own(l.uid_mappings())))
-            .unwrap_or_default(),
-        own(m.gid_mappings())
-            .or_else(|| linux.and_then(|l| own(l.gid_mappings())))
-            .unwrap_or_default(),
-    )
+    let container_uids = linux
+        .and_then(|l| own(l.uid_mappings()))
+        .unwrap_or_default();
+    let container_gids = linux
+        .and_then(|l| own(l.gid_mappings()))
+        .unwrap_or_default();
+    let pick = |mount: &Option<Vec<LinuxIdMapping>>,
+                option: Option<&Vec<IdRange>>,
+                container: &[LinuxIdMapping]| {
+        match (own(mount), option) {
+            (Some(m), _) => Ok(m),
+            (None, Some(ranges)) => ranges.iter().map(|r| range(r, container)).collect(),
+            (None, None) => Ok(container.to_vec()),
+        }
+    };
+    Ok((
+        pick(
+            m.uid_mappings(),
+            custom.and_then(|c| c.uids.as_ref()),
+            &container_uids,
+        )?,
+        pick(
+            m.gid_mappings(),
+            custom.and_then(|c| c.gids.as_ref()),
+            &container_gids,
+        )?,
+    ))
+}
+
+/// One `idmap=` range as a mapping of the mount's user namespace (file-system id inside,
+/// host id outside); an `@` range's target is a container id, taken through `container`.
+fn range(r: &IdRange, container: &[LinuxIdMapping]) -> Result<LinuxIdMapping, String> {
+    let to = if r.in_container {
+        to_host(container, r.to).ok_or_else(|| {
+            format!(
+                "@{}-{}-{}: container id {} is not mapped",
+                r.fs, r.to, r.size, r.to
+            )
+        })?
+    } else {
+        r.to
+    };
+    LinuxIdMappingBuilder::default()
+        .container_id(r.fs)
+        .host_id(to)
+        .size(r.size)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// Whether mount `m` asks for an idmapped mount.
 pub fn is_idmapped(m: &Mount) -> bool {
     let opts = m.options().clone().unwrap_or_default();
-    opts.iter().any(|o| o == "idmap" || o == "ridmap")
+    opts.iter()
+        .any(|o| mount_options::idmap_option(o).is_some())
         || m.uid_mappings().is_some()
         || m.gid_mappings().is_some()
 }
@@ -116,8 +162,8 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<PreparedMounts, Error> {
             .into_iter()
             .map(|mut n| {
                 // The config's owner is the container's; the runtime chowns from outside.
-                n.uid = to_host(&uids, n.uid).ok_or_else(|| unmapped(&n, "uid", n.uid))?;
-                n.gid = to_host(&gids, n.gid).ok_or_else(|| unmapped(&n, "gid", n.gid))?;
+                n.uid = owner_on_host(&uids, n.uid).ok_or_else(|| unmapped(&n, "uid", n.uid))?;
+                n.gid = owner_on_host(&gids, n.gid).ok_or_else(|| unmapped(&n, "gid", n.gid))?;
                 Ok(n)
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -142,7 +188,8 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<PreparedMounts, Error> {
         };
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default())
             .map_err(|e| Error::Usage(format!("{}: {e}", what())))?;
-        let (uids, gids) = mappings(spec, m);
+        let (uids, gids) = mappings(spec, m, opts.custom_idmap.as_ref())
+            .map_err(|e| Error::Usage(format!("{}: {e}", what())))?;
         if uids.is_empty() || gids.is_empty() {
             return Err(Error::Usage(format!(
                 "{}: no uid/gid mappings (on the mount or linux.*Mappings)",
@@ -174,16 +221,20 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<PreparedMounts, Error> {
     Ok(out)
 }
 
-/// The host id of container id `id` under `maps`; root, when unmapped, stays root.
+/// The host id of container id `id` under `maps`.
 fn to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
-    maps.iter()
-        .find_map(|m| {
-            let off = id.checked_sub(m.container_id())?;
-            (off < m.size())
-                .then(|| m.host_id().checked_add(off))
-                .flatten()
-        })
-        .or((id == 0).then_some(0))
+    maps.iter().find_map(|m| {
+        let off = id.checked_sub(m.container_id())?;
+        (off < m.size())
+            .then(|| m.host_id().checked_add(off))
+            .flatten()
+    })
+}
+
+/// A device owner's host id: root, when the namespace does not map it, stays the host's
+/// root (as a bind of the host's node would show it).
+fn owner_on_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    to_host(maps, id).or((id == 0).then_some(0))
 }
 
 fn unmapped(n: &Node, what: &str, id: u32) -> Error {
@@ -259,7 +310,6 @@ fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> std::io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::LinuxIdMappingBuilder;
 
     fn map(container: u32, host: u32, size: u32) -> LinuxIdMapping {
         LinuxIdMappingBuilder::default()
@@ -277,8 +327,27 @@ mod tests {
         assert_eq!(to_host(&maps, 1), Some(200000));
         assert_eq!(to_host(&maps, 10), Some(200009));
         assert_eq!(to_host(&maps, 11), None);
-        // Root stays root when the namespace does not map it.
-        assert_eq!(to_host(&[map(1, 5, 1)], 0), Some(0));
         assert_eq!(to_host(&[map(0, u32::MAX, 2)], 1), None);
+        // A device owned by root stays the host's root when the namespace does not map it.
+        assert_eq!(to_host(&[map(1, 5, 1)], 0), None);
+        assert_eq!(owner_on_host(&[map(1, 5, 1)], 0), Some(0));
+        assert_eq!(owner_on_host(&[map(1, 5, 1)], 2), None);
+    }
+
+    #[test]
+    fn idmap_option_ranges_become_mount_mappings() {
+        let container = [map(0, 100000, 65536)];
+        let r = |fs, to, size, in_container| IdRange {
+            fs,
+            to,
+            size,
+            in_container,
+        };
+        let m = range(&r(0, 5, 10, false), &container).unwrap();
+        assert_eq!((m.container_id(), m.host_id(), m.size()), (0, 5, 10));
+        // `@`: the target is the container's id 7, host 100007.
+        let m = range(&r(0, 7, 10, true), &container).unwrap();
+        assert_eq!((m.container_id(), m.host_id(), m.size()), (0, 100007, 10));
+        assert!(range(&r(0, 70000, 1, true), &container).is_err());
     }
 }

@@ -8,7 +8,7 @@ use crate::delete::destroy;
 use crate::start::poststart;
 use crate::{foreground, Error, Runtime};
 use berth_sys::process as sysproc;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// Runs the container; returns its exit status (0 when detached).
 pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Error> {
@@ -56,13 +56,17 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
         spawned,
         notify,
     } = built;
+    let terminal = spawned
+        .master
+        .as_ref()
+        .map(|m| foreground::Relay::new(m.as_fd()));
     let exit = observer
         .created(spawned.pid)
         .and_then(|()| foreground::start(&spawned.channel))
         .and_then(|()| {
             poststart(&saved);
             observer.started(spawned.pid);
-            foreground::attend(spawned.pid, sigfd, spawned.master.as_ref(), notify.as_ref())
+            foreground::attend(spawned.pid, sigfd, terminal, notify.as_ref())
         });
     // Whatever happened, the container is removed: `run` owns it.
     if exit.is_err() {

@@ -63,6 +63,64 @@ pub struct MountOptions {
     pub data: Vec<(String, Option<String>)>,
     /// `idmap` (`Some(false)`) or `ridmap` (`Some(true)`).
     pub idmap: Option<bool>,
+    /// Mappings given in the option itself, crun's and podman's `idmap=uids=...;gids=...`.
+    pub custom_idmap: Option<CustomIdmap>,
+}
+
+/// Mappings written into an `idmap=` option: `idmap=uids=0-1-10#10-100-10;gids=0-1-10`.
+/// A kind not given is `None` (the container's mappings apply to it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomIdmap {
+    pub uids: Option<Vec<IdRange>>,
+    pub gids: Option<Vec<IdRange>>,
+}
+
+/// One range of a [`CustomIdmap`], `[@]FS-TO-SIZE`: file-system ids `FS..FS+SIZE` appear as
+/// `TO..`, a host id, or with `@` an id of the container's user namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdRange {
+    pub fs: u32,
+    pub to: u32,
+    pub size: u32,
+    pub in_container: bool,
+}
+
+fn parse_custom_idmap(value: &str) -> Option<CustomIdmap> {
+    let mut out = CustomIdmap::default();
+    for part in value.split(';').filter(|p| !p.is_empty()) {
+        let (kind, ranges) = part.split_once('=')?;
+        let ranges = ranges
+            .split('#')
+            .map(parse_id_range)
+            .collect::<Option<Vec<_>>>()?;
+        match kind {
+            "uids" => out.uids = Some(ranges),
+            "gids" => out.gids = Some(ranges),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn parse_id_range(r: &str) -> Option<IdRange> {
+    let (in_container, r) = match r.strip_prefix('@') {
+        Some(rest) => (true, rest),
+        None => (false, r),
+    };
+    // A leading `+` is accepted, as crun's strtol does.
+    let n = r
+        .split('-')
+        .map(|x| x.strip_prefix('+').unwrap_or(x).parse::<u32>().ok())
+        .collect::<Option<Vec<_>>>()?;
+    let &[fs, to, size] = n.as_slice() else {
+        return None;
+    };
+    (size > 0).then_some(IdRange {
+        fs,
+        to,
+        size,
+        in_container,
+    })
 }
 
 /// Why an options list cannot be used.
@@ -72,6 +130,8 @@ pub enum OptionError {
     Empty,
     #[error("option {0:?} contains a NUL or comma")]
     Malformed(String),
+    #[error("option {0:?}: want idmap=uids=[@]FS-TO-SIZE[#...];gids=[@]FS-TO-SIZE[#...]")]
+    Idmap(String),
 }
 
 /// `(name, set, clear)` for options that change one mount's attributes.
@@ -124,6 +184,19 @@ pub fn propagation(name: &str) -> Option<Propagation> {
     Some(Propagation { flag, recursive })
 }
 
+/// `idmap`, `ridmap`, `idmap=...`, `ridmap=...`: whether recursive, and the value.
+pub fn idmap_option(o: &str) -> Option<(bool, Option<&str>)> {
+    let (recursive, rest) = match o.strip_prefix('r') {
+        Some(rest) => (true, rest),
+        None => (false, o),
+    };
+    let value = rest.strip_prefix("idmap")?;
+    match value.strip_prefix('=') {
+        Some(v) => Some((recursive, Some(v))),
+        None => value.is_empty().then_some((recursive, None)),
+    }
+}
+
 /// Sorts an OCI options list. Later options win over earlier ones, as with mount(8).
 pub fn parse(options: &[String]) -> Result<MountOptions, OptionError> {
     let mut out = MountOptions::default();
@@ -153,10 +226,14 @@ pub fn parse(options: &[String]) -> Result<MountOptions, OptionError> {
             out.sb_flags.push(f);
         } else if SB_DEFAULTS.contains(&o) || o.starts_with("X-mount.") || o == "tmpcopyup" {
             // Defaults need no action; X-mount.* are userspace hints for mount(8).
-        } else if o == "idmap" {
-            out.idmap = Some(false);
-        } else if o == "ridmap" {
-            out.idmap = Some(true);
+        } else if let Some((recursive, value)) = idmap_option(o) {
+            out.idmap = Some(recursive);
+            out.custom_idmap = match value {
+                Some(v) if !v.is_empty() => {
+                    Some(parse_custom_idmap(v).ok_or_else(|| OptionError::Idmap(o.to_string()))?)
+                }
+                _ => None,
+            };
         } else {
             let (k, v) = match o.split_once('=') {
                 Some((k, v)) => (k.to_string(), Some(v.to_string())),
@@ -226,6 +303,41 @@ mod tests {
         assert_eq!(m.sb_flags, vec!["sync"]);
         assert!(m.data.is_empty());
         assert_eq!(m.idmap, Some(false));
+    }
+
+    #[test]
+    fn idmap_options_with_their_own_mappings() {
+        let m = p(&["rbind", "ridmap=uids=0-1-10#10-100-10;gids=@0-+2-5"]);
+        assert_eq!(m.idmap, Some(true));
+        let range = |fs, to, size, in_container| IdRange {
+            fs,
+            to,
+            size,
+            in_container,
+        };
+        assert_eq!(
+            m.custom_idmap,
+            Some(CustomIdmap {
+                uids: Some(vec![range(0, 1, 10, false), range(10, 100, 10, false)]),
+                gids: Some(vec![range(0, 2, 5, true)]),
+            })
+        );
+        assert!(m.data.is_empty());
+        let m = p(&["idmap="]);
+        assert_eq!((m.idmap, m.custom_idmap), (Some(false), None));
+        for bad in [
+            "idmap=uids=0-1",
+            "idmap=uids=0-1-0",
+            "idmap=users=0-1-10",
+            "idmap=uids=a-1-10",
+            "idmap=uids",
+        ] {
+            assert!(
+                matches!(parse(&[bad.to_string()]), Err(OptionError::Idmap(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(idmap_option("idmapx"), None);
     }
 
     #[test]
