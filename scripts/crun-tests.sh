@@ -53,10 +53,13 @@ if [ -z "${CT_INNER:-}" ]; then
     rm -rf "$b"
   fi
   # test_exec:exec_write_pid_file matches the exec'd pid against \d{5}: it fails for every
-  # runtime while the host's pids have four digits (a freshly booted VM). Move the counter
-  # on; ns_last_pid only says where the kernel's search for a free pid starts.
+  # runtime while the host's pids have four digits (a freshly booted VM, or pids that wrapped
+  # at pid_max during the run). Start the run at 10000 unless that leaves too little room
+  # before pid_max; ns_last_pid only says where the kernel's search for a free pid starts.
   last=$(cat /proc/sys/kernel/ns_last_pid)
-  [ "$last" -ge 10000 ] || echo 10000 >/proc/sys/kernel/ns_last_pid
+  if [ "$last" -lt 10000 ] || [ "$last" -gt $(( $(cat /proc/sys/kernel/pid_max) - 10000 )) ]; then
+    echo 10000 >/proc/sys/kernel/ns_last_pid
+  fi
   mode=host
   if [ "$CGROUP_NS" = legacy ] || { [ "$CGROUP_NS" = auto ] &&
        [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] &&

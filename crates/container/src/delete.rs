@@ -5,8 +5,8 @@ use crate::hooks::{self, HookState};
 use crate::kill::{init_pidfd, signal_all};
 use crate::state::{ContainerDir, Saved, Status};
 use crate::{Error, Runtime};
-use std::os::fd::{AsFd, AsRawFd};
-use std::time::{Duration, Instant};
+use std::os::fd::AsFd;
+use std::time::Duration;
 
 /// How long `delete` waits for a killed container to die.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,28 +78,14 @@ pub(crate) fn wait_exit(
     pidfd: std::os::fd::BorrowedFd<'_>,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
-        if n > 0 {
-            return Ok(());
-        }
-        if n == 0 {
-            return Err(Error::Usage(
-                "the container's init did not exit after SIGKILL".into(),
-            ));
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(Error::io("wait for the container's init")(e));
-        }
+    let ready = berth_sys::poll::readable(&[Some(pidfd)], Some(timeout))
+        .map_err(Error::io("wait for the container's init"))?;
+    if ready[0] {
+        Ok(())
+    } else {
+        Err(Error::Usage(
+            "the container's init did not exit after SIGKILL".into(),
+        ))
     }
 }
 

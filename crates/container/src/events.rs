@@ -9,7 +9,7 @@ use crate::state::{Saved, Status};
 use crate::{Error, Runtime};
 use berth_cgroups::{OomEvent, Stats};
 use serde::Serialize;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 const LIVE: &[Status] = &[Status::Created, Status::Running, Status::Paused];
@@ -71,10 +71,11 @@ pub fn watch(
     let mut next = Instant::now() + interval;
     loop {
         let left = next.saturating_duration_since(Instant::now());
-        let ready = poll_in(
+        let ready = berth_sys::poll::readable(
             &[oom.as_ref().map(|w| w.as_fd()), Some(pidfd.as_fd())],
-            left,
-        )?;
+            Some(left),
+        )
+        .map_err(Error::io("poll for container events"))?;
         let exited = ready[1];
         // Also on exit: an OOM kill of the init counts before the init is gone, but v2's
         // inotify event for it may come later.
@@ -98,28 +99,4 @@ pub fn watch(
             next = Instant::now() + interval;
         }
     }
-}
-
-/// Polls the given fds for input until one is readable or `timeout` passes; which are.
-fn poll_in<const N: usize>(
-    fds: &[Option<BorrowedFd<'_>>; N],
-    timeout: Duration,
-) -> Result<[bool; N], Error> {
-    let mut p = fds.map(|fd| libc::pollfd {
-        // A negative fd is skipped by poll.
-        fd: fd.map_or(-1, |f| f.as_raw_fd()),
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    // Rounded up: a timer due in less than a millisecond must not spin.
-    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    // SAFETY: `p` is an array of N valid pollfds.
-    let n = unsafe { libc::poll(p.as_mut_ptr(), N as libc::nfds_t, ms) };
-    if n < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(Error::io("poll for container events")(e));
-        }
-    }
-    Ok(p.map(|p| p.revents != 0))
 }

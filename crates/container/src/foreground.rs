@@ -4,8 +4,9 @@
 
 use crate::{notify, Error};
 use berth_sys::process as sysproc;
-use berth_sys::{fs as sysfs, pty, signal};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use berth_sys::{fs as sysfs, poll, pty, signal};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Duration;
 
 /// Runs `f` as a subreaper with all signals blocked and readable from the signalfd it gets.
 /// Blocking before the child exists loses no signal meant for it; the child unblocks its own
@@ -98,17 +99,9 @@ impl<'a> Relay<'a> {
 
     /// Copies the pty's remaining output once the container has exited.
     fn drain(&self) {
-        loop {
-            let mut p = libc::pollfd {
-                fd: self.master.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut p, 1, 0) } <= 0 || !Self::pump(self.master, self.stdout) {
-                return;
-            }
-        }
+        while poll::readable(&[Some(self.master)], Some(Duration::ZERO)).is_ok_and(|r| r[0])
+            && Self::pump(self.master, self.stdout)
+        {}
     }
 }
 
@@ -130,50 +123,24 @@ fn supervise(
 ) -> Result<i32, Error> {
     let mut master_open = relay.is_some();
     loop {
-        let mut fds = vec![libc::pollfd {
-            fd: sigfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        if let Some(n) = notify {
-            fds.push(libc::pollfd {
-                fd: n.fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        if let Some(r) = &relay {
-            if master_open {
-                fds.push(libc::pollfd {
-                    fd: r.master.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            if r.stdin_open {
-                fds.push(libc::pollfd {
-                    fd: r.stdin.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-        }
-        // SAFETY: `fds` is a valid array of pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            continue;
-        }
-        if let Some(n) = notify {
+        let (master, stdin) = match &relay {
+            Some(r) => (
+                master_open.then_some(r.master),
+                r.stdin_open.then_some(r.stdin),
+            ),
+            None => (None, None),
+        };
+        let ready = poll::readable(&[Some(sigfd), notify.map(|n| n.fd()), master, stdin], None)
+            .map_err(Error::io("poll"))?;
+        if let Some(n) = notify.filter(|_| ready[1]) {
             n.forward();
         }
         if let Some(r) = relay.as_mut() {
-            for p in fds[1..].iter().filter(|p| p.revents != 0) {
-                if p.fd == r.master.as_raw_fd() && !Relay::pump(r.master, r.stdout) {
-                    master_open = false;
-                }
-                if p.fd == r.stdin.as_raw_fd() && !Relay::pump(r.stdin, r.master) {
-                    r.stdin_open = false;
-                }
+            if ready[2] && !Relay::pump(r.master, r.stdout) {
+                master_open = false;
+            }
+            if ready[3] && !Relay::pump(r.stdin, r.master) {
+                r.stdin_open = false;
             }
         }
         while let Some(sig) = signal::read_signalfd(sigfd).map_err(Error::io("read signalfd"))? {

@@ -114,13 +114,7 @@ fn wait(
             let _ = child.wait();
             return Err("timed out".to_string());
         }
-        let mut pfd = libc::pollfd {
-            fd: std::os::fd::AsRawFd::as_raw_fd(&pidfd.as_fd()),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        berth_sys::poll::readable(&[Some(pidfd.as_fd())], Some(left)).map_err(|e| e.to_string())?;
         if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
             return Ok(st);
         }

@@ -127,28 +127,9 @@ impl Relay {
     /// Relays until the container has said `READY=1` or the init behind `pidfd` has exited.
     pub fn until_ready(&self, pidfd: BorrowedFd<'_>) -> Result<(), Error> {
         loop {
-            let mut fds = [
-                libc::pollfd {
-                    fd: self.socket.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: pidfd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: `fds` holds two valid pollfds.
-            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::io("poll the sd_notify socket")(e));
-            }
-            if self.forward() || fds[1].revents != 0 {
+            let ready = berth_sys::poll::readable(&[Some(self.socket.as_fd()), Some(pidfd)], None)
+                .map_err(Error::io("poll the sd_notify socket"))?;
+            if self.forward() || ready[1] {
                 return Ok(());
             }
         }

@@ -6,7 +6,7 @@ use crate::notify::Relay;
 use crate::state::{Saved, Status};
 use crate::{Error, Runtime};
 use berth_sys::fs as sysfs;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 
 /// Starts the created container `id`.
 pub fn start(rt: &Runtime, id: &str) -> Result<(), Error> {
@@ -49,31 +49,12 @@ fn await_exec(
 ) -> Result<(), Error> {
     let mut got = Vec::new();
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: fifo.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
         // Before the first byte the writer may not have opened the fifo yet, so only the
         // init's death ends the wait; after it, end of file does.
-        let n = if got.is_empty() { 2 } else { 1 };
-        // SAFETY: `fds` holds `n` valid pollfds.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), n, -1) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(Error::io("poll the exec fifo")(e));
-        }
-        if fds[0].revents != 0 {
+        let watch_init = got.is_empty().then_some(pidfd);
+        let ready = berth_sys::poll::readable(&[Some(fifo), watch_init], None)
+            .map_err(Error::io("poll the exec fifo"))?;
+        if ready[0] {
             let mut buf = [0u8; 4096];
             match sysfs::read(fifo, &mut buf) {
                 Ok(0) if !got.is_empty() => break,
@@ -84,7 +65,7 @@ fn await_exec(
             }
             continue;
         }
-        if got.is_empty() && fds[1].revents != 0 {
+        if ready[1] {
             return Err(Error::Usage(
                 "the container's init exited before it could start".into(),
             ));

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod mount;
 pub mod net;
 pub mod ns;
+pub mod poll;
 pub mod process;
 pub mod pty;
 pub mod signal;
