@@ -14,12 +14,18 @@ use std::os::fd::{AsFd, BorrowedFd};
 pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Error> {
     if detach {
         let built = build(rt, opts, false, false)?;
+        // Opened while the init waits for the start signal: once started it may exit and be
+        // reaped (and its pid reused) before the relay would look.
+        let watch = built
+            .notify
+            .as_ref()
+            .map(|n| sysproc::pidfd_open(built.spawned.pid).map(|fd| (n, fd)))
+            .transpose()
+            .map_err(Error::io("pidfd_open of the container's init"))?;
         foreground::start(&built.spawned.channel)?;
         poststart(&built.saved);
-        if let Some(n) = &built.notify {
-            let pidfd = sysproc::pidfd_open(built.spawned.pid)
-                .map_err(Error::io("pidfd_open of the container's init"))?;
-            n.until_ready(std::os::fd::AsFd::as_fd(&pidfd))?;
+        if let Some((n, pidfd)) = watch {
+            n.until_ready(pidfd.as_fd())?;
         }
         return Ok(0);
     }

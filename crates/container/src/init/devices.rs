@@ -99,8 +99,13 @@ fn create_one(
         let what = || format!("create device {}", n.path.display());
         if bind && n.kind != libc::S_IFIFO {
             return match prepared.device(&n.path) {
-                Some(node) => attach(root, n, node),
-                None => host_node(n).and_then(|host| attach(root, n, host.as_fd())),
+                // Already a detached mount of its own: attached as it is.
+                Some(tree) => attach(root, n, tree),
+                None => host_node(n)
+                    .and_then(|host| {
+                        sysmount::open_tree(Some(host.as_fd()), Path::new(""), true, false)
+                    })
+                    .and_then(|tree| attach(root, n, tree.as_fd())),
             }
             .ctx(what);
         }
@@ -156,15 +161,14 @@ fn host_node(n: &Node) -> io::Result<OwnedFd> {
     )))
 }
 
-/// Binds `node` (a device node's fd, host's or prepared) over a file at `n`'s path.
-fn attach(root: BorrowedFd<'_>, n: &Node, node: BorrowedFd<'_>) -> io::Result<()> {
+/// Attaches `tree` (a detached mount of a device node) over a file at `n`'s path.
+fn attach(root: BorrowedFd<'_>, n: &Node, tree: BorrowedFd<'_>) -> io::Result<()> {
     let target = resolve::ensure_file(root, &n.path, 0o644)?;
     let st = sysfs::fstat(target.as_fd())?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(io::Error::other("mount point is not a regular file"));
     }
-    let tree = sysmount::open_tree(Some(node), Path::new(""), true, false)?;
-    sysmount::move_mount(tree.as_fd(), target.as_fd())
+    sysmount::move_mount(tree, target.as_fd())
 }
 
 /// The standard links of `/dev`: `fd`, `stdin`, `stdout`, `stderr`, `ptmx`, and `core` where
