@@ -136,9 +136,12 @@ pub fn detached_exec_logs_top_pause_stop(e: &Engine) {
 pub fn memory_limit_oom_kills(e: &Engine) {
     let n = format!("{}-oom", e.program);
     e.forget(&n);
-    // `tail` holds 200 MB: the OOM killer ends it, the container's cgroup (v1 or v2, as the
-    // runtime mounted it) counts the kill, and the shell returns tail's status.
-    let script = "head -c 200m /dev/zero | tail >/dev/null; s=$?; \
+    // `tail` buffers /dev/zero, which has no newline: the OOM killer ends it, the container's
+    // cgroup (v1 or v2, as the runtime mounted it) counts the kill, and the shell returns
+    // tail's status. One allocating process only: with `head | tail`, head's pipe writes
+    // could charge the cgroup before tail's memory was freed, and under load the kernel then
+    // killed the shell too.
+    let script = "tail /dev/zero >/dev/null; s=$?; \
         cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null; exit $s";
     let out = e.run(&["--name", &n, "--memory", "32m", IMAGE, "sh", "-c", script]);
     assert_eq!(
