@@ -151,3 +151,18 @@ fn a_failing_start_container_hook_fails_start() {
     assert!(b.rt(&["delete", &id]).status.success());
     b.assert_host_clean();
 }
+
+#[test]
+fn a_failing_start_container_hook_fails_run_detached_and_leaves_nothing() {
+    let mut b = Bundle::new(&["sleep", "60"]);
+    b.config["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    let id = unique("rundhook");
+    b.write();
+    let mut c = b.cmd(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    let out = run_with_timeout(c, std::time::Duration::from_secs(30));
+    assert_fails_with(&out, "startContainer hook #0");
+    b.assert_host_clean();
+    assert_no_cgroup(&id);
+}

@@ -22,7 +22,14 @@ pub fn run(rt: &Runtime, opts: &CreateOptions, detach: bool) -> Result<i32, Erro
             .map(|n| sysproc::pidfd_open(built.spawned.pid).map(|fd| (n, fd)))
             .transpose()
             .map_err(Error::io("pidfd_open of the container's init"))?;
-        foreground::start(&built.spawned.channel)?;
+        if let Err(e) = foreground::start(&built.spawned.channel) {
+            // As in the foreground, `run` owns the container: a failed start leaves nothing.
+            end_init(built.spawned.pid);
+            if let Err(d) = destroy(built.dir, &built.saved, false) {
+                tracing::warn!("container {}: {d}", built.saved.id);
+            }
+            return Err(e);
+        }
         poststart(&built.saved);
         if let Some((n, pidfd)) = watch {
             n.until_ready(pidfd.as_fd())?;
@@ -76,8 +83,7 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
         });
     // Whatever happened, the container is removed: `run` owns it.
     if exit.is_err() {
-        let _ = sysproc::kill(spawned.pid, libc::SIGKILL);
-        let _ = sysproc::waitpid(spawned.pid, 0);
+        end_init(spawned.pid);
     }
     let removed = destroy(dir, &saved, false);
     // The cgroup's stragglers were killed; they may be our children (we are a subreaper).
@@ -85,4 +91,10 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
     let code = exit?;
     removed?;
     Ok(code)
+}
+
+/// Kills and reaps an init that will not run its program (it is our child until we exit).
+fn end_init(pid: i32) {
+    let _ = sysproc::kill(pid, libc::SIGKILL);
+    let _ = sysproc::waitpid(pid, 0);
 }
