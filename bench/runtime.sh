@@ -6,6 +6,8 @@
 #   LIMITS=1 bench/runtime.sh        the same with memory, pids and cpu limits in the config
 #   SECCOMP=1 bench/runtime.sh       the same with berth's default seccomp profile in the config
 #                                    (every runtime loads the same profile)
+#   USERNS=1 bench/runtime.sh        the same in a user namespace (container root = host uid
+#                                    100000, 65536 ids), where the runtimes cannot mknod /dev
 #
 # Per runtime, on one busybox bundle running /bin/true (config from `runc spec`, terminal off):
 #   lifecycle  RT create --pid-file F ID && RT start ID && <spin until the init is gone> &&
@@ -16,7 +18,7 @@
 #              and the helpers it waits for, not the container init that create leaves behind.
 # Every iteration uses a fresh id and cleans up; each runtime has its own --root.
 #
-# Environment: RUNS=30 WARMUP=5 RSS_SAMPLES=10 LIMITS=0|1 SECCOMP=0|1
+# Environment: RUNS=30 WARMUP=5 RSS_SAMPLES=10 LIMITS=0|1 SECCOMP=0|1 USERNS=0|1
 #   BERTH_RUNTIME=target/release/berth-runtime  RUNTIMES="berth=$BERTH_RUNTIME runc crun"
 #   CGROUP_NS=auto|host|legacy: on a hybrid host whose /sys/fs/cgroup/unified has controllers,
 #     crun 1.8 refuses to start, so `auto` runs everything (all runtimes alike) in a private
@@ -32,6 +34,7 @@ WARMUP=${WARMUP:-5}
 RSS_SAMPLES=${RSS_SAMPLES:-10}
 LIMITS=${LIMITS:-0}
 SECCOMP=${SECCOMP:-0}
+USERNS=${USERNS:-0}
 CGROUP_NS=${CGROUP_NS:-auto}
 BERTH_RUNTIME=${BERTH_RUNTIME:-$ROOT/target/release/berth-runtime}
 RUNTIMES=${RUNTIMES:-berth=$BERTH_RUNTIME runc crun}
@@ -83,6 +86,14 @@ limits='{}'
 jq --argjson l "$limits" '.process.terminal = false | .process.args = ["/bin/true"]
   | .linux.resources += $l' "$B/config.json" >"$B/config.json.new"
 mv "$B/config.json.new" "$B/config.json"
+if [ "$USERNS" = 1 ]; then
+  # The mapped root must reach the rootfs through $W (mktemp makes it 0700).
+  chmod 755 "$W"
+  jq '.linux.namespaces += [{"type":"user"}]
+    | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}]
+    | .linux.gidMappings = [{"containerID":0,"hostID":100000,"size":65536}]' "$B/config.json" >"$B/config.json.new"
+  mv "$B/config.json.new" "$B/config.json"
+fi
 if [ "$SECCOMP" = 1 ]; then
   # berth's default profile, as `berth-runtime spec` writes it, for all runtimes alike.
   S=$(mktemp -d)
@@ -98,7 +109,7 @@ failed() { # LABEL VERSION WHAT
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "# mode=$BENCH_INNER limits=$LIMITS seccomp=$SECCOMP runs=$RUNS warmup=$WARMUP load=$load_start" >&2
+echo "# mode=$BENCH_INNER limits=$LIMITS seccomp=$SECCOMP userns=$USERNS runs=$RUNS warmup=$WARMUP load=$load_start" >&2
 results='[]'
 for spec in $RUNTIMES; do
   if [[ $spec == *=* ]]; then label=${spec%%=*}; rt=${spec#*=}; else label=$spec; rt=$spec; fi
@@ -157,7 +168,7 @@ jq -n --arg mode "$BENCH_INNER" --arg limits "$LIMITS" --arg kernel "$(uname -r)
        run:(.run.median_ms / $base.run.median_ms),
        rss_create:(.rss_create_kib / $base.rss_create_kib)}} end))}' >"$OUT/summary.json"
 {
-  echo "cgroups: $BENCH_INNER, limits: $LIMITS, seccomp: $SECCOMP, kernel $(uname -r), $(nproc) CPUs, runs=$RUNS, load $load_start → $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "cgroups: $BENCH_INNER, limits: $LIMITS, seccomp: $SECCOMP, userns: $USERNS, kernel $(uname -r), $(nproc) CPUs, runs=$RUNS, load $load_start → $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "| runtime | version | lifecycle median ms (min) | run median ms (min) | lifecycle CPU ms | peak RSS create / run KiB | × $(jq -r .baseline "$OUT/summary.json"): lifecycle / run |"
   echo "|---|---|---|---|---|---|---|"
