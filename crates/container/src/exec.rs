@@ -127,10 +127,7 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
     }
     foreground::session(|sigfd| {
         let spawned = launch(&tenant)?;
-        let terminal = spawned
-            .master
-            .as_ref()
-            .map(|m| foreground::Relay::new(m.as_fd()));
+        let terminal = foreground::Relay::for_pty(spawned.master.as_ref());
         foreground::start(&spawned.channel)?;
         foreground::attend(spawned.pid, sigfd, terminal, None)
     })

@@ -5,7 +5,7 @@
 use crate::{notify, Error};
 use berth_sys::process as sysproc;
 use berth_sys::{fs as sysfs, poll, pty, signal};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 /// Runs `f` as a subreaper with all signals blocked and readable from the signalfd it gets.
@@ -60,9 +60,14 @@ pub(crate) struct Relay<'a> {
 }
 
 impl<'a> Relay<'a> {
+    /// The relay of a container process that has a pty (`master`), none without one.
+    pub(crate) fn for_pty(master: Option<&'a OwnedFd>) -> Option<Self> {
+        master.map(|m| Relay::new(m.as_fd()))
+    }
+
     /// Gives the pty the caller's window size and puts the caller's terminal in raw mode
     /// (restored on drop).
-    pub(crate) fn new(master: BorrowedFd<'a>) -> Self {
+    fn new(master: BorrowedFd<'a>) -> Self {
         // SAFETY: fds 0 and 1 are open for the whole process lifetime.
         let (stdin, stdout) = unsafe { (sysfs::borrow_raw(0), sysfs::borrow_raw(1)) };
         let saved_mode = if pty::is_tty(stdin) {

@@ -69,10 +69,7 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
         spawned,
         notify,
     } = built;
-    let terminal = spawned
-        .master
-        .as_ref()
-        .map(|m| foreground::Relay::new(m.as_fd()));
+    let terminal = foreground::Relay::for_pty(spawned.master.as_ref());
     let exit = observer
         .created(spawned.pid)
         .and_then(|()| foreground::start(&spawned.channel))
