@@ -108,17 +108,9 @@ fn sendmsg(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
             libc::CMSG_DATA(c).cast::<RawFd>().write_unaligned(fd);
         }
     }
-    loop {
-        // SAFETY: `msg` points at `iov`, `data` and `control`, all alive for the call.
-        let n = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: `msg` points at `iov`, `data` and `control`, all alive for the call.
+    berth_sys::retry_eintr(|| unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) })
+        .map(|n| n as usize)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! File-descriptor-relative file system calls: `openat2` resolution inside a root, node
 //! creation, stat, locks.
 
-use crate::{cpath, cvt, cvt_long, EMPTY};
+use crate::{cpath, cvt, cvt_long, retry_eintr, EMPTY};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -162,13 +162,8 @@ pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// `flock(fd, op)`, retried on EINTR.
 pub fn flock(fd: BorrowedFd<'_>, op: libc::c_int) -> io::Result<()> {
-    loop {
-        // SAFETY: plain syscall on a valid fd.
-        match cvt(unsafe { libc::flock(fd.as_raw_fd(), op) }) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r.map(drop),
-        }
-    }
+    // SAFETY: plain syscall on a valid fd.
+    retry_eintr(|| unsafe { libc::flock(fd.as_raw_fd(), op) }).map(drop)
 }
 
 /// `mkfifoat(dir, name, mode)`.
@@ -230,14 +225,9 @@ pub fn umask(mask: libc::mode_t) -> libc::mode_t {
 pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
         // SAFETY: `data` is a valid buffer of the given length.
-        let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        let n = retry_eintr(|| unsafe {
+            libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len())
+        })?;
         data = &data[n as usize..];
     }
     Ok(())
@@ -245,17 +235,9 @@ pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
 
 /// One `read(2)` into `buf`, retried on EINTR; returns the byte count (0 at end of file).
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is a valid writable buffer of the given length.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: `buf` is a valid writable buffer of the given length.
+    retry_eintr(|| unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+        .map(|n| n as usize)
 }
 
 /// Borrowed fd of a raw number the caller knows to be open for the borrow's duration.

@@ -21,22 +21,16 @@ pub fn readable(
             revents: 0,
         })
         .collect();
-    loop {
+    crate::retry_eintr(|| {
         // Rounded up: a deadline less than a millisecond away must not spin.
         let ms = deadline.map_or(-1, |d| {
             let left = d.saturating_duration_since(Instant::now());
             left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
         });
         // SAFETY: `p` is a valid array of `p.len()` pollfds for the call's duration.
-        let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
-        if n >= 0 {
-            return Ok(p.iter().map(|x| x.revents != 0).collect());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+        unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) }
+    })?;
+    Ok(p.iter().map(|x| x.revents != 0).collect())
 }
 
 #[cfg(test)]

@@ -145,21 +145,9 @@ impl Exit {
 /// `waitpid(pid, flags)`; `Ok(None)` when `WNOHANG` found nothing. Retries EINTR.
 pub fn waitpid(pid: i32, flags: libc::c_int) -> io::Result<Option<(i32, Exit)>> {
     let mut st = 0;
-    loop {
-        // SAFETY: `st` is a valid out-pointer.
-        let r = unsafe { libc::waitpid(pid, &mut st, flags) };
-        if r == -1 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if r == 0 {
-            return Ok(None);
-        }
-        return Ok(Some((r, Exit::from_wait_status(st))));
-    }
+    // SAFETY: `st` is a valid out-pointer.
+    let r = crate::retry_eintr(|| unsafe { libc::waitpid(pid, &mut st, flags) })?;
+    Ok((r != 0).then(|| (r, Exit::from_wait_status(st))))
 }
 
 /// `prctl(option, arg2, 0, 0, 0)`.

@@ -1,6 +1,6 @@
 //! Unix sockets that carry file descriptors (`SCM_RIGHTS`).
 
-use crate::cvt;
+use crate::{cvt, retry_eintr};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -62,17 +62,8 @@ pub fn send(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Re
             }
         }
     }
-    loop {
-        // SAFETY: `msg` points at live buffers for the call.
-        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-        if n >= 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: `msg` points at live buffers for the call.
+    retry_eintr(|| unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) }).map(drop)
 }
 
 /// Receives one message into `buf`; returns its length (0 when the peer closed) and the fds
@@ -89,17 +80,10 @@ pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<Owne
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
     msg.msg_controllen = cbuf.len();
-    let n = loop {
-        // SAFETY: `msg` points at live buffers for the call.
-        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
+    // SAFETY: `msg` points at live buffers for the call.
+    let n = retry_eintr(|| unsafe {
+        libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC)
+    })? as usize;
     let mut fds = Vec::new();
     // SAFETY: the kernel filled the control buffer; CMSG_* walk it within msg_controllen.
     unsafe {
