@@ -5,26 +5,41 @@
 
 mod common;
 use common::*;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 /// A static `notify MESSAGE` for the rootfs: one datagram to `$NOTIFY_SOCKET`, as
-/// sd_notify(3) sends it (busybox has no systemd-notify).
+/// sd_notify(3) sends it (busybox has no systemd-notify), a path too long for a socket address
+/// reached through its directory as libsystemd does.
 fn install_notify(b: &Bundle) {
     let src = b.path().join("notify.c");
     std::fs::write(
         &src,
-        r#"#include <stdlib.h>
+        r#"#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 int main(int argc, char **argv) {
   const char *p = getenv("NOTIFY_SOCKET");
   struct sockaddr_un a = {.sun_family = AF_UNIX};
-  if (!p || argc < 2) return 2;
-  strncpy(a.sun_path, p, sizeof a.sun_path - 1);
+  char dir[4096];
+  if (!p || argc < 2 || strlen(p) >= sizeof dir) return 2;
+  if (strlen(p) < sizeof a.sun_path) {
+    strcpy(a.sun_path, p);
+  } else {
+    strcpy(dir, p);
+    char *slash = strrchr(dir, '/');
+    *slash = 0;
+    int d = open(dir, O_PATH | O_DIRECTORY);
+    if (d < 0) return 3;
+    snprintf(a.sun_path, sizeof a.sun_path, "/proc/self/fd/%d/%s", d, slash + 1);
+  }
   int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
   return sendto(fd, argv[1], strlen(argv[1]), 0, (struct sockaddr *)&a, sizeof a) < 0;
 }
@@ -86,9 +101,13 @@ fn a_foreground_run_relays_every_message() {
 
 #[test]
 fn start_returns_once_the_container_is_ready() {
+    // A caller path longer than a socket address holds (107 bytes) is relayed to as well.
     let tmp = tempfile::tempdir().unwrap();
-    let caller_path = tmp.path().join("caller.sock");
-    let caller = listen(&caller_path);
+    let deep = tmp.path().join("d".repeat(100));
+    std::fs::create_dir(&deep).unwrap();
+    let caller_path = deep.join("caller.sock");
+    let d = std::fs::File::open(&deep).unwrap();
+    let caller = listen(&Path::new("/proc/self/fd").join(format!("{}/caller.sock", d.as_raw_fd())));
     let b = Bundle::new(&["sh", "-c", "sleep 0.3; notify READY=1; sleep 60"]);
     install_notify(&b);
     b.write();
