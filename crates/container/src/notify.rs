@@ -33,8 +33,7 @@ const MAX_MESSAGE: usize = 4096;
 
 /// The caller's socket, from `NOTIFY_SOCKET`.
 enum Caller {
-    /// A path. It may be longer than a socket address holds: podman's lies in its
-    /// container's bundle directory.
+    /// A path, which may be longer than a socket address holds (107 bytes).
     Path(PathBuf),
     /// An abstract name, written `@name`.
     Abstract(SocketAddr),
