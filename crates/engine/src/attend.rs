@@ -3,7 +3,7 @@
 //! then how it ended, and removes it when it was created with `--rm`.
 
 use crate::options::Network;
-use crate::record::{Owner, State};
+use crate::record::{Lock, Owner, Record, State};
 use crate::time::Timestamp;
 use crate::{loopback, Engine, Error};
 use berth_container::create::CreateOptions;
@@ -14,8 +14,9 @@ use std::io::Write;
 /// Told by the runtime core how the start goes.
 struct Attendant<'a> {
     engine: &'a Engine,
-    id: &'a str,
-    network: Network,
+    record: Record,
+    /// The container's lock, held until its program runs.
+    lock: Option<Lock>,
     /// Where the process that started a monitor waits to hear "ok".
     handshake: &'a mut Option<File>,
     started: bool,
@@ -23,7 +24,7 @@ struct Attendant<'a> {
 
 impl Observer for Attendant<'_> {
     fn created(&mut self, pid: i32) -> Result<(), berth_container::Error> {
-        if self.network == Network::None {
+        if self.record.settings.network == Network::None {
             loopback::up_in(pid).map_err(|e| {
                 berth_container::Error::Usage(format!("set loopback up in the container: {e}"))
             })?;
@@ -33,15 +34,16 @@ impl Observer for Attendant<'_> {
 
     fn started(&mut self, _pid: i32) {
         self.started = true;
-        let me = Owner::current().ok();
-        let _ = self.engine.update(self.id, |r| {
-            r.state = State::Running;
-            r.started_at = Some(Timestamp::now());
-            r.finished_at = None;
-            r.exit_code = None;
-            r.error = None;
-            r.monitor = me;
-        });
+        let r = &mut self.record;
+        r.state = State::Running;
+        r.started_at = Some(Timestamp::now());
+        r.finished_at = None;
+        r.exit_code = None;
+        r.error = None;
+        r.monitor = Owner::current().ok();
+        let _ = self.engine.containers.save(r);
+        // Started: other commands may act on it now.
+        self.lock = None;
         if let Some(mut h) = self.handshake.take() {
             let _ = h.write_all(b"ok");
         }
@@ -52,9 +54,15 @@ impl Engine {
     /// Runs container `id` in this process until it exits and returns its exit status.
     /// `handshake` hears "ok" once the program runs (and is taken then).
     pub(crate) fn attend(&self, id: &str, handshake: &mut Option<File>) -> Result<i32, Error> {
-        let r = self
-            .refresh(id)?
-            .ok_or_else(|| Error::NoSuchContainer(id.to_string()))?;
+        // Lock order: a container's lock, then the runtime's state lock, never the other
+        // way round. The lock is held until the program runs, so a command that waits for it
+        // finds the container created or running, never half-started.
+        let gone = || Error::NoSuchContainer(id.to_string());
+        let lock = self.containers.lock(id, true)?.ok_or_else(gone)?;
+        let r = self.refresh_locked(id)?.ok_or_else(gone)?;
+        if r.state == State::Running {
+            return Err(Error::AlreadyRunning(r.name));
+        }
         // A previous run whose attendant was killed may have left the runtime's state.
         if self.init(id)?.is_some() {
             return Err(Error::WrongState {
@@ -69,16 +77,18 @@ impl Engine {
             bundle: self.containers.dir(id),
             ..Default::default()
         };
+        let name = r.name.clone();
         let mut att = Attendant {
             engine: self,
-            id,
-            network: r.settings.network,
+            record: r,
+            lock: Some(lock),
             handshake,
             started: false,
         };
         let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
-            .map_err(Error::runtime(&r.name));
+            .map_err(Error::runtime(&name));
         let started = att.started;
+        drop(att);
         let message = result.as_ref().err().map(ToString::to_string);
         let ended = self.update(id, |r| {
             if started {

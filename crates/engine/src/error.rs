@@ -35,6 +35,9 @@ pub enum Error {
         state: String,
         action: &'static str,
     },
+    /// Another start won the race to it.
+    #[error("container {0}: already running")]
+    AlreadyRunning(String),
     #[error("container {name}: {reason}")]
     Failed { name: String, reason: String },
     /// What a monitor reported when the container could not start.

@@ -25,7 +25,7 @@ pub struct ExecOptions {
 impl Engine {
     /// Runs the program; its exit status, or 0 when detached.
     pub fn exec(&self, what: &str, o: &ExecOptions) -> Result<i32, Error> {
-        let r = self.container(what)?;
+        let r = self.settled(what)?;
         if r.state != State::Running {
             return Err(Error::WrongState {
                 name: r.name,

@@ -10,7 +10,7 @@ impl Engine {
             name: what.to_string(),
             reason: format!("--signal {signal:?}: unknown signal"),
         })?;
-        let r = self.container(what)?;
+        let r = self.settled(what)?;
         if r.state != State::Running {
             return Err(Error::WrongState {
                 name: r.name,

@@ -15,6 +15,9 @@ use std::path::Path;
 /// start; end of file without either means the monitor died.
 pub const HANDSHAKE_FD: RawFd = 3;
 
+/// The handshake when another monitor started the container first.
+pub(crate) const ALREADY_RUNNING: &str = "running";
+
 /// The body of a monitor for container `id` under `root`; returns the container's exit
 /// status.
 pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
@@ -27,9 +30,16 @@ pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
     // Hooks the runtime runs must not hold the handshake open.
     berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32).map_err(Error::io("close_range"))?;
     let result = Engine::open(root).and_then(|e| e.attend(id, &mut handshake));
-    // Not started: the starter hears why.
-    if let (Some(mut h), Err(e)) = (handshake, &result) {
-        let _ = h.write_all(e.to_string().as_bytes());
+    // Not started: the starter hears why (another start winning is no failure to it).
+    match (handshake, &result) {
+        (Some(mut h), Err(Error::AlreadyRunning(_))) => {
+            let _ = h.write_all(ALREADY_RUNNING.as_bytes());
+            Ok(0)
+        }
+        (Some(mut h), Err(e)) => {
+            let _ = h.write_all(e.to_string().as_bytes());
+            result
+        }
+        _ => result,
     }
-    result
 }

@@ -14,10 +14,20 @@ impl Engine {
     /// Removes the container `what` names; returns its id.
     pub fn remove(&self, what: &str, force: bool) -> Result<String, Error> {
         let id = self.containers.resolve(what)?;
-        let Some(r) = self.refresh(&id)? else {
-            return Ok(id);
-        };
-        if r.state == State::Running {
+        // A create or start under way holds the lock: waiting for it, we find the container
+        // made, or running (which `force` kills before the next round removes it).
+        for _ in 0..3 {
+            let Some(lock) = self.containers.lock(&id, true)? else {
+                return Ok(id);
+            };
+            let r = match self.refresh_locked(&id)? {
+                Some(r) if r.state == State::Running => r,
+                // No record once its creator let go: what a killed create left.
+                r => {
+                    self.discard(&id, r.as_ref().map(|r| r.name.as_str()))?;
+                    return Ok(id);
+                }
+            };
             if !force {
                 return Err(Error::WrongState {
                     name: r.name,
@@ -25,15 +35,17 @@ impl Engine {
                     action: "remove it (stop it first, or use rm -f)",
                 });
             }
+            // Its attendant records the exit under the lock.
+            drop(lock);
             let _ = berth_container::kill::kill(&self.runtime, &id, libc::SIGKILL, true);
             if let Some(m) = r.monitor {
                 process::wait_exit(m, Some(MONITOR_GRACE))?;
             }
         }
-        if let Some(_lock) = self.containers.lock(&id, true)? {
-            self.discard(&id, Some(&r.name))?;
-        }
-        Ok(id)
+        Err(Error::Failed {
+            name: what.to_string(),
+            reason: "it kept running after SIGKILL".into(),
+        })
     }
 
     /// Removes everything of container `id`; the caller holds its lock (or made it).

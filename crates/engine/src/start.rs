@@ -1,7 +1,7 @@
 //! `start`: run a created (or exited) container in the background, under a new monitor
 //! (see [`crate::monitor`]), and return once its program runs.
 
-use crate::monitor::HANDSHAKE_FD;
+use crate::monitor::{ALREADY_RUNNING, HANDSHAKE_FD};
 use crate::record::{Record, State};
 use crate::{Engine, Error};
 use std::ffi::OsString;
@@ -49,11 +49,14 @@ impl Engine {
             .stderr(log);
         let w = writer.as_raw_fd();
         // SAFETY: between fork and exec the child only makes async-signal-safe system calls
-        // (setsid, dup3/fcntl); `w` is open in the parent, so in the child too.
+        // (setsid, dup3/fcntl, close_range); `w` is open in the parent, so in the child too.
         unsafe {
             cmd.pre_exec(move || {
                 berth_sys::process::setsid()?;
-                berth_sys::fs::dup_onto(BorrowedFd::borrow_raw(w), HANDSHAKE_FD)
+                berth_sys::fs::dup_onto(BorrowedFd::borrow_raw(w), HANDSHAKE_FD)?;
+                // The monitor outlives its caller: it must not keep the caller's files (a
+                // pipe it holds open would never see its end).
+                berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32 + 1)
             });
         }
         let child = cmd.spawn().map_err(Error::path(&m.program))?;
@@ -64,7 +67,7 @@ impl Engine {
         drop(child);
         read.map_err(Error::io("read the monitor's handshake"))?;
         match word.as_str() {
-            "ok" => Ok(()),
+            "ok" | ALREADY_RUNNING => Ok(()),
             "" => Err(Error::Failed {
                 name: r.name.clone(),
                 reason: format!(

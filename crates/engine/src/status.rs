@@ -26,6 +26,11 @@ impl Engine {
         let Some(_lock) = self.containers.lock(id, true)? else {
             return Ok(None);
         };
+        self.refresh_locked(id)
+    }
+
+    /// [`Engine::refresh`] for a caller that holds container `id`'s lock.
+    pub(crate) fn refresh_locked(&self, id: &str) -> Result<Option<Record>, Error> {
         let Some(mut r) = self.containers.load(id)? else {
             return Ok(None);
         };
@@ -47,6 +52,17 @@ impl Engine {
         }
         self.containers.save(&r)?;
         Ok(Some(r))
+    }
+
+    /// The record of container `what` once no start of it is under way: an attendant holds
+    /// the container's lock from before the runtime creates it until its program runs.
+    pub(crate) fn settled(&self, what: &str) -> Result<Record, Error> {
+        let r = self.container(what)?;
+        if r.state != State::Created {
+            return Ok(r);
+        }
+        drop(self.containers.lock(&r.id, true)?);
+        self.container(&r.id)
     }
 
     /// Whether `r` says running but neither its attending process nor its init lives.

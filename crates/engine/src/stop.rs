@@ -9,7 +9,7 @@ use std::time::Duration;
 impl Engine {
     /// Stops the container `what` names; one that does not run is left as it is.
     pub fn stop(&self, what: &str, timeout: Duration) -> Result<Record, Error> {
-        let r = self.container(what)?;
+        let r = self.settled(what)?;
         if r.state != State::Running {
             return Ok(r);
         }

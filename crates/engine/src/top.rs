@@ -6,7 +6,7 @@ use crate::{Engine, Error};
 impl Engine {
     /// `ps` output (with `ps_args`, `-ef` by default) for the processes of container `what`.
     pub fn top(&self, what: &str, ps_args: &[String]) -> Result<String, Error> {
-        let r = self.container(what)?;
+        let r = self.settled(what)?;
         if r.state != State::Running {
             return Err(Error::WrongState {
                 name: r.name,

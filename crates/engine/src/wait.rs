@@ -7,7 +7,7 @@ impl Engine {
     /// The exit status of container `what` once it has stopped.
     pub fn wait(&self, what: &str) -> Result<i32, Error> {
         loop {
-            let r = self.container(what)?;
+            let r = self.settled(what)?;
             match (r.state, r.exit_code) {
                 (State::Exited, Some(code)) => return Ok(code),
                 (State::Running, _) => {
