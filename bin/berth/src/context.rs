@@ -25,12 +25,17 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    pub fn into_context(self) -> Context {
+    /// Made absolute here: a monitor runs in another directory, and paths derived from
+    /// the root end up in OCI configs.
+    pub fn into_context(self) -> anyhow::Result<Context> {
         let config = self.config.unwrap_or_else(default_config_dir);
-        Context {
-            root: self.root,
-            config,
-        }
+        let absolute = |p: PathBuf, flag: &str| {
+            std::path::absolute(&p).with_context(|| format!("{flag} {}", p.display()))
+        };
+        Ok(Context {
+            root: absolute(self.root, "--root")?,
+            config: absolute(config, "--config")?,
+        })
     }
 }
 

@@ -5,12 +5,12 @@ mod commands;
 mod context;
 mod progress;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use commands::Command;
 use context::GlobalArgs;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(name = "berth", version, about = "A daemonless container engine")]
 struct Cli {
     #[command(flatten)]
@@ -20,7 +20,7 @@ struct Cli {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = parse_args();
     // A listing ends quietly when its reader goes away (`berth ps | head`) instead of
     // panicking in println!. A monitor keeps ignoring SIGPIPE: it must record the exit even
     // when the `berth` that started it is gone.
@@ -29,7 +29,11 @@ fn main() {
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
     let failure = cli.command.failure_status();
-    match commands::run(cli.command, &cli.global.into_context()) {
+    let run = cli
+        .global
+        .into_context()
+        .and_then(|ctx| commands::run(cli.command, &ctx));
+    match run {
         Ok(0) => {}
         Ok(code) => std::process::exit(code),
         Err(e) => {
@@ -37,6 +41,66 @@ fn main() {
             std::process::exit(failure);
         }
     }
+}
+
+/// The command line, parsed as docker's is: a flag given twice takes the last value, and a
+/// mistake is one line on stderr and exit status 125 (`--help` and `--version` print as
+/// usual).
+fn parse_args() -> Cli {
+    let cmd = with_overriding_flags(Cli::command());
+    let parsed = cmd
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    parsed.unwrap_or_else(|e| {
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            e.exit();
+        }
+        // clap's first line, with the lines it lists below it ("<IMAGE>", a tip) joined on.
+        let text = e.render().to_string();
+        let mut lines = text.lines().take_while(|l| !l.trim().is_empty());
+        let first = lines.next().unwrap_or_default();
+        let mut message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+        for more in lines {
+            message.push(' ');
+            message.push_str(more.trim());
+        }
+        let command = match meant_subcommand() {
+            Some(sub) => format!("berth {sub}"),
+            None => "berth".into(),
+        };
+        eprintln!("berth: {message} (see '{command} --help')");
+        std::process::exit(125);
+    })
+}
+
+/// The subcommand the command line names, if it names one: the first word that is not a
+/// global flag or its value.
+fn meant_subcommand() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--root" | "--config" => {
+                args.next();
+            }
+            _ if a.starts_with("--root=") || a.starts_with("--config=") => {}
+            _ => {
+                let cli = Cli::command();
+                return cli.find_subcommand(&a).map(|c| c.get_name().to_string());
+            }
+        }
+    }
+    None
+}
+
+fn with_overriding_flags(cmd: clap::Command) -> clap::Command {
+    cmd.args_override_self(true)
+        .mut_subcommands(with_overriding_flags)
 }
 
 /// The error and its causes joined with ": ", skipping a cause whose text the message

@@ -55,3 +55,136 @@ fn the_monitor_keeps_none_of_its_callers_files() {
     e.ok(&["rm", "-f", "fds"]);
     e.assert_clean();
 }
+
+#[test]
+fn inspect_and_ps_say_why_a_container_ended() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "oom",
+        "-m",
+        "16m",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
+    assert_eq!(e.ok(&["wait", "oom"]), "137\n");
+    let state = &e.inspect("oom")["State"];
+    assert_eq!(state["OOMKilled"], true, "{state}");
+    let reason = state["EndReason"].as_str().unwrap();
+    assert!(
+        reason.contains("OOM killer") && reason.contains("16 MiB"),
+        "{reason}"
+    );
+    // Killed from outside: a signal, not the OOM killer.
+    e.ok(&["run", "-d", "--name", "sig", "busybox", "sleep", "1000"]);
+    e.ok(&["kill", "sig"]);
+    assert_eq!(e.ok(&["wait", "sig"]), "137\n");
+    let state = &e.inspect("sig")["State"];
+    assert_eq!(state["OOMKilled"], false, "{state}");
+    assert_eq!(state["EndReason"], "killed by SIGKILL");
+    // In the foreground too.
+    assert_eq!(
+        e.run(&["run", "--name", "three", "busybox", "sh", "-c", "exit 3"])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        e.inspect("three")["State"]["EndReason"],
+        "exited with status 3"
+    );
+    let ps = e.ok(&["ps", "-a"]);
+    let line = |name: &str| ps.lines().find(|l| l.ends_with(name)).unwrap().to_string();
+    assert!(line("oom").contains("Exited (137)"), "{ps}");
+    assert!(
+        line("oom").contains("OOM killer at its memory limit (16 MiB)"),
+        "{ps}"
+    );
+    assert!(line("sig").contains("killed by SIGKILL"), "{ps}");
+    assert!(!line("three").contains("status"), "{ps}");
+    for c in ["oom", "sig", "three"] {
+        e.ok(&["rm", c]);
+    }
+    e.assert_clean();
+}
+
+#[test]
+fn bad_flags_and_values_fail_in_one_line_with_125() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "--name", "live", "busybox", "sleep", "1000"]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--bogus", "busybox", "true"], "--bogus"),
+        (&["create", "--bogus", "busybox"], "--bogus"),
+        (&["exec"], "<CONTAINER>"),
+        (&["run", "-m"], "--memory"),
+        (
+            &["run", "-m", "99999999999999999999g", "busybox", "true"],
+            "--memory",
+        ),
+        (&["run", "-m", "5m", "busybox", "true"], "--memory"),
+        (&["run", "--cpus", "0.0001", "busybox", "true"], "--cpus"),
+        (&["run", "--cpus", "4096", "busybox", "true"], "--cpus"),
+        // -1 means "unchanged" to setresuid: it would have left the process root.
+        (&["run", "-u", "4294967295", "busybox", "id"], "4294967295"),
+        (
+            &["run", "-u", "0:4294967295", "busybox", "id"],
+            "4294967295",
+        ),
+        (&["run", "-u", "2147483648", "busybox", "id"], "2147483648"),
+        (&["exec", "-u", "4294967295", "live", "id"], "4294967295"),
+        (&["bogus-command"], "bogus-command"),
+    ];
+    for (args, what) in cases {
+        let err = e.fail(125, args);
+        assert!(err.contains(what), "berth {args:?}: {err}");
+    }
+    // As in docker: a flag given twice takes its last value; 0 means no limit.
+    e.ok(&[
+        "run", "--name", "first", "--name", "second", "-m", "0", "--cpus", "0", "busybox", "true",
+    ]);
+    let c = e.inspect("second");
+    assert_eq!(c["HostConfig"]["Memory"], 0);
+    assert_eq!(c["HostConfig"]["CpuQuota"], 0);
+    assert_eq!(
+        e.ok(&["run", "--rm", "-u", "2147483647", "busybox", "id", "-u"]),
+        "2147483647\n"
+    );
+    e.ok(&["rm", "-f", "live", "second"]);
+    e.assert_clean();
+}
+
+#[test]
+fn a_relative_root_is_made_absolute() {
+    let e = Engine::new();
+    let berth = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .current_dir(e.b.dir.path())
+            .args(["--root", "root", "--config", "config"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let cg = ["--cgroup-parent", e.cgroup_parent.as_str()];
+    let o = berth(&[&["run", "--rm"], &cg[..], &["busybox", "echo", "hi"]].concat());
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(o.stdout, b"hi\n");
+    let o = berth(
+        &[
+            &["run", "-d", "--name", "rel"],
+            &cg[..],
+            &["busybox", "sleep", "1000"],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(e.inspect("rel")["State"]["Status"], "running");
+    assert!(berth(&["rm", "-f", "rel"]).status.success());
+    e.assert_clean();
+}

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::freezer::FreezerState;
-use crate::fs::open_dir;
+use crate::fs::{keyed, open_dir};
 use crate::layout::{Kind, Layout};
-use crate::oom::OomWatcher;
+use crate::oom::{self, OomWatcher};
 use crate::path::{CgroupsPath, OwnCgroups};
 use crate::stats::{self, Stats};
 use crate::v1::V1;
@@ -239,6 +239,19 @@ impl Manager {
         match &self.driver {
             Driver::V1(v) => OomWatcher::v1(v.need("oom events", "memory")?.0),
             Driver::V2(v) => OomWatcher::v2(&v.path),
+        }
+    }
+
+    /// How many of the cgroup's processes the kernel's OOM killer has killed.
+    pub fn oom_kills(&self) -> Result<u64> {
+        match &self.driver {
+            Driver::V1(v) => {
+                let control = v
+                    .need("oom kills", "memory")?
+                    .read_keyed("memory.oom_control")?;
+                Ok(keyed(&control, "oom_kill"))
+            }
+            Driver::V2(v) => Ok(oom::oom_count(&v.path)?.1),
         }
     }
 

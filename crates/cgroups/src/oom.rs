@@ -121,7 +121,7 @@ impl AsFd for OomWatcher {
 }
 
 /// `oom` and `oom_kill` from memory.events: either growing means the limit bit.
-fn oom_count(dir: &Path) -> Result<(u64, u64)> {
+pub(crate) fn oom_count(dir: &Path) -> Result<(u64, u64)> {
     let ev = Dir(dir).read_keyed("memory.events")?;
     Ok((keyed(&ev, "oom"), keyed(&ev, "oom_kill")))
 }

@@ -21,6 +21,7 @@ fn memory_limit_oom_kills_and_the_event_is_seen() {
     cg.m.apply(&res(r#"{"memory":{"limit":33554432,"swap":33554432}}"#))
         .unwrap();
     assert_eq!(oom.wait(Some(Duration::ZERO)).unwrap(), OomEvent::Timeout);
+    assert_eq!(cg.m.oom_kills().unwrap(), 0);
     // dd holds one 64 MiB buffer and fills it: over the limit.
     let p = Proc::start_in(&cg.m, "exec dd if=/dev/zero of=/dev/null bs=64M count=1");
     let (status, err) = p.finish(Duration::from_secs(60));
@@ -34,6 +35,7 @@ fn memory_limit_oom_kills_and_the_event_is_seen() {
         OomEvent::Oom(n) => assert!(n >= 1),
         other => panic!("expected an OOM event, got {other:?}"),
     }
+    assert_eq!(cg.m.oom_kills().unwrap(), 1);
     // A small run under the same limit is fine.
     let p = Proc::start_in(&cg.m, "exec dd if=/dev/zero of=/dev/null bs=4M count=1");
     assert!(p.finish(Duration::from_secs(60)).0.success());

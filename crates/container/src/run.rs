@@ -48,6 +48,9 @@ pub trait Observer {
     }
     /// The container's program runs.
     fn started(&mut self, _pid: i32) {}
+    /// The program has ended; `oom_kills` is how many of the container's processes the
+    /// kernel's OOM killer ended (read before the cgroup goes).
+    fn ended(&mut self, _oom_kills: u64) {}
 }
 
 impl Observer for () {}
@@ -76,7 +79,14 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
         .and_then(|()| {
             poststart(&saved);
             observer.started(spawned.pid);
-            foreground::attend(spawned.pid, sigfd, terminal, notify.as_ref())
+            let code = foreground::attend(spawned.pid, sigfd, terminal, notify.as_ref())?;
+            observer.ended(
+                saved
+                    .cgroup
+                    .as_ref()
+                    .map_or(0, |c| c.oom_kills().unwrap_or(0)),
+            );
+            Ok(code)
         });
     // Whatever happened, the container is removed: `run` owns it.
     if exit.is_err() {

@@ -20,6 +20,7 @@ struct Attendant<'a> {
     /// Where the process that started a monitor waits to hear "ok".
     handshake: &'a mut Option<File>,
     started: bool,
+    oom_kills: u64,
 }
 
 impl Observer for Attendant<'_> {
@@ -40,6 +41,7 @@ impl Observer for Attendant<'_> {
         r.finished_at = None;
         r.exit_code = None;
         r.error = None;
+        r.oom_killed = false;
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
         // Started: other commands may act on it now.
@@ -47,6 +49,10 @@ impl Observer for Attendant<'_> {
         if let Some(mut h) = self.handshake.take() {
             let _ = h.write_all(b"ok");
         }
+    }
+
+    fn ended(&mut self, oom_kills: u64) {
+        self.oom_kills = oom_kills;
     }
 }
 
@@ -84,10 +90,11 @@ impl Engine {
             lock: Some(lock),
             handshake,
             started: false,
+            oom_kills: 0,
         };
         let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
             .map_err(Error::runtime(&name));
-        let started = att.started;
+        let (started, oom_killed) = (att.started, att.oom_kills > 0);
         drop(att);
         let message = result.as_ref().err().map(ToString::to_string);
         let ended = self.update(id, |r| {
@@ -96,6 +103,7 @@ impl Engine {
                 r.exit_code = result.as_ref().ok().copied();
                 r.finished_at = Some(Timestamp::now());
                 r.monitor = None;
+                r.oom_killed = oom_killed;
             }
             r.error = message;
         })?;

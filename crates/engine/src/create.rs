@@ -121,6 +121,7 @@ impl Engine {
             exit_code: None,
             started_at: None,
             finished_at: None,
+            oom_killed: false,
             monitor: None,
             error: None,
             stop_signal: p

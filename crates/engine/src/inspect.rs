@@ -34,8 +34,10 @@ impl Engine {
             "State": {
                 "Status": r.state,
                 "Running": r.state == State::Running,
+                "OOMKilled": r.oom_killed,
                 "Pid": pid,
                 "ExitCode": r.exit_code,
+                "EndReason": r.end_reason(),
                 "Error": r.error.clone().unwrap_or_default(),
                 "StartedAt": r.started_at,
                 "FinishedAt": r.finished_at,

@@ -19,6 +19,8 @@ pub struct Summary {
     pub state: State,
     /// `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`.
     pub status: String,
+    /// Why it ended, in plain words (see [`Record::end_reason`]).
+    pub reason: Option<String>,
     pub exit_code: Option<i32>,
     /// The init's pid while it runs, else 0.
     pub pid: i32,
@@ -59,6 +61,7 @@ impl Engine {
             };
             out.push(Summary {
                 status: status_text(&r, now),
+                reason: r.end_reason(),
                 names: vec![r.name.clone()],
                 mounts: r
                     .settings

@@ -102,6 +102,9 @@ pub struct Record {
     pub started_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
+    /// Whether the kernel's OOM killer ended a process of the container in its last run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
     /// The process attending the running container: its monitor, or a foreground `run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<Owner>,
@@ -112,6 +115,34 @@ pub struct Record {
     pub stop_signal: String,
     /// The checked flags it was created with.
     pub settings: Settings,
+}
+
+impl Record {
+    /// Why the container's last run ended, in plain words; `None` while it never ended.
+    pub fn end_reason(&self) -> Option<String> {
+        if self.state != State::Exited {
+            return None;
+        }
+        if self.oom_killed {
+            return Some(match self.settings.memory {
+                Some(limit) => format!(
+                    "killed by the kernel's OOM killer at its memory limit ({} MiB)",
+                    limit >> 20
+                ),
+                None => {
+                    "killed by the kernel's OOM killer (no memory limit: the host ran out)".into()
+                }
+            });
+        }
+        Some(match self.exit_code {
+            None => self.error.clone().unwrap_or_else(|| "unknown".into()),
+            Some(c) if c > 128 => match berth_sys::signal::name(c - 128) {
+                Some(sig) => format!("killed by {sig}"),
+                None => format!("killed by signal {}", c - 128),
+            },
+            Some(c) => format!("exited with status {c}"),
+        })
+    }
 }
 
 /// `ROOT/containers`.

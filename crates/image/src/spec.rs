@@ -22,6 +22,16 @@ pub enum SpecError {
         /// /etc/passwd or /etc/group.
         file: &'static str,
     },
+    /// A user or group id that cannot be a container's.
+    #[error("image {image}: {kind} id {id:?}: not an id from 0 to 2147483647")]
+    BadId {
+        /// The image.
+        image: String,
+        /// "user" or "group".
+        kind: &'static str,
+        /// The id as given or as the image's files have it.
+        id: String,
+    },
     /// Nothing to run.
     #[error("image {0}: no command: the image has no Entrypoint or Cmd and none was given")]
     NoCommand(String),
@@ -180,25 +190,39 @@ pub fn resolve_user(
     let groups = read_file("/etc/group")
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
+    let bad_id = |kind, id: &str| SpecError::BadId {
+        image: image.to_string(),
+        kind,
+        id: id.to_string(),
+    };
+    // -1 (4294967295) means "unchanged" to setresuid and would leave the process root: ids
+    // stop at 2^31-1, as podman's do; a malformed id in the image's files is no id either.
+    let id = |kind, s: &str| {
+        s.parse::<u32>()
+            .ok()
+            .filter(|&n| n <= i32::MAX as u32)
+            .ok_or_else(|| bad_id(kind, s))
+    };
+    let numeric = !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit());
     let entry = passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 4 && (f[0] == user || (user.parse::<u32>().is_ok() && f[2] == user)));
+        .find(|f| f.len() >= 4 && (f[0] == user || (numeric && f[2] == user)));
     let unknown = |kind, name: &str, file| SpecError::UnknownName {
         image: image.to_string(),
         kind,
         name: name.to_string(),
         file,
     };
-    let (uid, mut gid, name, home) = match (&entry, user.parse::<u32>()) {
-        (Some(f), _) => (
-            f[2].parse().unwrap_or(0),
-            f[3].parse().unwrap_or(0),
+    let (uid, mut gid, name, home) = match &entry {
+        Some(f) => (
+            id("user", f[2])?,
+            id("group", f[3])?,
             Some(f[0].to_string()),
             f.get(5).map(|h| h.to_string()),
         ),
-        (None, Ok(uid)) => (uid, 0, None, None),
-        (None, Err(_)) => return Err(unknown("user", user, "/etc/passwd")),
+        None if numeric || user.starts_with('-') => (id("user", user)?, 0, None, None),
+        None => return Err(unknown("user", user, "/etc/passwd")),
     };
     let group_lines: Vec<Vec<&str>> = groups
         .lines()
@@ -206,13 +230,14 @@ pub fn resolve_user(
         .filter(|f: &Vec<&str>| f.len() >= 3)
         .collect();
     if let Some(g) = group {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => group_lines
+        gid = if g.bytes().all(|b| b.is_ascii_digit()) || g.starts_with('-') {
+            id("group", g)?
+        } else {
+            let f = group_lines
                 .iter()
                 .find(|f| f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| unknown("group", g, "/etc/group"))?,
+                .ok_or_else(|| unknown("group", g, "/etc/group"))?;
+            id("group", f[2])?
         };
     }
     // Supplementary groups only when the group was not forced, as docker does.
@@ -221,10 +246,9 @@ pub fn resolve_user(
         for f in &group_lines {
             let members = f.get(3).copied().unwrap_or("");
             if members.split(',').any(|m| m == n) {
-                if let Ok(g) = f[2].parse::<u32>() {
-                    if g != gid && !additional_gids.contains(&g) {
-                        additional_gids.push(g);
-                    }
+                let g = id("group", f[2])?;
+                if g != gid && !additional_gids.contains(&g) {
+                    additional_gids.push(g);
                 }
             }
         }
@@ -286,6 +310,36 @@ mod tests {
             .to_string()
             .contains("\"nobody\" not found in the image's /etc/passwd"));
         assert!(r("www:nogroup").is_err());
+    }
+
+    #[test]
+    fn refuses_ids_that_are_no_container_ids() {
+        let r = |s| resolve_user(s, &files, "img");
+        assert_eq!(r("2147483647:2147483647").unwrap().uid, 2147483647);
+        for bad in [
+            "4294967295",
+            "-1",
+            "2147483648",
+            "0:4294967295",
+            "www:-1",
+            "99999999999",
+        ] {
+            let e = r(bad).unwrap_err().to_string();
+            assert!(e.contains("not an id from 0 to 2147483647"), "{bad}: {e}");
+        }
+        // A hostile image's passwd: a malformed or huge id is not read as root.
+        let hostile = |p: &str| match p {
+            "/etc/passwd" => Some(
+                b"evil:x:4294967295:0::/:/bin/sh
+odd:x:abc:0::/:/bin/sh
+"
+                .to_vec(),
+            ),
+            _ => None,
+        };
+        for user in ["evil", "odd"] {
+            assert!(resolve_user(user, &hostile, "img").is_err(), "{user}");
+        }
     }
 
     #[test]

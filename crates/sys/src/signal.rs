@@ -128,6 +128,14 @@ const NAMES: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
+/// `SIGKILL` for 9; `None` for numbers without a name of their own.
+pub fn name(sig: i32) -> Option<String> {
+    NAMES
+        .iter()
+        .find(|(_, n)| *n == sig)
+        .map(|(k, _)| format!("SIG{k}"))
+}
+
 /// Parses `9`, `KILL`, `SIGKILL`, `sigkill`, `RTMIN+3`, `SIGRTMAX-1`.
 pub fn parse(s: &str) -> Option<i32> {
     if let Ok(n) = s.parse::<i32>() {
@@ -159,7 +167,7 @@ pub fn parse(s: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{name, parse};
 
     #[test]
     fn signal_names() {
@@ -172,5 +180,8 @@ mod tests {
         assert_eq!(parse("0"), None);
         assert_eq!(parse("NOPE"), None);
         assert_eq!(parse("99"), None);
+        assert_eq!(name(9).as_deref(), Some("SIGKILL"));
+        assert_eq!(name(libc::SIGCHLD).as_deref(), Some("SIGCHLD"));
+        assert_eq!(name(40), None);
     }
 }

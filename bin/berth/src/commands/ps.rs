@@ -37,7 +37,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
                                     .seconds_until(berth_engine::time::Timestamp::now())
                             )
                         ),
-                        c.status.clone(),
+                        status(c),
                         c.names.join(","),
                     ]
                 })
@@ -69,6 +69,14 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         f => bail!("--format {f:?}: want table or json"),
     }
     Ok(())
+}
+
+/// docker's status words, with the reason after a death by signal or the OOM killer.
+fn status(c: &berth_engine::list::Summary) -> String {
+    match &c.reason {
+        Some(why) if c.exit_code.is_none_or(|code| code > 128) => format!("{}: {why}", c.status),
+        _ => c.status.clone(),
+    }
 }
 
 /// `s` quoted, cut to `max` characters with "…".

@@ -72,8 +72,9 @@ pub(super) fn caps(flag: &'static str, list: &[String]) -> Result<Vec<String>, O
         .collect()
 }
 
-/// `64m`, `1g`, `512k`, `100b`, `1048576`: bytes, at least 6 MiB as docker requires.
-pub(super) fn memory(s: &str) -> Result<i64, OptionsError> {
+/// `64m`, `1g`, `512k`, `100b`, `1048576`: bytes, at least 6 MiB as docker requires; `0`
+/// is no limit, as in docker.
+pub(super) fn memory(s: &str) -> Result<Option<i64>, OptionsError> {
     let lower = s.to_ascii_lowercase();
     let t = lower
         .strip_suffix('b')
@@ -89,27 +90,43 @@ pub(super) fn memory(s: &str) -> Result<i64, OptionsError> {
     let n: f64 = num
         .parse()
         .ok()
-        .filter(|n: &f64| n.is_finite() && *n > 0.0)
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
         .ok_or_else(|| bad("--memory", s, "want a size such as 64m or 1g"))?;
-    let bytes = (n * mult as f64) as i64;
-    if bytes < 6 << 20 {
+    if n == 0.0 {
+        return Ok(None);
+    }
+    // The kernel counts the limit in pages in a signed long.
+    const MAX: f64 = (i64::MAX / 4096 * 4096) as f64;
+    let bytes = n * mult as f64;
+    if bytes >= MAX {
+        return Err(bad("--memory", s, "more than the kernel can limit"));
+    }
+    if bytes < f64::from(6 << 20) {
         return Err(bad("--memory", s, "the minimum is 6m"));
     }
-    Ok(bytes)
+    Ok(Some(bytes as i64))
 }
 
-/// CPUs → a CFS quota per [`CPU_PERIOD`], no more than this host has.
-pub(super) fn cpus(s: &str) -> Result<i64, OptionsError> {
+/// CPUs → a CFS quota per [`CPU_PERIOD`], from 0.01 to what this host has; `0` is no limit,
+/// as in docker.
+pub(super) fn cpus(s: &str) -> Result<Option<i64>, OptionsError> {
     let n: f64 = s
         .parse()
         .ok()
-        .filter(|n: &f64| n.is_finite() && *n > 0.0)
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
         .ok_or_else(|| bad("--cpus", s, "want a positive number such as 0.5 or 2"))?;
-    let have = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if n > have as f64 {
-        return Err(bad("--cpus", s, format!("this host has {have} CPUs")));
+    if n == 0.0 {
+        return Ok(None);
     }
-    Ok(((n * CPU_PERIOD as f64) as i64).max(1000))
+    let have = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if n < 0.01 || n > have as f64 {
+        return Err(bad(
+            "--cpus",
+            s,
+            format!("want 0.01 to {have}: this host has {have} CPUs"),
+        ));
+    }
+    Ok(Some((n * CPU_PERIOD as f64).round() as i64))
 }
 
 pub(super) fn pids_limit(n: i64) -> Result<i64, OptionsError> {
@@ -160,17 +177,26 @@ mod tests {
 
     #[test]
     fn sizes_and_limits() {
-        assert_eq!(memory("64m").unwrap(), 64 << 20);
-        assert_eq!(memory("1G").unwrap(), 1 << 30);
-        assert_eq!(memory("1.5g").unwrap(), 3 << 29);
-        assert_eq!(memory("10485760").unwrap(), 10 << 20);
-        assert_eq!(memory("8mb").unwrap(), 8 << 20);
+        assert_eq!(memory("64m").unwrap(), Some(64 << 20));
+        assert_eq!(memory("1G").unwrap(), Some(1 << 30));
+        assert_eq!(memory("1.5g").unwrap(), Some(3 << 29));
+        assert_eq!(memory("10485760").unwrap(), Some(10 << 20));
+        assert_eq!(memory("8mb").unwrap(), Some(8 << 20));
+        assert_eq!(memory("0").unwrap(), None);
         assert!(memory("1m").unwrap_err().to_string().contains("minimum"));
-        for b in ["", "m", "x1", "-5m", "12q", "nan"] {
+        for huge in ["99999999999999999999g", "8388608t", "1e30"] {
+            let e = memory(huge).unwrap_err().to_string();
+            assert!(e.contains("more than the kernel can limit"), "{huge}: {e}");
+        }
+        for b in ["", "m", "x1", "-5m", "12q", "nan", "inf"] {
             assert!(memory(b).is_err(), "{b}");
         }
-        assert_eq!(cpus("0.5").unwrap(), 50_000);
-        assert!(cpus("0").is_err() && cpus("1e9").is_err() && cpus("x").is_err());
+        assert_eq!(cpus("0.5").unwrap(), Some(50_000));
+        assert_eq!(cpus("0.01").unwrap(), Some(1_000));
+        assert_eq!(cpus("0").unwrap(), None);
+        for b in ["0.0001", "0.009", "1e9", "x", "-1"] {
+            assert!(cpus(b).is_err(), "{b}");
+        }
         assert!(pids_limit(0).is_err() && pids_limit(-1).is_ok());
         assert_eq!(cgroup_parent("/a/b/").unwrap(), "/a/b");
         for b in ["a", "/", "/a/../b", "/a b"] {
