@@ -2,10 +2,13 @@
 # Installs berth and runs real containers, with no registry access: builds the binaries,
 # installs them to /usr/local/bin, makes a busybox bundle from Debian's busybox-static and
 # runs it with berth-runtime, then imports the same files as an image and runs that with the
-# engine (`berth run`). Run as root on Debian or Ubuntu.
+# engine (`berth run`). Run as root on Debian or Ubuntu; as another user, it re-runs itself
+# through sudo where there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "quickstart: run as root (sudo $0)" >&2; exit 1; }
+# shellcheck source=scripts/as-root.sh
+. scripts/as-root.sh
+as_root scripts/quickstart.sh "$@"
 
 export DEBIAN_FRONTEND=noninteractive
 need=()

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The test command: lints, unit tests, then every stage in scripts/test.d/ in order.
-# Needs root (the integration tests create namespaces, mounts and cgroups).
+# Needs root (the integration tests create namespaces, mounts and cgroups); as another user,
+# it re-runs itself through sudo where there is one.
 # Set BERTH_TEST_ONLY=NN-name to run a single stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "scripts/test.sh: run as root" >&2; exit 1; }
+# shellcheck source=scripts/as-root.sh
+. scripts/as-root.sh
+as_root scripts/test.sh "$@"
 export CARGO_TERM_COLOR=never
 start=$(date +%s)
 fail=()

@@ -5,9 +5,10 @@
 # The host's firewall tables are compared before and after, and the few host paths the clients
 # insist on (cgroup parents, /run/containerd, /run/docker, /etc/docker/key.json, /var/lib/cni) are removed
 # when this run created them.
+# Arguments filter the tests by name: `bash scripts/test.d/60-interop.sh kubernetes_doc`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for tool in podman conmon containerd ctr dockerd docker tmux curl skopeo umoci iptables-save tini; do
+for tool in podman conmon containerd ctr dockerd docker tmux curl skopeo umoci iptables-save tini jq setpriv; do
   command -v "$tool" >/dev/null || { echo "60-interop: $tool is missing (see .ci/packages)" >&2; exit 1; }
 done
 cargo build --release --locked -p berth-runtime
@@ -54,4 +55,4 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-tini -s -- unshare --net --mount --propagation private tests/interop/run.sh "$W"
+tini -s -- unshare --net --mount --propagation private tests/interop/run.sh "$W" "$@"

@@ -1,10 +1,12 @@
-//! berth-runtime under real clients: podman, dockerd, containerd (ctr and its CRI plugin).
+//! berth-runtime under real clients: podman, dockerd, containerd (ctr and its CRI plugin, set
+//! up as docs/KUBERNETES.md says).
 //! Every test is `#[ignore]`d: `scripts/test.d/60-interop.sh` starts the clients with private
 //! state in a private network and mount namespace, exports where they are, and runs these
 //! with `--ignored`. The environment it sets:
 //!   BERTH_INTEROP_RUNTIME   absolute path of the berth-runtime under test
-//!   BERTH_INTEROP_DIR       scratch directory (tmux socket, logs)
-//!   BERTH_INTEROP_CONTAINERD  containerd's socket (CRI plugin on, handler "berth")
+//!   BERTH_INTEROP_DIR       scratch directory (tmux socket, logs; images/ from
+//!                           tests/interop/images.sh; the CRI tests' own containerds)
+//!   BERTH_INTEROP_CONTAINERD  the shared containerd's socket (CRI plugin off)
 //!   CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, DOCKER_HOST, DOCKER_CONFIG  for podman, docker
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
