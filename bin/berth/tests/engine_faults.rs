@@ -188,3 +188,25 @@ fn a_relative_root_is_made_absolute() {
     assert!(berth(&["rm", "-f", "rel"]).status.success());
     e.assert_clean();
 }
+
+#[test]
+fn stop_kill_and_wait_of_a_container_that_removes_itself() {
+    let e = Engine::new();
+    let started = |name: &str, script: &str| {
+        e.ok(&[
+            "run", "-d", "--rm", "--name", name, "busybox", "sh", "-c", script,
+        ]);
+    };
+    // Ends cleanly on SIGTERM.
+    started("term", "trap 'exit 0' TERM; while true; do sleep 0.1; done");
+    assert_eq!(e.ok(&["stop", "term"]), "term\n");
+    // Ignores SIGTERM: killed after the timeout.
+    started("stubborn", "sleep 1000");
+    assert_eq!(e.ok(&["stop", "-t", "1", "stubborn"]), "stubborn\n");
+    started("killed", "sleep 1000");
+    assert_eq!(e.ok(&["kill", "killed"]), "killed\n");
+    // wait reports the status of a container gone with its --rm.
+    started("waited", "sleep 0.5; exit 3");
+    assert_eq!(e.ok(&["wait", "waited"]), "3\n");
+    e.assert_clean();
+}

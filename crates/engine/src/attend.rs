@@ -109,6 +109,9 @@ impl Engine {
         })?;
         if let Some(r) = ended.filter(|r| r.settings.auto_remove) {
             if let Some(_lock) = self.containers.lock(id, true)? {
+                if let Some(code) = r.exit_code {
+                    self.containers.keep_removed_exit(id, code)?;
+                }
                 self.discard(id, Some(&r.name))?;
             }
         }

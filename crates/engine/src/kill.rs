@@ -18,8 +18,17 @@ impl Engine {
                 action: "signal it",
             });
         }
-        berth_container::kill::kill(&self.runtime, &r.id, sig, false)
-            .map_err(Error::runtime(&r.name))?;
-        Ok(r.id)
+        match berth_container::kill::kill(&self.runtime, &r.id, sig, false) {
+            Ok(()) => Ok(r.id),
+            // It ended (and may have removed itself) since we looked: nothing left to signal.
+            Err(_)
+                if self
+                    .refresh(&r.id)?
+                    .is_none_or(|now| now.state != State::Running) =>
+            {
+                Ok(r.id)
+            }
+            Err(e) => Err(Error::runtime(&r.name)(e)),
+        }
     }
 }

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 const RECORD: &str = "record.json";
 
+/// How long the exit status of a self-removed container is kept.
+const REMOVED_KEPT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Errors about the containers directory and records.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -243,6 +246,38 @@ impl Containers {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(&p)(e)),
         }
+    }
+
+    /// Where the exit status of a container that removed itself (`--rm`) stays for a while,
+    /// so that a `wait` or `stop` that watched it can still report it.
+    fn removed_path(&self, id: &str) -> PathBuf {
+        self.base.join("removed").join(id)
+    }
+
+    /// Keeps the exit status of container `id`, which is about to remove itself; statuses
+    /// older than [`REMOVED_KEPT`] go at the same time.
+    pub fn keep_removed_exit(&self, id: &str, code: i32) -> Result<(), RecordError> {
+        let dir = self.base.join("removed");
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let now = std::time::SystemTime::now();
+        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > REMOVED_KEPT);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        let p = self.removed_path(id);
+        berth_container::state::write_atomic(&p, code.to_string().as_bytes()).map_err(io_err(&p))
+    }
+
+    /// The exit status kept by [`Containers::keep_removed_exit`].
+    pub fn removed_exit(&self, id: &str) -> Option<i32> {
+        std::fs::read_to_string(self.removed_path(id))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
     }
 
     /// Replaces the record (temporary file, then rename).

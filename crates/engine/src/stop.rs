@@ -1,17 +1,18 @@
 //! `stop`: the image's stop signal (SIGTERM without one) to the container's main process,
 //! SIGKILL to all of it after the timeout; returns once its exit is recorded.
 
-use crate::record::{Record, State};
+use crate::record::State;
 use crate::remove::MONITOR_GRACE;
 use crate::{process, Engine, Error};
 use std::time::Duration;
 
 impl Engine {
-    /// Stops the container `what` names; one that does not run is left as it is.
-    pub fn stop(&self, what: &str, timeout: Duration) -> Result<Record, Error> {
+    /// Stops the container `what` names; one that does not run is left as it is. A
+    /// container that removes itself once stopped (`--rm`) is stopped when it is gone.
+    pub fn stop(&self, what: &str, timeout: Duration) -> Result<(), Error> {
         let r = self.settled(what)?;
         if r.state != State::Running {
-            return Ok(r);
+            return Ok(());
         }
         if let Some(init) = self.init(&r.id)? {
             let sig = berth_sys::signal::parse(&r.stop_signal).unwrap_or(libc::SIGTERM);
@@ -24,6 +25,6 @@ impl Engine {
         if let Some(m) = r.monitor {
             process::wait_exit(m, Some(MONITOR_GRACE))?;
         }
-        self.container(&r.id)
+        Ok(())
     }
 }

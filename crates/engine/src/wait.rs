@@ -6,8 +6,8 @@ use crate::{process, Engine, Error};
 impl Engine {
     /// The exit status of container `what` once it has stopped.
     pub fn wait(&self, what: &str) -> Result<i32, Error> {
+        let mut r = self.settled(what)?;
         loop {
-            let r = self.settled(what)?;
             match (r.state, r.exit_code) {
                 (State::Exited, Some(code)) => return Ok(code),
                 (State::Running, _) => {
@@ -29,6 +29,16 @@ impl Engine {
                     })
                 }
             }
+            r = match self.refresh(&r.id)? {
+                Some(now) => now,
+                // It removed itself (`--rm`) and left its status behind.
+                None => {
+                    return self
+                        .containers
+                        .removed_exit(&r.id)
+                        .ok_or_else(|| Error::NoSuchContainer(what.to_string()))
+                }
+            };
         }
     }
 }
