@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::log::LogLevel;
 use anyhow::Context as _;
 use berth_engine::start::MonitorCommand;
 use berth_engine::Engine;
@@ -22,6 +23,12 @@ pub struct GlobalArgs {
     /// Directory of user configuration (auth.json, registries.toml, certs.d).
     #[arg(long, global = true, value_name = "DIR")]
     config: Option<PathBuf>,
+    /// Messages from this level up go to stderr.
+    #[arg(short = 'l', long, global = true, value_enum, default_value = "warn")]
+    pub log_level: LogLevel,
+    /// Debug messages too (--log-level debug).
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
 }
 
 impl GlobalArgs {

@@ -3,6 +3,7 @@
 
 mod commands;
 mod context;
+mod log;
 mod progress;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -11,8 +12,16 @@ use commands::Command;
 use context::GlobalArgs;
 
 #[derive(clap::Parser)]
-#[command(name = "berth", version, about = "A daemonless container engine")]
+#[command(
+    name = "berth",
+    version,
+    about = "A daemonless container engine",
+    disable_version_flag = true
+)]
 struct Cli {
+    /// Print the version.
+    #[arg(short = 'v', long, action = clap::ArgAction::Version)]
+    version: (),
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
@@ -20,13 +29,19 @@ struct Cli {
 }
 
 fn main() {
-    let cli = parse_args();
+    let mut cli = parse_args();
+    cli.command = cli.command.ungrouped();
     // A listing ends quietly when its reader goes away (`berth ps | head`) instead of
     // panicking in println!. A monitor keeps ignoring SIGPIPE: it must record the exit even
     // when the `berth` that started it is gone.
     if !matches!(cli.command, Command::Monitor(_)) {
         // SAFETY: sets one signal's disposition before any other thread exists.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        // A monitor's stderr is its container's log: it reports nothing there.
+        log::init(match cli.global.debug {
+            true => log::LogLevel::Debug,
+            false => cli.global.log_level,
+        });
     }
     let failure = cli.command.failure_status();
     let run = cli
@@ -85,10 +100,10 @@ fn meant_subcommand() -> Option<String> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--root" | "--config" => {
+            "--root" | "--config" | "--log-level" | "-l" => {
                 args.next();
             }
-            _ if a.starts_with("--root=") || a.starts_with("--config=") => {}
+            _ if a.starts_with("--") && a.contains('=') || a == "-D" => {}
             _ => {
                 let cli = Cli::command();
                 return cli.find_subcommand(&a).map(|c| c.get_name().to_string());

@@ -240,14 +240,15 @@ pub fn resolve_user(
             id("group", f[2])?
         };
     }
-    // Supplementary groups only when the group was not forced, as docker does.
-    let mut additional_gids = Vec::new();
+    // The primary group is a supplementary group too, as in docker; the image's memberships
+    // only when the group was not forced.
+    let mut additional_gids = vec![gid];
     if let (Some(n), None) = (&name, group) {
         for f in &group_lines {
             let members = f.get(3).copied().unwrap_or("");
             if members.split(',').any(|m| m == n) {
                 let g = id("group", f[2])?;
-                if g != gid && !additional_gids.contains(&g) {
+                if !additional_gids.contains(&g) {
                     additional_gids.push(g);
                 }
             }
@@ -285,14 +286,14 @@ mod tests {
             Identity {
                 uid: 0,
                 gid: 0,
-                additional_gids: vec![4],
+                additional_gids: vec![0, 4],
                 home: Some("/root".into())
             }
         );
         let www = r("www").unwrap();
         assert_eq!(
             (www.uid, www.gid, www.additional_gids.clone()),
-            (33, 33, vec![4, 50])
+            (33, 33, vec![33, 4, 50])
         );
         assert_eq!(r("33").unwrap().uid, 33);
         assert_eq!(r("www:adm").unwrap().gid, 4);
@@ -301,7 +302,7 @@ mod tests {
             Identity {
                 uid: 1234,
                 gid: 99,
-                additional_gids: vec![],
+                additional_gids: vec![99],
                 home: None
             }
         );

@@ -3,6 +3,7 @@
 use super::run::ContainerArgs;
 use crate::context::Context;
 
+/// Create a container without starting it.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

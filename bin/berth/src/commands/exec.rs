@@ -4,6 +4,7 @@ use berth_engine::exec::ExecOptions;
 
 use crate::context::Context;
 
+/// Run a command in a running container.
 #[derive(clap::Args)]
 pub struct Args {
     /// Keep stdin attached.

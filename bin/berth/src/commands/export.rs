@@ -4,6 +4,7 @@ use crate::context::Context;
 use anyhow::Context as _;
 use std::path::PathBuf;
 
+/// Write a container's file system as a tar archive.
 #[derive(clap::Args)]
 pub struct Args {
     /// Write to this file instead of stdout.

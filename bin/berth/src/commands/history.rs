@@ -3,6 +3,7 @@
 use super::human_size;
 use crate::context::Context;
 
+/// Show how an image's layers were made.
 #[derive(clap::Args)]
 pub struct Args {
     /// Image (name or ID).

@@ -5,6 +5,7 @@ use berth_image::store::ImageRecord;
 use super::human_size;
 use crate::context::Context;
 
+/// List images.
 #[derive(clap::Args)]
 pub struct Args {
     /// Print only image IDs.

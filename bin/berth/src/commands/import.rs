@@ -9,6 +9,7 @@ use berth_image::Reference;
 
 use crate::context::Context;
 
+/// Create a one-layer image from a root filesystem tarball.
 #[derive(clap::Args)]
 pub struct Args {
     /// Root filesystem tarball (plain, gzip or zstd); `-` reads standard input.

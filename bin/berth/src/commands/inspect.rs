@@ -2,29 +2,45 @@
 //! name is looked up among containers first (by name, id or id prefix), then images, as
 //! docker does; `--type` restricts the lookup.
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use berth_image::spec::{image_spec, Overrides};
 use berth_image::store::Store;
 use serde_json::{json, Value};
 
 use crate::context::Context;
 
+/// Show containers' or images' details as JSON.
 #[derive(clap::Args)]
 pub struct Args {
-    /// container or image (default: whichever the name is, containers first).
-    #[arg(long = "type")]
-    kind: Option<String>,
+    /// What to look at (default: whichever the name is, containers first).
+    #[arg(long = "type", value_enum)]
+    kind: Option<Kind>,
     /// Containers or images (names or IDs).
     #[arg(required = true)]
     names: Vec<String>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Kind {
+    Container,
+    Image,
+}
+
+impl Args {
+    /// The same arguments, looking at one kind only (`berth container inspect`).
+    pub fn only(self, kind: Kind) -> Args {
+        Args {
+            kind: Some(kind),
+            ..self
+        }
+    }
+}
+
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let (containers, images) = match a.kind.as_deref() {
+    let (containers, images) = match a.kind {
         None => (true, true),
-        Some("container") => (true, false),
-        Some("image") => (false, true),
-        Some(t) => bail!("--type {t:?}: want container or image"),
+        Some(Kind::Container) => (true, false),
+        Some(Kind::Image) => (false, true),
     };
     // Without root there are no containers to look at; images still inspect.
     let engine = match ctx.engine() {

@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 
+/// Send a signal to containers.
 #[derive(clap::Args)]
 pub struct Args {
     /// Signal name or number.

@@ -8,6 +8,7 @@ use berth_image::archive;
 
 use crate::context::Context;
 
+/// Load images from a docker-archive or oci-archive tarball.
 #[derive(clap::Args)]
 pub struct Args {
     /// Read from FILE instead of standard input.

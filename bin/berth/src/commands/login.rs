@@ -8,6 +8,7 @@ use berth_image::registry::{save_credentials, Client, Credentials};
 use super::TlsArgs;
 use crate::context::Context;
 
+/// Log in to a registry.
 #[derive(clap::Args)]
 pub struct Args {
     /// Registry host[:port].

@@ -5,6 +5,7 @@ use berth_image::registry::{login_file, save_credentials};
 
 use crate::context::Context;
 
+/// Log out of a registry.
 #[derive(clap::Args)]
 pub struct Args {
     /// Registry host[:port].

@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 
+/// Show a detached container's output.
 #[derive(clap::Args)]
 pub struct Args {
     /// Keep printing until the container stops.

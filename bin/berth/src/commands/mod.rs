@@ -3,6 +3,7 @@
 mod create;
 mod exec;
 mod export;
+mod groups;
 mod history;
 mod images;
 mod import;
@@ -31,54 +32,36 @@ use crate::context::Context;
 /// berth's commands.
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Create a container from an image and run it.
     Run(run::Args),
-    /// Create a container without starting it.
     Create(create::Args),
-    /// Start created or exited containers in the background.
     Start(start::Args),
-    /// List containers.
     Ps(ps::Args),
-    /// Show a detached container's output.
     Logs(logs::Args),
-    /// Write a container's file system as a tar archive.
     Export(export::Args),
-    /// Stop containers: their stop signal, then SIGKILL after a timeout.
     Stop(stop::Args),
-    /// Send a signal to containers.
     Kill(kill::Args),
-    /// Remove containers.
     Rm(rm::Args),
-    /// Run a command in a running container.
     Exec(exec::Args),
-    /// Wait for containers to stop; print their exit statuses.
     Wait(wait::Args),
-    /// Show a container's processes.
     Top(top::Args),
-    /// Show containers' or images' details as JSON.
     Inspect(inspect::Args),
-    /// Pull an image from a registry.
     Pull(pull::Args),
-    /// Push an image to a registry.
     Push(push::Args),
-    /// List images.
     Images(images::Args),
-    /// Remove images (and the layers no other image uses).
     Rmi(rmi::Args),
-    /// Give an image another name.
     Tag(tag::Args),
-    /// Show how an image's layers were made.
     History(history::Args),
-    /// Log in to a registry.
     Login(login::Args),
-    /// Log out of a registry.
     Logout(logout::Args),
-    /// Write images to a docker-archive or oci-archive tarball.
     Save(save::Args),
-    /// Load images from a docker-archive or oci-archive tarball.
     Load(load::Args),
-    /// Create a one-layer image from a root filesystem tarball.
     Import(import::Args),
+    /// Manage containers (the same verbs as above).
+    #[command(subcommand)]
+    Container(groups::Container),
+    /// Manage images (the same verbs as above).
+    #[command(subcommand)]
+    Image(groups::Image),
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
@@ -93,12 +76,23 @@ impl Command {
             _ => 1,
         }
     }
+
+    /// A management group's verb as the top-level command it aliases.
+    pub fn ungrouped(self) -> Command {
+        match self {
+            Command::Container(c) => c.into(),
+            Command::Image(c) => c.into(),
+            other => other,
+        }
+    }
 }
 
 /// Runs a command; returns the exit status.
 pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
     let done = |r: anyhow::Result<()>| r.map(|()| 0);
     match cmd {
+        Command::Container(c) => run(c.into(), ctx),
+        Command::Image(c) => run(c.into(), ctx),
         Command::Run(a) => run::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
         Command::Monitor(a) => monitor::run(a, ctx),

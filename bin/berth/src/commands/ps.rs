@@ -4,6 +4,7 @@ use anyhow::bail;
 
 use crate::context::Context;
 
+/// List containers.
 #[derive(clap::Args)]
 pub struct Args {
     /// Show all containers (default: running ones).

@@ -7,6 +7,7 @@ use berth_image::Reference;
 use super::TlsArgs;
 use crate::context::Context;
 
+/// Pull an image from a registry.
 #[derive(clap::Args)]
 pub struct Args {
     /// Image reference, e.g. `busybox`, `127.0.0.1:5000/debian:bookworm`.

@@ -6,6 +6,7 @@ use berth_image::{registry, Reference};
 use super::TlsArgs;
 use crate::context::Context;
 
+/// Push an image to a registry.
 #[derive(clap::Args)]
 pub struct Args {
     /// Local image (name or ID).

@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 
+/// Remove containers.
 #[derive(clap::Args)]
 pub struct Args {
     /// Kill running containers first.

@@ -7,6 +7,7 @@ use berth_image::Reference;
 
 use crate::context::Context;
 
+/// Remove images (and the layers no other image uses).
 #[derive(clap::Args)]
 pub struct Args {
     /// Images (names or IDs). An ID removes every name of that image.

@@ -106,6 +106,7 @@ impl ContainerArgs {
     }
 }
 
+/// Create a container from an image and run it.
 #[derive(clap::Args)]
 pub struct Args {
     /// Run in the background and print the container's id.

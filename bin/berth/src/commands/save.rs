@@ -9,6 +9,7 @@ use berth_image::Reference;
 
 use crate::context::Context;
 
+/// Write images to a docker-archive or oci-archive tarball.
 #[derive(clap::Args)]
 pub struct Args {
     /// Images (names or IDs).

@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 
+/// Start created or exited containers in the background.
 #[derive(clap::Args)]
 pub struct Args {
     /// Containers (names or ids).

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::context::Context;
 
+/// Stop containers: their stop signal, then SIGKILL after a timeout.
 #[derive(clap::Args)]
 pub struct Args {
     /// Seconds to wait before SIGKILL.

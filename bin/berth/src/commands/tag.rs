@@ -4,6 +4,7 @@ use berth_image::Reference;
 
 use crate::context::Context;
 
+/// Give an image another name.
 #[derive(clap::Args)]
 pub struct Args {
     /// Existing image (name or ID).

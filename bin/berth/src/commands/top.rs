@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 
+/// Show a container's processes.
 #[derive(clap::Args)]
 pub struct Args {
     /// Container (name or id).

@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 
+/// Wait for containers to stop; print their exit statuses.
 #[derive(clap::Args)]
 pub struct Args {
     /// Containers (names or ids).

@@ -1,0 +1,81 @@
+//! docker's management command groups (`berth container ls`, `berth image rm`, ...): aliases
+//! of the top-level verbs, here in the command line only; each verb has one implementation.
+
+use super::{
+    create, exec, export, history, images, import, inspect, kill, load, logs, ps, pull, push, rm,
+    rmi, run, save, start, stop, tag, top, wait, Command,
+};
+
+/// `berth container VERB`.
+#[derive(clap::Subcommand)]
+pub enum Container {
+    Run(run::Args),
+    Create(create::Args),
+    Start(start::Args),
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls(ps::Args),
+    Logs(logs::Args),
+    Export(export::Args),
+    Stop(stop::Args),
+    Kill(kill::Args),
+    #[command(visible_alias = "remove")]
+    Rm(rm::Args),
+    Exec(exec::Args),
+    Wait(wait::Args),
+    Top(top::Args),
+    Inspect(inspect::Args),
+}
+
+/// `berth image VERB`.
+#[derive(clap::Subcommand)]
+pub enum Image {
+    Pull(pull::Args),
+    Push(push::Args),
+    #[command(visible_alias = "list")]
+    Ls(images::Args),
+    #[command(visible_alias = "remove")]
+    Rm(rmi::Args),
+    Tag(tag::Args),
+    History(history::Args),
+    Save(save::Args),
+    Load(load::Args),
+    Import(import::Args),
+    Inspect(inspect::Args),
+}
+
+impl From<Container> for Command {
+    fn from(c: Container) -> Command {
+        match c {
+            Container::Run(a) => Command::Run(a),
+            Container::Create(a) => Command::Create(a),
+            Container::Start(a) => Command::Start(a),
+            Container::Ls(a) => Command::Ps(a),
+            Container::Logs(a) => Command::Logs(a),
+            Container::Export(a) => Command::Export(a),
+            Container::Stop(a) => Command::Stop(a),
+            Container::Kill(a) => Command::Kill(a),
+            Container::Rm(a) => Command::Rm(a),
+            Container::Exec(a) => Command::Exec(a),
+            Container::Wait(a) => Command::Wait(a),
+            Container::Top(a) => Command::Top(a),
+            Container::Inspect(a) => Command::Inspect(a.only(inspect::Kind::Container)),
+        }
+    }
+}
+
+impl From<Image> for Command {
+    fn from(c: Image) -> Command {
+        match c {
+            Image::Pull(a) => Command::Pull(a),
+            Image::Push(a) => Command::Push(a),
+            Image::Ls(a) => Command::Images(a),
+            Image::Rm(a) => Command::Rmi(a),
+            Image::Tag(a) => Command::Tag(a),
+            Image::History(a) => Command::History(a),
+            Image::Save(a) => Command::Save(a),
+            Image::Load(a) => Command::Load(a),
+            Image::Import(a) => Command::Import(a),
+            Image::Inspect(a) => Command::Inspect(a.only(inspect::Kind::Image)),
+        }
+    }
+}

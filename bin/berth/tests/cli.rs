@@ -1,0 +1,106 @@
+//! The command line as docker users script it: management groups, global flags, help for
+//! every verb, and values docker accepts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::engine::Engine;
+
+#[test]
+fn management_groups_alias_the_verbs() {
+    let e = Engine::new();
+    e.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "grouped",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    for ls in ["ls", "ps", "list"] {
+        assert!(
+            e.ok(&["container", ls]).contains("grouped"),
+            "container {ls}"
+        );
+    }
+    assert_eq!(
+        e.ok(&["container", "exec", "grouped", "echo", "hi"]),
+        "hi\n"
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&e.ok(&["container", "inspect", "grouped"])).unwrap();
+    assert_eq!(c[0]["Name"], "grouped");
+    // container inspect looks at containers only; image inspect at images only.
+    assert!(e
+        .fail(1, &["container", "inspect", "busybox"])
+        .contains("busybox"));
+    let i: serde_json::Value =
+        serde_json::from_str(&e.ok(&["image", "inspect", "busybox"])).unwrap();
+    assert!(i[0]["Id"].as_str().unwrap().starts_with("sha256:"));
+    assert!(e.ok(&["image", "ls"]).contains("busybox"));
+    e.ok(&["image", "tag", "busybox", "localhost/other:1"]);
+    e.ok(&["image", "rm", "localhost/other:1"]);
+    assert!(!e.ok(&["image", "list"]).contains("localhost/other"));
+    e.ok(&["container", "stop", "-t", "1", "grouped"]);
+    e.ok(&["container", "rm", "grouped"]);
+    e.assert_clean();
+}
+
+#[test]
+fn help_for_every_verb_and_global_flags() {
+    let e = Engine::new();
+    assert!(e.ok(&["-v"]).starts_with("berth "));
+    assert_eq!(e.ok(&["-v"]), e.ok(&["--version"]));
+    let top = e.ok(&["--help"]);
+    let verbs: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| *v != "help")
+        .collect();
+    assert!(verbs.len() > 20, "{verbs:?}");
+    for v in &verbs {
+        let help = e.ok(&[v, "--help"]);
+        assert!(help.contains("Usage: berth"), "{v}: {help}");
+    }
+    for group in ["container", "image"] {
+        let help = e.ok(&[group, "--help"]);
+        for sub in help
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|v| *v != "help")
+        {
+            assert!(e
+                .ok(&[group, sub, "--help"])
+                .contains(&format!("Usage: berth {group} {sub}")));
+        }
+    }
+    for level in ["debug", "info", "warn", "error"] {
+        e.ok(&["--log-level", level, "ps"]);
+    }
+    e.ok(&["-D", "ps"]);
+    assert!(e
+        .fail(125, &["--log-level", "loud", "ps"])
+        .contains("--log-level"));
+}
+
+#[test]
+fn the_primary_group_is_a_supplementary_group() {
+    let e = Engine::new();
+    assert_eq!(
+        e.ok(&["run", "--rm", "busybox", "id"]),
+        "uid=0(root) gid=0(root) groups=0(root)\n"
+    );
+    assert_eq!(
+        e.ok(&["run", "--rm", "-u", "1234:99", "busybox", "id", "-G"]),
+        "99\n"
+    );
+    e.assert_clean();
+}
