@@ -23,11 +23,11 @@ pub struct GlobalArgs {
     /// Directory of user configuration (auth.json, registries.toml, certs.d).
     #[arg(long, global = true, value_name = "DIR")]
     config: Option<PathBuf>,
-    /// Messages from this level up go to stderr.
-    #[arg(short = 'l', long, global = true, value_enum, default_value = "warn")]
+    /// Messages from this level up go to stderr (before the command, as in docker).
+    #[arg(short = 'l', long, value_enum, default_value = "warn")]
     pub log_level: LogLevel,
     /// Debug messages too (--log-level debug).
-    #[arg(short = 'D', long, global = true)]
+    #[arg(short = 'D', long)]
     pub debug: bool,
 }
 

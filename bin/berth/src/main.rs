@@ -3,6 +3,7 @@
 
 mod commands;
 mod context;
+mod format;
 mod log;
 mod progress;
 

@@ -104,3 +104,102 @@ fn the_primary_group_is_a_supplementary_group() {
     );
     e.assert_clean();
 }
+
+#[test]
+fn listings_filter_and_format_as_docker() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "--name", "up", "busybox", "sleep", "1000"]);
+    assert_eq!(
+        e.run(&["run", "--name", "three", "busybox", "sh", "-c", "exit 3"])
+            .status
+            .code(),
+        Some(3)
+    );
+    e.ok(&["create", "--name", "made", "busybox", "true"]);
+    let names = |args: &[&str]| {
+        let mut all = vec!["ps", "-a", "--format", "{{.Names}}"];
+        all.extend_from_slice(args);
+        let mut v: Vec<String> = e.ok(&all).lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]), ["made", "three", "up"]);
+    assert_eq!(names(&["--filter", "status=running"]), ["up"]);
+    assert_eq!(
+        names(&["--filter", "status=exited", "--filter", "status=created"]),
+        ["made", "three"]
+    );
+    assert_eq!(names(&["--filter", "exited=3"]), ["three"]);
+    assert_eq!(names(&["--filter", "name=thr"]), ["three"]);
+    assert_eq!(
+        names(&["--filter", "ancestor=busybox", "--filter", "name=up"]),
+        ["up"]
+    );
+    assert_eq!(names(&["-n", "1"]), ["made"]);
+    assert_eq!(e.ok(&["ps", "-l", "--format", "{{.Names}}"]), "made\n");
+    let table = e.ok(&["ps", "--format", "table {{.Names}}\\t{{.State}}"]);
+    assert_eq!(table, "NAMES     STATE\nup        running\n");
+    let line: serde_json::Value =
+        serde_json::from_str(&e.ok(&["ps", "--format", "{{json .}}"])).unwrap();
+    assert_eq!(
+        (line["Names"].as_str(), line["Command"].as_str()),
+        (Some("up"), Some("\"sleep 1000\""))
+    );
+    assert_eq!(e.ok(&["ps", "-q", "--no-trunc"]).trim().len(), 64);
+    assert!(e
+        .fail(1, &["ps", "--filter", "colour=red"])
+        .contains("colour"));
+    assert!(e
+        .fail(1, &["ps", "--format", "{{.Names"])
+        .contains("--format"));
+    // inspect -f
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.State.Status}} {{.Name}}", "up"]),
+        "running up\n"
+    );
+    assert_eq!(
+        e.ok(&["inspect", "--format", "{{json .Config.Cmd}}", "three"]),
+        "[\"sh\",\"-c\",\"exit 3\"]\n"
+    );
+    // images
+    e.ok(&["tag", "busybox", "localhost/tools:1"]);
+    let repos = |args: &[&str]| {
+        let mut all = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        all.extend_from_slice(args);
+        let mut v: Vec<String> = e.ok(&all).lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(repos(&[]).len(), 2);
+    assert_eq!(repos(&["localhost/tools"]), ["localhost/tools:1"]);
+    assert_eq!(
+        repos(&["--filter", "reference=*/too*"]),
+        ["localhost/tools:1"]
+    );
+    assert!(repos(&["--filter", "dangling=true"]).is_empty());
+    assert_eq!(repos(&["-a", "--filter", "dangling=false"]).len(), 2);
+    let header = e.ok(&["images"]);
+    assert!(header.starts_with("REPOSITORY"), "{header}");
+    assert!(
+        header.lines().next().unwrap().contains("IMAGE ID"),
+        "{header}"
+    );
+    let ids = e.ok(&["images", "-q", "--no-trunc"]);
+    assert_eq!(ids.lines().count(), 1, "{ids}");
+    assert!(ids.starts_with("sha256:"));
+    // history
+    let h = e.ok(&["history", "busybox"]);
+    let head: Vec<&str> = h
+        .lines()
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(head, ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);
+    let raw = e.ok(&["history", "-H=false", "--format", "{{.Size}}", "busybox"]);
+    assert!(raw.trim().parse::<u64>().unwrap() > 100_000, "{raw}");
+    e.ok(&["rm", "-f", "up", "three", "made"]);
+    e.assert_clean();
+}

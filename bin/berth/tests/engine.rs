@@ -188,10 +188,11 @@ fn detached_logs_ps_stop_rm() {
         "{ps}"
     );
     assert_eq!(e.ok(&["ps", "-q"]).trim(), &id[..12]);
+    // docker's JSON lines: one object of strings per container.
     let json: serde_json::Value = serde_json::from_str(&e.ok(&["ps", "--format", "json"])).unwrap();
-    assert_eq!(json[0]["Id"], id);
-    assert_eq!(json[0]["State"], "running");
-    assert!(json[0]["Pid"].as_i64().unwrap() > 1);
+    assert_eq!(json["ID"], id[..12]);
+    assert_eq!(json["State"], "running");
+    assert!(e.inspect("ticker")["State"]["Pid"].as_i64().unwrap() > 1);
     // Running: rm without -f refuses.
     let err = e.fail(1, &["rm", "ticker"]);
     assert!(err.contains("running") && err.contains("rm -f"), "{err}");

@@ -27,13 +27,10 @@ fn words(s: &str) -> Vec<String> {
 
 /// What `ps -a` says of container `name`: its status column, or None when it is gone.
 fn status(e: &Engine, name: &str) -> Option<String> {
-    let out = e.ok(&["ps", "-a", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["Names"][0] == name)
-        .map(|c| c["State"].as_str().unwrap().to_string())
+    let out = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map(str::to_string)
 }
 
 /// Runs `first` and, after a delay that varies by round, `second`, both with `{}` replaced

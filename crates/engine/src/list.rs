@@ -27,6 +27,8 @@ pub struct Summary {
     pub auto_remove: bool,
     /// Destinations of `-v` and `--tmpfs` mounts.
     pub mounts: Vec<String>,
+    /// The networks it is on (`none` and `host` included).
+    pub networks: Vec<String>,
 }
 
 /// docker's status text for `r` at `now`.
@@ -44,6 +46,11 @@ fn status_text(r: &Record, now: Timestamp) -> String {
 }
 
 impl Engine {
+    /// The ID of the image `reference` names, if the store has it.
+    pub fn image_id(&self, reference: &str) -> Option<String> {
+        self.store.image(reference).ok().map(|i| i.id.to_string())
+    }
+
     /// The containers, running ones only unless `all`.
     pub fn list(&self, all: bool) -> Result<Vec<Summary>, Error> {
         let now = Timestamp::now();
@@ -59,7 +66,13 @@ impl Engine {
                 State::Running => self.init(&id)?.map_or(0, |o| o.pid),
                 _ => 0,
             };
+            let networks = serde_json::to_value(r.settings.network)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .into_iter()
+                .collect();
             out.push(Summary {
+                networks,
                 status: status_text(&r, now),
                 reason: r.end_reason(),
                 names: vec![r.name.clone()],

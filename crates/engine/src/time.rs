@@ -46,6 +46,18 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// As docker's listings print a moment: `2026-11-27 02:06:57 +0000 UTC`.
+    pub fn docker(&self) -> String {
+        let s = self.to_string();
+        format!(
+            "{} {} +0000 UTC",
+            s.get(..10).unwrap_or_default(),
+            s.get(11..19).unwrap_or_default()
+        )
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&berth_container::time::format_rfc3339(
@@ -104,6 +116,7 @@ mod tests {
             nanos: 42,
         };
         assert_eq!(t.to_string(), "2026-11-27T02:06:57.000000042Z");
+        assert_eq!(t.docker(), "2026-11-27 02:06:57 +0000 UTC");
         assert_eq!(Timestamp::parse(&t.to_string()), Some(t));
         assert_eq!(
             Timestamp::parse("2000-02-29T00:00:00Z"),

@@ -8,6 +8,7 @@ use berth_image::store::Store;
 use serde_json::{json, Value};
 
 use crate::context::Context;
+use crate::format::{self, Columns};
 
 /// Show containers' or images' details as JSON.
 #[derive(clap::Args)]
@@ -15,6 +16,9 @@ pub struct Args {
     /// What to look at (default: whichever the name is, containers first).
     #[arg(long = "type", value_enum)]
     kind: Option<Kind>,
+    /// A Go template applied to each (`{{.State.Status}}`), or `json`.
+    #[arg(short, long)]
+    format: Option<String>,
     /// Containers or images (names or IDs).
     #[arg(required = true)]
     names: Vec<String>,
@@ -60,7 +64,10 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             (None, _) => image_json(&store, name)?,
         });
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    match &a.format {
+        None => println!("{}", serde_json::to_string_pretty(&out)?),
+        Some(f) => format::print(Some(f), &out, &Columns::NONE)?,
+    }
     Ok(())
 }
 

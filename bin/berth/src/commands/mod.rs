@@ -28,6 +28,7 @@ mod top;
 mod wait;
 
 use crate::context::Context;
+use berth_engine::time::{human, Timestamp};
 
 /// berth's commands.
 #[derive(clap::Subcommand)]
@@ -128,18 +129,53 @@ pub struct TlsArgs {
     pub tls_verify: bool,
 }
 
-/// Sizes as people read them (decimal units, as docker prints).
+/// Sizes as docker prints them: decimal units, three significant digits (`4.26MB`).
 pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = n as f64;
     let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
+    while v >= 999.5 && u < UNITS.len() - 1 {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.3} {}", UNITS[u]).replacen(".000", "", 1)
+    let decimals = match v {
+        v if v >= 99.95 => 0,
+        v if v >= 9.995 => 1,
+        _ => 2,
+    };
+    let text = format!("{v:.decimals$}");
+    let text = match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.'),
+        false => &text,
+    };
+    format!("{text}{}", UNITS[u])
+}
+
+/// The time since an image-config moment (RFC 3339), as docker words it: `2 weeks ago`.
+pub fn since(created: Option<&str>) -> String {
+    created
+        .map(|c| c.replace("+00:00", "Z"))
+        .and_then(|c| Timestamp::parse(&c))
+        .map_or("N/A".into(), |t| {
+            format!("{} ago", human(t.seconds_until(Timestamp::now())))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_as_docker_prints_them() {
+        let cases = [
+            (0, "0B"),
+            (999, "999B"),
+            (1000, "1kB"),
+            (4_264_000, "4.26MB"),
+            (42_000_000, "42MB"),
+            (123_456_789, "123MB"),
+            (1_500_000_000, "1.5GB"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(super::human_size(n), text);
+        }
     }
 }
