@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::digest::{Digest, HashReader};
 use crate::media::Compression;
-use crate::store::{BlobWriter, Layer, Staging, StoreError};
+use crate::store::{BlobWriter, Layer, SnapshotMeta, Staging, StoreError};
 use crate::unpack::{self, Options};
 
 /// What a layer still needs.
@@ -61,6 +61,7 @@ pub fn ingest<R: Read + Send>(
         path: what.clone().into(),
         source: e,
     };
+    let mut unpacked_meta = None;
     if needs.snapshot {
         let root = staging.snapshot_dir(&layer.chain_id)?;
         // Two threads: this one creates files (system time), the other downloads,
@@ -92,7 +93,7 @@ pub fn ingest<R: Read + Send>(
                     actual: diff_id,
                 });
             }
-            Ok(_) => {}
+            Ok(_) => unpacked_meta = Some(SnapshotMeta::default()),
             // Corrupt content often breaks the tar first; the blob digest names the real cause.
             Err(e) => {
                 let drained = io::copy(&mut tee, &mut io::sink()).is_ok();
@@ -112,6 +113,10 @@ pub fn ingest<R: Read + Send>(
     }
     if let Some(w) = inner.copy {
         staging.finish_blob(w, Some(&layer.blob), &what)?;
+    }
+    // Last: the snapshot is complete only once everything about the layer checked out.
+    if let Some(meta) = unpacked_meta {
+        staging.finish_snapshot(&layer.chain_id, &meta)?;
     }
     Ok(())
 }

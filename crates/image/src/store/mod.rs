@@ -11,6 +11,7 @@ mod lock;
 mod rootfs;
 mod snapshots;
 mod staging;
+mod tmp;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ pub use image::{layers_of, Image, Layer};
 pub use index::ImageRecord;
 pub use lock::Lock;
 pub use rootfs::Rootfs;
-pub use snapshots::chain_ids;
+pub use snapshots::{chain_ids, SnapshotMeta};
 pub use staging::Staging;
 
 use crate::digest::{Digest, DigestError};
@@ -106,7 +107,7 @@ impl Store {
             let body = br#"{"imageLayoutVersion":"1.0.0"}"#;
             blobs::write_atomic(&dir.join("tmp"), &layout, body)?;
         }
-        for lock in ["content.lock", "index.lock"] {
+        for lock in ["content.lock", "index.lock", "tmp.lock"] {
             let p = dir.join(lock);
             std::fs::OpenOptions::new()
                 .create(true)
