@@ -28,6 +28,9 @@ fn main() {
         // SAFETY: sets one signal's disposition before any other thread exists.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
+    if cli.command.adds_images() {
+        clean_up_on_termination();
+    }
     let failure = cli.command.failure_status();
     match commands::run(cli.command, &cli.global.into_context()) {
         Ok(0) => {}
@@ -36,6 +39,35 @@ fn main() {
             eprintln!("berth: {}", one_line(&e));
             std::process::exit(failure);
         }
+    }
+}
+
+/// Signals that end a command early.
+const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// Makes a terminating signal remove the staging areas of the command's store additions,
+/// then end the process with 128 + the signal. The signals are blocked before any other
+/// thread exists, so only the waiting thread receives them.
+fn clean_up_on_termination() {
+    use berth_sys::signal;
+    let Ok(previous) = signal::block(&TERMINATING) else {
+        return;
+    };
+    let waiter = std::thread::Builder::new().spawn(move || match signal::wait(&TERMINATING) {
+        Ok(sig) => {
+            berth_image::store::discard_staging_of_this_process();
+            berth_sys::process::exit_now(128 + sig)
+        }
+        Err(_) => {
+            // Unblocked in this thread, which stays, a signal ends the process as before.
+            let _ = signal::restore_mask(&previous);
+            loop {
+                std::thread::park();
+            }
+        }
+    });
+    if waiter.is_err() {
+        let _ = signal::restore_mask(&previous);
     }
 }
 

@@ -444,3 +444,21 @@ fn pull_killed_leaves_staging_that_the_next_store_write_removes() {
     b.ok(&["pull", &format!("{host}/t:v1")]);
     b.assert_host_clean();
 }
+
+#[test]
+fn pull_terminated_removes_its_staging_on_the_way_out() {
+    let b = Berth::new();
+    let child = pull_in_progress(&b);
+    // SAFETY: signals a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(b.ok(&["images", "-q"]), "");
+    b.assert_host_clean();
+}

@@ -1,5 +1,5 @@
-//! The image store through the real `berth` binary: commands killed part-way leave nothing
-//! that a later command trips over.
+//! The image store through the real `berth` binary: commands killed (kill -9, SIGTERM,
+//! SIGINT) part-way leave nothing that a later command trips over.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -7,6 +7,7 @@ mod common;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
@@ -146,4 +147,28 @@ fn load_killed_leaves_staging_that_the_next_store_write_removes() {
     fs::write(&path, &archive).unwrap();
     b.ok(&["load", "-i", path.to_str().unwrap()]);
     b.assert_host_clean();
+}
+
+#[test]
+fn load_terminated_removes_its_staging_on_the_way_out() {
+    for (sig, status) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let b = Berth::new();
+        let before = {
+            b.ok(&["images"]);
+            b.store_state()
+        };
+        let (child, stdin) = load_in_progress(&b, &big_archive());
+        // SAFETY: signals a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        assert_eq!(
+            (out.status.code(), out.status.signal()),
+            (Some(status), None),
+            "signal {sig}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(b.store_state(), before, "signal {sig}");
+        b.assert_host_clean();
+    }
 }

@@ -23,7 +23,7 @@ pub use index::ImageRecord;
 pub use lock::Lock;
 pub use rootfs::Rootfs;
 pub use snapshots::{chain_ids, SnapshotMeta};
-pub use staging::Staging;
+pub use staging::{discard_staging_of_this_process, Staging};
 
 use crate::digest::{Digest, DigestError};
 use crate::unpack::UnpackError;

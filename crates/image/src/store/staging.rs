@@ -1,19 +1,38 @@
 //! Staging: everything one operation (pull, load, import) adds goes to a private
 //! directory under `tmp/` first and is renamed into the store only when the whole
 //! operation succeeded. A failed or interrupted operation leaves the store as it was: the
-//! staging directory is removed on drop or, after a kill, by the next store write (see
-//! `tmp.rs`).
+//! staging directory is removed on drop, by [`discard_staging_of_this_process`] when the
+//! process is told to terminate, or, after a kill, by the next store write (see `tmp.rs`).
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::blobs::{unique_name, BlobWriter};
 use super::snapshots::{read_meta, tree_of, write_meta, SnapshotMeta};
 use super::{io_err, Store, StoreError};
 use crate::digest::Digest;
 use crate::sys;
+
+/// The staging directories of this process, for [`discard_staging_of_this_process`].
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the staging directories of this process. For a process about to exit on a
+/// signal: the operations using them will not get to clean up.
+pub fn discard_staging_of_this_process() {
+    let dirs = LIVE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for dir in dirs {
+        // Threads still unpacking may add entries while it goes: try again.
+        for _ in 0..10 {
+            match fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => continue,
+                _ => break,
+            }
+        }
+    }
+}
 
 /// A staging area in the store; dropped without [`Staging::commit`] it disappears.
 #[derive(Debug)]
@@ -31,6 +50,9 @@ impl<'s> Staging<'s> {
         store.collect_tmp(false)?;
         let dir = store.tmp_dir().join(unique_name("stage"));
         let owner = store.make_owned_dir(&dir)?;
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir.clone());
         let staging = Staging {
             store,
             dir,
@@ -220,5 +242,8 @@ impl Drop for Staging<'_> {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.dir);
         }
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|d| *d != self.dir);
     }
 }
