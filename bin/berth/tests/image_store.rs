@@ -1,5 +1,6 @@
 //! The image store through the real `berth` binary: commands killed (kill -9, SIGTERM,
-//! SIGINT) part-way leave nothing that a later command trips over.
+//! SIGINT) part-way leave nothing that a later command trips over, and a layer whose root
+//! is opaque hides the layers below it. Runs as root (the overlay mount).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -171,4 +172,38 @@ fn load_terminated_removes_its_staging_on_the_way_out() {
         assert_eq!(b.store_state(), before, "signal {sig}");
         b.assert_host_clean();
     }
+}
+
+#[test]
+fn root_opaque_layer_hides_the_layers_below() {
+    let mut lower = tar::Builder::new(Vec::new());
+    file_entry(&mut lower, "lower-only", b"1");
+    file_entry(&mut lower, "etc/passwd", b"lower\n");
+    let mut upper = tar::Builder::new(Vec::new());
+    file_entry(&mut upper, "./.wh..wh..opq", b"");
+    file_entry(&mut upper, "top", b"2");
+    let b = Berth::new();
+    let path = b.dir.path().join("opq.tar");
+    let archive = docker_archive(
+        "opq:1",
+        &[lower.into_inner().unwrap(), upper.into_inner().unwrap()],
+    );
+    fs::write(&path, archive).unwrap();
+    b.ok(&["load", "-i", path.to_str().unwrap()]);
+    let store = Store::open(&b.root).unwrap();
+    let img = store.image("opq:1").unwrap();
+    assert_eq!(store.read_image_file(&img, "/etc/passwd").unwrap(), None);
+    assert_eq!(
+        store.read_image_file(&img, "/top").unwrap(),
+        Some(b"2".to_vec())
+    );
+    let rootfs = store.create_rootfs(&img, "opq").unwrap();
+    let mut seen: Vec<String> = fs::read_dir(&rootfs.path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    seen.sort();
+    store.remove_rootfs("opq").unwrap();
+    assert_eq!(seen, ["top"]);
+    b.assert_host_clean();
 }

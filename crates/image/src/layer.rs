@@ -78,22 +78,26 @@ pub fn ingest<R: Read + Send>(
             let diff_id = producer
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("decoder thread panicked")));
-            unpacked.map(|()| diff_id)
+            unpacked.map(|found| (found, diff_id))
         });
         let unpacked = match unpacked {
-            Ok(Ok(d)) => Ok(d),
-            Ok(Err(e)) => Err(io_err(e)),
+            Ok((found, Ok(d))) => Ok((found, d)),
+            Ok((_, Err(e))) => Err(io_err(e)),
             Err(e) => Err(StoreError::from(e)),
         };
         match unpacked {
-            Ok(diff_id) if diff_id != layer.diff_id => {
+            Ok((_, diff_id)) if diff_id != layer.diff_id => {
                 return Err(StoreError::DigestMismatch {
                     what: format!("{what} diff ID"),
                     expected: layer.diff_id.clone(),
                     actual: diff_id,
                 });
             }
-            Ok(_) => unpacked_meta = Some(SnapshotMeta::default()),
+            Ok((found, _)) => {
+                unpacked_meta = Some(SnapshotMeta {
+                    opaque_root: found.opaque_root,
+                })
+            }
             // Corrupt content often breaks the tar first; the blob digest names the real cause.
             Err(e) => {
                 let drained = io::copy(&mut tee, &mut io::sink()).is_ok();

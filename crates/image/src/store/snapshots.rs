@@ -23,7 +23,12 @@ const META: &str = "layer.json";
 
 /// What the store records about an unpacked layer (its `layer.json`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotMeta {}
+pub struct SnapshotMeta {
+    /// The layer has `.wh..wh..opq` at its root. overlayfs ignores the opaque mark on a
+    /// layer's root, so the layers below it are left out of the stack instead.
+    #[serde(default)]
+    pub opaque_root: bool,
+}
 
 /// Chain IDs for a stack of diff IDs (bottom first): the first is the diff ID itself,
 /// each next one is sha256("<parent chain ID> <diff ID>").
@@ -86,11 +91,12 @@ impl Store {
         matches!(self.snapshot_meta(chain), Ok(Some(_)))
     }
 
-    /// The trees of `image`'s snapshots that make its root filesystem, top first.
+    /// The trees of `image`'s snapshots that make its root filesystem, top first. Below a
+    /// layer whose root is opaque nothing shows, so the list ends there.
     pub(crate) fn lower_dirs(&self, image: &Image) -> Result<Vec<PathBuf>, StoreError> {
         let mut out = Vec::new();
         for l in image.layers()?.iter().rev() {
-            if self.snapshot_meta(&l.chain_id)?.is_none() {
+            let Some(meta) = self.snapshot_meta(&l.chain_id)? else {
                 return Err(StoreError::Invalid {
                     what: format!("image {}", image.id),
                     why: format!(
@@ -98,8 +104,11 @@ impl Store {
                         l.chain_id
                     ),
                 });
-            }
+            };
             out.push(self.snapshot_path(&l.chain_id));
+            if meta.opaque_root {
+                break;
+            }
         }
         Ok(out)
     }
@@ -127,7 +136,7 @@ mod tests {
         fs::create_dir_all(store.snapshot_path(&chain)).unwrap();
         fs::write(store.snapshot_path(&chain).join("some-file"), b"x").unwrap();
         assert!(!store.has_snapshot(&chain));
-        fs::write(store.snapshot_dir(&chain).join(META), b"{").unwrap();
+        fs::write(store.snapshot_dir(&chain).join(META), b"{\"opaque_ro").unwrap();
         assert!(!store.has_snapshot(&chain));
         write_meta(&store.snapshot_dir(&chain), &SnapshotMeta::default()).unwrap();
         assert_eq!(

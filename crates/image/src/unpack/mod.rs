@@ -81,6 +81,15 @@ impl Default for Options {
     }
 }
 
+/// What unpacking found out about a layer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Unpacked {
+    /// The layer has an opaque whiteout (`.wh..wh..opq`) at its root: nothing of the
+    /// layers below shows. overlayfs ignores the opaque xattr on a layer's root, so this
+    /// is left to whoever stacks the layers.
+    pub opaque_root: bool,
+}
+
 /// Unpacks the tar stream `reader` into the directory `root`. Reads the stream to its end
 /// (so a digest computed beneath it covers every byte).
 pub fn unpack<R: Read>(
@@ -88,7 +97,7 @@ pub fn unpack<R: Read>(
     root: OwnedFd,
     opts: Options,
     layer: &str,
-) -> Result<(), UnpackError> {
+) -> Result<Unpacked, UnpackError> {
     let mut u = Unpacker {
         dirs: Dirs::new(root),
         opts,
@@ -97,6 +106,7 @@ pub fn unpack<R: Read>(
         umask: sys::current_umask(),
         ids: sys::effective_ids(),
         setgid_dirs: HashSet::new(),
+        found: Unpacked::default(),
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| u.tar_err(e))?;
@@ -106,7 +116,7 @@ pub fn unpack<R: Read>(
     }
     u.finish_dir_times()?;
     io::copy(archive.into_inner().by_ref(), &mut io::sink()).map_err(|e| u.tar_err(e))?;
-    Ok(())
+    Ok(u.found)
 }
 
 struct Unpacker<'a> {
@@ -122,6 +132,7 @@ struct Unpacker<'a> {
     /// Directories of this layer with the setgid bit: what is created in them takes their
     /// group, so it is chowned explicitly.
     setgid_dirs: HashSet<Vec<OsString>>,
+    found: Unpacked,
 }
 
 /// The shape of an entry that decides how it is created.
@@ -185,6 +196,10 @@ impl Unpacker<'_> {
         };
         let base_bytes = base.as_bytes();
         if base_bytes == OPAQUE_MARKER {
+            if parent.is_empty() {
+                self.found.opaque_root = true;
+                return Ok(());
+            }
             let dir = self
                 .dirs
                 .open(parent)

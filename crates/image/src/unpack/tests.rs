@@ -33,7 +33,7 @@ fn opts() -> Options {
     }
 }
 
-fn run(tar: Vec<u8>, dest: &Path) -> Result<(), UnpackError> {
+fn run(tar: Vec<u8>, dest: &Path) -> Result<Unpacked, UnpackError> {
     let fd: OwnedFd = File::open(dest).unwrap().into();
     unpack(&tar[..], fd, opts(), "sha256:test")
 }
@@ -115,7 +115,8 @@ fn whiteouts_become_overlay_whiteouts() {
     raw(&mut b, "var/.wh..wh..opq", T::Regular, "", b"", 0o644);
     raw(&mut b, "var/.wh..wh.plnk", T::Directory, "", b"", 0o700);
     let dir = tempfile::tempdir().unwrap();
-    run(b.into_inner().unwrap(), dir.path()).unwrap();
+    let found = run(b.into_inner().unwrap(), dir.path()).unwrap();
+    assert!(!found.opaque_root);
     let wh = fs::symlink_metadata(dir.path().join("etc/motd")).unwrap();
     assert!(wh.file_type().is_char_device());
     assert_eq!(wh.rdev(), 0);
@@ -126,6 +127,24 @@ fn whiteouts_become_overlay_whiteouts() {
         Some(b"y".to_vec())
     );
     assert!(!dir.path().join("var/.wh..wh.plnk").exists());
+}
+
+#[test]
+fn an_opaque_root_is_reported_not_marked() {
+    let mut b = tar::Builder::new(Vec::new());
+    raw(&mut b, "a", T::Regular, "", b"1", 0o644);
+    raw(&mut b, "./.wh..wh..opq", T::Regular, "", b"", 0o644);
+    let dir = tempfile::tempdir().unwrap();
+    let found = run(b.into_inner().unwrap(), dir.path()).unwrap();
+    assert!(found.opaque_root);
+    // overlayfs would ignore the mark on a layer's root; the store stacks nothing below.
+    let fd: OwnedFd = File::open(dir.path()).unwrap().into();
+    let key = meta::opaque_xattr(sys::rootless());
+    assert_eq!(
+        sys::lgetxattrat(fd.as_fd(), OsStr::new("."), key).unwrap(),
+        None
+    );
+    assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"1");
 }
 
 #[test]
