@@ -1,6 +1,7 @@
 //! The image store through the real `berth` binary: commands killed (kill -9, SIGTERM,
-//! SIGINT) part-way leave nothing that a later command trips over, and a layer whose root
-//! is opaque hides the layers below it. Runs as root (the overlay mount).
+//! SIGINT) part-way leave nothing that a later command trips over, a layer whose root is
+//! opaque hides the layers below it, and sparse files from GNU tar stay sparse. Runs as
+//! root (the overlay mount).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -205,5 +206,59 @@ fn root_opaque_layer_hides_the_layers_below() {
     seen.sort();
     store.remove_rootfs("opq").unwrap();
     assert_eq!(seen, ["top"]);
+    b.assert_host_clean();
+}
+
+#[test]
+fn sparse_files_made_by_gnu_tar_stay_sparse() {
+    let b = Berth::new();
+    let src = b.dir.path().join("src");
+    fs::create_dir(&src).unwrap();
+    let size: u64 = 64 << 20;
+    let f = fs::File::create(src.join("f")).unwrap();
+    f.set_len(size).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, b"hello", 4096).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, b"world", 40 << 20).unwrap();
+    drop(f);
+    let formats: [&[&str]; 4] = [
+        &["--format=gnu"],
+        &["--format=pax"],
+        &["--format=pax", "--sparse-version=0.0"],
+        &["--format=pax", "--sparse-version=0.1"],
+    ];
+    for (i, format) in formats.iter().enumerate() {
+        let tar = b.dir.path().join(format!("sparse{i}.tar"));
+        let st = std::process::Command::new("tar")
+            .arg("--sparse")
+            .args(*format)
+            .arg("-C")
+            .arg(&src)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("f")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let name = format!("sparse{i}");
+        b.ok(&["import", tar.to_str().unwrap(), &name]);
+        let store = Store::open(&b.root).unwrap();
+        let img = store.image(&name).unwrap();
+        let snap = store.snapshot_path(&img.layers().unwrap()[0].chain_id);
+        let names: Vec<_> = fs::read_dir(&snap)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f"], "{format:?}");
+        let got = fs::read(snap.join("f")).unwrap();
+        let mut want = vec![0u8; size as usize];
+        want[4096..4101].copy_from_slice(b"hello");
+        want[40 << 20..(40 << 20) + 5].copy_from_slice(b"world");
+        assert!(got == want, "{format:?}: content differs");
+        let allocated = fs::metadata(snap.join("f")).unwrap().blocks() * 512;
+        assert!(
+            allocated <= 64 << 10,
+            "{format:?}: {allocated} bytes allocated"
+        );
+    }
     b.assert_host_clean();
 }
