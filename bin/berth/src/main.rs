@@ -44,6 +44,9 @@ fn main() {
             false => cli.global.log_level,
         });
     }
+    if cli.command.adds_images() {
+        clean_up_on_termination();
+    }
     let failure = cli.command.failure_status();
     let run = cli
         .global
@@ -117,6 +120,35 @@ fn meant_subcommand() -> Option<String> {
 fn with_overriding_flags(cmd: clap::Command) -> clap::Command {
     cmd.args_override_self(true)
         .mut_subcommands(with_overriding_flags)
+}
+
+/// Signals that end a command early.
+const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// Makes a terminating signal remove the staging areas of the command's store additions,
+/// then end the process with 128 + the signal. The signals are blocked before any other
+/// thread exists, so only the waiting thread receives them.
+fn clean_up_on_termination() {
+    use berth_sys::signal;
+    let Ok(previous) = signal::block(&TERMINATING) else {
+        return;
+    };
+    let waiter = std::thread::Builder::new().spawn(move || match signal::wait(&TERMINATING) {
+        Ok(sig) => {
+            berth_image::store::discard_staging_of_this_process();
+            berth_sys::process::exit_now(128 + sig)
+        }
+        Err(_) => {
+            // Unblocked in this thread, which stays, a signal ends the process as before.
+            let _ = signal::restore_mask(&previous);
+            loop {
+                std::thread::park();
+            }
+        }
+    });
+    if waiter.is_err() {
+        let _ = signal::restore_mask(&previous);
+    }
 }
 
 /// The error and its causes joined with ": ", skipping a cause whose text the message

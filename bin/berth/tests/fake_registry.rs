@@ -398,3 +398,67 @@ fn hostile_layers_are_refused() {
         .serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
     pull_fails(&Berth::new(), &host, "escapes the snapshot");
 }
+
+/// `berth pull` stalled in the middle of its layer, with its staging area made.
+fn pull_in_progress(b: &Berth) -> std::process::Child {
+    let (host, log) = Img::new(good_layer(), "amd64").serve(|l, _| Resp {
+        status: 200,
+        headers: vec![],
+        body: Body::Stall(l.to_vec(), l.len() / 2),
+    });
+    b.insecure(&host);
+    b.ok(&["images", "-q"]);
+    let child = b
+        .cmd(&["pull", &format!("{host}/t:v1")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let layer = format!("GET /v2/t/blobs/{}", Digest::of(&good_layer()));
+    let tmp = b.root.join("image/tmp");
+    let t = std::time::Instant::now();
+    while !log.lock().unwrap().iter().any(|l| l.starts_with(&layer))
+        || std::fs::read_dir(&tmp).unwrap().count() == 0
+    {
+        assert!(t.elapsed() < Duration::from_secs(30), "pull never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Half the layer arrives at once; then it waits for the rest.
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
+#[test]
+fn pull_killed_leaves_staging_that_the_next_store_write_removes() {
+    let b = Berth::new();
+    let mut child = pull_in_progress(&b);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_ne!(
+        std::fs::read_dir(b.root.join("image/tmp")).unwrap().count(),
+        0
+    );
+    let (host, _) = Img::new(good_layer(), "amd64")
+        .serve(|l, _| resp(200, "application/octet-stream", l.to_vec()));
+    b.insecure(&host);
+    b.ok(&["pull", &format!("{host}/t:v1")]);
+    b.assert_host_clean();
+}
+
+#[test]
+fn pull_terminated_removes_its_staging_on_the_way_out() {
+    let b = Berth::new();
+    let child = pull_in_progress(&b);
+    // SAFETY: signals a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(b.ok(&["images", "-q"]), "");
+    b.assert_host_clean();
+}

@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::digest::{Digest, HashReader};
 use crate::media::Compression;
-use crate::store::{BlobWriter, Layer, Staging, StoreError};
+use crate::store::{BlobWriter, Layer, SnapshotMeta, Staging, StoreError};
 use crate::unpack::{self, Options};
 
 /// What a layer still needs.
@@ -61,6 +61,7 @@ pub fn ingest<R: Read + Send>(
         path: what.clone().into(),
         source: e,
     };
+    let mut unpacked_meta = None;
     if needs.snapshot {
         let root = staging.snapshot_dir(&layer.chain_id)?;
         // Two threads: this one creates files (system time), the other downloads,
@@ -77,22 +78,26 @@ pub fn ingest<R: Read + Send>(
             let diff_id = producer
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("decoder thread panicked")));
-            unpacked.map(|()| diff_id)
+            unpacked.map(|found| (found, diff_id))
         });
         let unpacked = match unpacked {
-            Ok(Ok(d)) => Ok(d),
-            Ok(Err(e)) => Err(io_err(e)),
+            Ok((found, Ok(d))) => Ok((found, d)),
+            Ok((_, Err(e))) => Err(io_err(e)),
             Err(e) => Err(StoreError::from(e)),
         };
         match unpacked {
-            Ok(diff_id) if diff_id != layer.diff_id => {
+            Ok((_, diff_id)) if diff_id != layer.diff_id => {
                 return Err(StoreError::DigestMismatch {
                     what: format!("{what} diff ID"),
                     expected: layer.diff_id.clone(),
                     actual: diff_id,
                 });
             }
-            Ok(_) => {}
+            Ok((found, _)) => {
+                unpacked_meta = Some(SnapshotMeta {
+                    opaque_root: found.opaque_root,
+                })
+            }
             // Corrupt content often breaks the tar first; the blob digest names the real cause.
             Err(e) => {
                 let drained = io::copy(&mut tee, &mut io::sink()).is_ok();
@@ -112,6 +117,10 @@ pub fn ingest<R: Read + Send>(
     }
     if let Some(w) = inner.copy {
         staging.finish_blob(w, Some(&layer.blob), &what)?;
+    }
+    // Last: the snapshot is complete only once everything about the layer checked out.
+    if let Some(meta) = unpacked_meta {
+        staging.finish_snapshot(&layer.chain_id, &meta)?;
     }
     Ok(())
 }

@@ -212,19 +212,34 @@ pub fn lgetxattrat(dir: BorrowedFd<'_>, name: &OsStr, key: &OsStr) -> io::Result
     Ok(Some(buf))
 }
 
-/// Takes an flock on `fd`, shared or exclusive, waiting for it.
-pub fn flock(fd: BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
-    let op = if exclusive {
-        libc::LOCK_EX
-    } else {
-        libc::LOCK_SH
-    };
+fn flock_op(fd: BorrowedFd<'_>, op: libc::c_int) -> io::Result<()> {
     loop {
         // SAFETY: valid fd.
         match check(unsafe { libc::flock(fd.as_raw_fd(), op) }) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             r => return r,
         }
+    }
+}
+
+/// Takes an flock on `fd`, shared or exclusive, waiting for it.
+pub fn flock(fd: BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
+    flock_op(
+        fd,
+        if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        },
+    )
+}
+
+/// Takes an exclusive flock on `fd` unless another open file holds one (then false).
+pub fn try_flock(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    match flock_op(fd, libc::LOCK_EX | libc::LOCK_NB) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

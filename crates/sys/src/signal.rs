@@ -43,6 +43,44 @@ pub fn empty_mask() -> Mask {
     }
 }
 
+fn set_of(signals: &[i32]) -> libc::sigset_t {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; sigaddset leaves it as it was for a number
+    // that is not a signal.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        for &sig in signals {
+            libc::sigaddset(set.as_mut_ptr(), sig);
+        }
+        set.assume_init()
+    }
+}
+
+/// Blocks `signals` in the calling thread and the threads it starts afterwards, so that only
+/// [`wait`] receives them. Returns the previous mask.
+pub fn block(signals: &[i32]) -> io::Result<Mask> {
+    let set = set_of(signals);
+    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: an initialised set and a valid out-pointer.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, old.as_mut_ptr()) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    // SAFETY: pthread_sigmask succeeded and filled `old`.
+    Ok(Mask(unsafe { old.assume_init() }))
+}
+
+/// Waits for one of `signals` (blocked in every thread) and returns its number.
+pub fn wait(signals: &[i32]) -> io::Result<i32> {
+    let set = set_of(signals);
+    let mut sig = 0;
+    // SAFETY: an initialised set and a valid out-pointer.
+    match unsafe { libc::sigwait(&set, &mut sig) } {
+        0 => Ok(sig),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
 /// A non-blocking, close-on-exec `signalfd` for every signal (all must be blocked already).
 pub fn signalfd_all() -> io::Result<OwnedFd> {
     let mut all = MaybeUninit::<libc::sigset_t>::uninit();
@@ -167,7 +205,16 @@ pub fn parse(s: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{name, parse};
+    use super::{block, name, parse, restore_mask, wait};
+
+    #[test]
+    fn a_blocked_signal_waits_for_wait() {
+        let previous = block(&[libc::SIGUSR2]).unwrap();
+        // SAFETY: raise sends SIGUSR2 to this thread, which blocks it: it stays pending.
+        assert_eq!(unsafe { libc::raise(libc::SIGUSR2) }, 0);
+        assert_eq!(wait(&[libc::SIGUSR2]).unwrap(), libc::SIGUSR2);
+        restore_mask(&previous).unwrap();
+    }
 
     #[test]
     fn signal_names() {

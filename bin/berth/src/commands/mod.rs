@@ -86,6 +86,14 @@ impl Command {
             other => other,
         }
     }
+
+    /// Whether this command adds content to the image store (through a staging area).
+    pub fn adds_images(&self) -> bool {
+        matches!(
+            self,
+            Command::Pull(_) | Command::Load(_) | Command::Import(_)
+        )
+    }
 }
 
 /// Runs a command; returns the exit status.

@@ -259,3 +259,38 @@ pub fn assert_same_tree(ours: &Path, theirs: &Path) {
     );
     assert!(a.len() > 5, "tree {} is nearly empty", ours.display());
 }
+
+/// A docker-archive (what `docker save` writes) of one image named `name`, whose layers are
+/// the given plain tars, bottom first.
+pub fn docker_archive(name: &str, layers: &[Vec<u8>]) -> Vec<u8> {
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| berth_image::Digest::of(l).to_string())
+        .collect();
+    let config = serde_json::json!({
+        "architecture": berth_image::registry::Platform::host().architecture,
+        "os": "linux",
+        "config": { "Cmd": ["/bin/sh"] },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let names: Vec<String> = (0..layers.len()).map(|i| format!("{i}.tar")).collect();
+    let manifest =
+        serde_json::json!([{ "Config": "config.json", "RepoTags": [name], "Layers": names }]);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        b.append_data(&mut h, path, data).unwrap();
+    };
+    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    add("config.json", &config);
+    for (n, l) in names.iter().zip(layers) {
+        add(n, l);
+    }
+    b.into_inner().unwrap()
+}

@@ -1,5 +1,5 @@
 //! Reading a file of an image without mounting it: the snapshots are searched top
-//! down, honouring overlay whiteouts and opaque directories, and paths are opened with
+//! down as overlayfs stacks them, honouring whiteouts and opaque directories, and paths are opened with
 //! `openat2(RESOLVE_BENEATH)` so a symlink in the image cannot reach host files.
 
 use std::ffi::OsStr;
@@ -31,8 +31,7 @@ impl Store {
             return Ok(None);
         }
         let opaque_key = crate::unpack::opaque_xattr(self.rootless);
-        for layer in image.layers()?.iter().rev() {
-            let dir = self.snapshot_path(&layer.chain_id);
+        for dir in self.lower_dirs(image)? {
             let root: OwnedFd = File::open(&dir)
                 .map_err(io_err("open snapshot", &dir))?
                 .into();

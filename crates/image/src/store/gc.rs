@@ -1,5 +1,5 @@
 //! Garbage collection: removes blobs and snapshots no image name or container rootfs
-//! refers to, and leftovers of interrupted operations in `tmp/`. It holds the content
+//! refers to, and leftovers of killed operations in `tmp/`. It holds the content
 //! lock exclusively, so no pull, load or import is adding content meanwhile.
 
 use std::collections::HashSet;
@@ -44,31 +44,30 @@ impl Store {
             snaps.extend(chains.iter().map(|c: &Digest| c.hex().to_string()));
         }
         let report = GcReport {
-            blobs: sweep(&self.dir.join("blobs/sha256"), &blobs)?,
-            snapshots: sweep(&self.dir.join("snapshots"), &snaps)?,
+            blobs: sweep(&self.dir.join("blobs/sha256"), &blobs, |p| {
+                fs::remove_file(p).map_err(io_err("remove", p))
+            })?,
+            // A snapshot killed half-way through its deletion must not look whole.
+            snapshots: sweep(&self.dir.join("snapshots"), &snaps, |p| self.discard(p))?,
         };
-        sweep(&self.tmp_dir(), &HashSet::new())?;
+        self.collect_tmp(true)?;
         Ok(report)
     }
 }
 
 /// Removes every entry of `dir` whose name is not in `keep`; returns how many.
-fn sweep(dir: &Path, keep: &HashSet<String>) -> Result<usize, StoreError> {
+fn sweep(
+    dir: &Path,
+    keep: &HashSet<String>,
+    remove: impl Fn(&Path) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
     let mut n = 0;
     for e in fs::read_dir(dir).map_err(io_err("list", dir))? {
         let e = e.map_err(io_err("list", dir))?;
-        if keep.contains(e.file_name().to_string_lossy().as_ref()) {
-            continue;
+        if !keep.contains(e.file_name().to_string_lossy().as_ref()) {
+            remove(&e.path())?;
+            n += 1;
         }
-        let p = e.path();
-        let is_dir = e.file_type().map_err(io_err("stat", &p))?.is_dir();
-        let r = if is_dir {
-            fs::remove_dir_all(&p)
-        } else {
-            fs::remove_file(&p)
-        };
-        r.map_err(io_err("remove", &p))?;
-        n += 1;
     }
     Ok(n)
 }

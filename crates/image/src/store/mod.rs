@@ -11,6 +11,7 @@ mod lock;
 mod rootfs;
 mod snapshots;
 mod staging;
+mod tmp;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,8 +22,8 @@ pub use image::{layers_of, Image, Layer};
 pub use index::ImageRecord;
 pub use lock::Lock;
 pub use rootfs::Rootfs;
-pub use snapshots::chain_ids;
-pub use staging::Staging;
+pub use snapshots::{chain_ids, SnapshotMeta};
+pub use staging::{discard_staging_of_this_process, Staging};
 
 use crate::digest::{Digest, DigestError};
 use crate::unpack::UnpackError;
@@ -106,7 +107,7 @@ impl Store {
             let body = br#"{"imageLayoutVersion":"1.0.0"}"#;
             blobs::write_atomic(&dir.join("tmp"), &layout, body)?;
         }
-        for lock in ["content.lock", "index.lock"] {
+        for lock in ["content.lock", "index.lock", "tmp.lock"] {
             let p = dir.join(lock);
             std::fs::OpenOptions::new()
                 .create(true)

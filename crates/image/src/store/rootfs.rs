@@ -46,17 +46,11 @@ impl Store {
         let _content = self.content_lock()?;
         let dir = self.rootfs_dir(id)?;
         let layers = image.layers()?;
-        let mut lowers = Vec::new();
-        for l in layers.iter().rev() {
-            let p = self.snapshot_path(&l.chain_id);
-            if !p.is_dir() {
-                return Err(StoreError::Invalid {
-                    what: format!("image {}", image.id),
-                    why: format!("snapshot {} is missing; pull the image again", l.chain_id),
-                });
-            }
-            lowers.push(p.display().to_string());
-        }
+        let lowers: Vec<String> = self
+            .lower_dirs(image)?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         fs::create_dir(&dir).map_err(io_err("create rootfs directory", &dir))?;
         let res = self.mount_rootfs(
             id,

@@ -1,39 +1,69 @@
 //! Staging: everything one operation (pull, load, import) adds goes to a private
 //! directory under `tmp/` first and is renamed into the store only when the whole
-//! operation succeeded. A failed or interrupted operation leaves the store as it was
-//! (the staging directory is removed on drop, or by the next garbage collection).
+//! operation succeeded. A failed or interrupted operation leaves the store as it was: the
+//! staging directory is removed on drop, by [`discard_staging_of_this_process`] when the
+//! process is told to terminate, or, after a kill, by the next store write (see `tmp.rs`).
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::blobs::{unique_name, BlobWriter};
+use super::snapshots::{read_meta, tree_of, write_meta, SnapshotMeta};
 use super::{io_err, Store, StoreError};
 use crate::digest::Digest;
 use crate::sys;
+
+/// The staging directories of this process, for [`discard_staging_of_this_process`].
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the staging directories of this process. For a process about to exit on a
+/// signal: the operations using them will not get to clean up.
+pub fn discard_staging_of_this_process() {
+    let dirs = LIVE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for dir in dirs {
+        // Threads still unpacking may add entries while it goes: try again.
+        for _ in 0..10 {
+            match fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => continue,
+                _ => break,
+            }
+        }
+    }
+}
 
 /// A staging area in the store; dropped without [`Staging::commit`] it disappears.
 #[derive(Debug)]
 pub struct Staging<'s> {
     store: &'s Store,
     dir: PathBuf,
+    /// The open directory, flocked: it marks the staging area as in use.
+    _owner: File,
     committed: bool,
 }
 
 impl<'s> Staging<'s> {
-    /// Creates a new staging directory.
+    /// Creates a new staging directory, after removing those that killed commands left.
     pub fn new(store: &'s Store) -> Result<Staging<'s>, StoreError> {
+        store.collect_tmp(false)?;
         let dir = store.tmp_dir().join(unique_name("stage"));
-        for sub in ["blobs", "snapshots"] {
-            let p = dir.join(sub);
-            fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
-        }
-        Ok(Staging {
+        let owner = store.make_owned_dir(&dir)?;
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir.clone());
+        let staging = Staging {
             store,
             dir,
+            _owner: owner,
             committed: false,
-        })
+        };
+        for sub in ["blobs", "snapshots"] {
+            let p = staging.dir.join(sub);
+            fs::create_dir(&p).map_err(io_err("create directory", &p))?;
+        }
+        Ok(staging)
     }
 
     /// A writer for a new blob.
@@ -106,9 +136,10 @@ impl<'s> Staging<'s> {
         }
     }
 
-    /// Whether the snapshot exists in the store or is already staged.
+    /// Whether a complete snapshot is in the store or already staged.
     pub fn has_snapshot(&self, chain: &Digest) -> bool {
-        self.store.snapshot_path(chain).exists() || self.staged_snapshot(chain).exists()
+        self.store.has_snapshot(chain)
+            || matches!(read_meta(&self.staged_snapshot(chain)), Ok(Some(_)))
     }
 
     fn staged_snapshot(&self, chain: &Digest) -> PathBuf {
@@ -117,10 +148,15 @@ impl<'s> Staging<'s> {
 
     /// Creates the (empty) directory a layer with this chain ID is unpacked into.
     pub fn snapshot_dir(&self, chain: &Digest) -> Result<OwnedFd, StoreError> {
-        let p = self.staged_snapshot(chain);
-        fs::create_dir(&p).map_err(io_err("create snapshot", &p))?;
-        let f = fs::File::open(&p).map_err(io_err("open snapshot", &p))?;
+        let p = tree_of(&self.staged_snapshot(chain));
+        fs::create_dir_all(&p).map_err(io_err("create snapshot", &p))?;
+        let f = File::open(&p).map_err(io_err("open snapshot", &p))?;
         Ok(f.into())
+    }
+
+    /// Marks the staged snapshot complete: its layer is unpacked and checked.
+    pub fn finish_snapshot(&self, chain: &Digest, meta: &SnapshotMeta) -> Result<(), StoreError> {
+        write_meta(&self.staged_snapshot(chain), meta)
     }
 
     /// Moves everything staged into the store. Content another process added meanwhile
@@ -134,7 +170,11 @@ impl<'s> Staging<'s> {
             &self.dir.join("blobs"),
             &self.store.dir.join("blobs/sha256"),
         )?;
-        move_all(&staged_snaps, &self.store.dir.join("snapshots"))?;
+        let snapshots = self.store.dir.join("snapshots");
+        for name in list(&staged_snaps)? {
+            self.place_snapshot(&staged_snaps.join(&name), &snapshots.join(&name))?;
+        }
+        sync_dir(&snapshots)?;
         self.committed = true;
         let _ = fs::remove_dir_all(&self.dir);
         Ok(())
@@ -150,17 +190,51 @@ fn list(dir: &Path) -> Result<Vec<String>, StoreError> {
     Ok(out)
 }
 
+/// Renames `from` to `dest`; false if `dest` exists (a directory that is not empty).
+fn rename_new(from: &Path, dest: &Path) -> Result<bool, StoreError> {
+    match fs::rename(from, dest) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {
+            Ok(false)
+        }
+        Err(e) => Err(io_err("rename into store", dest)(e)),
+    }
+}
+
 fn move_all(from: &Path, to: &Path) -> Result<(), StoreError> {
     for name in list(from)? {
-        let dest = to.join(&name);
-        match fs::rename(from.join(&name), &dest) {
-            Ok(()) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {}
-            Err(e) => return Err(io_err("rename into store", &dest)(e)),
-        }
+        rename_new(&from.join(&name), &to.join(&name))?;
     }
-    let d: OwnedFd = fs::File::open(to).map_err(io_err("open", to))?.into();
-    sys::fsync(std::os::fd::AsFd::as_fd(&d)).map_err(io_err("fsync", to))
+    sync_dir(to)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    let d: OwnedFd = File::open(dir).map_err(io_err("open", dir))?.into();
+    sys::fsync(std::os::fd::AsFd::as_fd(&d)).map_err(io_err("fsync", dir))
+}
+
+impl Staging<'_> {
+    /// Moves a staged snapshot into the store. A complete one already there is the same
+    /// layer and is kept; an incomplete one (left by an older berth) is replaced.
+    fn place_snapshot(&self, from: &Path, dest: &Path) -> Result<(), StoreError> {
+        if rename_new(from, dest)? || read_meta(dest)?.is_some() {
+            return Ok(());
+        }
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
+        for (container, chains) in self.store.rootfs_users()? {
+            if chains.iter().any(|c| Some(c.hex()) == name.as_deref()) {
+                return Err(StoreError::Invalid {
+                    what: format!("snapshot {}", dest.display()),
+                    why: format!(
+                        "incomplete, and used by container {container}; remove it and try again"
+                    ),
+                });
+            }
+        }
+        self.store.discard(dest)?;
+        // Another process may have placed its copy meanwhile: that one is complete.
+        rename_new(from, dest).map(drop)
+    }
 }
 
 impl Drop for Staging<'_> {
@@ -168,5 +242,8 @@ impl Drop for Staging<'_> {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.dir);
         }
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|d| *d != self.dir);
     }
 }

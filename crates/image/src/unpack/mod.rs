@@ -3,10 +3,12 @@
 //! Every entry is created relative to a directory fd opened with
 //! `openat2(RESOLVE_BENEATH)` below the snapshot root, so no name, symlink or hard link
 //! in the layer can make a write land outside it. Whiteouts become overlayfs whiteouts
-//! (char 0:0) and opaque directories get the overlay opaque xattr.
+//! (char 0:0), opaque directories get the overlay opaque xattr, and GNU sparse files are
+//! made sparse on disk.
 
 mod meta;
 mod path;
+mod sparse;
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -25,6 +27,7 @@ pub fn checked_components(name: &[u8]) -> Result<Vec<OsString>, &'static str> {
 }
 use meta::Meta;
 use path::{components, join, Dirs};
+use sparse::{PaxSparse, SparseError};
 
 use crate::sys;
 
@@ -56,6 +59,16 @@ pub enum UnpackError {
         /// The OS error.
         source: io::Error,
     },
+    /// The entry describes something that cannot be (a sparse map that does not fit).
+    #[error("layer {layer}: entry {path:?}: {why}")]
+    Invalid {
+        /// The layer (digest) being unpacked.
+        layer: String,
+        /// The entry name.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
     /// The tar stream itself is broken (or the stream under it failed).
     #[error("layer {layer}: reading tar stream: {source}")]
     Tar {
@@ -81,6 +94,15 @@ impl Default for Options {
     }
 }
 
+/// What unpacking found out about a layer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Unpacked {
+    /// The layer has an opaque whiteout (`.wh..wh..opq`) at its root: nothing of the
+    /// layers below shows. overlayfs ignores the opaque xattr on a layer's root, so this
+    /// is left to whoever stacks the layers.
+    pub opaque_root: bool,
+}
+
 /// Unpacks the tar stream `reader` into the directory `root`. Reads the stream to its end
 /// (so a digest computed beneath it covers every byte).
 pub fn unpack<R: Read>(
@@ -88,7 +110,7 @@ pub fn unpack<R: Read>(
     root: OwnedFd,
     opts: Options,
     layer: &str,
-) -> Result<(), UnpackError> {
+) -> Result<Unpacked, UnpackError> {
     let mut u = Unpacker {
         dirs: Dirs::new(root),
         opts,
@@ -97,6 +119,7 @@ pub fn unpack<R: Read>(
         umask: sys::current_umask(),
         ids: sys::effective_ids(),
         setgid_dirs: HashSet::new(),
+        found: Unpacked::default(),
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| u.tar_err(e))?;
@@ -106,7 +129,7 @@ pub fn unpack<R: Read>(
     }
     u.finish_dir_times()?;
     io::copy(archive.into_inner().by_ref(), &mut io::sink()).map_err(|e| u.tar_err(e))?;
-    Ok(())
+    Ok(u.found)
 }
 
 struct Unpacker<'a> {
@@ -122,6 +145,7 @@ struct Unpacker<'a> {
     /// Directories of this layer with the setgid bit: what is created in them takes their
     /// group, so it is chowned explicitly.
     setgid_dirs: HashSet<Vec<OsString>>,
+    found: Unpacked,
 }
 
 /// The shape of an entry that decides how it is created.
@@ -170,10 +194,61 @@ impl Unpacker<'_> {
         }
     }
 
+    /// Maps a sparse entry's error to one naming the entry.
+    fn sparse_err(&self, name: &[u8], e: SparseError) -> UnpackError {
+        match e {
+            SparseError::Invalid(why) => UnpackError::Invalid {
+                layer: self.layer.to_string(),
+                path: String::from_utf8_lossy(name).into_owned(),
+                why,
+            },
+            SparseError::Read(e) => self.tar_err(io::Error::new(
+                e.kind(),
+                format!("entry {:?}: {e}", String::from_utf8_lossy(name)),
+            )),
+            SparseError::Write(e) => self.io_err(name, "write")(e),
+        }
+    }
+
+    /// The PAX GNU sparse description of the entry, if it has one.
+    fn pax_sparse<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        name: &[u8],
+    ) -> Result<Option<PaxSparse>, UnpackError> {
+        let mut records = Vec::new();
+        let size = entry.size();
+        if let Some(pax) = entry.pax_extensions().map_err(|e| self.tar_err(e))? {
+            for ext in pax {
+                let ext = ext.map_err(|e| self.tar_err(e))?;
+                if ext.key_bytes().starts_with(b"GNU.sparse.") {
+                    records.push((ext.key_bytes().to_vec(), ext.value_bytes().to_vec()));
+                }
+            }
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        PaxSparse::parse(&records, size)
+            .map_err(|e| self.sparse_err(sparse::name_in(&records).unwrap_or(name), e))
+    }
+
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), UnpackError> {
-        let name = entry.path_bytes().into_owned();
+        let header_name = entry.path_bytes().into_owned();
+        let mut sparse = self.pax_sparse(entry, &header_name)?;
+        // The header of a PAX sparse file names a placeholder (GNUSparseFile.N/NAME).
+        let name = sparse
+            .as_mut()
+            .and_then(|s| s.name.take())
+            .unwrap_or(header_name);
         let parts = components(&name).map_err(|b| self.escape(&name, b.describe()))?;
         let kind = self.kind(entry, &name)?;
+        if sparse.is_some() && !matches!(kind, Kind::File) {
+            return Err(self.sparse_err(
+                &name,
+                SparseError::Invalid("sparse map on an entry that is not a file".into()),
+            ));
+        }
         let meta = Meta::read(entry).map_err(|e| self.tar_err(e))?;
         let Some((base, parent)) = parts.split_last() else {
             // "./": the snapshot root's own attributes.
@@ -185,6 +260,10 @@ impl Unpacker<'_> {
         };
         let base_bytes = base.as_bytes();
         if base_bytes == OPAQUE_MARKER {
+            if parent.is_empty() {
+                self.found.opaque_root = true;
+                return Ok(());
+            }
             let dir = self
                 .dirs
                 .open(parent)
@@ -226,7 +305,7 @@ impl Unpacker<'_> {
             }
             Kind::File => {
                 drop(dir);
-                self.file(entry, &name, parent, base, &meta)?
+                self.file(entry, &name, parent, base, &meta, sparse)?
             }
             Kind::Symlink(target) => {
                 sys::symlinkat(&target, dir.as_fd(), base)
@@ -341,6 +420,7 @@ impl Unpacker<'_> {
         parent: &[OsString],
         base: &OsStr,
         meta: &Meta,
+        sparse: Option<PaxSparse>,
     ) -> Result<(), UnpackError> {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
         // Created with its final mode: most files then need neither chmod nor chown.
@@ -358,13 +438,20 @@ impl Unpacker<'_> {
         .map_err(self.io_err(name, "create file"))?;
         let mut f = File::from(fd);
         let want = entry.size();
-        let got = io::copy(entry, &mut f).map_err(|e| self.tar_err(e))?;
-        if got != want {
-            let why = format!(
-                "entry {:?} ends after {got} of {want} bytes",
-                String::from_utf8_lossy(name)
-            );
-            return Err(self.tar_err(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
+        if let Some(s) = sparse {
+            s.write(entry, want, &mut f)
+                .map_err(|e| self.sparse_err(name, e))?;
+        } else if entry.header().entry_type().is_gnu_sparse() {
+            sparse::expand_gnu(entry, want, &mut f).map_err(|e| self.sparse_err(name, e))?;
+        } else {
+            let got = io::copy(entry, &mut f).map_err(|e| self.tar_err(e))?;
+            if got != want {
+                let why = format!(
+                    "entry {:?} ends after {got} of {want} bytes",
+                    String::from_utf8_lossy(name)
+                );
+                return Err(self.tar_err(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
+            }
         }
         let chown = !self.opts.rootless
             && ((meta.uid, meta.gid) != self.ids || self.setgid_dirs.contains(parent));

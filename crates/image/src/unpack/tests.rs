@@ -33,7 +33,7 @@ fn opts() -> Options {
     }
 }
 
-fn run(tar: Vec<u8>, dest: &Path) -> Result<(), UnpackError> {
+fn run(tar: Vec<u8>, dest: &Path) -> Result<Unpacked, UnpackError> {
     let fd: OwnedFd = File::open(dest).unwrap().into();
     unpack(&tar[..], fd, opts(), "sha256:test")
 }
@@ -115,7 +115,8 @@ fn whiteouts_become_overlay_whiteouts() {
     raw(&mut b, "var/.wh..wh..opq", T::Regular, "", b"", 0o644);
     raw(&mut b, "var/.wh..wh.plnk", T::Directory, "", b"", 0o700);
     let dir = tempfile::tempdir().unwrap();
-    run(b.into_inner().unwrap(), dir.path()).unwrap();
+    let found = run(b.into_inner().unwrap(), dir.path()).unwrap();
+    assert!(!found.opaque_root);
     let wh = fs::symlink_metadata(dir.path().join("etc/motd")).unwrap();
     assert!(wh.file_type().is_char_device());
     assert_eq!(wh.rdev(), 0);
@@ -126,6 +127,24 @@ fn whiteouts_become_overlay_whiteouts() {
         Some(b"y".to_vec())
     );
     assert!(!dir.path().join("var/.wh..wh.plnk").exists());
+}
+
+#[test]
+fn an_opaque_root_is_reported_not_marked() {
+    let mut b = tar::Builder::new(Vec::new());
+    raw(&mut b, "a", T::Regular, "", b"1", 0o644);
+    raw(&mut b, "./.wh..wh..opq", T::Regular, "", b"", 0o644);
+    let dir = tempfile::tempdir().unwrap();
+    let found = run(b.into_inner().unwrap(), dir.path()).unwrap();
+    assert!(found.opaque_root);
+    // overlayfs would ignore the mark on a layer's root; the store stacks nothing below.
+    let fd: OwnedFd = File::open(dir.path()).unwrap().into();
+    let key = meta::opaque_xattr(sys::rootless());
+    assert_eq!(
+        sys::lgetxattrat(fd.as_fd(), OsStr::new("."), key).unwrap(),
+        None
+    );
+    assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"1");
 }
 
 #[test]
@@ -236,4 +255,220 @@ fn truncated_tar_is_an_error() {
     t.truncate(2048);
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(run(t, dir.path()), Err(UnpackError::Tar { .. })));
+}
+
+/// A regular entry `name` with these PAX records and data (what GNU tar writes for the
+/// PAX sparse formats).
+fn pax_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, records: &[(&str, &str)], data: &[u8]) {
+    b.append_pax_extensions(records.iter().map(|(k, v)| (*k, v.as_bytes())))
+        .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(T::Regular);
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    b.append_data(&mut h, name, data).unwrap();
+}
+
+/// The 1.0 map text for these segments, padded to its 512-byte block.
+fn map_1x0(segments: &[(u64, u64)]) -> Vec<u8> {
+    let mut m = format!("{}\n", segments.len());
+    for (o, l) in segments {
+        m.push_str(&format!("{o}\n{l}\n"));
+    }
+    let mut m = m.into_bytes();
+    m.resize(m.len().div_ceil(512) * 512, 0);
+    m
+}
+
+const SPARSE_SIZE: u64 = 16 << 20;
+
+/// "hello" at 64 KiB and "world" at 8 MiB of a 16 MiB file.
+fn check_sparse(dir: &Path, name: &str) {
+    let p = dir.join(name);
+    let m = fs::metadata(&p).unwrap();
+    assert_eq!(m.len(), SPARSE_SIZE, "{name}");
+    assert!(
+        m.blocks() * 512 <= 64 << 10,
+        "{name}: {} blocks",
+        m.blocks()
+    );
+    let got = fs::read(&p).unwrap();
+    let mut want = vec![0u8; SPARSE_SIZE as usize];
+    want[64 << 10..(64 << 10) + 5].copy_from_slice(b"hello");
+    want[8 << 20..(8 << 20) + 5].copy_from_slice(b"world");
+    assert!(got == want, "{name}: content differs");
+}
+
+#[test]
+fn pax_sparse_files_are_expanded_with_holes() {
+    let size = SPARSE_SIZE.to_string();
+    let segments = [(64 << 10, 5), (8 << 20, 5)];
+    let mut b = tar::Builder::new(Vec::new());
+    // 1.0: the map precedes the data; the header names a placeholder.
+    let mut data = map_1x0(&segments);
+    data.extend_from_slice(b"helloworld");
+    pax_entry(
+        &mut b,
+        "GNUSparseFile.1/v10",
+        &[
+            ("GNU.sparse.major", "1"),
+            ("GNU.sparse.minor", "0"),
+            ("GNU.sparse.name", "v10"),
+            ("GNU.sparse.realsize", &size),
+        ],
+        &data,
+    );
+    // 0.1: the map in one record.
+    let map = format!("{},5,{},5", 64 << 10, 8 << 20);
+    pax_entry(
+        &mut b,
+        "GNUSparseFile.2/v01",
+        &[
+            ("GNU.sparse.size", &size),
+            ("GNU.sparse.numblocks", "2"),
+            ("GNU.sparse.name", "v01"),
+            ("GNU.sparse.map", &map),
+        ],
+        b"helloworld",
+    );
+    // 0.0: offset and numbytes records in turn; the header has the real name.
+    let (o1, o2) = ((64 << 10).to_string(), (8 << 20).to_string());
+    pax_entry(
+        &mut b,
+        "v00",
+        &[
+            ("GNU.sparse.size", &size),
+            ("GNU.sparse.numblocks", "2"),
+            ("GNU.sparse.offset", &o1),
+            ("GNU.sparse.numbytes", "5"),
+            ("GNU.sparse.offset", &o2),
+            ("GNU.sparse.numbytes", "5"),
+        ],
+        b"helloworld",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    run(b.into_inner().unwrap(), dir.path()).unwrap();
+    for name in ["v10", "v01", "v00"] {
+        check_sparse(dir.path(), name);
+    }
+    assert!(!dir.path().join("GNUSparseFile.1").exists());
+}
+
+#[test]
+fn old_gnu_sparse_entries_keep_their_holes() {
+    let src = tempfile::tempdir().unwrap();
+    let f = File::create(src.path().join("f")).unwrap();
+    f.set_len(SPARSE_SIZE).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, b"hello", 64 << 10).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, b"world", 8 << 20).unwrap();
+    drop(f);
+    let mut b = tar::Builder::new(Vec::new());
+    b.sparse(true);
+    b.append_path_with_name(src.path().join("f"), "gnu")
+        .unwrap();
+    let tar = b.into_inner().unwrap();
+    assert_eq!(tar[156], b'S', "the tar crate wrote no GNU sparse entry");
+    let dir = tempfile::tempdir().unwrap();
+    run(tar, dir.path()).unwrap();
+    check_sparse(dir.path(), "gnu");
+}
+
+#[test]
+fn malformed_sparse_maps_are_refused() {
+    let size = SPARSE_SIZE.to_string();
+    let v01 = |count: &str, map: &str, data: &[u8]| {
+        let mut b = tar::Builder::new(Vec::new());
+        pax_entry(
+            &mut b,
+            "GNUSparseFile.0/bad",
+            &[
+                ("GNU.sparse.size", &size),
+                ("GNU.sparse.numblocks", count),
+                ("GNU.sparse.name", "bad"),
+                ("GNU.sparse.map", map),
+            ],
+            data,
+        );
+        b.into_inner().unwrap()
+    };
+    let v10 = |realsize: &str, data: Vec<u8>| {
+        let mut b = tar::Builder::new(Vec::new());
+        pax_entry(
+            &mut b,
+            "GNUSparseFile.0/bad",
+            &[
+                ("GNU.sparse.major", "1"),
+                ("GNU.sparse.minor", "0"),
+                ("GNU.sparse.name", "bad"),
+                ("GNU.sparse.realsize", realsize),
+            ],
+            &data,
+        );
+        b.into_inner().unwrap()
+    };
+    let block = |text: &[u8]| {
+        let mut b = text.to_vec();
+        b.resize(512, 0);
+        b
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("overlap", v01("2", "0,10,5,5", &[1; 15]), "overlaps"),
+        ("out of order", v01("2", "100,5,0,5", &[1; 10]), "overlaps"),
+        (
+            "past the size",
+            v01("1", "16777215,5", &[1; 5]),
+            "past the file's size",
+        ),
+        (
+            "offset overflow",
+            v01("1", "18446744073709551615,5", &[1; 5]),
+            "past",
+        ),
+        (
+            "count mismatch",
+            v01("3", "0,5", &[1; 5]),
+            "numbers for 3 segments",
+        ),
+        (
+            "absurd count",
+            v01("99999999999", "0,5", &[1; 5]),
+            "segments (at most",
+        ),
+        ("not a number", v01("1", "0,-5", &[1; 5]), "not a number"),
+        (
+            "data left over",
+            v01("1", "0,5", &[1; 9]),
+            "holds 5 bytes of data, the entry 9",
+        ),
+        ("too big", v10("68719476737", map_1x0(&[])), "at most"),
+        (
+            "map past the data",
+            v10(&size, b"9\n".to_vec()),
+            "runs past",
+        ),
+        (
+            "1.0 absurd count",
+            v10(&size, block(b"99999999999\n")),
+            "segments (at most",
+        ),
+        (
+            "1.0 long number",
+            v10(&size, block(&[b'1'; 30])),
+            "longer than a number",
+        ),
+    ];
+    for (what, tar, expect) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let err = run(tar, dir.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, UnpackError::Invalid { .. }), "{what}: {msg}");
+        assert!(
+            msg.contains("entry \"bad\"") && msg.contains(expect),
+            "{what}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "{what}: one line");
+    }
 }
