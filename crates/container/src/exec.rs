@@ -129,7 +129,7 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         let spawned = launch(&tenant)?;
         let terminal = foreground::Relay::for_pty(spawned.master.as_ref());
         foreground::start(&spawned.channel)?;
-        foreground::attend(spawned.pid, sigfd, terminal, None)
+        foreground::attend(spawned.pid, sigfd, terminal, None, None)
     })
 }
 

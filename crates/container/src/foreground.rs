@@ -22,16 +22,35 @@ pub(crate) fn session<T>(f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> 
     result
 }
 
-/// Waits for `pid` to exit while relaying the terminal (when `terminal` is given) and the
-/// container's sd_notify messages (when `notify` is), and forwarding signals; returns its
-/// exit status.
+/// Which of the container's output streams a chunk came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A caller that takes the container's output itself (an engine keeping a log) instead of
+/// leaving it on the inherited stdout and stderr: the container writes into pipes whose read
+/// ends this gives, and gets each chunk read from them. With a terminal, the pty's output
+/// arrives here as stdout.
+pub trait Output {
+    /// The read ends of the pipes on the container's stdout and stderr.
+    fn pipes(&self) -> [Option<BorrowedFd<'_>>; 2];
+    /// What the container wrote.
+    fn write(&mut self, stream: Stream, data: &[u8]);
+}
+
+/// Waits for `pid` to exit while relaying the terminal (when `terminal` is given), the
+/// container's output (to `output`, when given) and its sd_notify messages (when `notify`
+/// is), and forwarding signals; returns its exit status.
 pub(crate) fn attend(
     pid: i32,
     sigfd: BorrowedFd<'_>,
     terminal: Option<Relay<'_>>,
     notify: Option<&notify::Relay>,
+    output: Option<&mut dyn Output>,
 ) -> Result<i32, Error> {
-    supervise(pid, sigfd, terminal, notify)
+    supervise(pid, sigfd, terminal, notify, output)
 }
 
 /// Reaps children that have already exited.
@@ -101,12 +120,39 @@ impl<'a> Relay<'a> {
             Ok(n) => sysfs::write_all(to, &buf[..n]).is_ok(),
         }
     }
+}
 
-    /// Copies the pty's remaining output once the container has exited.
-    fn drain(&self) {
-        while poll::readable(&[Some(self.master)], Some(Duration::ZERO)).is_ok_and(|r| r[0])
-            && Self::pump(self.master, self.stdout)
-        {}
+/// Moves one chunk from the pty to `output` (as stdout), or without one to `stdout`; false
+/// at end of input.
+fn take_pty(
+    master: BorrowedFd<'_>,
+    output: &mut Option<&mut dyn Output>,
+    stdout: BorrowedFd<'_>,
+) -> bool {
+    let mut buf = [0u8; 16384];
+    match (sysfs::read(master, &mut buf), output) {
+        (Ok(0) | Err(_), _) => false,
+        (Ok(n), Some(o)) => {
+            o.write(Stream::Stdout, &buf[..n]);
+            true
+        }
+        (Ok(n), None) => sysfs::write_all(stdout, &buf[..n]).is_ok(),
+    }
+}
+
+/// Moves one chunk from the output's pipe of `stream` to it; false at end of input.
+fn take_pipe(output: &mut dyn Output, stream: Stream) -> bool {
+    let mut buf = [0u8; 16384];
+    let read = match output.pipes()[stream as usize] {
+        Some(fd) => sysfs::read(fd, &mut buf),
+        None => return false,
+    };
+    match read {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            output.write(stream, &buf[..n]);
+            true
+        }
     }
 }
 
@@ -118,43 +164,55 @@ impl Drop for Relay<'_> {
     }
 }
 
-/// Waits for the init to exit, forwarding signals to it and relaying the terminal; reaps
-/// every other child that is reparented to us.
+/// Waits for the init to exit, forwarding signals to it and relaying the terminal and the
+/// output; reaps every other child that is reparented to us.
 fn supervise(
     init: i32,
     sigfd: BorrowedFd<'_>,
     mut relay: Option<Relay<'_>>,
     notify: Option<&notify::Relay>,
+    mut output: Option<&mut dyn Output>,
 ) -> Result<i32, Error> {
-    let mut master_open = relay.is_some();
+    // Still open: the pty, the stdout pipe, the stderr pipe.
+    let mut open = [relay.is_some(), true, true];
+    let streams = [Stream::Stdout, Stream::Stderr];
     loop {
         let (master, stdin) = match &relay {
-            Some(r) => (
-                master_open.then_some(r.master),
-                r.stdin_open.then_some(r.stdin),
-            ),
+            Some(r) => (open[0].then_some(r.master), r.stdin_open.then_some(r.stdin)),
             None => (None, None),
         };
-        let ready = poll::readable(&[Some(sigfd), notify.map(|n| n.fd()), master, stdin], None)
-            .map_err(Error::io("poll"))?;
+        let ready = {
+            let pipes = output.as_deref().map_or([None, None], |o| o.pipes());
+            let [out, err] = [0, 1].map(|i| pipes[i].filter(|_| open[i + 1]));
+            poll::readable(
+                &[Some(sigfd), notify.map(|n| n.fd()), master, stdin, out, err],
+                None,
+            )
+            .map_err(Error::io("poll"))?
+        };
         if let Some(n) = notify.filter(|_| ready[1]) {
             n.forward();
         }
         if let Some(r) = relay.as_mut() {
-            if ready[2] && !Relay::pump(r.master, r.stdout) {
-                master_open = false;
+            if ready[2] {
+                open[0] = take_pty(r.master, &mut output, r.stdout);
             }
             if ready[3] && !Relay::pump(r.stdin, r.master) {
                 r.stdin_open = false;
+            }
+        }
+        if let Some(o) = output.as_deref_mut() {
+            for (i, stream) in streams.into_iter().enumerate() {
+                if ready[4 + i] {
+                    open[i + 1] = take_pipe(o, stream);
+                }
             }
         }
         while let Some(sig) = signal::read_signalfd(sigfd).map_err(Error::io("read signalfd"))? {
             match sig {
                 libc::SIGCHLD => {
                     if let Some(code) = reap(init)? {
-                        if let Some(r) = &relay {
-                            r.drain();
-                        }
+                        drain(relay.as_ref(), output, open);
                         return Ok(code);
                     }
                 }
@@ -168,6 +226,20 @@ fn supervise(
                     let _ = sysproc::kill(init, s);
                 }
             }
+        }
+    }
+}
+
+/// Moves what the exited container left in the pty and the pipes.
+fn drain(relay: Option<&Relay<'_>>, mut output: Option<&mut dyn Output>, open: [bool; 3]) {
+    let now =
+        |fd: BorrowedFd<'_>| poll::readable(&[Some(fd)], Some(Duration::ZERO)).is_ok_and(|r| r[0]);
+    if let Some(r) = relay.filter(|_| open[0]) {
+        while now(r.master) && take_pty(r.master, &mut output, r.stdout) {}
+    }
+    if let Some(o) = output {
+        for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
+            while open[i + 1] && o.pipes()[i].is_some_and(now) && take_pipe(o, stream) {}
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::delete::destroy;
 use crate::start::poststart;
 use crate::{foreground, Error, Runtime};
 use berth_sys::process as sysproc;
+pub use foreground::{Output, Stream};
 use std::os::fd::{AsFd, BorrowedFd};
 
 /// Runs the container; returns its exit status (0 when detached).
@@ -51,6 +52,10 @@ pub trait Observer {
     /// The program has ended; `oom_kills` is how many of the container's processes the
     /// kernel's OOM killer ended (read before the cgroup goes).
     fn ended(&mut self, _oom_kills: u64) {}
+    /// Where the container's output goes, when the caller takes it (see [`Output`]).
+    fn output(&mut self) -> Option<&mut dyn Output> {
+        None
+    }
 }
 
 impl Observer for () {}
@@ -79,7 +84,8 @@ fn attend(built: Built, sigfd: BorrowedFd<'_>, observer: &mut dyn Observer) -> R
         .and_then(|()| {
             poststart(&saved);
             observer.started(spawned.pid);
-            let code = foreground::attend(spawned.pid, sigfd, terminal, notify.as_ref())?;
+            let output = observer.output();
+            let code = foreground::attend(spawned.pid, sigfd, terminal, notify.as_ref(), output)?;
             observer.ended(
                 saved
                     .cgroup

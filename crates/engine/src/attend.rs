@@ -2,12 +2,13 @@
 //! parent and subreaper (a monitor, or `berth run` in the foreground), records that it runs,
 //! then how it ended, and removes it when it was created with `--rm`.
 
+use crate::logging::{Collector, PipedStdio};
 use crate::options::Network;
 use crate::record::{Lock, Owner, Record, State};
 use crate::time::Timestamp;
 use crate::{loopback, Engine, Error};
 use berth_container::create::CreateOptions;
-use berth_container::run::Observer;
+use berth_container::run::{Observer, Output};
 use std::fs::File;
 use std::io::Write;
 
@@ -21,6 +22,8 @@ struct Attendant<'a> {
     handshake: &'a mut Option<File>,
     started: bool,
     oom_kills: u64,
+    /// Takes the container's output into its log.
+    output: Option<Collector>,
 }
 
 impl Observer for Attendant<'_> {
@@ -54,12 +57,30 @@ impl Observer for Attendant<'_> {
     fn ended(&mut self, oom_kills: u64) {
         self.oom_kills = oom_kills;
     }
+
+    fn output(&mut self) -> Option<&mut dyn Output> {
+        self.output.as_mut().map(|c| c as &mut dyn Output)
+    }
+}
+
+/// Who attends a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// `berth run` without `-d`: the caller sees the output too.
+    Foreground,
+    /// A detached container's monitor.
+    Monitor,
 }
 
 impl Engine {
     /// Runs container `id` in this process until it exits and returns its exit status.
     /// `handshake` hears "ok" once the program runs (and is taken then).
-    pub(crate) fn attend(&self, id: &str, handshake: &mut Option<File>) -> Result<i32, Error> {
+    pub(crate) fn attend(
+        &self,
+        id: &str,
+        caller: Caller,
+        handshake: &mut Option<File>,
+    ) -> Result<i32, Error> {
         // Lock order: a container's lock, then the runtime's state lock, never the other
         // way round. The lock is held until the program runs, so a command that waits for it
         // finds the container created or running, never half-started.
@@ -84,6 +105,7 @@ impl Engine {
             ..Default::default()
         };
         let name = r.name.clone();
+        let (stdio, output) = self.collector(&r, caller)?;
         let mut att = Attendant {
             engine: self,
             record: r,
@@ -91,11 +113,14 @@ impl Engine {
             handshake,
             started: false,
             oom_kills: 0,
+            output,
         };
         let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
             .map_err(Error::runtime(&name));
         let (started, oom_killed) = (att.started, att.oom_kills > 0);
+        // The log gets the last partial lines; then our own stdio is back.
         drop(att);
+        drop(stdio);
         let message = result.as_ref().err().map(ToString::to_string);
         let ended = self.update(id, |r| {
             if started {
@@ -116,5 +141,64 @@ impl Engine {
             }
         }
         result
+    }
+
+    /// What takes container `r`'s output, for its log driver: pipes on the container's
+    /// stdout and stderr (a terminal's output arrives through the runtime instead), and in
+    /// the foreground, the caller's own files to copy to.
+    fn collector(
+        &self,
+        r: &Record,
+        caller: Caller,
+    ) -> Result<(Option<PipedStdio>, Option<Collector>), Error> {
+        let log = &r.settings.log;
+        if !log.driver.collects() {
+            return Ok((None, None));
+        }
+        let io = |what: &'static str| Error::io(what);
+        let (stdio, pipes) = match r.settings.tty {
+            true => (None, [None, None]),
+            false => {
+                let (g, p) = PipedStdio::install().map_err(io("pipes for the output"))?;
+                (Some(g), p.map(Some))
+            }
+        };
+        let echo = match (caller, &stdio) {
+            (Caller::Monitor, _) => None,
+            (Caller::Foreground, Some(g)) => Some(g.originals().map_err(io("dup stdout"))?),
+            (Caller::Foreground, None) => Some(PipedStdio::current().map_err(io("dup stdout"))?),
+        };
+        let env = match log.env.is_empty() {
+            true => Vec::new(),
+            false => self.process_env(&r.id)?,
+        };
+        let collector = Collector::new(
+            log,
+            &self.containers.log_path(&r.id),
+            (&r.id, &r.name, &env),
+            pipes,
+            echo,
+        )
+        .map_err(Error::path(self.containers.log_path(&r.id)))?;
+        Ok((stdio, collector))
+    }
+
+    /// The environment of container `id`'s process, from its config.
+    fn process_env(&self, id: &str) -> Result<Vec<String>, Error> {
+        let path = self.containers.dir(id).join("config.json");
+        let bytes = std::fs::read(&path).map_err(Error::path(&path))?;
+        let config: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+                field: "process.env".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(config["process"]["env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }

@@ -17,6 +17,7 @@ pub mod export;
 pub mod inspect;
 pub mod kill;
 pub mod list;
+pub mod logging;
 pub mod logs;
 mod loopback;
 pub mod monitor;

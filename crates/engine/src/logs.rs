@@ -1,118 +1,88 @@
-//! `logs`: what a detached container wrote (stdout and stderr, interleaved as written, or
-//! the pty's output with `-t`), all of it or the last lines; `follow` keeps printing until
-//! the container stops.
+//! `logs`: what a container wrote, from its log file (see [`crate::logging`]): stdout and
+//! stderr apart, with their times; the last lines, a time window, and `follow` until the
+//! container stops.
 
+use crate::logging::{Driver, Entry, LogReader};
 use crate::record::State;
+use crate::time::Timestamp;
 use crate::{Engine, Error};
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 /// How often `logs -f` looks for more output.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The flags of `logs`.
+#[derive(Clone, Debug, Default)]
+pub struct LogsOptions {
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<usize>,
+    /// Only lines written at or after this moment.
+    pub since: Option<Timestamp>,
+    /// Only lines written before this moment.
+    pub until: Option<Timestamp>,
+}
+
 impl Engine {
-    /// Copies container `what`'s log to `out`.
+    /// Passes container `what`'s log entries to `emit`, oldest first.
     pub fn logs(
         &self,
         what: &str,
-        follow: bool,
-        tail: Option<usize>,
-        out: &mut dyn Write,
+        o: &LogsOptions,
+        emit: &mut dyn FnMut(&Entry) -> std::io::Result<()>,
     ) -> Result<(), Error> {
         let r = self.container(what)?;
-        let path = self.containers.log_path(&r.id);
-        let mut f = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if r.started_at.is_some() {
-                    return Err(Error::Failed {
-                        name: r.name,
-                        reason: "it ran in the foreground: its output went to the terminal \
-                                 (run it with -d to keep a log)"
-                            .into(),
-                    });
-                }
-                return Ok(());
+        let refuse = |why: &str| Error::Failed {
+            name: r.name.clone(),
+            reason: format!("logs: {why}"),
+        };
+        match r.settings.log.driver {
+            Driver::JsonFile | Driver::K8sFile => {}
+            Driver::Journald => {
+                return Err(refuse(&format!(
+                    "it logs to the journal: journalctl CONTAINER_ID_FULL={}",
+                    r.id
+                )))
             }
-            Err(e) => return Err(Error::path(&path)(e)),
-        };
-        if let Some(n) = tail {
-            let start = tail_offset(&mut f, n).map_err(Error::path(&path))?;
-            f.seek(SeekFrom::Start(start)).map_err(Error::path(&path))?;
+            Driver::None => return Err(refuse("its log driver is none: nothing was kept")),
+            Driver::Passthrough => {
+                return Err(refuse(
+                    "its log driver is passthrough: its output went to the terminal",
+                ))
+            }
         }
-        let copy = |f: &mut File, out: &mut dyn Write| {
-            std::io::copy(f, out)
-                .and_then(|_| out.flush())
-                .map_err(Error::io("write the log"))
+        let path = self.containers.log_path(&r.id);
+        let mut reader = LogReader::new(&path, r.settings.log.driver);
+        let within = |e: &Entry| {
+            e.time
+                .is_none_or(|t| o.since.is_none_or(|s| t >= s) && o.until.is_none_or(|u| t < u))
         };
-        copy(&mut f, out)?;
-        if !follow {
+        let mut pass = |entries: Vec<Entry>| -> Result<(), Error> {
+            for e in entries.iter().filter(|e| within(e)) {
+                emit(e).map_err(Error::io("write the log"))?;
+            }
+            Ok(())
+        };
+        let read = |e| Error::path(&path)(e);
+        // --tail counts the lines of the window, as docker does.
+        let mut first = reader.entries(None).map_err(read)?;
+        first.retain(within);
+        if let Some(n) = o.tail {
+            first.drain(..first.len().saturating_sub(n));
+        }
+        pass(first)?;
+        if !o.follow {
             return Ok(());
         }
         loop {
             let running = self
                 .refresh(&r.id)?
                 .is_some_and(|r| r.state == State::Running);
-            copy(&mut f, out)?;
-            if !running {
+            pass(reader.more().map_err(read)?)?;
+            if !running || o.until.is_some_and(|u| Timestamp::now() >= u) {
                 return Ok(());
             }
             std::thread::sleep(FOLLOW_INTERVAL);
         }
-    }
-}
-
-/// The offset where the last `n` lines of `f` begin (a last line without a newline counts).
-fn tail_offset(f: &mut File, n: usize) -> std::io::Result<u64> {
-    let len = f.seek(SeekFrom::End(0))?;
-    if n == 0 {
-        return Ok(len);
-    }
-    let mut pos = len;
-    let mut newlines = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    while pos > 0 {
-        let chunk = (buf.len() as u64).min(pos);
-        pos -= chunk;
-        f.seek(SeekFrom::Start(pos))?;
-        let part = &mut buf[..chunk as usize];
-        f.read_exact(part)?;
-        for (i, b) in part.iter().enumerate().rev() {
-            let at = pos + i as u64;
-            // The newline that ends the file ends the last line; it does not start one.
-            if *b == b'\n' && at + 1 != len {
-                newlines += 1;
-                if newlines == n {
-                    return Ok(at + 1);
-                }
-            }
-        }
-    }
-    Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tail(text: &str, n: usize) -> String {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = tmp.path().join("log");
-        std::fs::write(&p, text).unwrap();
-        let mut f = File::open(&p).unwrap();
-        let off = tail_offset(&mut f, n).unwrap() as usize;
-        text[off..].to_string()
-    }
-
-    #[test]
-    fn last_lines() {
-        assert_eq!(tail("a\nb\nc\n", 2), "b\nc\n");
-        assert_eq!(tail("a\nb\nc", 2), "b\nc");
-        assert_eq!(tail("a\nb\n", 5), "a\nb\n");
-        assert_eq!(tail("a\nb\n", 0), "");
-        assert_eq!(tail("", 3), "");
-        let long: String = (0..50_000).map(|i| format!("{i}\n")).collect();
-        assert_eq!(tail(&long, 2), "49998\n49999\n");
     }
 }

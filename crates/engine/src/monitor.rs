@@ -5,6 +5,7 @@
 //! host's PID 1 may never reap), forwards signals to it, records its exit and removes it
 //! with `--rm`. It tells the `berth` that started it through [`HANDSHAKE_FD`].
 
+use crate::attend::Caller;
 use crate::{Engine, Error};
 use std::fs::File;
 use std::io::Write;
@@ -29,7 +30,7 @@ pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
     let mut handshake = open.then(|| unsafe { File::from_raw_fd(HANDSHAKE_FD) });
     // Hooks the runtime runs must not hold the handshake open.
     berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32).map_err(Error::io("close_range"))?;
-    let result = Engine::open(root).and_then(|e| e.attend(id, &mut handshake));
+    let result = Engine::open(root).and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));
     // Not started: the starter hears why (another start winning is no failure to it).
     match (handshake, &result) {
         (Some(mut h), Err(Error::AlreadyRunning(_))) => {

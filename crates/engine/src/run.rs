@@ -2,6 +2,7 @@
 //! process with the caller's stdio (stdin only with `-i`; a pty with `-t`). A container that
 //! fails to start is removed again: bad input leaves nothing behind.
 
+use crate::attend::Caller;
 use crate::options::RunOptions;
 use crate::start::MonitorCommand;
 use crate::{Engine, Error};
@@ -26,7 +27,7 @@ impl Engine {
                 .map(|()| Outcome::Detached(r.id.clone()))
         } else {
             stdin_unless_interactive(o.interactive)
-                .and_then(|()| self.attend(&r.id, &mut None))
+                .and_then(|()| self.attend(&r.id, Caller::Foreground, &mut None))
                 .map(Outcome::Exited)
         };
         if result.is_err() {

@@ -7,7 +7,6 @@ use crate::{Engine, Error};
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -33,20 +32,14 @@ impl Engine {
     /// Starts a monitor for container `r` and waits for its word.
     pub(crate) fn spawn_monitor(&self, r: &Record, m: &MonitorCommand) -> Result<(), Error> {
         let id = &r.id;
-        let log_path = self.containers.log_path(id);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .open(&log_path)
-            .map_err(Error::path(&log_path))?;
         let (mut reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
         let mut cmd = Command::new(&m.program);
+        // The monitor writes the container's log itself; it has nothing else to say.
         cmd.args(&m.args)
             .arg(id)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(Error::path(&log_path))?)
-            .stderr(log);
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let w = writer.as_raw_fd();
         // SAFETY: between fork and exec the child only makes async-signal-safe system calls
         // (setsid, dup3/fcntl, close_range); `w` is open in the parent, so in the child too.
@@ -70,10 +63,7 @@ impl Engine {
             "ok" | ALREADY_RUNNING => Ok(()),
             "" => Err(Error::Failed {
                 name: r.name.clone(),
-                reason: format!(
-                    "its monitor exited before the container started (see {})",
-                    log_path.display()
-                ),
+                reason: "its monitor exited before the container started".into(),
             }),
             why => Err(Error::Reported(why.to_string())),
         }

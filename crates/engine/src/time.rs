@@ -47,6 +47,26 @@ impl Timestamp {
 }
 
 impl Timestamp {
+    /// A moment as users give one to `--since`/`--until`: RFC 3339 (`Z` or an offset),
+    /// Unix seconds (`1700000000.5`), or a duration before `now` (`10m`, `1h30m`, `90s`).
+    pub fn from_user(s: &str, now: Timestamp) -> Option<Timestamp> {
+        if let Some(t) = Timestamp::parse(s) {
+            return Some(t);
+        }
+        if let Some(t) = with_offset(s) {
+            return Some(t);
+        }
+        if let Some((secs, frac)) = unix_seconds(s) {
+            return Some(Timestamp { secs, nanos: frac });
+        }
+        let ago = go_duration(s)?;
+        let total = now.secs as i128 * 1_000_000_000 + now.nanos as i128 - ago;
+        Some(Timestamp {
+            secs: total.div_euclid(1_000_000_000) as i64,
+            nanos: total.rem_euclid(1_000_000_000) as u32,
+        })
+    }
+
     /// As docker's listings print a moment: `2026-11-27 02:06:57 +0000 UTC`.
     pub fn docker(&self) -> String {
         let s = self.to_string();
@@ -90,6 +110,68 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `2026-01-01T10:00:00+01:00` (fraction optional): RFC 3339 with an offset.
+fn with_offset(s: &str) -> Option<Timestamp> {
+    let cut = s.len().checked_sub(6)?;
+    let (base, off) = s.split_at(cut);
+    let sign = match off.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = off[1..].split_once(':')?;
+    let shift = sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60);
+    let t = Timestamp::parse(&format!("{base}Z"))?;
+    Some(Timestamp {
+        secs: t.secs - shift,
+        nanos: t.nanos,
+    })
+}
+
+/// `1700000000` or `1700000000.5`: seconds since the epoch.
+fn unix_seconds(s: &str) -> Option<(i64, u32)> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let nanos = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+    Some((whole.parse().ok()?, nanos))
+}
+
+/// Go's duration syntax (`1h30m`, `90s`, `1.5h`, `500ms`) in nanoseconds.
+fn go_duration(s: &str) -> Option<i128> {
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    Some(total as i128)
+}
+
 /// A duration as `docker ps` words it: "3 seconds", "About a minute", "2 hours".
 pub fn human(secs: u64) -> String {
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -128,6 +210,31 @@ mod tests {
         assert_eq!(Timestamp::parse("2000-02-29 00:00:00"), None);
         let now = Timestamp::now();
         assert_eq!(Timestamp::parse(&now.to_string()), Some(now));
+    }
+
+    #[test]
+    fn moments_users_give() {
+        let now = Timestamp::parse("2026-12-04T12:00:00Z").unwrap();
+        let t = |s| Timestamp::from_user(s, now).map(|t| t.to_string());
+        assert_eq!(
+            t("2026-12-04T10:00:00Z").unwrap(),
+            "2026-12-04T10:00:00.000000000Z"
+        );
+        assert_eq!(
+            t("2026-12-04T11:00:00+01:00").unwrap(),
+            "2026-12-04T10:00:00.000000000Z"
+        );
+        assert_eq!(t("10m").unwrap(), "2026-12-04T11:50:00.000000000Z");
+        assert_eq!(t("1h30m").unwrap(), "2026-12-04T10:30:00.000000000Z");
+        assert_eq!(t("1.5s").unwrap(), "2026-12-04T11:59:58.500000000Z");
+        assert_eq!(t("1764849600").unwrap(), "2025-12-04T12:00:00.000000000Z");
+        assert_eq!(
+            t("1764849600.25").unwrap(),
+            "2025-12-04T12:00:00.250000000Z"
+        );
+        for bad in ["", "yesterday", "10x", "1.2.3", "-5m"] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 
     #[test]

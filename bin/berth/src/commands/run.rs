@@ -69,6 +69,13 @@ pub struct ContainerArgs {
     /// Keep stdin attached.
     #[arg(short, long)]
     interactive: bool,
+    /// Where the output goes: json-file (default), k8s-file, journald, none, passthrough.
+    #[arg(long)]
+    log_driver: Option<String>,
+    /// A log driver option: max-size=SIZE, max-file=N, env=VAR,... (json-file, journald),
+    /// tag= (journald).
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    log_opt: Vec<String>,
     /// Image (name or ID).
     image: String,
     /// Command and arguments (default: the image's).
@@ -102,6 +109,8 @@ impl ContainerArgs {
             cgroup_parent: self.cgroup_parent,
             tty: self.tty,
             interactive: self.interactive,
+            log_driver: self.log_driver,
+            log_opts: self.log_opt,
         }
     }
 }

@@ -6,6 +6,7 @@ mod values;
 
 pub use values::env_list;
 
+use crate::logging::{Driver, LogConfig};
 use mounts::{tmpfs, volume};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -66,6 +67,10 @@ pub struct RunOptions {
     pub cgroup_parent: Option<String>,
     pub tty: bool,
     pub interactive: bool,
+    /// `json-file` (default), `k8s-file`, `journald`, `none`, `passthrough`.
+    pub log_driver: Option<String>,
+    /// `KEY=VALUE` options of the log driver.
+    pub log_opts: Vec<String>,
 }
 
 /// How the container is networked.
@@ -129,12 +134,29 @@ pub struct Settings {
     pub pids_limit: Option<i64>,
     pub network: Network,
     pub cgroup_parent: String,
+    /// Where its output goes (older records: a json-file log without options).
+    #[serde(default)]
+    pub log: LogConfig,
 }
 
 /// The CFS period `--cpus` is expressed in, as docker uses.
 pub const CPU_PERIOD: u64 = 100_000;
 
 impl RunOptions {
+    /// `--log-driver` and `--log-opt`; passthrough only for a foreground run, which has a
+    /// caller to pass the output to.
+    fn log_config(&self) -> Result<LogConfig, OptionsError> {
+        let c = LogConfig::parse(self.log_driver.as_deref(), &self.log_opts)?;
+        if c.driver == Driver::Passthrough && self.detach {
+            return Err(bad(
+                "--log-driver",
+                "passthrough",
+                "a detached container has no caller to pass its output to",
+            ));
+        }
+        Ok(c)
+    }
+
     /// Checks every flag. `getenv` gives values for bare `-e KEY`.
     pub fn check(&self, getenv: &dyn Fn(&str) -> Option<String>) -> Result<Settings, OptionsError> {
         let mut mounts = Vec::new();
@@ -184,6 +206,7 @@ impl RunOptions {
             pids_limit: self.pids_limit.map(pids_limit).transpose()?,
             network: network(self.network.as_deref().unwrap_or("none"))?,
             cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref().unwrap_or("/berth"))?,
+            log: self.log_config()?,
         })
     }
 }
