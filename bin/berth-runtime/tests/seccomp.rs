@@ -172,3 +172,102 @@ fn a_bad_filter_is_a_clear_error() {
     assert_fails_with(&b.run(&unique("badaction")), "linux.seccomp.defaultAction");
     b.assert_host_clean();
 }
+
+/// A profile that allows only what busybox needs to start, print and sleep (and `extra`),
+/// and refuses everything else: the runtime's own calls after the filter must be none but
+/// the exec.
+fn only_the_programs_syscalls(extra: &[&str]) -> serde_json::Value {
+    let mut names = vec![
+        "execve",
+        "execveat",
+        "arch_prctl",
+        "set_tid_address",
+        "set_robust_list",
+        "rseq",
+        "brk",
+        "mprotect",
+        "prlimit64",
+        "getrandom",
+        "readlink",
+        "getuid",
+        "prctl",
+        "write",
+        "clock_nanosleep",
+        "exit_group",
+    ];
+    names.extend_from_slice(extra);
+    json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]
+    })
+}
+
+/// `run`, `create`/`start` and `exec` under such a profile.
+fn starts_run_create_start_and_exec(b: &mut Bundle) {
+    b.config["process"]["args"] = json!(["echo", "ran"]);
+    assert_eq!(b.run_ok(), "ran\n");
+    b.config["process"]["args"] = json!(["sleep", "60"]);
+    let id = unique("onlyprog");
+    let out = b.create(&id, &[]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let out = b.rt(&["start", &id]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    let out = b.rt(&["exec", &id, "echo", "exec ran"]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "exec ran\n");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+}
+
+#[test]
+fn a_profile_with_only_the_programs_syscalls_starts_run_create_start_and_exec() {
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["seccomp"] = only_the_programs_syscalls(&[]);
+    starts_run_create_start_and_exec(&mut b);
+    // Refused execveat: the trampoline runs through its /proc link, as fexecve would.
+    b.config["linux"]["seccomp"]["syscalls"][0]["names"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n != "execveat");
+    starts_run_create_start_and_exec(&mut b);
+    b.assert_host_clean();
+}
+
+/// An agent that takes `n` listeners and keeps them until it has all.
+fn spawn_collector(sock: &std::path::Path, n: usize) -> std::thread::JoinHandle<usize> {
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        let mut held: Vec<OwnedFd> = Vec::new();
+        for _ in 0..n {
+            let (conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            loop {
+                let (k, got) = berth_sys::socket::recv(conn.as_fd(), &mut buf).unwrap();
+                held.extend(got);
+                if k == 0 {
+                    break;
+                }
+            }
+        }
+        held.len()
+    })
+}
+
+#[test]
+fn with_a_notify_listener_such_a_profile_needs_only_the_hand_off() {
+    let mut b = Bundle::new(&["true"]);
+    let sock = b.path().join("agent.sock");
+    // The agent gets the listener before `create` returns, so the filter goes on before the
+    // init reports ready: the hand-off and the wait for `start` follow it.
+    let mut profile = only_the_programs_syscalls(&["sendmsg", "recvmsg", "openat"]);
+    profile["listenerPath"] = json!(sock);
+    profile["syscalls"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}));
+    b.config["linux"]["seccomp"] = profile;
+    // run, create, exec: three listeners.
+    let agent = spawn_collector(&sock, 3);
+    starts_run_create_start_and_exec(&mut b);
+    assert_eq!(agent.join().unwrap(), 3);
+    b.assert_host_clean();
+}

@@ -82,7 +82,6 @@ fn setup_and_exec(
             status: crate::state::Status::Running,
             console_socket: t.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: t.relay_terminal,
-            preserve_fds: t.preserve_fds,
             keyring: None,
             keep_groups: t.keep_groups,
             proc,
