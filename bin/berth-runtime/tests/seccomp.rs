@@ -271,3 +271,51 @@ fn with_a_notify_listener_such_a_profile_needs_only_the_hand_off() {
     assert_eq!(agent.join().unwrap(), 3);
     b.assert_host_clean();
 }
+
+/// Creates an AF_VSOCK socket three ways and prints 0 or the negated errno of each: the
+/// native call, x86's direct `socket` and x86's `socketcall` multiplexer (both through
+/// `int 0x80`, which a 64-bit process may use and the filter sees as x86).
+const VSOCK_PROBE: &str = r#"
+import ctypes, socket
+def native():
+    try:
+        socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM).close()
+        return 0
+    except OSError as e:
+        return -e.errno
+libc = ctypes.CDLL(None)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+page = libc.mmap(None, 4096, 7, 0x22 | 0x40, -1, 0)
+args = page + 2048
+(ctypes.c_uint32 * 3).from_address(args)[:] = [40, 1, 0]
+def int80(nr, a, b, c):
+    le = lambda v: list(v.to_bytes(4, "little"))
+    code = bytes([0x53, 0xb8] + le(nr) + [0xbb] + le(a) + [0xb9] + le(b) + [0xba] + le(c) + [0xcd, 0x80, 0x5b, 0xc3])
+    ctypes.memmove(page, code, len(code))
+    r = ctypes.CFUNCTYPE(ctypes.c_int)(page)()
+    return 0 if r >= 0 else r
+print(native(), int80(359, 40, 1, 0), int80(102, 1, args, 0))
+"#;
+
+/// vsock is not network-namespaced: a container could reach the hypervisor's and other
+/// guests' services. The default profile refuses the family (EPERM), and x86's `socketcall`,
+/// whose arguments a filter cannot read, with ENOSYS, as Docker's does.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn the_default_profile_refuses_vsock_sockets() {
+    let mut b = Bundle::new(&["/usr/bin/python3", "-c", VSOCK_PROBE]);
+    // python3 and its libraries from the host, read-only.
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}),
+    );
+    for lib in ["lib", "lib64"] {
+        std::os::unix::fs::symlink(format!("usr/{lib}"), b.rootfs().join(lib)).unwrap();
+    }
+    let refused = format!("-{0} -{0} -{1}", libc::EPERM, libc::ENOSYS);
+    assert_eq!(b.run_ok().trim(), refused);
+    // Without the filter this kernel allows all three: the refusals were the profile's.
+    b.config["linux"].as_object_mut().unwrap().remove("seccomp");
+    assert_eq!(b.run_ok().trim(), "0 0 0");
+    b.assert_host_clean();
+}
