@@ -267,3 +267,46 @@ fn idmapped_bind_mounts() {
     assert_eq!((meta.uid(), meta.gid()), (0, 0));
     b.assert_host_clean();
 }
+
+/// Without a mount namespace of its own (none, or the test's joined by path), the process
+/// still runs in `root.path`, and so does a process started by `exec`; never in the host's `/`.
+#[test]
+fn root_path_is_the_root_without_a_mount_namespace_of_its_own() {
+    let mut b = Bundle::new(&["cat", "/berth-root-marker"]);
+    std::fs::write(b.rootfs().join("berth-root-marker"), "in the rootfs\n").unwrap();
+    let without_mount = |b: &mut Bundle| {
+        b.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "mount");
+        // Mounts, masks and a read-only root need a mount namespace: none here.
+        b.config["mounts"] = json!([]);
+        b.config["root"]["readonly"] = json!(false);
+        for k in ["maskedPaths", "readonlyPaths"] {
+            b.config["linux"].as_object_mut().unwrap().remove(k);
+        }
+    };
+    without_mount(&mut b);
+    assert_eq!(b.run_ok(), "in the rootfs\n");
+    b.config["process"]["args"] = json!(["sleep", "60"]);
+    let id = unique("nomntns");
+    assert!(b.create(&id, &[]).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    let out = b.rt(&["exec", &id, "cat", "/berth-root-marker"]);
+    assert_eq!(
+        text(&out.stdout),
+        "in the rootfs\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+
+    let joined = format!("/proc/{}/ns/mnt", std::process::id());
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "mount", "path": joined}));
+    b.config["process"]["args"] = json!(["cat", "/berth-root-marker"]);
+    assert_eq!(b.run_ok(), "in the rootfs\n");
+    b.assert_host_clean();
+}

@@ -5,17 +5,18 @@
 use crate::cgroup::SubCgroup;
 use crate::create::write_pid_file;
 use crate::kill::init_pidfd;
-use crate::process::namespaces::flag;
+use crate::process::namespaces::{self, flag};
 use crate::process::parent::spawn_tenant;
 use crate::process::tenant::Tenant;
 use crate::process::CgroupJoin;
 use crate::security::{cache_dir, Seccomp};
 use crate::state::Status;
 use crate::{foreground, Error, Runtime};
+use berth_sys::fs as sysfs;
 use oci_spec::runtime::{Capability, Process, Spec};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Options of `exec`, as runc spells them.
@@ -96,6 +97,17 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         }
         None => None,
     };
+    // Without a mount namespace of its own the init was chrooted into root.path; so is
+    // this process (the pidfd above makes sure the pid is still the init's).
+    let root = if namespaces::plan(&saved.config, false).new_mount {
+        None
+    } else {
+        let path = format!("/proc/{}/root", saved.pid);
+        Some(
+            sysfs::open(Path::new(&path), libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(Error::path(&path))?,
+        )
+    };
     let seccomp = Seccomp::prepare(
         &saved.config,
         &saved.id,
@@ -109,6 +121,7 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         keep_groups: crate::spec::keeps_original_groups(&saved.config),
         init: init.as_fd(),
         namespaces: namespace_flags(&saved.config),
+        root: root.as_ref().map(|r| r.as_fd()),
         console_socket,
         relay_terminal: terminal && !o.detach,
         preserve_fds: o.preserve_fds,

@@ -137,6 +137,14 @@ pub fn enter(root: BorrowedFd<'_>, rootfs: &Path, no_pivot: bool) -> Result<(), 
     sysfs::chdir(Path::new("/")).ctx(|| "chdir to /")
 }
 
+/// Makes `root` the root of this process only, for a container without a mount namespace
+/// of its own: `pivot_root` would change it for every process in the namespace it shares.
+pub fn chroot(root: BorrowedFd<'_>) -> Result<(), InitError> {
+    sysfs::fchdir(root).ctx(|| "chdir to the container's root")?;
+    sysfs::chroot(Path::new(".")).ctx(|| "chroot to the container's root")?;
+    sysfs::chdir(Path::new("/")).ctx(|| "chdir to /")
+}
+
 /// Before a `MS_MOVE` root, unmounts every host mount outside the rootfs so the container
 /// cannot reach them through the old tree.
 fn hide_host_mounts(rootfs: &Path) -> Result<(), InitError> {

@@ -118,6 +118,10 @@ fn setup_and_exec(
                 .ctx(|| "wait for the runtime's hooks")?;
         }
         container_hooks(l, Status::Creating, |h| h.create_container().clone())?;
+        // The namespace's root is the host's (or the joined one's): root.path still holds.
+        let root = sysfs::open(&l.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+            .ctx(|| format!("open rootfs {}", l.rootfs.display()))?;
+        rootfs::chroot(root.as_fd())?;
     }
     attrs::sysctls(spec, host.proc.as_fd())?;
     attrs::process(spec, p, host.proc.as_fd())?;

@@ -5,8 +5,8 @@
 use super::channel::ChildEnd;
 use super::finish::{self, Final};
 use super::CgroupJoin;
-use crate::init::attrs;
 use crate::init::error::{Context, InitError};
+use crate::init::{attrs, rootfs};
 use crate::security::Seccomp;
 use berth_sys::{fs as sysfs, ns, process as sysproc};
 use oci_spec::runtime::Process;
@@ -26,6 +26,9 @@ pub struct Tenant<'a> {
     pub init: BorrowedFd<'a>,
     /// `CLONE_NEW*` flags of the namespaces to join.
     pub namespaces: libc::c_int,
+    /// The init's root, for a container without a mount namespace of its own: its root
+    /// is not its namespace's.
+    pub root: Option<BorrowedFd<'a>>,
     pub console_socket: Option<OwnedFd>,
     pub relay_terminal: bool,
     pub preserve_fds: u32,
@@ -45,6 +48,7 @@ fn setup_and_exec(
     started: &mut Option<OwnedFd>,
 ) -> Result<Infallible, InitError> {
     let mut keep = vec![chan.raw_fd(), t.init.as_raw_fd()];
+    keep.extend(t.root.map(|r| r.as_raw_fd()));
     keep.extend(t.console_socket.as_ref().map(|s| s.as_raw_fd()));
     finish::begin(c"berth:exec", t.preserve_fds, &keep)?;
     let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -55,6 +59,9 @@ fn setup_and_exec(
     };
     chan.wait_for_proceed().ctx(|| "wait for the runtime")?;
     ns::setns(t.init, t.namespaces).ctx(|| "join the container's namespaces")?;
+    if let Some(root) = t.root {
+        rootfs::chroot(root)?;
+    }
     // SAFETY: the runtime is single-threaded, so the child may go on running Rust code.
     match unsafe { sysproc::clone3(&sysproc::CloneArgs::default()) }
         .ctx(|| "fork into the container")?
