@@ -310,3 +310,14 @@ fn root_path_is_the_root_without_a_mount_namespace_of_its_own() {
     assert_eq!(b.run_ok(), "in the rootfs\n");
     b.assert_host_clean();
 }
+
+#[test]
+fn a_fifo_in_linux_devices_has_its_mode_and_owner() {
+    let mut b = Bundle::new(&["stat", "-c", "%n %F %a %u:%g", "/dev/berth-fifo"]);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/berth-fifo", "type": "p", "fileMode": 0o640, "uid": 10, "gid": 11}]);
+    assert_eq!(b.run_ok(), "/dev/berth-fifo fifo 640 10:11\n");
+    b.with_user_namespace(100000);
+    assert_eq!(b.run_ok(), "/dev/berth-fifo fifo 640 10:11\n");
+    b.assert_host_clean();
+}
