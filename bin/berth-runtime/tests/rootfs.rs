@@ -321,3 +321,30 @@ fn a_fifo_in_linux_devices_has_its_mode_and_owner() {
     assert_eq!(b.run_ok(), "/dev/berth-fifo fifo 640 10:11\n");
     b.assert_host_clean();
 }
+
+/// Every `linux.rootfsPropagation` value starts a container, and the root ends up with it.
+#[test]
+fn every_root_propagation() {
+    let mut b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    for p in [
+        "private",
+        "rprivate",
+        "slave",
+        "rslave",
+        "shared",
+        "rshared",
+        "unbindable",
+        "runbindable",
+    ] {
+        b.config["linux"]["rootfsPropagation"] = json!(p);
+        let id = unique("prop");
+        let out = b.run(&id);
+        assert!(out.status.success(), "{p}: {}", text(&out.stderr));
+        let root = mountinfo_line(&text(&out.stdout), "/");
+        let tags: Vec<&str> = root.split(' ').skip(6).take_while(|f| *f != "-").collect();
+        let want = |tag: &str| tags.iter().any(|t| t.starts_with(tag));
+        assert_eq!(want("shared:"), p.ends_with("shared"), "{p}: {root}");
+        assert_eq!(want("unbindable"), p.ends_with("unbindable"), "{p}: {root}");
+    }
+    b.assert_host_clean();
+}

@@ -36,7 +36,12 @@ fn rec(p: Propagation) -> libc::c_ulong {
 /// Cuts the container's mount namespace off from the host's propagation and makes the rootfs a
 /// mount point of its own; returns an `O_PATH` fd on it.
 pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, InitError> {
-    let prop = root_propagation(spec);
+    let mut prop = root_propagation(spec);
+    if prop.flag == libc::MS_UNBINDABLE {
+        // Unbindable is private as well, but the rootfs could not be bound from it: it is
+        // set after the pivot (lock_down), as crun does.
+        prop.flag = libc::MS_PRIVATE;
+    }
     sysmount::mount(None, Path::new("/"), None, rec(prop), None)
         .ctx(|| "set propagation of / in the container's mount namespace")?;
     if prop.flag == libc::MS_SHARED {
