@@ -36,8 +36,9 @@ pub struct Final<'a> {
     /// `O_PATH` handle on the exec fifo (`create`); without it the start signal comes on the
     /// channel.
     pub fifo: Option<OwnedFd>,
-    /// Runs between the start signal and the exec (startContainer hooks).
-    pub after_start: &'a dyn Fn() -> Result<(), InitError>,
+    /// Runs between the start signal and the exec (startContainer hooks), with the
+    /// process's environment.
+    pub after_start: &'a dyn Fn(&[String]) -> Result<(), InitError>,
 }
 
 /// The first steps of a forked stage: name it (so `ps` shows which stage hangs), die with the
@@ -148,7 +149,7 @@ pub fn finish(
     chan.ready(relay).ctx(|| "report ready")?;
     drop(master);
     *started = wait_for_start(chan, f.proc.as_fd(), f.fifo.as_ref())?;
-    (f.after_start)()?;
+    (f.after_start)(&env)?;
     // Dispositions last: the init must survive a hook that closed its stdin (SIGPIPE).
     // A filter that refuses this leaves only what Rust ignores ignored.
     signal::reset_dispositions();

@@ -93,7 +93,7 @@ fn setup_and_exec(
             keep_groups: t.keep_groups,
             proc,
             fifo: None,
-            after_start: &|| Ok(()),
+            after_start: &|_| Ok(()),
         },
         chan,
         started,
