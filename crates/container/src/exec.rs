@@ -67,7 +67,8 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
             action: "exec in it",
         });
     };
-    let process = build_process(&saved.config, o)?;
+    let mut process = build_process(&saved.config, o)?;
+    crate::spec::drop_unavailable(&mut process, crate::prepared::has_userns(&saved.config));
     let terminal = process.terminal().unwrap_or(false);
     if terminal && o.detach && o.console_socket.is_none() {
         return Err(Error::Usage(

@@ -1,10 +1,11 @@
 //! The bundle's `config.json`: loading, and the checks that catch a bad config before any
 //! namespace, mount or cgroup exists.
 
+mod capabilities;
 mod template;
-mod unknown_caps;
 mod validate;
 
+pub use capabilities::drop_unavailable;
 pub use template::default_spec;
 pub use validate::{escapes_root, validate};
 
@@ -72,7 +73,7 @@ pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
 pub fn parse(data: &[u8]) -> Result<Spec, (String, String)> {
     match parse_exact(data) {
         Err(e) if e.0.starts_with("process.capabilities.") => {
-            unknown_caps::drop_unknown(data).map_or(Err(e), |fixed| parse_exact(&fixed))
+            capabilities::drop_unknown(data).map_or(Err(e), |fixed| parse_exact(&fixed))
         }
         r => r,
     }
