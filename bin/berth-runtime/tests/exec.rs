@@ -234,3 +234,24 @@ fn exec_refuses_stopped_containers_and_bad_input() {
     assert!(b.rt(&["delete", "-f", &id]).status.success());
     b.assert_host_clean();
 }
+
+/// `exec` into a paused container is refused unless `--ignore-paused` (runc's flag) is given;
+/// with it the process joins the frozen container and runs once it is resumed.
+#[test]
+fn exec_into_a_paused_container_needs_ignore_paused() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let (id, _) = running(&b);
+    assert!(b.rt(&["pause", &id]).status.success());
+    assert_fails_with(&b.rt(&["exec", &id, "true"]), "--ignore-paused");
+    let mut c = b.cmd(&["exec", "--ignore-paused", &id, "echo", "after resume"]);
+    c.current_dir(b.path());
+    let exec = std::thread::spawn(move || run_with_timeout(c, std::time::Duration::from_secs(30)));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!exec.is_finished(), "the process ran in a frozen container");
+    assert!(b.rt(&["resume", &id]).status.success());
+    let out = exec.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "after resume\n");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+    b.assert_host_clean();
+}

@@ -43,6 +43,9 @@ pub struct ExecOptions {
     pub apparmor: Option<String>,
     /// A sub-cgroup of the container's (cgroup v2).
     pub cgroup: Option<String>,
+    /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
+    /// frozen cgroup and runs once the container is resumed.
+    pub ignore_paused: bool,
 }
 
 /// Runs the process; returns its exit status in the foreground, 0 when detached.
@@ -60,11 +63,20 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
     let dir = rt.root.peek(&o.id)?;
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref())?;
-    let Some(saved) = saved.filter(|_| matches!(status, Status::Created | Status::Running)) else {
+    let allowed = match status {
+        Status::Created | Status::Running => true,
+        Status::Paused => o.ignore_paused,
+        _ => false,
+    };
+    let Some(saved) = saved.filter(|_| allowed) else {
         return Err(Error::WrongStatus {
             id: o.id.clone(),
             status,
-            action: "exec in it",
+            action: if status == Status::Paused {
+                "exec in it (use --ignore-paused to exec anyway)"
+            } else {
+                "exec in it"
+            },
         });
     };
     let mut process = build_process(&saved.config, o)?;
