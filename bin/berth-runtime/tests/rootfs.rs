@@ -348,3 +348,96 @@ fn every_root_propagation() {
     }
     b.assert_host_clean();
 }
+
+/// A directory of the bundle with two tmpfs mounts below it, `noatime/` and `strictatime/`,
+/// unmounted again when dropped.
+struct Submounted(std::path::PathBuf);
+
+impl Submounted {
+    fn new(b: &Bundle) -> Submounted {
+        let dir = b.path().join("submounted");
+        for atime in ["noatime", "strictatime"] {
+            let sub = dir.join(atime);
+            std::fs::create_dir_all(&sub).unwrap();
+            let st = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", atime, "tmpfs"])
+                .arg(&sub)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        Submounted(dir)
+    }
+}
+
+impl Drop for Submounted {
+    fn drop(&mut self) {
+        for atime in ["noatime", "strictatime"] {
+            let _ = std::process::Command::new("umount")
+                .arg(self.0.join(atime))
+                .status();
+        }
+    }
+}
+
+/// The per-mount options of the mount at `mount_point`, from mountinfo inside the container.
+fn mount_options(out: &str, mount_point: &str) -> Vec<String> {
+    let line = mountinfo_line(out, mount_point);
+    line.split(' ')
+        .nth(5)
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+/// The atime mode of the mount at `mount_point`.
+fn atime(out: &str, mount_point: &str) -> &'static str {
+    let opts = mount_options(out, mount_point);
+    if opts.iter().any(|o| o == "noatime") {
+        "noatime"
+    } else if opts.iter().any(|o| o == "relatime") {
+        "relatime"
+    } else {
+        "strictatime"
+    }
+}
+
+/// Each recursive atime option on a bind of a tree whose mounts differ: setting one gives
+/// every mount that mode; clearing one (`ratime` clears noatime, `rnostrictatime`
+/// strictatime, `rnorelatime` relatime, whose value is no bit at all) changes only the
+/// mounts that had it, to the default relatime.
+#[test]
+fn recursive_atime_options_change_exactly_what_they_name() {
+    let mut b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    let src = Submounted::new(&b);
+    let cases = [
+        ("rrelatime", ["relatime", "relatime", "relatime"]),
+        ("rnoatime", ["noatime", "noatime", "noatime"]),
+        (
+            "rstrictatime",
+            ["strictatime", "strictatime", "strictatime"],
+        ),
+        ("rnorelatime", ["relatime", "noatime", "strictatime"]),
+        ("ratime", ["relatime", "relatime", "strictatime"]),
+        ("rnostrictatime", ["relatime", "noatime", "relatime"]),
+        ("norelatime", ["relatime", "noatime", "strictatime"]),
+    ];
+    for (opt, want) in cases {
+        b.config["mounts"] = json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/t", "type": "bind", "source": src.0, "options": ["rbind", opt]}
+        ]);
+        let out = b.run(&unique("atime"));
+        assert!(out.status.success(), "{opt}: {}", text(&out.stderr));
+        let out = text(&out.stdout);
+        let got = [
+            atime(&out, "/t"),
+            atime(&out, "/t/noatime"),
+            atime(&out, "/t/strictatime"),
+        ];
+        assert_eq!(got, want, "{opt}");
+    }
+    drop(src);
+    b.assert_host_clean();
+}
