@@ -441,3 +441,39 @@ fn recursive_atime_options_change_exactly_what_they_name() {
     drop(src);
     b.assert_host_clean();
 }
+
+/// `rro` on a bind of a tree makes every mount in it read-only, in a user namespace too
+/// (the engine binds docker's `-v SRC:DST:ro` this way).
+#[test]
+fn rro_makes_every_submount_read_only() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/mountinfo; for f in /t/new /t/noatime/new /t/strictatime/new; do touch $f 2>/dev/null && echo $f written; done; true",
+    ]);
+    let src = Submounted::new(&b);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/t", "type": "bind", "source": src.0, "options": ["rbind", "rro"]}),
+    );
+    let check = |out: &str| {
+        for m in ["/t", "/t/noatime", "/t/strictatime"] {
+            assert!(
+                mount_options(out, m).iter().any(|o| o == "ro"),
+                "{m}: {out}"
+            );
+        }
+        assert!(!out.contains("written"), "{out}");
+    };
+    check(&b.run_ok());
+    b.with_user_namespace(100000);
+    check(&b.run_ok());
+    // Built by the runtime as an idmapped tree.
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .last_mut()
+        .unwrap()["options"] = json!(["rbind", "rro", "idmap"]);
+    check(&b.run_ok());
+    drop(src);
+    b.assert_host_clean();
+}
