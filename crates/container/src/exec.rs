@@ -135,6 +135,7 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         init: init.as_fd(),
         namespaces: namespace_flags(&saved.config),
         root: root.as_ref().map(|r| r.as_fd()),
+        personality: crate::init::attrs::personality(&saved.config),
         console_socket,
         relay_terminal: terminal && !o.detach,
         preserve_fds: o.preserve_fds,

@@ -29,6 +29,8 @@ pub struct Tenant<'a> {
     /// The init's root, for a container without a mount namespace of its own: its root
     /// is not its namespace's.
     pub root: Option<BorrowedFd<'a>>,
+    /// The container's `linux.personality`, as personality(2)'s argument.
+    pub personality: Option<libc::c_ulong>,
     pub console_socket: Option<OwnedFd>,
     pub relay_terminal: bool,
     pub preserve_fds: u32,
@@ -78,6 +80,9 @@ fn setup_and_exec(
         sysproc::Forked::Parent { .. } => sysproc::exit_now(0),
     }
     attrs::rlimits(t.process)?;
+    if let Some(persona) = t.personality {
+        attrs::set_personality(persona)?;
+    }
     if let Some(adj) = t.process.oom_score_adj() {
         attrs::write_proc(proc.as_fd(), "self/oom_score_adj", &adj.to_string())?;
     }

@@ -293,6 +293,18 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
             ));
         }
     }
+    let flags = linux
+        .personality()
+        .as_ref()
+        .and_then(|p| p.flags().as_ref());
+    for (i, f) in flags.into_iter().flatten().enumerate() {
+        if crate::init::attrs::personality_flag(f).is_none() {
+            return Err(SpecError::invalid(
+                format!("linux.personality.flags[{i}]"),
+                format!("{f:?} is not a personality(2) flag"),
+            ));
+        }
+    }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() || escapes_root(d.path()) {
             return Err(SpecError::invalid(
