@@ -389,3 +389,25 @@ fn capabilities_the_runtime_lacks_are_left_out_with_one_warning() {
     assert!(b.rt(&["delete", "--force", &id]).status.success());
     b.assert_host_clean();
 }
+
+/// Without SELinux, `linux.mountLabel` has nothing to label with: it is ignored with one
+/// warning, as crun does (with SELinux enabled it is still refused).
+#[test]
+fn a_mount_label_without_selinux_is_a_warning() {
+    assert!(
+        !std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        "this test expects a host without SELinux"
+    );
+    let mut b = Bundle::new(&["echo", "ran"]);
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2");
+    let out = b.run(&unique("mountlabel"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ran\n");
+    assert_eq!(
+        text(&out.stderr).matches("linux.mountLabel").count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    b.assert_host_clean();
+}

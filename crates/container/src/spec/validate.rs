@@ -274,10 +274,7 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
         }
     }
     if linux.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(SpecError::invalid(
-            "linux.mountLabel",
-            "SELinux is not supported by berth-runtime on this host",
-        ));
+        mount_label(selinux_enabled())?;
     }
     if linux.intel_rdt().is_some() {
         return Err(SpecError::invalid(
@@ -320,6 +317,32 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
         }
     }
     Ok(())
+}
+
+/// `linux.mountLabel`: without SELinux there is nothing to label with, so it is ignored
+/// with a warning, as crun does; with SELinux enabled it is refused, since berth-runtime
+/// cannot apply it and the mounts must not go unlabelled.
+fn mount_label(selinux: bool) -> Result<(), SpecError> {
+    if selinux {
+        return Err(SpecError::invalid(
+            "linux.mountLabel",
+            "SELinux labels are not supported by berth-runtime",
+        ));
+    }
+    tracing::warn!("linux.mountLabel: SELinux is not enabled on this host, ignored");
+    Ok(())
+}
+
+/// Whether SELinux is enabled: its file system is mounted where libselinux looks.
+fn selinux_enabled() -> bool {
+    const SELINUX_MAGIC: i64 = 0xf97c_ff8c;
+    berth_sys::fs::open(
+        Path::new("/sys/fs/selinux"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .and_then(|fd| berth_sys::fs::fs_magic(std::os::fd::AsFd::as_fd(&fd)))
+    .is_ok_and(|m| m == SELINUX_MAGIC)
 }
 
 fn id_mapped(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32) -> bool {
@@ -485,6 +508,13 @@ mod tests {
             r#""cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]"#,
         );
         assert!(err(&j).contains("process.rlimits[0]"));
+    }
+
+    #[test]
+    fn a_mount_label_is_ignored_without_selinux_and_refused_with_it() {
+        assert!(mount_label(false).is_ok());
+        let e = mount_label(true).unwrap_err().to_string();
+        assert!(e.contains("linux.mountLabel"), "{e}");
     }
 
     #[test]
