@@ -223,6 +223,11 @@ fn exec_refuses_stopped_containers_and_bad_input() {
         "/no/such/program",
     );
     assert_fails_with(&b.rt(&["exec", "--user", "abc", &id, "true"]), "--user");
+    // -1 would mean "unchanged" to setresuid: the process would stay root.
+    assert_fails_with(
+        &b.rt(&["exec", "--user", "4294967295", &id, "true"]),
+        "user.uid",
+    );
     assert_fails_with(&b.rt(&["exec", "--apparmor", "x", &id, "true"]), "AppArmor");
     // The runtime's binary is out of reach for exec too: the trampoline refuses with 127.
     assert_eq!(

@@ -80,6 +80,13 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         });
     };
     let mut process = build_process(&saved.config, o)?;
+    if let Some((field, id)) = crate::spec::id_out_of_range(process.user()) {
+        let field = field.trim_start_matches("process.");
+        return Err(Error::Usage(format!(
+            "{field}: {}",
+            crate::spec::out_of_range(id)
+        )));
+    }
     crate::spec::drop_unavailable(&mut process, crate::prepared::has_userns(&saved.config));
     let terminal = process.terminal().unwrap_or(false);
     if terminal && o.detach && o.console_socket.is_none() {

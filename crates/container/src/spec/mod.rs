@@ -8,6 +8,7 @@ mod validate;
 pub use capabilities::drop_unavailable;
 pub use template::default_spec;
 pub use validate::{escapes_root, validate};
+pub(crate) use validate::{id_out_of_range, out_of_range};
 
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! container exists is rejected here, with the field named.
 
 use super::SpecError;
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec, User};
 use std::collections::HashSet;
 use std::path::{Component, Path};
 
@@ -58,6 +58,9 @@ fn process(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
+    if let Some((field, id)) = id_out_of_range(p.user()) {
+        return Err(SpecError::invalid(field, out_of_range(id)));
+    }
     if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
         return Err(SpecError::invalid(
             "process.apparmorProfile",
@@ -94,6 +97,25 @@ fn process(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// The first id of `user` above 2^31-1, with its field: the kernel takes ids as signed,
+/// and -1 (4294967295) means "unchanged" to setresuid, which would leave the process root.
+pub(crate) fn id_out_of_range(user: &User) -> Option<(String, u32)> {
+    let max = i32::MAX as u32;
+    let gids = user.additional_gids().iter().flatten().enumerate();
+    [
+        ("process.user.uid".to_string(), user.uid()),
+        ("process.user.gid".to_string(), user.gid()),
+    ]
+    .into_iter()
+    .chain(gids.map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g)))
+    .find(|(_, id)| *id > max)
+}
+
+/// Why an id from [`id_out_of_range`] is refused.
+pub(crate) fn out_of_range(id: u32) -> String {
+    format!("{id} is above {} (ids are signed)", i32::MAX)
 }
 
 /// The namespace types the config creates or joins; duplicates are an error.
@@ -508,6 +530,17 @@ mod tests {
             r#""cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]"#,
         );
         assert!(err(&j).contains("process.rlimits[0]"));
+    }
+
+    #[test]
+    fn ids_above_the_signed_range_are_refused() {
+        let j = base("").replace(r#""uid":0,"gid":0"#, r#""uid":0,"gid":4294967295"#);
+        assert!(err(&j).contains("process.user.gid"), "{}", err(&j));
+        let j = base("").replace(
+            r#""uid":0,"gid":0"#,
+            r#""uid":2147483647,"gid":0,"additionalGids":[1,2147483648]"#,
+        );
+        assert!(err(&j).contains("additionalGids[1]"), "{}", err(&j));
     }
 
     #[test]
