@@ -134,3 +134,17 @@ fn unsupported_features_are_refused_not_ignored() {
     );
     assert_fails_with(&out, "systemd");
 }
+
+/// An id above 2^31-1 means "unchanged" to setresuid and friends (4294967295 would leave the
+/// process root): refused, naming the field.
+#[test]
+fn ids_above_the_signed_range_are_refused() {
+    for field in ["uid", "gid"] {
+        let mut b = Bundle::new(&["true"]);
+        b.config["process"]["user"][field] = json!(4294967295u32);
+        fails(&b, &format!("process.user.{field}"));
+    }
+    let mut b = Bundle::new(&["true"]);
+    b.config["process"]["user"]["additionalGids"] = json!([5, 2147483648u32]);
+    fails(&b, "process.user.additionalGids[1]");
+}

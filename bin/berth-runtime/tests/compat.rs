@@ -332,3 +332,82 @@ fn delete_force_kills_an_init_frozen_elsewhere() {
     );
     b.assert_host_clean();
 }
+
+/// A capability the runtime itself lacks (this host's root has no CAP_SYS_RESOURCE) cannot be
+/// granted: it is left out of every set with one warning, for the container and for `exec
+/// --cap`, instead of `capset` failing with EPERM.
+#[test]
+fn capabilities_the_runtime_lacks_are_left_out_with_one_warning() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| {
+        let v = status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim();
+        u64::from_str_radix(v, 16).unwrap()
+    };
+    let held = field("CapBnd:") & field("CapPrm:");
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let Some(missing) = (0..=last).find(|c| held & (1 << c) == 0) else {
+        eprintln!("skipped: the runtime holds every capability on this host");
+        return;
+    };
+    let name = berth_sys::caps::NAMES[missing as usize];
+    let mut b = Bundle::new(&["sh", "-c", "grep CapEff /proc/self/status; sleep 60"]);
+    for set in [
+        "bounding",
+        "effective",
+        "inheritable",
+        "permitted",
+        "ambient",
+    ] {
+        b.config["process"]["capabilities"][set] = json!([name, "CAP_CHOWN"]);
+    }
+    let id = unique("lackedcap");
+    let out = b.create(&id, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let warnings = text(&out.stderr);
+    assert_eq!(warnings.matches(name).count(), 1, "one warning: {warnings}");
+    assert!(b.rt(&["start", &id]).status.success());
+    let out = b.rt(&[
+        "exec",
+        "--cap",
+        name,
+        &id,
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // CAP_CHOWN only: bit 0.
+    assert_eq!(text(&out.stdout), "CapEff:\t0000000000000001\n");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+    b.assert_host_clean();
+}
+
+/// Without SELinux, `linux.mountLabel` has nothing to label with: it is ignored with one
+/// warning, as crun does (with SELinux enabled it is still refused).
+#[test]
+fn a_mount_label_without_selinux_is_a_warning() {
+    assert!(
+        !std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        "this test expects a host without SELinux"
+    );
+    let mut b = Bundle::new(&["echo", "ran"]);
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2");
+    let out = b.run(&unique("mountlabel"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ran\n");
+    assert_eq!(
+        text(&out.stderr).matches("linux.mountLabel").count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    b.assert_host_clean();
+}

@@ -223,6 +223,11 @@ fn exec_refuses_stopped_containers_and_bad_input() {
         "/no/such/program",
     );
     assert_fails_with(&b.rt(&["exec", "--user", "abc", &id, "true"]), "--user");
+    // -1 would mean "unchanged" to setresuid: the process would stay root.
+    assert_fails_with(
+        &b.rt(&["exec", "--user", "4294967295", &id, "true"]),
+        "user.uid",
+    );
     assert_fails_with(&b.rt(&["exec", "--apparmor", "x", &id, "true"]), "AppArmor");
     // The runtime's binary is out of reach for exec too: the trampoline refuses with 127.
     assert_eq!(
@@ -232,5 +237,26 @@ fn exec_refuses_stopped_containers_and_bad_input() {
         Some(127)
     );
     assert!(b.rt(&["delete", "-f", &id]).status.success());
+    b.assert_host_clean();
+}
+
+/// `exec` into a paused container is refused unless `--ignore-paused` (runc's flag) is given;
+/// with it the process joins the frozen container and runs once it is resumed.
+#[test]
+fn exec_into_a_paused_container_needs_ignore_paused() {
+    let b = Bundle::new(&["sleep", "60"]);
+    let (id, _) = running(&b);
+    assert!(b.rt(&["pause", &id]).status.success());
+    assert_fails_with(&b.rt(&["exec", &id, "true"]), "--ignore-paused");
+    let mut c = b.cmd(&["exec", "--ignore-paused", &id, "echo", "after resume"]);
+    c.current_dir(b.path());
+    let exec = std::thread::spawn(move || run_with_timeout(c, std::time::Duration::from_secs(30)));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!exec.is_finished(), "the process ran in a frozen container");
+    assert!(b.rt(&["resume", &id]).status.success());
+    let out = exec.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "after resume\n");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
     b.assert_host_clean();
 }

@@ -166,3 +166,57 @@ fn a_failing_start_container_hook_fails_run_detached_and_leaves_nothing() {
     b.assert_host_clean();
     assert_no_cgroup(&id);
 }
+
+/// A failing poststart or poststop hook is a warning, and the hooks after it still run
+/// (runtime-spec: the remaining hooks and the lifecycle continue).
+#[test]
+fn every_poststart_and_poststop_hook_runs_after_one_fails() {
+    let mut b = Bundle::new(&["true"]);
+    let log = b.path().join("ran.log");
+    let ok = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} >> {}", log.display())]});
+    let fail = json!({"path": "/bin/false"});
+    b.config["hooks"] = json!({
+        "poststart": [fail, ok("poststart-1"), fail, ok("poststart-3")],
+        "poststop": [fail, ok("poststop-1")]
+    });
+    let out = b.run(&unique("allhooks"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "poststart-1\npoststart-3\npoststop-1\n"
+    );
+    let err = text(&out.stderr);
+    for failed in ["poststart hook #0", "poststart hook #2", "poststop hook #0"] {
+        assert!(err.contains(failed), "{failed}: {err}");
+    }
+    b.assert_host_clean();
+}
+
+/// createContainer and startContainer hooks without `env` run with the container process's
+/// environment (runc and crun), not the runtime's.
+#[test]
+fn container_hooks_without_env_get_the_processes_environment() {
+    let mut b = Bundle::new(&["true"]);
+    b.config["process"]["env"] = json!(["PATH=/bin", "BERTH_HOOK_VAR=process"]);
+    let log = b.path().join("env.log");
+    let hook = |name: &str, log: &Path| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} $BERTH_HOOK_VAR >> {}", log.display())]});
+    b.config["hooks"] = json!({
+        "createContainer": [hook("createContainer", &log)],
+        "startContainer": [hook("startContainer", Path::new("/hooklog/env.log"))]
+    });
+    let dir = b.path().to_path_buf();
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/hooklog", "type": "bind", "source": dir, "options": ["rbind"]}),
+    );
+    b.write();
+    let id = unique("hookprocenv");
+    let mut c = b.cmd(&["run", &id]);
+    c.current_dir(b.path()).env("BERTH_HOOK_VAR", "runtime");
+    let out = run_with_timeout(c, std::time::Duration::from_secs(30));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "createContainer process\nstartContainer process\n"
+    );
+    b.assert_host_clean();
+}

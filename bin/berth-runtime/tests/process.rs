@@ -190,3 +190,34 @@ fn new_session_keyring_unless_asked_not_to() {
     assert!(!text(&out.stdout).contains(&id2), "{}", text(&out.stdout));
     b.assert_host_clean();
 }
+
+/// `linux.personality` applies to the container's process and to every `exec`'d one, with
+/// its flags (LINUX32 is 0x8, ADDR_NO_RANDOMIZE 0x40000).
+#[test]
+fn personality_with_flags_applies_to_exec_too() {
+    let mut b = Bundle::new(&["sh", "-c", "uname -m; cat /proc/self/personality"]);
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["ADDR_NO_RANDOMIZE"]});
+    assert_eq!(b.run_ok(), "i686\n00040008\n");
+    b.config["process"]["args"] = json!(["sleep", "60"]);
+    let id = unique("persona");
+    assert!(b.create(&id, &[]).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    let out = b.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "uname -m; cat /proc/self/personality",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "i686\n00040008\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+    // A flag personality(2) does not have is refused, naming it.
+    b.config["linux"]["personality"]["flags"] = json!(["NO_SUCH_FLAG"]);
+    assert_fails_with(&b.run(&unique("badpersona")), "linux.personality.flags[0]");
+    b.assert_host_clean();
+}

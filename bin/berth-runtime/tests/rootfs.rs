@@ -267,3 +267,213 @@ fn idmapped_bind_mounts() {
     assert_eq!((meta.uid(), meta.gid()), (0, 0));
     b.assert_host_clean();
 }
+
+/// Without a mount namespace of its own (none, or the test's joined by path), the process
+/// still runs in `root.path`, and so does a process started by `exec`; never in the host's `/`.
+#[test]
+fn root_path_is_the_root_without_a_mount_namespace_of_its_own() {
+    let mut b = Bundle::new(&["cat", "/berth-root-marker"]);
+    std::fs::write(b.rootfs().join("berth-root-marker"), "in the rootfs\n").unwrap();
+    let without_mount = |b: &mut Bundle| {
+        b.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "mount");
+        // Mounts, masks and a read-only root need a mount namespace: none here.
+        b.config["mounts"] = json!([]);
+        b.config["root"]["readonly"] = json!(false);
+        for k in ["maskedPaths", "readonlyPaths"] {
+            b.config["linux"].as_object_mut().unwrap().remove(k);
+        }
+    };
+    without_mount(&mut b);
+    assert_eq!(b.run_ok(), "in the rootfs\n");
+    b.config["process"]["args"] = json!(["sleep", "60"]);
+    let id = unique("nomntns");
+    assert!(b.create(&id, &[]).status.success());
+    assert!(b.rt(&["start", &id]).status.success());
+    let out = b.rt(&["exec", &id, "cat", "/berth-root-marker"]);
+    assert_eq!(
+        text(&out.stdout),
+        "in the rootfs\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+
+    let joined = format!("/proc/{}/ns/mnt", std::process::id());
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "mount", "path": joined}));
+    b.config["process"]["args"] = json!(["cat", "/berth-root-marker"]);
+    assert_eq!(b.run_ok(), "in the rootfs\n");
+    b.assert_host_clean();
+}
+
+#[test]
+fn a_fifo_in_linux_devices_has_its_mode_and_owner() {
+    let mut b = Bundle::new(&["stat", "-c", "%n %F %a %u:%g", "/dev/berth-fifo"]);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/berth-fifo", "type": "p", "fileMode": 0o640, "uid": 10, "gid": 11}]);
+    assert_eq!(b.run_ok(), "/dev/berth-fifo fifo 640 10:11\n");
+    b.with_user_namespace(100000);
+    assert_eq!(b.run_ok(), "/dev/berth-fifo fifo 640 10:11\n");
+    b.assert_host_clean();
+}
+
+/// Every `linux.rootfsPropagation` value starts a container, and the root ends up with it.
+#[test]
+fn every_root_propagation() {
+    let mut b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    for p in [
+        "private",
+        "rprivate",
+        "slave",
+        "rslave",
+        "shared",
+        "rshared",
+        "unbindable",
+        "runbindable",
+    ] {
+        b.config["linux"]["rootfsPropagation"] = json!(p);
+        let id = unique("prop");
+        let out = b.run(&id);
+        assert!(out.status.success(), "{p}: {}", text(&out.stderr));
+        let root = mountinfo_line(&text(&out.stdout), "/");
+        let tags: Vec<&str> = root.split(' ').skip(6).take_while(|f| *f != "-").collect();
+        let want = |tag: &str| tags.iter().any(|t| t.starts_with(tag));
+        assert_eq!(want("shared:"), p.ends_with("shared"), "{p}: {root}");
+        assert_eq!(want("unbindable"), p.ends_with("unbindable"), "{p}: {root}");
+    }
+    b.assert_host_clean();
+}
+
+/// A directory of the bundle with two tmpfs mounts below it, `noatime/` and `strictatime/`,
+/// unmounted again when dropped.
+struct Submounted(std::path::PathBuf);
+
+impl Submounted {
+    fn new(b: &Bundle) -> Submounted {
+        let dir = b.path().join("submounted");
+        for atime in ["noatime", "strictatime"] {
+            let sub = dir.join(atime);
+            std::fs::create_dir_all(&sub).unwrap();
+            let st = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", atime, "tmpfs"])
+                .arg(&sub)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        Submounted(dir)
+    }
+}
+
+impl Drop for Submounted {
+    fn drop(&mut self) {
+        for atime in ["noatime", "strictatime"] {
+            let _ = std::process::Command::new("umount")
+                .arg(self.0.join(atime))
+                .status();
+        }
+    }
+}
+
+/// The per-mount options of the mount at `mount_point`, from mountinfo inside the container.
+fn mount_options(out: &str, mount_point: &str) -> Vec<String> {
+    let line = mountinfo_line(out, mount_point);
+    line.split(' ')
+        .nth(5)
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+/// The atime mode of the mount at `mount_point`.
+fn atime(out: &str, mount_point: &str) -> &'static str {
+    let opts = mount_options(out, mount_point);
+    if opts.iter().any(|o| o == "noatime") {
+        "noatime"
+    } else if opts.iter().any(|o| o == "relatime") {
+        "relatime"
+    } else {
+        "strictatime"
+    }
+}
+
+/// Each recursive atime option on a bind of a tree whose mounts differ: setting one gives
+/// every mount that mode; clearing one (`ratime` clears noatime, `rnostrictatime`
+/// strictatime, `rnorelatime` relatime, whose value is no bit at all) changes only the
+/// mounts that had it, to the default relatime.
+#[test]
+fn recursive_atime_options_change_exactly_what_they_name() {
+    let mut b = Bundle::new(&["cat", "/proc/self/mountinfo"]);
+    let src = Submounted::new(&b);
+    let cases = [
+        ("rrelatime", ["relatime", "relatime", "relatime"]),
+        ("rnoatime", ["noatime", "noatime", "noatime"]),
+        (
+            "rstrictatime",
+            ["strictatime", "strictatime", "strictatime"],
+        ),
+        ("rnorelatime", ["relatime", "noatime", "strictatime"]),
+        ("ratime", ["relatime", "relatime", "strictatime"]),
+        ("rnostrictatime", ["relatime", "noatime", "relatime"]),
+        ("norelatime", ["relatime", "noatime", "strictatime"]),
+    ];
+    for (opt, want) in cases {
+        b.config["mounts"] = json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/t", "type": "bind", "source": src.0, "options": ["rbind", opt]}
+        ]);
+        let out = b.run(&unique("atime"));
+        assert!(out.status.success(), "{opt}: {}", text(&out.stderr));
+        let out = text(&out.stdout);
+        let got = [
+            atime(&out, "/t"),
+            atime(&out, "/t/noatime"),
+            atime(&out, "/t/strictatime"),
+        ];
+        assert_eq!(got, want, "{opt}");
+    }
+    drop(src);
+    b.assert_host_clean();
+}
+
+/// `rro` on a bind of a tree makes every mount in it read-only, in a user namespace too
+/// (the engine binds docker's `-v SRC:DST:ro` this way).
+#[test]
+fn rro_makes_every_submount_read_only() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/mountinfo; for f in /t/new /t/noatime/new /t/strictatime/new; do touch $f 2>/dev/null && echo $f written; done; true",
+    ]);
+    let src = Submounted::new(&b);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/t", "type": "bind", "source": src.0, "options": ["rbind", "rro"]}),
+    );
+    let check = |out: &str| {
+        for m in ["/t", "/t/noatime", "/t/strictatime"] {
+            assert!(
+                mount_options(out, m).iter().any(|o| o == "ro"),
+                "{m}: {out}"
+            );
+        }
+        assert!(!out.contains("written"), "{out}");
+    };
+    check(&b.run_ok());
+    b.with_user_namespace(100000);
+    check(&b.run_ok());
+    // Built by the runtime as an idmapped tree.
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .last_mut()
+        .unwrap()["options"] = json!(["rbind", "rro", "idmap"]);
+    check(&b.run_ok());
+    drop(src);
+    b.assert_host_clean();
+}

@@ -172,3 +172,150 @@ fn a_bad_filter_is_a_clear_error() {
     assert_fails_with(&b.run(&unique("badaction")), "linux.seccomp.defaultAction");
     b.assert_host_clean();
 }
+
+/// A profile that allows only what busybox needs to start, print and sleep (and `extra`),
+/// and refuses everything else: the runtime's own calls after the filter must be none but
+/// the exec.
+fn only_the_programs_syscalls(extra: &[&str]) -> serde_json::Value {
+    let mut names = vec![
+        "execve",
+        "execveat",
+        "arch_prctl",
+        "set_tid_address",
+        "set_robust_list",
+        "rseq",
+        "brk",
+        "mprotect",
+        "prlimit64",
+        "getrandom",
+        "readlink",
+        "getuid",
+        "prctl",
+        "write",
+        "clock_nanosleep",
+        "exit_group",
+    ];
+    names.extend_from_slice(extra);
+    json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]
+    })
+}
+
+/// `run`, `create`/`start` and `exec` under such a profile.
+fn starts_run_create_start_and_exec(b: &mut Bundle) {
+    b.config["process"]["args"] = json!(["echo", "ran"]);
+    assert_eq!(b.run_ok(), "ran\n");
+    b.config["process"]["args"] = json!(["sleep", "60"]);
+    let id = unique("onlyprog");
+    let out = b.create(&id, &[]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let out = b.rt(&["start", &id]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    let out = b.rt(&["exec", &id, "echo", "exec ran"]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "exec ran\n");
+    assert!(b.rt(&["delete", "--force", &id]).status.success());
+}
+
+#[test]
+fn a_profile_with_only_the_programs_syscalls_starts_run_create_start_and_exec() {
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["seccomp"] = only_the_programs_syscalls(&[]);
+    starts_run_create_start_and_exec(&mut b);
+    // Refused execveat: the trampoline runs through its /proc link, as fexecve would.
+    b.config["linux"]["seccomp"]["syscalls"][0]["names"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n != "execveat");
+    starts_run_create_start_and_exec(&mut b);
+    b.assert_host_clean();
+}
+
+/// An agent that takes `n` listeners and keeps them until it has all.
+fn spawn_collector(sock: &std::path::Path, n: usize) -> std::thread::JoinHandle<usize> {
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        let mut held: Vec<OwnedFd> = Vec::new();
+        for _ in 0..n {
+            let (conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            loop {
+                let (k, got) = berth_sys::socket::recv(conn.as_fd(), &mut buf).unwrap();
+                held.extend(got);
+                if k == 0 {
+                    break;
+                }
+            }
+        }
+        held.len()
+    })
+}
+
+#[test]
+fn with_a_notify_listener_such_a_profile_needs_only_the_hand_off() {
+    let mut b = Bundle::new(&["true"]);
+    let sock = b.path().join("agent.sock");
+    // The agent gets the listener before `create` returns, so the filter goes on before the
+    // init reports ready: the hand-off and the wait for `start` follow it.
+    let mut profile = only_the_programs_syscalls(&["sendmsg", "recvmsg", "openat"]);
+    profile["listenerPath"] = json!(sock);
+    profile["syscalls"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}));
+    b.config["linux"]["seccomp"] = profile;
+    // run, create, exec: three listeners.
+    let agent = spawn_collector(&sock, 3);
+    starts_run_create_start_and_exec(&mut b);
+    assert_eq!(agent.join().unwrap(), 3);
+    b.assert_host_clean();
+}
+
+/// Creates an AF_VSOCK socket three ways and prints 0 or the negated errno of each: the
+/// native call, x86's direct `socket` and x86's `socketcall` multiplexer (both through
+/// `int 0x80`, which a 64-bit process may use and the filter sees as x86).
+const VSOCK_PROBE: &str = r#"
+import ctypes, socket
+def native():
+    try:
+        socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM).close()
+        return 0
+    except OSError as e:
+        return -e.errno
+libc = ctypes.CDLL(None)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+page = libc.mmap(None, 4096, 7, 0x22 | 0x40, -1, 0)
+args = page + 2048
+(ctypes.c_uint32 * 3).from_address(args)[:] = [40, 1, 0]
+def int80(nr, a, b, c):
+    le = lambda v: list(v.to_bytes(4, "little"))
+    code = bytes([0x53, 0xb8] + le(nr) + [0xbb] + le(a) + [0xb9] + le(b) + [0xba] + le(c) + [0xcd, 0x80, 0x5b, 0xc3])
+    ctypes.memmove(page, code, len(code))
+    r = ctypes.CFUNCTYPE(ctypes.c_int)(page)()
+    return 0 if r >= 0 else r
+print(native(), int80(359, 40, 1, 0), int80(102, 1, args, 0))
+"#;
+
+/// vsock is not network-namespaced: a container could reach the hypervisor's and other
+/// guests' services. The default profile refuses the family (EPERM), and x86's `socketcall`,
+/// whose arguments a filter cannot read, with ENOSYS, as Docker's does.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn the_default_profile_refuses_vsock_sockets() {
+    let mut b = Bundle::new(&["/usr/bin/python3", "-c", VSOCK_PROBE]);
+    // python3 and its libraries from the host, read-only.
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}),
+    );
+    for lib in ["lib", "lib64"] {
+        std::os::unix::fs::symlink(format!("usr/{lib}"), b.rootfs().join(lib)).unwrap();
+    }
+    let refused = format!("-{0} -{0} -{1}", libc::EPERM, libc::ENOSYS);
+    assert_eq!(b.run_ok().trim(), refused);
+    // Without the filter this kernel allows all three: the refusals were the profile's.
+    b.config["linux"].as_object_mut().unwrap().remove("seccomp");
+    assert_eq!(b.run_ok().trim(), "0 0 0");
+    b.assert_host_clean();
+}

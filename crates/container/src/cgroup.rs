@@ -99,6 +99,8 @@ fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
         .and_then(|l| l.devices().as_ref())
         .into_iter()
         .flatten()
+        // A FIFO is no device: the device cgroup has nothing to allow.
+        .filter(|d| d.typ() != LinuxDeviceType::P)
     {
         rules.push(rule(d.typ(), Some(d.major()), Some(d.minor())));
     }

@@ -61,6 +61,10 @@ pub(crate) fn build(
         None => spec::load(&bundle)?,
     };
     let mut spec = spec;
+    let in_userns = crate::prepared::has_userns(&spec);
+    if let Some(p) = spec.process_mut() {
+        spec::drop_unavailable(p, in_userns);
+    }
     if opts.listen_fds > 0 {
         socket_activation(&mut spec, opts.listen_fds);
     }

@@ -113,9 +113,7 @@ pub(crate) fn destroy(dir: ContainerDir, saved: &Saved, force: bool) -> Result<(
             bundle: &saved.bundle,
             annotations: saved.annotations(),
         };
-        if let Err(e) = hooks::run("poststop", &list, &state) {
-            tracing::warn!("{e}");
-        }
+        hooks::run_warning("poststop", &list, &state);
     }
     Ok(())
 }

@@ -5,17 +5,18 @@
 use crate::cgroup::SubCgroup;
 use crate::create::write_pid_file;
 use crate::kill::init_pidfd;
-use crate::process::namespaces::flag;
+use crate::process::namespaces::{self, flag};
 use crate::process::parent::spawn_tenant;
 use crate::process::tenant::Tenant;
 use crate::process::CgroupJoin;
 use crate::security::{cache_dir, Seccomp};
 use crate::state::Status;
 use crate::{foreground, Error, Runtime};
+use berth_sys::fs as sysfs;
 use oci_spec::runtime::{Capability, Process, Spec};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Options of `exec`, as runc spells them.
@@ -42,6 +43,9 @@ pub struct ExecOptions {
     pub apparmor: Option<String>,
     /// A sub-cgroup of the container's (cgroup v2).
     pub cgroup: Option<String>,
+    /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
+    /// frozen cgroup and runs once the container is resumed.
+    pub ignore_paused: bool,
 }
 
 /// Runs the process; returns its exit status in the foreground, 0 when detached.
@@ -59,14 +63,31 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
     let dir = rt.root.peek(&o.id)?;
     let saved = dir.load()?;
     let status = dir.status(saved.as_ref())?;
-    let Some(saved) = saved.filter(|_| matches!(status, Status::Created | Status::Running)) else {
+    let allowed = match status {
+        Status::Created | Status::Running => true,
+        Status::Paused => o.ignore_paused,
+        _ => false,
+    };
+    let Some(saved) = saved.filter(|_| allowed) else {
         return Err(Error::WrongStatus {
             id: o.id.clone(),
             status,
-            action: "exec in it",
+            action: if status == Status::Paused {
+                "exec in it (use --ignore-paused to exec anyway)"
+            } else {
+                "exec in it"
+            },
         });
     };
-    let process = build_process(&saved.config, o)?;
+    let mut process = build_process(&saved.config, o)?;
+    if let Some((field, id)) = crate::spec::id_out_of_range(process.user()) {
+        let field = field.trim_start_matches("process.");
+        return Err(Error::Usage(format!(
+            "{field}: {}",
+            crate::spec::out_of_range(id)
+        )));
+    }
+    crate::spec::drop_unavailable(&mut process, crate::prepared::has_userns(&saved.config));
     let terminal = process.terminal().unwrap_or(false);
     if terminal && o.detach && o.console_socket.is_none() {
         return Err(Error::Usage(
@@ -96,6 +117,17 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         }
         None => None,
     };
+    // Without a mount namespace of its own the init was chrooted into root.path; so is
+    // this process (the pidfd above makes sure the pid is still the init's).
+    let root = if namespaces::plan(&saved.config, false).new_mount {
+        None
+    } else {
+        let path = format!("/proc/{}/root", saved.pid);
+        Some(
+            sysfs::open(Path::new(&path), libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(Error::path(&path))?,
+        )
+    };
     let seccomp = Seccomp::prepare(
         &saved.config,
         &saved.id,
@@ -109,6 +141,8 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         keep_groups: crate::spec::keeps_original_groups(&saved.config),
         init: init.as_fd(),
         namespaces: namespace_flags(&saved.config),
+        root: root.as_ref().map(|r| r.as_fd()),
+        personality: crate::init::attrs::personality(&saved.config),
         console_socket,
         relay_terminal: terminal && !o.detach,
         preserve_fds: o.preserve_fds,

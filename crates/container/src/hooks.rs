@@ -37,31 +37,56 @@ pub struct HookError {
     pub reason: String,
 }
 
-/// Runs `hooks` of one kind in order, stopping at the first failure.
-pub fn run(kind: &'static str, hooks: &[Hook], state: &HookState<'_>) -> Result<(), HookError> {
-    if hooks.is_empty() {
-        return Ok(());
+/// Runs `hooks` of one kind in order, stopping at the first failure. A hook without `env`
+/// gets `env`, or with `None` the runtime's environment.
+pub fn run(
+    kind: &'static str,
+    hooks: &[Hook],
+    state: &HookState<'_>,
+    env: Option<&[String]>,
+) -> Result<(), HookError> {
+    each(kind, hooks, state, env).collect()
+}
+
+/// Runs every hook of one kind, whatever the others do: a failure is a warning (poststart,
+/// poststop, as the runtime-spec says). A hook without `env` gets the runtime's.
+pub fn run_warning(kind: &'static str, hooks: &[Hook], state: &HookState<'_>) {
+    for e in each(kind, hooks, state, None).filter_map(Result::err) {
+        tracing::warn!("{e}");
     }
-    let json = serde_json::to_vec(state).unwrap_or_default();
-    for (index, h) in hooks.iter().enumerate() {
-        run_one(h, &json).map_err(|reason| HookError {
+}
+
+/// Runs the hooks one by one as the iterator is consumed.
+fn each<'a>(
+    kind: &'static str,
+    hooks: &'a [Hook],
+    state: &HookState<'_>,
+    env: Option<&'a [String]>,
+) -> impl Iterator<Item = Result<(), HookError>> + 'a {
+    let json = match hooks.is_empty() {
+        true => Vec::new(),
+        false => serde_json::to_vec(state).unwrap_or_default(),
+    };
+    hooks.iter().enumerate().map(move |(index, h)| {
+        run_one(h, &json, env).map_err(|reason| HookError {
             kind,
             index,
             path: h.path().display().to_string(),
             reason,
-        })?;
-    }
-    Ok(())
+        })
+    })
 }
 
-fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
+fn run_one(h: &Hook, state: &[u8], default_env: Option<&[String]>) -> Result<(), String> {
     let mut cmd = Command::new(h.path());
     let args = h.args().clone().unwrap_or_default();
     if let Some((argv0, rest)) = args.split_first() {
         cmd.arg0(argv0).args(rest);
     }
-    // A hook without `env` inherits the runtime's environment, as with runc and crun.
-    if let Some(env) = h.env().as_ref().filter(|e| !e.is_empty()) {
+    // A hook without `env` inherits the environment of the process that runs it, as with
+    // runc and crun: the runtime's, or in the container the container process's.
+    let own = h.env().as_deref().filter(|e| !e.is_empty());
+    if let Some(env) = own.or(default_env) {
         cmd.env_clear();
         for kv in env {
             if let Some((k, v)) = kv.split_once('=') {
@@ -153,7 +178,7 @@ mod tests {
             r#"{{"path":"/bin/sh","args":["sh","-c","cat > {0}; echo \"$0 $1 $X\" >> {0}","a0","a1"],"env":["X=y"]}}"#,
             out.display()
         ));
-        run("prestart", &[h], &state()).unwrap();
+        run("prestart", &[h], &state(), None).unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains(r#""id":"c1""#), "{text}");
         assert!(text.contains(r#""status":"creating""#), "{text}");
@@ -163,7 +188,9 @@ mod tests {
     #[test]
     fn failure_names_the_hook_and_its_output() {
         let h = hook(r#"{"path":"/bin/sh","args":["sh","-c","echo nope >&2; exit 3"]}"#);
-        let e = run("poststart", &[h], &state()).unwrap_err().to_string();
+        let e = run("poststart", &[h], &state(), None)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("poststart hook #0") && e.contains("nope") && e.contains('3'),
             "{e}"
@@ -173,7 +200,7 @@ mod tests {
     #[test]
     fn timeout_kills_the_hook() {
         let h = hook(r#"{"path":"/bin/sh","args":["sh","-c","sleep 5"],"timeout":1}"#);
-        let e = run("createRuntime", &[h], &state())
+        let e = run("createRuntime", &[h], &state(), None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("timed out"), "{e}");

@@ -125,7 +125,7 @@ pub fn is_idmapped(m: &Mount) -> bool {
 }
 
 /// Whether the container gets a user namespace.
-fn has_userns(spec: &Spec) -> bool {
+pub(crate) fn has_userns(spec: &Spec) -> bool {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())

@@ -5,7 +5,7 @@
 
 use crate::init::error::{Context, InitError};
 use crate::state::Status;
-use berth_seccomp::{process_state, Filter, ListenerSocket};
+use berth_seccomp::{process_state, Filter, Handoff, ListenerSocket};
 use berth_sys::fs as sysfs;
 use oci_spec::runtime::{Spec, State};
 use std::os::fd::BorrowedFd;
@@ -65,32 +65,41 @@ impl Seccomp {
         }
     }
 
-    /// Installs the filter on the calling process and sends the listener to the agent.
-    /// `proc` is the host's procfs, through which the process learns its host pid.
-    pub fn install(
+    /// Prepares the hand-off of the listener to the connected `agent`: the container process
+    /// state it will get, made while the host's procfs `proc` (which tells the host pid) is
+    /// at hand, so that after the filter the hand-off is one sendmsg.
+    pub fn handoff(
         &self,
-        agent: Option<ListenerSocket>,
+        agent: ListenerSocket,
         proc: BorrowedFd<'_>,
         status: Status,
-    ) -> Result<(), InitError> {
+    ) -> Result<Handoff, InitError> {
+        let pid = host_pid(proc)?;
+        let mut state = self.state.clone();
+        state.set_pid(Some(pid));
+        state.set_status(match status {
+            Status::Creating => oci_spec::runtime::ContainerState::Creating,
+            _ => oci_spec::runtime::ContainerState::Running,
+        });
+        let message = process_state(state, pid, self.metadata.clone());
+        agent.with_state(&message).map_err(handoff_error)
+    }
+
+    /// Installs the filter on the calling process and hands its listener over.
+    pub fn install(&self, handoff: Option<Handoff>) -> Result<(), InitError> {
         let listener = self
             .filter
             .install()
             .map_err(|e| InitError::check("install the seccomp filter", e.to_string()))?;
-        if let (Some(fd), Some(agent)) = (listener, agent) {
-            let pid = host_pid(proc)?;
-            let mut state = self.state.clone();
-            state.set_pid(Some(pid));
-            state.set_status(match status {
-                Status::Creating => oci_spec::runtime::ContainerState::Creating,
-                _ => oci_spec::runtime::ContainerState::Running,
-            });
-            agent
-                .send(fd, &process_state(state, pid, self.metadata.clone()))
-                .map_err(|e| InitError::check("send the seccomp listener", e.to_string()))?;
+        if let (Some(fd), Some(handoff)) = (listener, handoff) {
+            handoff.send(fd).map_err(handoff_error)?;
         }
         Ok(())
     }
+}
+
+fn handoff_error(e: berth_seccomp::Error) -> InitError {
+    InitError::check("send the seccomp listener", e.to_string())
 }
 
 /// The caller's pid in the host's pid namespace: the target of `self` in the host's procfs.

@@ -78,7 +78,7 @@ fn await_exec(
     }
 }
 
-/// Poststart hooks: a failure is a warning, the container keeps running (runtime-spec).
+/// Poststart hooks: a failure is a warning, the others and the container go on (runtime-spec).
 pub(crate) fn poststart(saved: &Saved) {
     let Some(list) = saved
         .config
@@ -96,7 +96,5 @@ pub(crate) fn poststart(saved: &Saved) {
         bundle: &saved.bundle,
         annotations: saved.annotations(),
     };
-    if let Err(e) = hooks::run("poststart", &list, &state) {
-        tracing::warn!("{e}");
-    }
+    hooks::run_warning("poststart", &list, &state);
 }

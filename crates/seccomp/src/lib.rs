@@ -41,7 +41,7 @@ mod profile;
 pub use bpf::MAX_INSNS;
 pub use error::{Error, Result};
 pub use filter::Filter;
-pub use listener::{process_state, send_listener, ListenerSocket};
+pub use listener::{process_state, send_listener, Handoff, ListenerSocket};
 pub use profile::{
     default_profile, default_profile_for, default_profile_json, parse_profile,
     DEFAULT_CAPABILITIES, DEFAULT_PROFILE_TEMPLATE,

@@ -35,16 +35,43 @@ impl ListenerSocket {
     /// Sends `state` (its `fds` set to `["seccompFd"]`) with `listener` attached, then closes
     /// both. Uses only sendmsg and close, so the filter may NOTIFY anything but sendmsg.
     pub fn send(self, listener: OwnedFd, state: &ContainerProcessState) -> Result<()> {
+        self.with_state(state)?.send(listener)
+    }
+
+    /// Serializes `state` (its `fds` set to `["seccompFd"]`) now, so that handing over the
+    /// listener later, once the filter is in, needs nothing but sendmsg.
+    pub fn with_state(self, state: &ContainerProcessState) -> Result<Handoff> {
         let mut state = state.clone();
         state.set_fds(vec![SECCOMP_FD_NAME.to_string()]);
-        let err = |source| Error::Listener {
+        match serde_json::to_vec(&state) {
+            Ok(json) => Ok(Handoff { agent: self, json }),
+            Err(e) => Err(self.error("send", io::Error::other(e))),
+        }
+    }
+
+    fn error(&self, step: &'static str, source: io::Error) -> Error {
+        Error::Listener {
             path: self.path.clone(),
-            step: "send",
+            step,
             source,
-        };
-        let json = serde_json::to_vec(&state).map_err(|e| err(io::Error::other(e)))?;
-        let sock = self.stream.as_raw_fd();
-        let mut sent = sendmsg(sock, &json, Some(listener.as_raw_fd())).map_err(err)?;
+        }
+    }
+}
+
+/// A connection to the agent with the state to send, waiting for the listener.
+#[derive(Debug)]
+pub struct Handoff {
+    agent: ListenerSocket,
+    json: Vec<u8>,
+}
+
+impl Handoff {
+    /// Sends the state with `listener` attached, then closes both; only sendmsg and close.
+    pub fn send(self, listener: OwnedFd) -> Result<()> {
+        let err = |source| self.agent.error("send", source);
+        let sock = self.agent.stream.as_raw_fd();
+        let json = &self.json;
+        let mut sent = sendmsg(sock, json, Some(listener.as_raw_fd())).map_err(err)?;
         // A stream may take the message in pieces; the fd went with the first one.
         while sent < json.len() {
             sent += sendmsg(sock, &json[sent..], None).map_err(err)?;

@@ -157,6 +157,15 @@ pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
     Ok(unsafe { st.assume_init() }.f_type)
 }
 
+/// `fstatvfs(fd).f_flag`: the `ST_*` flags of the mount the fd is on.
+pub fn mount_flags(fd: BorrowedFd<'_>) -> io::Result<libc::c_ulong> {
+    let mut st = MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: valid fd and out-pointer.
+    cvt(unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstatvfs succeeded.
+    Ok(unsafe { st.assume_init() }.f_flag)
+}
+
 /// `procfs`'s magic number, to check that a /proc we write into really is procfs.
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 

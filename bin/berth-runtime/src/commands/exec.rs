@@ -54,6 +54,9 @@ pub struct ExecArgs {
     /// Run in this sub-cgroup of the container's (cgroup v2).
     #[arg(long)]
     pub cgroup: Option<String>,
+    /// Exec into a paused container too; the process runs once it is resumed.
+    #[arg(long)]
+    pub ignore_paused: bool,
     /// The container id.
     pub id: String,
     /// The command and its arguments.
@@ -82,6 +85,7 @@ pub fn run(rt: &Runtime, a: &ExecArgs) -> Result<i32> {
         process_label: a.process_label.clone(),
         apparmor: a.apparmor.clone(),
         cgroup: a.cgroup.clone(),
+        ignore_paused: a.ignore_paused,
     };
     exec(rt, &o).with_context(|| format!("exec {}", a.id))
 }

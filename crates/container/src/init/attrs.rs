@@ -33,6 +33,50 @@ fn rlimit_number(t: PosixRlimitType) -> u32 {
     }
 }
 
+/// personality(2)'s flags by name (`<sys/personality.h>`).
+const PERSONALITY_FLAGS: &[(&str, libc::c_ulong)] = &[
+    ("UNAME26", 0x002_0000),
+    ("ADDR_NO_RANDOMIZE", 0x004_0000),
+    ("FDPIC_FUNCPTRS", 0x008_0000),
+    ("MMAP_PAGE_ZERO", 0x010_0000),
+    ("ADDR_COMPAT_LAYOUT", 0x020_0000),
+    ("READ_IMPLIES_EXEC", 0x040_0000),
+    ("ADDR_LIMIT_32BIT", 0x080_0000),
+    ("SHORT_INODE", 0x100_0000),
+    ("WHOLE_SECONDS", 0x200_0000),
+    ("STICKY_TIMEOUTS", 0x400_0000),
+    ("ADDR_LIMIT_3GB", 0x800_0000),
+];
+
+/// The bit of a personality flag name.
+pub fn personality_flag(name: &str) -> Option<libc::c_ulong> {
+    PERSONALITY_FLAGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, bit)| bit)
+}
+
+/// `linux.personality` as personality(2)'s argument: the domain with its flags (validated
+/// when the config was loaded; an unknown one adds nothing).
+pub fn personality(spec: &Spec) -> Option<libc::c_ulong> {
+    let pers = spec.linux().as_ref()?.personality().as_ref()?;
+    let domain = match pers.domain() {
+        LinuxPersonalityDomain::PerLinux => 0,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    let flags = pers.flags().iter().flatten();
+    Some(
+        flags
+            .filter_map(|f| personality_flag(f))
+            .fold(domain, |p, bit| p | bit),
+    )
+}
+
+/// Applies a personality; it holds across the exec of the container's program.
+pub fn set_personality(persona: libc::c_ulong) -> Result<(), InitError> {
+    sysproc::personality(persona).ctx(|| format!("personality {persona:#x}"))
+}
+
 /// Sets the process's rlimits.
 pub fn rlimits(p: &Process) -> Result<(), InitError> {
     for r in p.rlimits().iter().flatten() {
@@ -78,18 +122,8 @@ pub fn process(spec: &Spec, p: &Process, proc: BorrowedFd<'_>) -> Result<(), Ini
     if let Some(adj) = p.oom_score_adj() {
         write_proc(proc, "self/oom_score_adj", &adj.to_string())?;
     }
-    if let Some(pers) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        let persona = match pers.domain() {
-            LinuxPersonalityDomain::PerLinux => 0,
-            LinuxPersonalityDomain::PerLinux32 => 0x0008,
-        };
-        if pers.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-            return Err(InitError::check(
-                "linux.personality.flags",
-                "no personality flags are supported",
-            ));
-        }
-        sysproc::personality(persona).ctx(|| format!("personality {persona:#x}"))?;
+    if let Some(persona) = personality(spec) {
+        set_personality(persona)?;
     }
     if let Some(s) = p.scheduler() {
         let policy = match s.policy() {
@@ -134,4 +168,20 @@ pub fn process(spec: &Spec, p: &Process, proc: BorrowedFd<'_>) -> Result<(), Ini
             .ctx(|| format!("ioprio_set {} {}", io.class(), io.priority()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personality_is_the_domain_with_its_flags() {
+        let spec: Spec = crate::spec::parse(
+            br#"{"ociVersion":"1.2.0","root":{"path":"r"},"process":{"args":["x"],"cwd":"/","user":{"uid":0,"gid":0}},
+            "linux":{"personality":{"domain":"LINUX32","flags":["ADDR_NO_RANDOMIZE","UNAME26"]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(personality(&spec), Some(0x0006_0008));
+        assert_eq!(personality_flag("NOPE"), None);
+    }
 }

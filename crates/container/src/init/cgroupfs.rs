@@ -102,7 +102,7 @@ fn one(
                     attrs: Attrs::default(),
                     ..opts.clone()
                 };
-                return attach(tree.as_fd(), t.as_fd(), &rest)
+                return attach(tree.as_fd(), t.as_fd(), &rest, None)
                     .ctx(|| format!("mount {typ} on {}", dest.display()));
             }
             // v1 cannot be mounted from a user namespace: fall back to the bind below.

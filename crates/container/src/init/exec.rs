@@ -119,51 +119,88 @@ fn trampoline() -> Vec<u8> {
     elf
 }
 
-/// Executes `program` with `args` and `env`. Returns only on failure.
-pub fn exec(program: &Path, args: &[String], env: &[String]) -> InitError {
-    let what = || format!("exec {}", program.display());
+/// The program, ready to execute: everything that allocates or makes a system call is done,
+/// so that once the seccomp filter is in, nothing but the exec runs.
+pub struct Exec {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    /// The sealed trampoline, its argv, and its `/proc/self/fd` link.
+    trampoline: Option<(std::os::fd::OwnedFd, Vec<CString>, CString)>,
+}
+
+/// Prepares the exec of `program` with `args` and `env`.
+pub fn prepare(program: &Path, args: &[String], env: &[String]) -> Result<Exec, InitError> {
     let cs = |v: &[String]| {
         v.iter()
             .map(|s| cstring(s.as_bytes()))
             .collect::<io::Result<Vec<CString>>>()
     };
-    let (argv, envp) = match (cs(args), cs(env)) {
-        (Ok(a), Ok(e)) => (a, e),
-        (Err(e), _) | (_, Err(e)) => {
-            return InitError {
-                what: what(),
-                source: e,
-            }
-        }
-    };
-    let path = match cstring(program.as_os_str().as_bytes()) {
-        Ok(p) => p,
-        Err(e) => {
-            return InitError {
-                what: what(),
-                source: e,
-            }
-        }
-    };
-    #[cfg(target_arch = "x86_64")]
-    if !crate::protection::off("exec-trampoline") {
-        if let Ok(fd) = sysexec::sealed_memfd("berth-exec", &trampoline()) {
-            let mut targv = vec![CString::from(MAGIC_ARGV0), path.clone()];
-            targv.extend(argv.iter().cloned());
-            let e = sysexec::execveat(std::os::fd::AsFd::as_fd(&fd), &targv, &envp);
-            // A host that forbids executing memfds (vm.memfd_noexec=2) falls through to a
-            // direct exec; anything else is a real failure.
-            if e.raw_os_error() != Some(libc::EACCES) {
-                return InitError {
-                    what: what(),
-                    source: e,
-                };
-            }
-        }
-    }
-    InitError {
+    let what = || format!("exec {}", program.display());
+    let argv = cs(args).map_err(|source| InitError {
         what: what(),
-        source: sysexec::execve(&path, &argv, &envp),
+        source,
+    })?;
+    let envp = cs(env).map_err(|source| InitError {
+        what: what(),
+        source,
+    })?;
+    let path = cstring(program.as_os_str().as_bytes()).map_err(|source| InitError {
+        what: what(),
+        source,
+    })?;
+    Ok(Exec {
+        trampoline: trampoline_for(&path, &argv),
+        path,
+        argv,
+        envp,
+    })
+}
+
+/// The trampoline that will execute `path` with `argv`, unless switched off or unavailable.
+#[cfg(target_arch = "x86_64")]
+fn trampoline_for(
+    path: &CString,
+    argv: &[CString],
+) -> Option<(std::os::fd::OwnedFd, Vec<CString>, CString)> {
+    use std::os::fd::AsRawFd;
+    if crate::protection::off("exec-trampoline") {
+        return None;
+    }
+    let fd = sysexec::sealed_memfd("berth-exec", &trampoline()).ok()?;
+    let link = cstring(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes()).ok()?;
+    let mut targv = vec![CString::from(MAGIC_ARGV0), path.clone()];
+    targv.extend(argv.iter().cloned());
+    Some((fd, targv, link))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn trampoline_for(
+    _: &CString,
+    _: &[CString],
+) -> Option<(std::os::fd::OwnedFd, Vec<CString>, CString)> {
+    None
+}
+
+impl Exec {
+    /// Executes the program. Returns only on failure.
+    pub fn run(self) -> InitError {
+        let fail = |source| InitError {
+            what: format!("exec {}", self.path.to_string_lossy()),
+            source,
+        };
+        if let Some((fd, targv, link)) = &self.trampoline {
+            let e = sysexec::execveat(std::os::fd::AsFd::as_fd(fd), targv, &self.envp);
+            // A host that forbids executing memfds (vm.memfd_noexec=2) falls through to a
+            // direct exec. Anything else may be a seccomp profile that refuses execveat: it
+            // must allow execve, so the same sealed file runs through its /proc link, as
+            // libc's fexecve does. If that fails too, the first error is the one to report.
+            if e.raw_os_error() != Some(libc::EACCES) {
+                let _ = sysexec::execve(link, targv, &self.envp);
+                return fail(e);
+            }
+        }
+        fail(sysexec::execve(&self.path, &self.argv, &self.envp))
     }
 }
 

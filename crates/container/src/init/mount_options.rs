@@ -56,6 +56,11 @@ pub struct MountOptions {
     pub attrs: Attrs,
     /// `r`-prefixed attributes (`rro`, `rnosuid`): the mount and all its submounts.
     pub recursive_attrs: Attrs,
+    /// Atime modes (bits of the attribute's atime field) that the mount loses: it becomes
+    /// relatime if it has one of them once `attrs` are set.
+    pub atime_clear: u64,
+    /// The same for the mount and all its submounts.
+    pub recursive_atime_clear: u64,
     pub propagation: Vec<Propagation>,
     /// Superblock flags the VFS parses by name (`sync`, `dirsync`, `lazytime`, `mand`, `silent`).
     pub sb_flags: Vec<&'static str>,
@@ -145,15 +150,22 @@ const ATTR_OPTIONS: &[(&str, u64, u64)] = &[
     ("noexec", ATTR_NOEXEC, 0),
     ("exec", 0, ATTR_NOEXEC),
     ("relatime", ATTR_RELATIME, ATTR_ATIME),
-    ("norelatime", ATTR_STRICTATIME, ATTR_ATIME),
     ("noatime", ATTR_NOATIME, ATTR_ATIME),
-    ("atime", ATTR_RELATIME, ATTR_ATIME),
     ("strictatime", ATTR_STRICTATIME, ATTR_ATIME),
-    ("nostrictatime", ATTR_RELATIME, ATTR_ATIME),
     ("nodiratime", ATTR_NODIRATIME, 0),
     ("diratime", 0, ATTR_NODIRATIME),
     ("nosymfollow", ATTR_NOSYMFOLLOW, 0),
     ("symfollow", 0, ATTR_NOSYMFOLLOW),
+];
+
+/// Options that clear one atime mode, `(name, mode)`. The kernel sets a mode only by
+/// replacing every one, so these become [`MountOptions::atime_clear`]: each mount that has
+/// the mode becomes relatime (the mode without bits). `norelatime` clears relatime, which
+/// is no bit at all: nothing changes (as runc and crun do).
+const ATIME_CLEARS: &[(&str, u64)] = &[
+    ("atime", ATTR_NOATIME),
+    ("nostrictatime", ATTR_STRICTATIME),
+    ("norelatime", ATTR_RELATIME),
 ];
 
 /// Superblock flags `fsconfig` understands by name, and their negations (which are defaults).
@@ -197,6 +209,41 @@ pub fn idmap_option(o: &str) -> Option<(bool, Option<&str>)> {
     }
 }
 
+/// An attribute option; one that sets an atime mode undoes earlier clears.
+fn set_attr(attrs: &mut Attrs, atime_clear: &mut u64, set: u64, clear: u64) {
+    attrs.apply(set, clear);
+    if clear & ATTR_ATIME != 0 {
+        *atime_clear = 0;
+    }
+}
+
+/// An option that clears atime `mode`: out of a mode the list already set, else out of the
+/// mounts that have it.
+fn clear_atime(attrs: &mut Attrs, atime_clear: &mut u64, mode: u64) {
+    if attrs.clear & ATTR_ATIME == 0 {
+        *atime_clear |= mode;
+    } else if attrs.set & ATTR_ATIME == mode {
+        attrs.set &= !ATTR_ATIME;
+    }
+}
+
+/// The atime mode (bits of the atime field) of a mount with `statfs` flags `st_flags`.
+pub fn atime_mode(st_flags: libc::c_ulong) -> u64 {
+    if st_flags & libc::ST_NOATIME != 0 {
+        ATTR_NOATIME
+    } else if st_flags & libc::ST_RELATIME != 0 {
+        ATTR_RELATIME
+    } else {
+        ATTR_STRICTATIME
+    }
+}
+
+/// The change that makes a mount relatime.
+pub const TO_RELATIME: Attrs = Attrs {
+    set: ATTR_RELATIME,
+    clear: ATTR_ATIME,
+};
+
 /// Sorts an OCI options list. Later options win over earlier ones, as with mount(8).
 pub fn parse(options: &[String]) -> Result<MountOptions, OptionError> {
     let mut out = MountOptions::default();
@@ -208,13 +255,28 @@ pub fn parse(options: &[String]) -> Result<MountOptions, OptionError> {
         if o.contains('\0') || o.contains(',') {
             return Err(OptionError::Malformed(o.to_string()));
         }
+        let recursive = o.strip_prefix('r');
         if let Some(&(_, set, clear)) = ATTR_OPTIONS.iter().find(|(n, ..)| *n == o) {
-            out.attrs.apply(set, clear);
-        } else if let Some(&(_, set, clear)) = o
-            .strip_prefix('r')
-            .and_then(|b| ATTR_OPTIONS.iter().find(|(n, ..)| *n == b))
+            set_attr(&mut out.attrs, &mut out.atime_clear, set, clear);
+        } else if let Some(&(_, set, clear)) =
+            recursive.and_then(|b| ATTR_OPTIONS.iter().find(|(n, ..)| *n == b))
         {
-            out.recursive_attrs.apply(set, clear);
+            set_attr(
+                &mut out.recursive_attrs,
+                &mut out.recursive_atime_clear,
+                set,
+                clear,
+            );
+        } else if let Some(&(_, mode)) = ATIME_CLEARS.iter().find(|(n, _)| *n == o) {
+            clear_atime(&mut out.attrs, &mut out.atime_clear, mode);
+        } else if let Some(&(_, mode)) =
+            recursive.and_then(|b| ATIME_CLEARS.iter().find(|(n, _)| *n == b))
+        {
+            clear_atime(
+                &mut out.recursive_attrs,
+                &mut out.recursive_atime_clear,
+                mode,
+            );
         } else if o == "bind" {
             out.bind = true;
         } else if o == "rbind" {
@@ -338,6 +400,33 @@ mod tests {
             );
         }
         assert_eq!(idmap_option("idmapx"), None);
+    }
+
+    #[test]
+    fn atime_clears_touch_only_their_mode() {
+        // Clearing a mode the list set: relatime.
+        let m = p(&["noatime", "atime"]);
+        assert_eq!(
+            (m.attrs.set, m.attrs.clear, m.atime_clear),
+            (0, ATTR_ATIME, 0)
+        );
+        let m = p(&["strictatime", "atime"]);
+        assert_eq!(m.attrs.set, ATTR_STRICTATIME);
+        // Otherwise left for the mounts that have it, recursive or not.
+        let m = p(&["rbind", "ratime", "rnostrictatime", "nostrictatime"]);
+        assert!(m.recursive_attrs.is_empty() && m.attrs.is_empty());
+        assert_eq!(m.recursive_atime_clear, ATTR_NOATIME | ATTR_STRICTATIME);
+        assert_eq!(m.atime_clear, ATTR_STRICTATIME);
+        // norelatime clears no bit; a later mode wins over an earlier clear.
+        let m = p(&["rnorelatime", "norelatime"]);
+        assert_eq!((m.recursive_atime_clear, m.atime_clear), (0, 0));
+        assert!(m.attrs.is_empty() && m.recursive_attrs.is_empty());
+        let m = p(&["ratime", "rnoatime"]);
+        assert_eq!(m.recursive_atime_clear, 0);
+        assert_eq!(m.recursive_attrs.set, ATTR_NOATIME);
+        assert_eq!(atime_mode(libc::ST_NOATIME | libc::ST_NODEV), ATTR_NOATIME);
+        assert_eq!(atime_mode(libc::ST_RELATIME), ATTR_RELATIME);
+        assert_eq!(atime_mode(0), ATTR_STRICTATIME);
     }
 
     #[test]

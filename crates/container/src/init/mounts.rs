@@ -6,6 +6,7 @@ use super::cgroupfs;
 use super::error::{Context, InitError};
 use super::mount_options::{self, Attrs, MountOptions};
 use super::resolve;
+use crate::mountinfo;
 use berth_sys::mount::{self as sysmount, FsContext, MountAttr};
 use oci_spec::runtime::Mount;
 use std::io;
@@ -49,7 +50,7 @@ pub fn mount(env: &Env<'_>, index: usize, m: &Mount) -> Result<(), InitError> {
         let what = || format!("attach mount of {} on {}", source.display(), dest.display());
         let st = berth_sys::fs::fstat(tree).ctx(what)?;
         let target = target(env, dest, st.st_mode & libc::S_IFMT == libc::S_IFDIR)?;
-        return attach(tree, target.as_fd(), &opts).ctx(what);
+        return attach(tree, target.as_fd(), &opts, Some(&source)).ctx(what);
     }
     if is_bind(m, &opts) {
         let source = source_path(env, m);
@@ -109,18 +110,25 @@ pub(super) fn bind(
     let meta = std::fs::metadata(source).ctx(what)?;
     let target = target(env, dest, meta.is_dir())?;
     let tree = sysmount::open_tree(None, source, true, opts.recursive).ctx(what)?;
-    attach(tree.as_fd(), target.as_fd(), opts).ctx(what)
+    attach(tree.as_fd(), target.as_fd(), opts, Some(source)).ctx(what)
 }
 
 /// Sets the options' attributes on a detached mount, attaches it, then sets propagation.
+/// `source` is a bind's source, whose submounts an `rbind` tree copied.
 pub(super) fn attach(
     tree: BorrowedFd<'_>,
     target: BorrowedFd<'_>,
     opts: &MountOptions,
+    source: Option<&Path>,
 ) -> io::Result<()> {
     set_attrs(tree, false, opts.attrs)?;
     set_attrs(tree, true, opts.recursive_attrs)?;
+    clear_atime(tree, opts.atime_clear | opts.recursive_atime_clear)?;
     sysmount::move_mount(tree, target)?;
+    // The kernel changes a submount of a detached tree only along with the whole tree.
+    if let Some(source) = source.filter(|_| opts.recursive && opts.recursive_atime_clear != 0) {
+        clear_atime_below(tree, source, opts.recursive_atime_clear)?;
+    }
     for p in &opts.propagation {
         let attr = MountAttr {
             propagation: p.flag,
@@ -141,6 +149,44 @@ fn set_attrs(tree: BorrowedFd<'_>, recursive: bool, a: Attrs) -> io::Result<()> 
         ..MountAttr::default()
     };
     sysmount::mount_setattr(tree, recursive, &attr)
+}
+
+/// Makes the mount `fd` relatime if its atime mode is one of `modes`: an atime mode can
+/// only be replaced, so clearing one is done mount by mount.
+fn clear_atime(fd: BorrowedFd<'_>, modes: u64) -> io::Result<()> {
+    if modes == 0 || modes & mount_options::atime_mode(berth_sys::fs::mount_flags(fd)?) == 0 {
+        return Ok(());
+    }
+    let to = mount_options::TO_RELATIME;
+    let attr = MountAttr {
+        set: to.set,
+        clear: to.clear,
+        ..MountAttr::default()
+    };
+    sysmount::mount_setattr(fd, false, &attr)
+}
+
+/// [`clear_atime`] for each submount of a tree bound from `source`: they are where the
+/// source's are.
+fn clear_atime_below(tree: BorrowedFd<'_>, source: &Path, modes: u64) -> io::Result<()> {
+    let source = std::fs::canonicalize(source)?;
+    for m in mountinfo::read_self()? {
+        let Ok(rel) = m.mount_point.strip_prefix(&source) else {
+            continue;
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let sub = berth_sys::fs::openat2(
+            tree,
+            rel,
+            libc::O_PATH,
+            0,
+            berth_sys::fs::Resolve::InRootNoSymlinks,
+        )?;
+        clear_atime(sub.as_fd(), modes)?;
+    }
+    Ok(())
 }
 
 /// procfs and sysfs carry files the runtime and the kernel trust; a destination reached
@@ -189,6 +235,7 @@ pub(super) fn new_fs(
             attrs: Attrs::default(),
             ..opts.clone()
         },
+        None,
     )
     .ctx(what)
 }

@@ -36,7 +36,12 @@ fn rec(p: Propagation) -> libc::c_ulong {
 /// Cuts the container's mount namespace off from the host's propagation and makes the rootfs a
 /// mount point of its own; returns an `O_PATH` fd on it.
 pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, InitError> {
-    let prop = root_propagation(spec);
+    let mut prop = root_propagation(spec);
+    if prop.flag == libc::MS_UNBINDABLE {
+        // Unbindable is private as well, but the rootfs could not be bound from it: it is
+        // set after the pivot (lock_down), as crun does.
+        prop.flag = libc::MS_PRIVATE;
+    }
     sysmount::mount(None, Path::new("/"), None, rec(prop), None)
         .ctx(|| "set propagation of / in the container's mount namespace")?;
     if prop.flag == libc::MS_SHARED {
@@ -134,6 +139,14 @@ pub fn enter(root: BorrowedFd<'_>, rootfs: &Path, no_pivot: bool) -> Result<(), 
             .ctx(|| "make old root rslave")?;
         sysmount::umount2(dot, libc::MNT_DETACH).ctx(|| "detach old root")?;
     }
+    sysfs::chdir(Path::new("/")).ctx(|| "chdir to /")
+}
+
+/// Makes `root` the root of this process only, for a container without a mount namespace
+/// of its own: `pivot_root` would change it for every process in the namespace it shares.
+pub fn chroot(root: BorrowedFd<'_>) -> Result<(), InitError> {
+    sysfs::fchdir(root).ctx(|| "chdir to the container's root")?;
+    sysfs::chroot(Path::new(".")).ctx(|| "chroot to the container's root")?;
     sysfs::chdir(Path::new("/")).ctx(|| "chdir to /")
 }
 

@@ -27,7 +27,6 @@ pub struct Final<'a> {
     pub console_socket: Option<BorrowedFd<'a>>,
     /// Send the pty master to the parent instead of a console socket.
     pub relay_terminal: bool,
-    pub preserve_fds: u32,
     /// Keep the runtime's supplementary groups (`run.oci.keep_original_groups`).
     pub keep_groups: bool,
     /// Join a new session keyring with this name.
@@ -37,14 +36,16 @@ pub struct Final<'a> {
     /// `O_PATH` handle on the exec fifo (`create`); without it the start signal comes on the
     /// channel.
     pub fifo: Option<OwnedFd>,
-    /// Runs between the start signal and the exec (startContainer hooks).
-    pub after_start: &'a dyn Fn() -> Result<(), InitError>,
+    /// Runs between the start signal and the exec (startContainer hooks), with the
+    /// process's environment.
+    pub after_start: &'a dyn Fn(&[String]) -> Result<(), InitError>,
 }
 
 /// The first steps of a forked stage: name it (so `ps` shows which stage hangs), die with the
 /// runtime until ready (a killed `create` leaves no process behind), become non-dumpable (no
-/// process in the container may open our /proc/PID/exe, fds or memory), and close every
-/// inherited fd but `--preserve-fds` and `keep`.
+/// process in the container may open our /proc/PID/exe, fds or memory), close every
+/// inherited fd but `--preserve-fds` and `keep`, and mark `keep` close-on-exec (everything
+/// opened later is), so that nothing is left to do about fds after the seccomp filter.
 pub fn begin(name: &std::ffi::CStr, preserve_fds: u32, keep: &[RawFd]) -> Result<(), InitError> {
     let _ = sysproc::set_name(name);
     sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
@@ -56,6 +57,7 @@ pub fn begin(name: &std::ffi::CStr, preserve_fds: u32, keep: &[RawFd]) -> Result
         let mut all: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
         all.extend_from_slice(keep);
         sysfs::close_all_except(&all).ctx(|| "close inherited fds")?;
+        sysfs::cloexec_from(3 + preserve_fds).ctx(|| "mark fds close-on-exec")?;
     }
     Ok(())
 }
@@ -74,6 +76,10 @@ pub fn report_and_exit(e: &InitError, chan: &ChildEnd, started: Option<OwnedFd>)
 
 /// Runs the last steps and executes the process. `started` receives the fifo's write end
 /// once the start signal came through it.
+///
+/// The seccomp filter goes on as late as the kernel and the agent allow, and everything the
+/// container's process inherits is settled before it, so that a profile need allow no more
+/// than the exec (and, where the filter must go on earlier, what follows it; see SECCOMP.md).
 pub fn finish(
     f: Final<'_>,
     chan: &ChildEnd,
@@ -96,15 +102,19 @@ pub fn finish(
         session_keyring(name)?;
     }
     sysfs::chdir(p.cwd()).ctx(|| format!("chdir to {}", p.cwd().display()))?;
+    sysfs::umask(p.user().umask().unwrap_or(0o022));
+    signal::restore_mask(&signal::empty_mask()).ctx(|| "unblock signals")?;
+    let mut handoff = match (f.seccomp, f.agent) {
+        (Some(s), Some(agent)) => Some(s.handoff(agent, f.proc.as_fd(), f.status)?),
+        _ => None,
+    };
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch may
-    // drop: then the filter goes on now (as runc does). So does a filter whose listener an
-    // agent waits for: the agent holds it once `create` returns, as clients expect (crun
-    // does the same). Otherwise it goes on last before the exec.
+    // drop: then the filter goes on now (as runc does).
     let nnp = p.no_new_privileges().unwrap_or(false);
     let mut seccomp = f.seccomp;
-    if !nnp || f.agent.is_some() {
+    if !nnp {
         if let Some(s) = seccomp.take() {
-            s.install(f.agent, f.proc.as_fd(), f.status)?;
+            s.install(handoff.take())?;
         }
     }
     let groups = if f.keep_groups {
@@ -119,8 +129,18 @@ pub fn finish(
     let args = args(p)?;
     let path_var = env.iter().find_map(|e| e.strip_prefix("PATH="));
     let program = exec::find(&args[0], path_var)?;
-
+    let exec = exec::prepare(&program, &args, &env)?;
     sysproc::prctl(libc::PR_SET_PDEATHSIG, 0).ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
+    if nnp {
+        ids::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
+        // An agent holds the listener once `create` returns, as clients expect (crun does the
+        // same): its filter goes on before ready.
+        if handoff.is_some() {
+            if let Some(s) = seccomp.take() {
+                s.install(handoff.take())?;
+            }
+        }
+    }
     let relay = if f.relay_terminal {
         master.as_ref().map(|m| m.as_fd())
     } else {
@@ -129,22 +149,16 @@ pub fn finish(
     chan.ready(relay).ctx(|| "report ready")?;
     drop(master);
     *started = wait_for_start(chan, f.proc.as_fd(), f.fifo.as_ref())?;
-    (f.after_start)()?;
-    if nnp {
-        ids::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
-        if let Some(s) = seccomp {
-            s.install(None, f.proc.as_fd(), f.status)?;
-        }
-    }
-    drop(f.proc);
-    drop(f.fifo);
-    if !crate::protection::off("close-fds") {
-        sysfs::cloexec_from(3 + f.preserve_fds).ctx(|| "mark fds close-on-exec")?;
-    }
-    sysfs::umask(p.user().umask().unwrap_or(0o022));
+    (f.after_start)(&env)?;
+    // Dispositions last: the init must survive a hook that closed its stdin (SIGPIPE).
+    // A filter that refuses this leaves only what Rust ignores ignored.
     signal::reset_dispositions();
-    signal::restore_mask(&signal::empty_mask()).ctx(|| "unblock signals")?;
-    Err(exec::exec(&program, &args, &env))
+    drop(f.fifo);
+    drop(f.proc);
+    if let Some(s) = seccomp {
+        s.install(None)?;
+    }
+    Err(exec.run())
 }
 
 /// A session keyring named after the container, usable by the container's user and root.

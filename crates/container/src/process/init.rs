@@ -109,7 +109,9 @@ fn setup_and_exec(
             chan.run_runtime_hooks()
                 .ctx(|| "wait for the runtime's hooks")?;
         }
-        container_hooks(l, Status::Creating, |h| h.create_container().clone())?;
+        container_hooks(l, Status::Creating, p.env().as_deref(), |h| {
+            h.create_container().clone()
+        })?;
         rootfs::enter(root.as_fd(), &l.rootfs, l.no_pivot)?;
         rootfs::lock_down(spec)?;
     } else {
@@ -117,13 +119,23 @@ fn setup_and_exec(
             chan.run_runtime_hooks()
                 .ctx(|| "wait for the runtime's hooks")?;
         }
-        container_hooks(l, Status::Creating, |h| h.create_container().clone())?;
+        container_hooks(l, Status::Creating, p.env().as_deref(), |h| {
+            h.create_container().clone()
+        })?;
+        // The namespace's root is the host's (or the joined one's): root.path still holds.
+        let root = sysfs::open(&l.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+            .ctx(|| format!("open rootfs {}", l.rootfs.display()))?;
+        rootfs::chroot(root.as_fd())?;
     }
     attrs::sysctls(spec, host.proc.as_fd())?;
     attrs::process(spec, p, host.proc.as_fd())?;
     attrs::rlimits(p)?;
     let host_fifo = host.fifo;
-    let after_start = || container_hooks(l, Status::Created, |h| h.start_container().clone());
+    let after_start = |env: &[String]| {
+        container_hooks(l, Status::Created, Some(env), |h| {
+            h.start_container().clone()
+        })
+    };
     finish::finish(
         Final {
             process: p,
@@ -132,7 +144,6 @@ fn setup_and_exec(
             status: Status::Creating,
             console_socket: l.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: l.relay_terminal,
-            preserve_fds: l.preserve_fds,
             keyring: l.new_keyring.then_some(l.id),
             keep_groups: crate::spec::keeps_original_groups(spec),
             proc: host.proc,
@@ -151,10 +162,12 @@ fn become_root_if_mapped() {
     let _ = ids::setresuid(0);
 }
 
-/// Runs the container-namespace hooks (`createContainer`, `startContainer`).
+/// Runs the container-namespace hooks (`createContainer`, `startContainer`); one without
+/// `env` gets `env`, the container process's, as with runc.
 fn container_hooks(
     l: &Launch<'_>,
     status: Status,
+    env: Option<&[String]>,
     pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<Vec<oci_spec::runtime::Hook>>,
 ) -> Result<(), InitError> {
     let Some(list) = l.spec.hooks().as_ref().and_then(pick) else {
@@ -173,6 +186,6 @@ fn container_hooks(
         bundle: l.bundle,
         annotations: l.spec.annotations().clone().unwrap_or_default(),
     };
-    hooks::run(kind, &list, &state)
+    hooks::run(kind, &list, &state, env)
         .map_err(|e| InitError::check(format!("{kind} hooks"), e.to_string()))
 }

@@ -215,10 +215,12 @@ fn runtime_hooks(l: &Launch<'_>, pid: i32) -> Result<(), HookError> {
         "prestart",
         h.prestart().as_deref().unwrap_or_default(),
         &state,
+        None,
     )?;
     hooks::run(
         "createRuntime",
         h.create_runtime().as_deref().unwrap_or_default(),
         &state,
+        None,
     )
 }

@@ -5,8 +5,8 @@
 use super::channel::ChildEnd;
 use super::finish::{self, Final};
 use super::CgroupJoin;
-use crate::init::attrs;
 use crate::init::error::{Context, InitError};
+use crate::init::{attrs, rootfs};
 use crate::security::Seccomp;
 use berth_sys::{fs as sysfs, ns, process as sysproc};
 use oci_spec::runtime::Process;
@@ -26,6 +26,11 @@ pub struct Tenant<'a> {
     pub init: BorrowedFd<'a>,
     /// `CLONE_NEW*` flags of the namespaces to join.
     pub namespaces: libc::c_int,
+    /// The init's root, for a container without a mount namespace of its own: its root
+    /// is not its namespace's.
+    pub root: Option<BorrowedFd<'a>>,
+    /// The container's `linux.personality`, as personality(2)'s argument.
+    pub personality: Option<libc::c_ulong>,
     pub console_socket: Option<OwnedFd>,
     pub relay_terminal: bool,
     pub preserve_fds: u32,
@@ -45,6 +50,7 @@ fn setup_and_exec(
     started: &mut Option<OwnedFd>,
 ) -> Result<Infallible, InitError> {
     let mut keep = vec![chan.raw_fd(), t.init.as_raw_fd()];
+    keep.extend(t.root.map(|r| r.as_raw_fd()));
     keep.extend(t.console_socket.as_ref().map(|s| s.as_raw_fd()));
     finish::begin(c"berth:exec", t.preserve_fds, &keep)?;
     let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -55,6 +61,9 @@ fn setup_and_exec(
     };
     chan.wait_for_proceed().ctx(|| "wait for the runtime")?;
     ns::setns(t.init, t.namespaces).ctx(|| "join the container's namespaces")?;
+    if let Some(root) = t.root {
+        rootfs::chroot(root)?;
+    }
     // SAFETY: the runtime is single-threaded, so the child may go on running Rust code.
     match unsafe { sysproc::clone3(&sysproc::CloneArgs::default()) }
         .ctx(|| "fork into the container")?
@@ -71,6 +80,9 @@ fn setup_and_exec(
         sysproc::Forked::Parent { .. } => sysproc::exit_now(0),
     }
     attrs::rlimits(t.process)?;
+    if let Some(persona) = t.personality {
+        attrs::set_personality(persona)?;
+    }
     if let Some(adj) = t.process.oom_score_adj() {
         attrs::write_proc(proc.as_fd(), "self/oom_score_adj", &adj.to_string())?;
     }
@@ -82,12 +94,11 @@ fn setup_and_exec(
             status: crate::state::Status::Running,
             console_socket: t.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: t.relay_terminal,
-            preserve_fds: t.preserve_fds,
             keyring: None,
             keep_groups: t.keep_groups,
             proc,
             fifo: None,
-            after_start: &|| Ok(()),
+            after_start: &|_| Ok(()),
         },
         chan,
         started,

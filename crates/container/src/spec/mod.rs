@@ -1,12 +1,14 @@
 //! The bundle's `config.json`: loading, and the checks that catch a bad config before any
 //! namespace, mount or cgroup exists.
 
+mod capabilities;
 mod template;
-mod unknown_caps;
 mod validate;
 
+pub use capabilities::drop_unavailable;
 pub use template::default_spec;
 pub use validate::{escapes_root, validate};
+pub(crate) use validate::{id_out_of_range, out_of_range};
 
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
@@ -72,7 +74,7 @@ pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
 pub fn parse(data: &[u8]) -> Result<Spec, (String, String)> {
     match parse_exact(data) {
         Err(e) if e.0.starts_with("process.capabilities.") => {
-            unknown_caps::drop_unknown(data).map_or(Err(e), |fixed| parse_exact(&fixed))
+            capabilities::drop_unknown(data).map_or(Err(e), |fixed| parse_exact(&fixed))
         }
         r => r,
     }

@@ -2,7 +2,7 @@
 //! container exists is rejected here, with the field named.
 
 use super::SpecError;
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec, User};
 use std::collections::HashSet;
 use std::path::{Component, Path};
 
@@ -58,6 +58,9 @@ fn process(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
+    if let Some((field, id)) = id_out_of_range(p.user()) {
+        return Err(SpecError::invalid(field, out_of_range(id)));
+    }
     if p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()) {
         return Err(SpecError::invalid(
             "process.apparmorProfile",
@@ -94,6 +97,25 @@ fn process(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// The first id of `user` above 2^31-1, with its field: the kernel takes ids as signed,
+/// and -1 (4294967295) means "unchanged" to setresuid, which would leave the process root.
+pub(crate) fn id_out_of_range(user: &User) -> Option<(String, u32)> {
+    let max = i32::MAX as u32;
+    let gids = user.additional_gids().iter().flatten().enumerate();
+    [
+        ("process.user.uid".to_string(), user.uid()),
+        ("process.user.gid".to_string(), user.gid()),
+    ]
+    .into_iter()
+    .chain(gids.map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g)))
+    .find(|(_, id)| *id > max)
+}
+
+/// Why an id from [`id_out_of_range`] is refused.
+pub(crate) fn out_of_range(id: u32) -> String {
+    format!("{id} is above {} (ids are signed)", i32::MAX)
 }
 
 /// The namespace types the config creates or joins; duplicates are an error.
@@ -274,10 +296,7 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
         }
     }
     if linux.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(SpecError::invalid(
-            "linux.mountLabel",
-            "SELinux is not supported by berth-runtime on this host",
-        ));
+        mount_label(selinux_enabled())?;
     }
     if linux.intel_rdt().is_some() {
         return Err(SpecError::invalid(
@@ -290,6 +309,18 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
             return Err(SpecError::invalid(
                 "linux.rootfsPropagation",
                 format!("unknown propagation {p:?}"),
+            ));
+        }
+    }
+    let flags = linux
+        .personality()
+        .as_ref()
+        .and_then(|p| p.flags().as_ref());
+    for (i, f) in flags.into_iter().flatten().enumerate() {
+        if crate::init::attrs::personality_flag(f).is_none() {
+            return Err(SpecError::invalid(
+                format!("linux.personality.flags[{i}]"),
+                format!("{f:?} is not a personality(2) flag"),
             ));
         }
     }
@@ -308,6 +339,32 @@ fn linux(spec: &Spec, ns: &HashSet<LinuxNamespaceType>) -> Result<(), SpecError>
         }
     }
     Ok(())
+}
+
+/// `linux.mountLabel`: without SELinux there is nothing to label with, so it is ignored
+/// with a warning, as crun does; with SELinux enabled it is refused, since berth-runtime
+/// cannot apply it and the mounts must not go unlabelled.
+fn mount_label(selinux: bool) -> Result<(), SpecError> {
+    if selinux {
+        return Err(SpecError::invalid(
+            "linux.mountLabel",
+            "SELinux labels are not supported by berth-runtime",
+        ));
+    }
+    tracing::warn!("linux.mountLabel: SELinux is not enabled on this host, ignored");
+    Ok(())
+}
+
+/// Whether SELinux is enabled: its file system is mounted where libselinux looks.
+fn selinux_enabled() -> bool {
+    const SELINUX_MAGIC: i64 = 0xf97c_ff8c;
+    berth_sys::fs::open(
+        Path::new("/sys/fs/selinux"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .and_then(|fd| berth_sys::fs::fs_magic(std::os::fd::AsFd::as_fd(&fd)))
+    .is_ok_and(|m| m == SELINUX_MAGIC)
 }
 
 fn id_mapped(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32) -> bool {
@@ -473,6 +530,24 @@ mod tests {
             r#""cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]"#,
         );
         assert!(err(&j).contains("process.rlimits[0]"));
+    }
+
+    #[test]
+    fn ids_above_the_signed_range_are_refused() {
+        let j = base("").replace(r#""uid":0,"gid":0"#, r#""uid":0,"gid":4294967295"#);
+        assert!(err(&j).contains("process.user.gid"), "{}", err(&j));
+        let j = base("").replace(
+            r#""uid":0,"gid":0"#,
+            r#""uid":2147483647,"gid":0,"additionalGids":[1,2147483648]"#,
+        );
+        assert!(err(&j).contains("additionalGids[1]"), "{}", err(&j));
+    }
+
+    #[test]
+    fn a_mount_label_is_ignored_without_selinux_and_refused_with_it() {
+        assert!(mount_label(false).is_ok());
+        let e = mount_label(true).unwrap_err().to_string();
+        assert!(e.contains("linux.mountLabel"), "{e}");
     }
 
     #[test]
