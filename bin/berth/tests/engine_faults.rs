@@ -214,3 +214,43 @@ fn stop_kill_and_wait_of_a_container_that_removes_itself() {
     assert_eq!(e.ok(&["wait", "waited"]), "3\n");
     e.assert_clean();
 }
+
+#[test]
+fn read_only_volumes_are_read_only_below_too() {
+    let e = Engine::new();
+    let host = e.b.dir.path().join("shared");
+    let sub = host.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let c = |p: &std::path::Path| std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: plain mount(2) of a tmpfs on a directory of this test.
+    let r = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            c(&sub).as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0);
+    let try_write = |mode: &str| {
+        let v = format!("{}:/data:{mode}", host.display());
+        e.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &v,
+            "busybox",
+            "sh",
+            "-c",
+            "touch /data/top 2>/dev/null && echo top-w || echo top-ro; \
+             touch /data/sub/below 2>/dev/null && echo below-w || echo below-ro",
+        ])
+    };
+    assert_eq!(try_write("ro"), "top-ro\nbelow-ro\n");
+    assert_eq!(try_write("ro-non-recursive"), "top-ro\nbelow-w\n");
+    assert_eq!(try_write("rw,z"), "top-w\nbelow-w\n");
+    // SAFETY: plain umount(2) of the tmpfs mounted above.
+    assert_eq!(unsafe { libc::umount(c(&sub).as_ptr()) }, 0);
+    e.assert_clean();
+}

@@ -5,11 +5,7 @@ use super::Inputs;
 use crate::options::UserMount;
 use serde_json::{json, Value};
 
-fn bind(source: &str, destination: &str, read_only: bool) -> Value {
-    let mut options = vec!["rbind", "rprivate"];
-    if read_only {
-        options.push("ro");
-    }
+fn bind(source: &str, destination: &str, options: &[&str]) -> Value {
     json!({"destination": destination, "type": "bind", "source": source, "options": options})
 }
 
@@ -19,7 +15,18 @@ fn user_mount(m: &UserMount) -> Value {
             source,
             destination,
             read_only,
-        } => bind(&source.display().to_string(), destination, *read_only),
+            top_only,
+            propagation,
+        } => {
+            let mut options = vec!["rbind", propagation.as_deref().unwrap_or("rprivate")];
+            // `rro` (mount_setattr with AT_RECURSIVE) reaches the mounts below the source.
+            match (read_only, top_only) {
+                (true, false) => options.extend(["ro", "rro"]),
+                (true, true) => options.push("ro"),
+                (false, _) => {}
+            }
+            bind(&source.display().to_string(), destination, &options)
+        }
         UserMount::Tmpfs {
             destination,
             options,
@@ -35,7 +42,8 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
     for name in i.etc.names() {
         let dest = format!("/etc/{name}");
         if !user.iter().any(|u| u.destination() == dest) {
-            mounts.push(bind(&i.dir.join(name).display().to_string(), &dest, false));
+            let source = i.dir.join(name).display().to_string();
+            mounts.push(bind(&source, &dest, &["rbind", "rprivate"]));
         }
     }
     mounts.extend(user.iter().map(user_mount));
@@ -73,7 +81,7 @@ mod tests {
         );
         assert_eq!(
             find("/data")[0]["options"],
-            json!(["rbind", "rprivate", "ro"])
+            json!(["rbind", "rprivate", "ro", "rro"])
         );
         assert_eq!(find("/etc/hosts").len(), 1);
         assert_eq!(find("/etc/hosts")[0]["source"], json!(host));

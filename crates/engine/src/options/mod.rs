@@ -90,7 +90,14 @@ pub enum UserMount {
     Bind {
         source: PathBuf,
         destination: String,
+        /// Read-only, and with it every mount below the source (docker 25's `:ro`).
         read_only: bool,
+        /// `:ro-non-recursive`: only the top mount read-only, as docker before 25.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        top_only: bool,
+        /// `shared`, `slave`, `private` and their `r` forms (default `rprivate`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        propagation: Option<String>,
     },
     Tmpfs {
         destination: String,

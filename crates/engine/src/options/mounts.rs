@@ -26,12 +26,14 @@ fn container_path(flag: &'static str, value: &str, p: &str) -> Result<String, Op
     Ok(p.trim_end_matches('/').to_string())
 }
 
+/// `-v HOST:CONTAINER[:OPTIONS]`, OPTIONS a comma-separated list of `ro`/`rw`,
+/// `ro-non-recursive`, `z`/`Z` and a propagation.
 pub(super) fn volume(v: &str) -> Result<UserMount, OptionsError> {
     let parts: Vec<&str> = v.split(':').collect();
-    let (src, dst, mode) = match parts[..] {
-        [s, d] => (s, d, None),
-        [s, d, m] => (s, d, Some(m)),
-        _ => return Err(bad("--volume", v, "want HOST:CONTAINER[:ro|rw]")),
+    let (src, dst, opts) = match parts[..] {
+        [s, d] => (s, d, ""),
+        [s, d, m] => (s, d, m),
+        _ => return Err(bad("--volume", v, "want HOST:CONTAINER[:OPTIONS]")),
     };
     if !src.starts_with('/') {
         return Err(bad(
@@ -40,23 +42,38 @@ pub(super) fn volume(v: &str) -> Result<UserMount, OptionsError> {
             "named volumes are not supported yet: give an absolute host path",
         ));
     }
-    let read_only = match mode {
-        None | Some("rw") => false,
-        Some("ro") => true,
-        Some(m) => {
-            return Err(bad(
-                "--volume",
-                v,
-                format!("unknown option {m:?} (ro or rw)"),
-            ))
+    let (mut read_only, mut top_only, mut propagation) = (false, false, None);
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "rw" => read_only = false,
+            "ro" => read_only = true,
+            "ro-non-recursive" => (read_only, top_only) = (true, true),
+            // SELinux relabelling: berth gives containers no SELinux label, so there is
+            // nothing to relabel for (docker skips it too where SELinux is off).
+            "z" | "Z" => {}
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                propagation = Some(o.to_string())
+            }
+            _ => {
+                return Err(bad(
+                    "--volume",
+                    v,
+                    format!(
+                        "unknown option {o:?} (ro, rw, ro-non-recursive, z, Z, [r]shared, \
+                         [r]slave, [r]private)"
+                    ),
+                ))
+            }
         }
-    };
+    }
     let source = std::fs::canonicalize(src)
         .map_err(|e| bad("--volume", v, format!("host path {src}: {e}")))?;
     Ok(UserMount::Bind {
         source,
         destination: container_path("--volume", v, dst)?,
         read_only,
+        top_only,
+        propagation,
     })
 }
 
@@ -110,15 +127,22 @@ mod tests {
             UserMount::Bind {
                 source: std::fs::canonicalize(tmp.path()).unwrap(),
                 destination: "/data".into(),
-                read_only: true
+                read_only: true,
+                top_only: false,
+                propagation: None,
             }
         );
+        let m = volume(&format!("{host}:/data:ro-non-recursive,Z,rslave")).unwrap();
+        assert!(matches!(
+            m,
+            UserMount::Bind { read_only: true, top_only: true, propagation: Some(p), .. } if p == "rslave"
+        ));
         for b in [
             format!("{host}/missing:/d"),
             format!("{host}:relative"),
             format!("{host}:/a/../b"),
             format!("{host}:/"),
-            format!("{host}:/d:z"),
+            format!("{host}:/d:zz"),
             "named:/d".to_string(),
             "/a".to_string(),
         ] {
