@@ -57,7 +57,12 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("berth: {}", one_line(&e));
-            std::process::exit(failure);
+            // run and exec tell a program that cannot run (126, 127) from berth's failures.
+            let code = match e.downcast_ref::<berth_engine::Error>() {
+                Some(e) if failure == 125 => e.run_status(),
+                _ => failure,
+            };
+            std::process::exit(code);
         }
     }
 }

@@ -641,15 +641,6 @@ fn bad_input_fails_in_one_line_and_leaves_nothing() {
             "nosuchuser",
         ),
         (&["run", "-w", "relative", "busybox", "true"], "--workdir"),
-        (&["run", "busybox", "/no/such/program"], "/no/such/program"),
-        (
-            &["run", "--rm", "busybox", "/no/such/program"],
-            "/no/such/program",
-        ),
-        (
-            &["run", "-d", "busybox", "/no/such/program"],
-            "/no/such/program",
-        ),
         (
             &["run", "--tmpfs", "relative", "busybox", "true"],
             "--tmpfs",

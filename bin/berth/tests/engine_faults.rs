@@ -254,3 +254,33 @@ fn read_only_volumes_are_read_only_below_too() {
     assert_eq!(unsafe { libc::umount(c(&sub).as_ptr()) }, 0);
     e.assert_clean();
 }
+
+#[test]
+fn a_program_that_cannot_run_exits_127_or_126() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "--name", "live", "busybox", "sleep", "1000"]);
+    let cases: &[(i32, &[&str])] = &[
+        (127, &["run", "busybox", "/no/such/program"]),
+        (127, &["run", "--rm", "busybox", "no-such-program"]),
+        (127, &["run", "-d", "busybox", "/no/such/program"]),
+        (126, &["run", "busybox", "/etc/passwd"]),
+        (126, &["run", "-d", "--rm", "busybox", "/etc"]),
+        (127, &["exec", "live", "no-such-program"]),
+        (126, &["exec", "live", "/etc/passwd"]),
+        // berth's own failures stay 125.
+        (125, &["run", "no-such-image"]),
+    ];
+    for (code, args) in cases {
+        let err = e.fail(*code, args);
+        assert!(err.contains(args.last().unwrap()), "{args:?}: {err}");
+    }
+    // A program that runs and ends with 127 or 126 is that program's status.
+    assert_eq!(
+        e.run(&["run", "--rm", "busybox", "sh", "-c", "exit 126"])
+            .status
+            .code(),
+        Some(126)
+    );
+    e.ok(&["rm", "-f", "live"]);
+    e.assert_clean();
+}

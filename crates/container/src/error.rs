@@ -48,6 +48,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Set when the error is that the container's program cannot run.
+    pub fn program_fault(&self) -> Option<crate::init::ProgramFault> {
+        match self {
+            Error::Launch(crate::process::parent::LaunchError::CannotRun(fault, _)) => Some(*fault),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
         let what = what.into();
         move |source| Error::Io { what, source }

@@ -62,7 +62,7 @@ pub(crate) fn reap_exited() {
 pub(crate) fn start(channel: &crate::process::channel::ParentEnd) -> Result<(), Error> {
     use crate::process::channel::ChannelError;
     channel.start().map_err(|e| match e {
-        ChannelError::Failed(msg) => Error::Usage(msg),
+        ChannelError::Failed(f) => Error::Usage(f.message),
         other => Error::Usage(format!("start the container: {other}")),
     })
 }

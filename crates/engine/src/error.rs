@@ -40,9 +40,10 @@ pub enum Error {
     AlreadyRunning(String),
     #[error("container {name}: {reason}")]
     Failed { name: String, reason: String },
-    /// What a monitor reported when the container could not start.
-    #[error("{0}")]
-    Reported(String),
+    /// What a monitor reported when the container could not start, with the exit status
+    /// docker gives a `run` that fails that way.
+    #[error("{message}")]
+    Reported { status: i32, message: String },
     #[error("{path}: {source}")]
     Path {
         path: PathBuf,
@@ -56,6 +57,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exit status of a `run` or `exec` that failed this way: 127 for a program that is
+    /// not there, 126 for one that cannot be executed, else 125 (berth's own failure), as
+    /// docker and podman have it.
+    pub fn run_status(&self) -> i32 {
+        match self {
+            Error::Runtime { source, .. } => {
+                source.program_fault().map_or(125, |f| f.exit_status())
+            }
+            Error::Reported { status, .. } => *status,
+            _ => 125,
+        }
+    }
+
     pub(crate) fn path(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Path { path, source }

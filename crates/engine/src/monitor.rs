@@ -12,8 +12,9 @@ use std::io::Write;
 use std::os::fd::{FromRawFd, RawFd};
 use std::path::Path;
 
-/// The fd on which a monitor reports "ok" once the container runs, or why it could not
-/// start; end of file without either means the monitor died.
+/// The fd on which a monitor reports "ok" once the container runs, or the exit status and
+/// the reason why it could not start ("127 exec ..."); end of file without either means the
+/// monitor died.
 pub const HANDSHAKE_FD: RawFd = 3;
 
 /// The handshake when another monitor started the container first.
@@ -38,7 +39,7 @@ pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
             Ok(0)
         }
         (Some(mut h), Err(e)) => {
-            let _ = h.write_all(e.to_string().as_bytes());
+            let _ = h.write_all(format!("{} {e}", e.run_status()).as_bytes());
             result
         }
         _ => result,

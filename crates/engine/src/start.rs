@@ -65,7 +65,16 @@ impl Engine {
                 name: r.name.clone(),
                 reason: "its monitor exited before the container started".into(),
             }),
-            why => Err(Error::Reported(why.to_string())),
+            why => {
+                let (status, message) = why
+                    .split_once(' ')
+                    .and_then(|(s, m)| Some((s.parse().ok()?, m)))
+                    .unwrap_or((125, why));
+                Err(Error::Reported {
+                    status,
+                    message: message.to_string(),
+                })
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! own binary (the `/proc/self/exe` attack class, CVE-2019-5736): the process that executes
 //! the program is already the trampoline, which cannot be written.
 
-use super::error::InitError;
+use super::error::{InitError, ProgramFault};
 use berth_sys::{cstring, exec as sysexec};
 use std::ffi::CString;
 use std::io;
@@ -20,12 +20,16 @@ pub fn find(name: &str, path_var: Option<&str>) -> Result<PathBuf, InitError> {
     if name.is_empty() {
         return Err(InitError::check(what(), "empty program name"));
     }
+    let cannot_run = |e: io::Error| {
+        let fault = match e.kind() {
+            io::ErrorKind::NotFound => ProgramFault::NotFound,
+            _ => ProgramFault::NotExecutable,
+        };
+        InitError::cannot_run(what(), fault, e.to_string())
+    };
     if name.contains('/') {
         let p = PathBuf::from(name);
-        return executable(&p).map(|()| p).map_err(|source| InitError {
-            what: what(),
-            source,
-        });
+        return executable(&p).map(|()| p).map_err(cannot_run);
     }
     let mut last = io::Error::from_raw_os_error(libc::ENOENT);
     for dir in path_var.unwrap_or(DEFAULT_PATH).split(':') {
@@ -40,15 +44,13 @@ pub fn find(name: &str, path_var: Option<&str>) -> Result<PathBuf, InitError> {
         }
     }
     if last.kind() == io::ErrorKind::NotFound {
-        return Err(InitError::check(
+        return Err(InitError::cannot_run(
             what(),
-            "executable file not found in $PATH",
+            ProgramFault::NotFound,
+            "executable file not found in $PATH".into(),
         ));
     }
-    Err(InitError {
-        what: what(),
-        source: last,
-    })
+    Err(cannot_run(last))
 }
 
 fn executable(p: &Path) -> io::Result<()> {

@@ -13,4 +13,4 @@ pub mod mounts;
 pub mod resolve;
 pub mod rootfs;
 
-pub use error::InitError;
+pub use error::{InitError, ProgramFault};

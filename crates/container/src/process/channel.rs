@@ -2,6 +2,7 @@
 //! `SOCK_SEQPACKET` pair. Each side gets its own type whose methods say what they mean; a
 //! child's setup error travels to the parent, which reports it with the container's context.
 
+use crate::init::ProgramFault;
 use berth_sys::socket;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
@@ -18,7 +19,7 @@ enum Up {
     /// The init is ready and waits for `start` (an fd may come along: the pty master).
     Ready,
     /// Setup failed.
-    Failed(String),
+    Failed(Failure),
 }
 
 /// Messages from the runtime to the container side.
@@ -40,7 +41,11 @@ fn encode_up(m: &Up) -> Vec<u8> {
         Up::MapUserNamespace(p) => (2, p.to_le_bytes().to_vec()),
         Up::RunRuntimeHooks => (3, Vec::new()),
         Up::Ready => (4, Vec::new()),
-        Up::Failed(s) => (5, s.as_bytes()[..s.len().min(MAX_MSG - 1)].to_vec()),
+        Up::Failed(f) => {
+            let mut body = vec![ProgramFault::to_code(f.program)];
+            body.extend_from_slice(&f.message.as_bytes()[..f.message.len().min(MAX_MSG - 2)]);
+            (5, body)
+        }
     };
     let mut v = vec![tag];
     v.extend(body);
@@ -60,7 +65,10 @@ fn decode_up(b: &[u8]) -> io::Result<Up> {
         Some(2) => Up::MapUserNamespace(pid()?),
         Some(3) => Up::RunRuntimeHooks,
         Some(4) => Up::Ready,
-        Some(5) => Up::Failed(String::from_utf8_lossy(&b[1..]).into_owned()),
+        Some(5) => Up::Failed(Failure {
+            program: ProgramFault::from_code(*b.get(1).ok_or_else(bad)?),
+            message: String::from_utf8_lossy(b.get(2..).unwrap_or_default()).into_owned(),
+        }),
         _ => return Err(bad()),
     })
 }
@@ -87,11 +95,20 @@ pub enum Report {
     Ready(Option<OwnedFd>),
 }
 
+/// A setup error the container's side reported.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub message: String,
+    /// Set when the error is that the program cannot run.
+    pub program: Option<ProgramFault>,
+}
+
 /// Why the parent could not get a report.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
     #[error("{0}")]
-    Failed(String),
+    Failed(Failure),
     #[error("the container's process exited during setup")]
     Closed,
     #[error("setup channel: {0}")]
@@ -230,8 +247,12 @@ impl ChildEnd {
     }
 
     /// Reports a setup error; the caller exits next.
-    pub fn failed(&self, message: &str) {
-        let _ = self.send(&Up::Failed(message.to_string()), &[]);
+    pub fn failed(&self, message: &str, program: Option<ProgramFault>) {
+        let f = Failure {
+            message: message.to_string(),
+            program,
+        };
+        let _ = self.send(&Up::Failed(f), &[]);
     }
 }
 
@@ -246,7 +267,14 @@ mod tests {
             Up::MapUserNamespace(-1),
             Up::RunRuntimeHooks,
             Up::Ready,
-            Up::Failed("mount /x: EPERM".into()),
+            Up::Failed(Failure {
+                message: "mount /x: EPERM".into(),
+                program: None,
+            }),
+            Up::Failed(Failure {
+                message: "exec \"x\": not found".into(),
+                program: Some(ProgramFault::NotFound),
+            }),
         ] {
             assert_eq!(decode_up(&encode_up(&m)).unwrap(), m);
         }
@@ -269,8 +297,12 @@ mod tests {
         child.wait_for_proceed().unwrap();
         parent.send(Down::Start).unwrap();
         assert!(child.wait_for_proceed().is_err());
-        child.failed("boom");
-        assert!(matches!(parent.next_report(), Err(ChannelError::Failed(m)) if m == "boom"));
+        child.failed("boom", Some(ProgramFault::NotExecutable));
+        assert!(matches!(
+            parent.next_report(),
+            Err(ChannelError::Failed(f)) if f.message == "boom"
+                && f.program == Some(ProgramFault::NotExecutable)
+        ));
         drop(child);
         assert!(matches!(parent.next_report(), Err(ChannelError::Closed)));
     }

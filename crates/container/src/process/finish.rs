@@ -69,7 +69,7 @@ pub fn report_and_exit(e: &InitError, chan: &ChildEnd, started: Option<OwnedFd>)
         Some(w) => {
             let _ = sysfs::write_all(w.as_fd(), e.to_string().as_bytes());
         }
-        None => chan.failed(&e.to_string()),
+        None => chan.failed(&e.to_string(), e.program_fault()),
     }
     sysproc::exit_now(1)
 }

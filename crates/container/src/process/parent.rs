@@ -7,6 +7,7 @@ use super::namespaces;
 use super::tenant::{self, Tenant};
 use super::{init, userns, CgroupJoin, Launch};
 use crate::hooks::{self, HookError, HookState};
+use crate::init::ProgramFault;
 use crate::state::Status;
 use berth_sys::process::{self as sysproc, CloneArgs, Forked};
 use oci_spec::runtime::LinuxIdMapping;
@@ -17,6 +18,9 @@ use std::os::fd::OwnedFd;
 pub enum LaunchError {
     #[error("{0}")]
     Setup(String),
+    /// The container's program cannot run (127 or 126 to docker's users).
+    #[error("{1}")]
+    CannotRun(ProgramFault, String),
     #[error("fork the container's process: {0}")]
     Clone(std::io::Error),
     #[error("map ids: {0}")]
@@ -169,7 +173,12 @@ fn drive(
     loop {
         let report = match run.channel.next_report() {
             Ok(r) => r,
-            Err(ChannelError::Failed(msg)) => return Err(LaunchError::Setup(msg)),
+            Err(ChannelError::Failed(f)) => {
+                return Err(match f.program {
+                    Some(fault) => LaunchError::CannotRun(fault, f.message),
+                    None => LaunchError::Setup(f.message),
+                })
+            }
             Err(ChannelError::Closed) => return Err(LaunchError::Exited(run.exit_note())),
             Err(ChannelError::Io(e)) => return Err(LaunchError::Channel(e)),
         };
