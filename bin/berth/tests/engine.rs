@@ -296,7 +296,7 @@ fn exec_joins_a_running_container() {
         "{top}"
     );
     e.fail(125, &["exec", "nosuch", "true"]);
-    e.fail(125, &["exec", "box", "/no/such/program"]);
+    e.fail(127, &["exec", "box", "/no/such/program"]);
     e.ok(&["rm", "-f", "box"]);
     e.fail(125, &["exec", "box", "true"]);
     e.assert_clean();
