@@ -203,3 +203,26 @@ fn listings_filter_and_format_as_docker() {
     e.ok(&["rm", "-f", "up", "three", "made"]);
     e.assert_clean();
 }
+
+#[test]
+fn privileged_gets_the_hosts_devices() {
+    let e = Engine::new();
+    let script = "for d in /dev/loop0 /dev/kmsg /dev/net/tun; do \
+                  [ -e $d ] && stat -c '%n %t:%T %a' $d; done; true";
+    let host = std::process::Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let host = String::from_utf8(host.stdout).unwrap();
+    assert!(
+        !host.is_empty(),
+        "the host has none of the devices looked for"
+    );
+    assert_eq!(
+        e.ok(&["run", "--rm", "--privileged", "busybox", "sh", "-c", script]),
+        host
+    );
+    // Without --privileged, none of them.
+    assert_eq!(e.ok(&["run", "--rm", "busybox", "sh", "-c", script]), "");
+    e.assert_clean();
+}

@@ -65,6 +65,14 @@ pub(super) fn apply(v: &mut Value, s: &Settings) -> Result<(), Error> {
     linux["maskedPaths"] = json!([]);
     linux["readonlyPaths"] = json!([]);
     linux["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    // The host's device nodes too, as docker gives a privileged container.
+    let mut devices = linux["devices"].as_array().cloned().unwrap_or_default();
+    for d in host_devices(std::path::Path::new("/dev")) {
+        if !devices.iter().any(|x| x["path"] == d["path"]) {
+            devices.push(d);
+        }
+    }
+    linux["devices"] = Value::Array(devices);
     // /sys and the cgroup tree writable.
     for m in v["mounts"].as_array_mut().into_iter().flatten() {
         if m["type"] == "sysfs" || m["type"] == "cgroup" {
@@ -74,6 +82,52 @@ pub(super) fn apply(v: &mut Value, s: &Settings) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Every character and block device under `dir` (the host's /dev) as OCI `linux.devices`
+/// entries, except what the runtime makes itself (`console`, `ptmx`, the `pts`, `shm`,
+/// `mqueue` and `fd` trees).
+fn host_devices(dir: &std::path::Path) -> Vec<Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        if ["console", "ptmx", "pts", "shm", "mqueue", "fd"]
+            .iter()
+            .any(|n| dir == std::path::Path::new("/dev") && name == *n)
+        {
+            continue;
+        }
+        let Ok(m) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let ft = m.file_type();
+        let kind = if ft.is_char_device() {
+            "c"
+        } else if ft.is_block_device() {
+            "b"
+        } else {
+            if ft.is_dir() {
+                out.extend(host_devices(&path));
+            }
+            continue;
+        };
+        let rdev = m.rdev();
+        out.push(json!({
+            "path": path,
+            "type": kind,
+            "major": libc::major(rdev),
+            "minor": libc::minor(rdev),
+            "fileMode": m.mode() & 0o7777,
+            "uid": m.uid(),
+            "gid": m.gid(),
+        }));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -136,5 +190,14 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!("ro")));
+        // The host's devices, each once.
+        let devices = p["linux"]["devices"].as_array().unwrap();
+        let null: Vec<_> = devices
+            .iter()
+            .filter(|d| d["path"] == "/dev/null")
+            .collect();
+        assert_eq!(null.len(), 1);
+        assert!(devices.len() >= host_devices(std::path::Path::new("/dev")).len());
+        assert!(!devices.iter().any(|d| d["path"] == "/dev/console"));
     }
 }
