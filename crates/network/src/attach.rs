@@ -1,0 +1,544 @@
+//! Attaching an owner (a container) to networks, in three steps, with one record of what was
+//! made, written before the things it lists are made:
+//!
+//! 1. [`Networks::prepare`], before the container's namespaces exist: addresses leased,
+//!    host ports claimed, the record written. Its answer gives the `/etc` files their
+//!    addresses.
+//! 2. [`Networks::connect`], once the namespace exists: bridges made where missing, a veth
+//!    pair per network (made straight into the namespace), addresses, routes, loopback,
+//!    a bandwidth limit, and the firewall's elements for the published ports.
+//! 3. [`Networks::teardown`]: everything the record lists, then the record. `rm`, a crashed
+//!    container's recovery and a failed start all call it; it is safe to call again.
+
+use crate::hostports::HostPorts;
+use crate::ipam::Leases;
+use crate::link::{self, Rtnl};
+use crate::networks::Network;
+use crate::nft::Entry;
+use crate::ports::{Mapping, PortSpec, Proto};
+use crate::{netlink, netns, state, Error, Networks};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+/// Whoever owns attachments: the engine, which knows which containers still hold theirs.
+pub trait Owners {
+    /// Whether `owner` still holds what it made (its container runs or is starting).
+    fn live(&self, owner: &str) -> bool;
+    /// Every record of every owner, for rebuilding the firewall.
+    fn records(&self) -> Vec<std::path::PathBuf>;
+}
+
+/// One network a container asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointRequest {
+    pub network: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// What a container asks of the network.
+#[derive(Clone, Debug, Default)]
+pub struct Request<'a> {
+    pub owner: &'a str,
+    pub endpoints: &'a [EndpointRequest],
+    pub ports: &'a [PortSpec],
+    /// Egress and ingress limit in bits per second.
+    pub bandwidth: Option<u64>,
+}
+
+/// A container's interface on one network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    pub network: String,
+    pub network_id: String,
+    pub bridge: String,
+    /// The interface in the container (`eth0`, `eth1`, ...).
+    pub ifname: String,
+    /// Its peer on the host, on the bridge.
+    pub veth: String,
+    pub mac: String,
+    /// Addresses with their prefix.
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+    /// The default routes this interface carries.
+    #[serde(default)]
+    pub gateways: Vec<IpAddr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+impl Endpoint {
+    pub fn ip(&self, v6: bool) -> Option<IpAddr> {
+        self.addresses
+            .iter()
+            .map(IpNet::addr)
+            .find(|a| a.is_ipv6() == v6)
+    }
+}
+
+/// A container's record of what the network made for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub owner: String,
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub ports: Vec<Mapping>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<u64>,
+    /// False until the addresses and ports are all taken: a teardown of an incomplete
+    /// record looks for the owner's leases and ports instead of trusting the lists.
+    #[serde(default)]
+    pub complete: bool,
+}
+
+impl Attachment {
+    /// The firewall elements the container owns: its published ports, on the address of
+    /// its first network that has one of each family.
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for m in &self.ports {
+            for v6 in [false, true] {
+                if m.host_ip.is_some_and(|h| h.is_ipv6() != v6) {
+                    continue;
+                }
+                if let Some(ip) = self.endpoints.iter().find_map(|e| e.ip(v6)) {
+                    out.push(Entry::Port {
+                        proto: m.proto,
+                        host_ip: m.host_ip,
+                        host_port: m.host_port,
+                        ip,
+                        port: m.port,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The firewall elements of a network.
+pub fn network_entries(n: &Network) -> Vec<Entry> {
+    let mut v = vec![Entry::Bridge {
+        name: n.bridge.clone(),
+        internal: n.internal,
+    }];
+    v.extend(n.subnets.iter().map(|s| Entry::Subnet { net: s.subnet }));
+    v
+}
+
+/// A MAC address: docker's `02:42` and the IPv4 address, or random bits with the local bit.
+fn mac_for(ip: Option<IpAddr>) -> Result<[u8; 6], Error> {
+    if let Some(IpAddr::V4(a)) = ip {
+        let o = a.octets();
+        return Ok([0x02, 0x42, o[0], o[1], o[2], o[3]]);
+    }
+    let mut m = [0u8; 6];
+    m.copy_from_slice(&random_bytes(6)?);
+    m[0] = (m[0] & 0xfe) | 0x02;
+    Ok(m)
+}
+
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
+    let mut b = vec![0u8; n];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(Error::kernel("/dev/urandom"))?,
+        &mut b,
+    )
+    .map_err(Error::kernel("/dev/urandom"))?;
+    Ok(b)
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`: a unicast address.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<u8> = s
+        .split(':')
+        .map(|p| {
+            (p.len() == 2)
+                .then(|| u8::from_str_radix(p, 16).ok())
+                .flatten()
+        })
+        .collect::<Option<_>>()?;
+    let m: [u8; 6] = parts.try_into().ok()?;
+    (m[0] & 1 == 0 && m != [0; 6]).then_some(m)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+impl Networks {
+    /// Leases addresses and claims host ports for `req`, keeping the record at `record`.
+    /// On failure nothing of it is left.
+    pub fn prepare(
+        &self,
+        req: &Request<'_>,
+        record: &Path,
+        owners: &dyn Owners,
+    ) -> Result<Attachment, Error> {
+        let mut nets = Vec::new();
+        for e in req.endpoints {
+            nets.push(self.definitions().find(&e.network)?);
+        }
+        let mut a = Attachment {
+            owner: req.owner.to_string(),
+            bandwidth: req.bandwidth,
+            ..Default::default()
+        };
+        for (i, n) in nets.iter().enumerate() {
+            let tag = random_bytes(4)?;
+            a.endpoints.push(Endpoint {
+                network: n.name.clone(),
+                network_id: n.id.clone(),
+                bridge: n.bridge.clone(),
+                ifname: format!("eth{i}"),
+                veth: format!("veth{}", hex(&tag)),
+                mac: String::new(),
+                addresses: Vec::new(),
+                gateways: Vec::new(),
+                aliases: req.endpoints[i].aliases.clone(),
+            });
+        }
+        state::write_json(record, &a)?;
+        self.take(req, &nets, &mut a, owners)
+            .and_then(|()| {
+                a.complete = true;
+                Ok(state::write_json(record, &a)?)
+            })
+            .map(|()| a)
+            .inspect_err(|_| {
+                let _ = self.teardown(record);
+            })
+    }
+
+    /// Leases and claims, filling in the attachment.
+    fn take(
+        &self,
+        req: &Request<'_>,
+        nets: &[Network],
+        a: &mut Attachment,
+        owners: &dyn Owners,
+    ) -> Result<(), Error> {
+        let live = |o: &str| owners.live(o);
+        let mut routed = [false, false];
+        for (i, n) in nets.iter().enumerate() {
+            let want = &req.endpoints[i];
+            let leases = Leases::new(&self.leases_dir(&n.id));
+            let ep = &mut a.endpoints[i];
+            for s in &n.subnets {
+                let v6 = s.subnet.addr().is_ipv6();
+                let ip = leases.lease(s, req.owner, if v6 { want.ip6 } else { want.ip }, &live)?;
+                ep.addresses
+                    .push(IpNet::new_assert(ip, s.subnet.prefix_len()));
+                if !n.internal && !routed[usize::from(v6)] {
+                    routed[usize::from(v6)] = true;
+                    ep.gateways.push(s.gateway);
+                }
+            }
+            for (flag, ip) in [("--ip", want.ip), ("--ip6", want.ip6)] {
+                if let Some(ip) = ip {
+                    if n.subnet_for(ip.is_ipv6()).is_none() {
+                        return Err(Error::Bad {
+                            flag,
+                            value: ip.to_string(),
+                            reason: format!("network {} has no subnet of its family", n.name),
+                        });
+                    }
+                }
+            }
+            let mac = match &want.mac {
+                Some(m) => parse_mac(m).ok_or_else(|| Error::Bad {
+                    flag: "--mac-address",
+                    value: m.clone(),
+                    reason: "not a unicast MAC address".into(),
+                })?,
+                None => mac_for(ep.ip(false))?,
+            };
+            ep.mac = mac_text(mac);
+        }
+        let host = HostPorts::new(&self.ports_dir());
+        for spec in req.ports {
+            for (port, range) in spec.wants() {
+                let host_port =
+                    host.claim(spec.proto, spec.host_ip, range, port, req.owner, &live)?;
+                a.ports.push(Mapping {
+                    proto: spec.proto,
+                    host_ip: spec.host_ip,
+                    host_port,
+                    port,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the kernel objects of `a` for the container whose network namespace is `netns`.
+    /// On failure the caller tears the attachment down.
+    pub fn connect(
+        &self,
+        a: &Attachment,
+        netns: BorrowedFd<'_>,
+        owners: &dyn Owners,
+    ) -> Result<(), Error> {
+        let mut rt = Rtnl::open().map_err(Error::kernel("rtnetlink"))?;
+        let mut entries = Vec::new();
+        let mut reqs = Vec::new();
+        for ep in &a.endpoints {
+            let n = self.definitions().find(&ep.network)?;
+            let bridge = self.bridge(&mut rt, &n)?;
+            entries.extend(network_entries(&n));
+            let mac = parse_mac(&ep.mac).ok_or_else(|| Error::Bad {
+                flag: "--mac-address",
+                value: ep.mac.clone(),
+                reason: "not a unicast MAC address".into(),
+            })?;
+            reqs.push((
+                link::veth(&ep.veth, &ep.ifname, netns, bridge, n.mtu, mac),
+                netlink::CREATE | netlink::EXCL,
+            ));
+        }
+        rt.apply(reqs, &|i| format!("create veth {}", a.endpoints[i].veth))
+            .map_err(Error::kernel("connect"))?;
+        netns::run_in(netns, || inside(a))
+            .map_err(Error::kernel("configure the container's interfaces"))?;
+        if let Some(bits) = a.bandwidth {
+            let mut limits = Vec::new();
+            for ep in &a.endpoints {
+                let l = rt.link(&ep.veth).map_err(Error::kernel("bandwidth"))?;
+                let l = l.ok_or_else(|| {
+                    Error::kernel("bandwidth")(std::io::Error::other(format!(
+                        "{} is missing",
+                        ep.veth
+                    )))
+                })?;
+                limits.push((link::tbf(l.index, bits), netlink::CREATE | netlink::EXCL));
+            }
+            rt.apply(limits, &|i| format!("limit {}", a.endpoints[i].veth))
+                .map_err(Error::kernel("bandwidth"))?;
+        }
+        entries.extend(a.entries());
+        self.firewall()
+            .add(&entries, &|| self.all_entries(owners))?;
+        Ok(())
+    }
+
+    /// Makes the network's bridge if it is missing (with its gateway addresses, forwarding
+    /// on, and 127.0.0.1 routable to it for published ports); its index.
+    pub(crate) fn bridge(&self, rt: &mut Rtnl, n: &Network) -> Result<u32, Error> {
+        if let Some(l) = rt.link(&n.bridge).map_err(Error::kernel("rtnetlink"))? {
+            if l.up {
+                return Ok(l.index);
+            }
+        }
+        let kernel = Error::kernel(format!("bridge {} of network {}", n.bridge, n.name));
+        let addrs: Vec<IpNet> = n.subnets.iter().map(|s| s.gateway_net()).collect();
+        (|| {
+            netns::sysctl("net/ipv4/ip_forward", "1")?;
+            if n.ipv6() {
+                netns::sysctl("net/ipv6/conf/all/forwarding", "1")?;
+            }
+            let index = rt.ensure_bridge(&n.bridge, n.mtu, &addrs)?;
+            netns::sysctl(&format!("net/ipv4/conf/{}/route_localnet", n.bridge), "1")?;
+            Ok(index)
+        })()
+        .map_err(kernel)
+    }
+
+    /// Removes everything the record at `record` lists, then the record; safe to repeat.
+    pub fn teardown(&self, record: &Path) -> Result<(), Error> {
+        let Some(a) = state::read_json::<Attachment>(record)? else {
+            return Ok(());
+        };
+        let mut first_err = self.firewall().remove(&a.entries()).err().map(Error::from);
+        if a.endpoints.iter().any(|e| !e.veth.is_empty()) {
+            match Rtnl::open() {
+                Ok(mut rt) => {
+                    for ep in &a.endpoints {
+                        if let Err(e) = rt.delete(&ep.veth) {
+                            first_err.get_or_insert(Error::kernel("teardown")(e));
+                        }
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(Error::kernel("rtnetlink")(e));
+                }
+            }
+        }
+        let release = || -> Result<(), Error> {
+            for ep in &a.endpoints {
+                let leases = Leases::new(&self.leases_dir(&ep.network_id));
+                let ips: Vec<IpAddr> = if a.complete {
+                    ep.addresses.iter().map(IpNet::addr).collect()
+                } else {
+                    leases
+                        .all()?
+                        .into_iter()
+                        .filter(|(_, o)| *o == a.owner)
+                        .map(|(ip, _)| ip)
+                        .collect()
+                };
+                for ip in ips {
+                    leases.release(ip, &a.owner)?;
+                }
+            }
+            let host = HostPorts::new(&self.ports_dir());
+            let ports: Vec<(Proto, u16)> = if a.complete {
+                a.ports.iter().map(|m| (m.proto, m.host_port)).collect()
+            } else {
+                host.held_by(&a.owner)?
+            };
+            for (proto, port) in ports {
+                host.release(proto, port, &a.owner)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = release() {
+            first_err.get_or_insert(e);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(state::remove_file(record)?),
+        }
+    }
+
+    /// Every firewall element that should exist: each network's, and each owner's.
+    pub(crate) fn all_entries(&self, owners: &dyn Owners) -> Vec<Entry> {
+        let mut out: Vec<Entry> = self
+            .definitions()
+            .list()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(network_entries)
+            .collect();
+        for r in owners.records() {
+            if let Ok(Some(a)) = state::read_json::<Attachment>(&r) {
+                out.extend(a.entries());
+            }
+        }
+        out
+    }
+}
+
+/// Inside the container's namespace: loopback and each interface's addresses up, then the
+/// default routes (which need the addresses' subnets).
+fn inside(a: &Attachment) -> std::io::Result<()> {
+    let mut rt = Rtnl::open()?;
+    let mut reqs = vec![(link::set_up(1), 0)];
+    let mut routes = Vec::new();
+    for ep in &a.endpoints {
+        let index = rt
+            .link(&ep.ifname)?
+            .ok_or_else(|| std::io::Error::other(format!("{} is missing", ep.ifname)))?
+            .index;
+        for addr in &ep.addresses {
+            reqs.push((link::address(index, *addr), netlink::CREATE | netlink::EXCL));
+        }
+        reqs.push((link::set_up(index), 0));
+        for gw in &ep.gateways {
+            routes.push((
+                link::default_route(index, *gw),
+                netlink::CREATE | netlink::EXCL,
+            ));
+        }
+        if let Some(bits) = a.bandwidth {
+            routes.push((link::tbf(index, bits), netlink::CREATE | netlink::EXCL));
+        }
+    }
+    reqs.extend(routes);
+    rt.apply(reqs, &|i| format!("request {i}"))
+}
+
+/// Loopback up in the namespace `netns`, for a container with no network.
+pub fn loopback(netns: BorrowedFd<'_>) -> std::io::Result<()> {
+    netns::run_in(netns, || {
+        Rtnl::open()?.apply(vec![(link::set_up(1), 0)], &|_| "set lo up".into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs() {
+        assert_eq!(
+            mac_text(mac_for(Some("10.88.0.2".parse().unwrap())).unwrap()),
+            "02:42:0a:58:00:02"
+        );
+        let m = mac_for(None).unwrap();
+        assert_eq!(m[0] & 3, 2);
+        assert_eq!(
+            parse_mac("02:42:0A:58:00:02"),
+            Some([2, 0x42, 10, 0x58, 0, 2])
+        );
+        for bad in [
+            "01:00:00:00:00:01",
+            "00:00:00:00:00:00",
+            "1:2:3:4:5:6",
+            "02:42:0a:58:00",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports_go_to_the_first_address_of_their_family() {
+        let ep = |addrs: &[&str]| Endpoint {
+            network: "n".into(),
+            network_id: "i".into(),
+            bridge: "b".into(),
+            ifname: "eth0".into(),
+            veth: "v".into(),
+            mac: String::new(),
+            addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            gateways: vec![],
+            aliases: vec![],
+        };
+        let a = Attachment {
+            owner: "o".into(),
+            endpoints: vec![ep(&["10.0.0.2/24"]), ep(&["10.1.0.2/24", "fd00::2/64"])],
+            ports: vec![
+                Mapping {
+                    proto: Proto::Tcp,
+                    host_ip: None,
+                    host_port: 8080,
+                    port: 80,
+                },
+                Mapping {
+                    proto: Proto::Udp,
+                    host_ip: Some("127.0.0.1".parse().unwrap()),
+                    host_port: 53,
+                    port: 53,
+                },
+            ],
+            ..Default::default()
+        };
+        let ips: Vec<String> = a
+            .entries()
+            .iter()
+            .map(|e| match e {
+                Entry::Port { ip, .. } => ip.to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(ips, ["10.0.0.2", "fd00::2", "10.0.0.2"]);
+    }
+}
