@@ -20,7 +20,7 @@ pub struct GlobalArgs {
         default_value = "/var/lib/berth"
     )]
     root: PathBuf,
-    /// Directory of user configuration (auth.json, registries.toml, certs.d).
+    /// Directory of user configuration (auth.json, registries.toml, certs.d, network.toml).
     #[arg(long, global = true, value_name = "DIR")]
     config: Option<PathBuf>,
     /// Messages from this level up go to stderr (before the command, as in docker).
@@ -72,7 +72,7 @@ impl Context {
 
     /// The container engine over the same root.
     pub fn engine(&self) -> anyhow::Result<Engine> {
-        Ok(Engine::open(&self.root)?)
+        Ok(Engine::open(&self.root)?.with_network_config(&self.config)?)
     }
 
     /// This binary, re-executed as a container's monitor.

@@ -3,12 +3,12 @@
 //! then how it ended, and removes it when it was created with `--rm`.
 
 use crate::logging::{Collector, PipedStdio};
-use crate::options::Network;
 use crate::record::{Lock, Owner, Record, State};
 use crate::time::Timestamp;
-use crate::{loopback, Engine, Error};
+use crate::{Engine, Error};
 use berth_container::create::CreateOptions;
 use berth_container::run::{Observer, Output};
+use berth_network::Attachment;
 use std::fs::File;
 use std::io::Write;
 
@@ -24,16 +24,15 @@ struct Attendant<'a> {
     oom_kills: u64,
     /// Takes the container's output into its log.
     output: Option<Collector>,
+    /// What the network prepared for it, connected once its namespaces exist.
+    network: Option<Attachment>,
 }
 
 impl Observer for Attendant<'_> {
     fn created(&mut self, pid: i32) -> Result<(), berth_container::Error> {
-        if self.record.settings.network == Network::None {
-            loopback::up_in(pid).map_err(|e| {
-                berth_container::Error::Usage(format!("set loopback up in the container: {e}"))
-            })?;
-        }
-        Ok(())
+        self.engine
+            .network_connect(&self.record, self.network.as_ref(), pid)
+            .map_err(|e| berth_container::Error::Usage(format!("network: {e}")))
     }
 
     fn started(&mut self, _pid: i32) {
@@ -105,7 +104,10 @@ impl Engine {
             ..Default::default()
         };
         let name = r.name.clone();
-        let (stdio, output) = self.collector(&r, caller)?;
+        let network = self.network_start(&r)?;
+        let (stdio, output) = self
+            .collector(&r, caller)
+            .inspect_err(|_| drop(self.network_stop(id)))?;
         let mut att = Attendant {
             engine: self,
             record: r,
@@ -114,6 +116,7 @@ impl Engine {
             started: false,
             oom_kills: 0,
             output,
+            network,
         };
         let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
             .map_err(Error::runtime(&name));
@@ -121,7 +124,13 @@ impl Engine {
         // The log gets the last partial lines; then our own stdio is back.
         drop(att);
         drop(stdio);
-        let message = result.as_ref().err().map(ToString::to_string);
+        // Ended (or never started): what the network made for it goes now, as in docker.
+        let stopped = self.network_stop(id);
+        let message = result
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .or_else(|| stopped.err().map(|e| e.to_string()));
         let ended = self.update(id, |r| {
             if started {
                 r.state = State::Exited;

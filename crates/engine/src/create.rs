@@ -43,7 +43,7 @@ impl Engine {
     }
 
     fn plan(&self, o: &RunOptions, console: Option<(u16, u16)>) -> Result<Plan, Error> {
-        let settings = o.check(&|k| std::env::var(k).ok())?;
+        let mut settings = o.check(&|k| std::env::var(k).ok())?;
         let image = self.store.image(&o.image)?;
         let overrides = Overrides {
             entrypoint: settings.entrypoint.clone(),
@@ -53,18 +53,25 @@ impl Engine {
             workdir: settings.workdir.clone(),
         };
         let spec = image_spec(&self.store, &image, &overrides)?;
+        let shared = self.plan_network(&mut settings, &spec.exposed_ports)?;
         let id = names::new_id()?;
-        let hostname = match (&settings.hostname, settings.network) {
-            (Some(h), _) => h.clone(),
-            (None, Network::None) => id[..12].to_string(),
-            (None, Network::Host) => std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map_err(Error::path("/proc/sys/kernel/hostname"))?
-                .trim()
-                .to_string(),
+        let read_name = |p: &std::path::Path| {
+            std::fs::read_to_string(p)
+                .map(|h| h.trim().to_string())
+                .map_err(Error::path(p))
         };
-        let etc = EtcFiles::new(&hostname, settings.network);
+        let hostname = match (&settings.hostname, settings.network, &shared) {
+            (Some(h), _, _) => h.clone(),
+            (None, Network::Host, _) => read_name("/proc/sys/kernel/hostname".as_ref())?,
+            (None, _, Some((dir, _))) => read_name(&dir.join("hostname"))?,
+            (None, _, None) => id[..12].to_string(),
+        };
+        let etc = match &shared {
+            Some((dir, _)) => EtcFiles::shared(dir),
+            None => EtcFiles::new(&hostname, settings.network),
+        };
         let dir = self.containers.dir(&id);
-        let config = config::build(&Inputs {
+        let mut config = config::build(&Inputs {
             id: &id,
             spec: &spec,
             settings: &settings,
@@ -73,6 +80,9 @@ impl Engine {
             dir: &dir,
             etc: &etc,
         })?;
+        if let Some((_, ns)) = &shared {
+            config::join_network(&mut config, ns);
+        }
         config::check(&config)?;
         Ok(Plan {
             id,

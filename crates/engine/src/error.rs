@@ -13,6 +13,8 @@ pub enum Error {
     #[error(transparent)]
     Image(#[from] berth_image::store::StoreError),
     #[error(transparent)]
+    Network(#[from] berth_network::Error),
+    #[error(transparent)]
     ImageSpec(#[from] berth_image::spec::SpecError),
     #[error("container {id}: {source}")]
     Runtime {

@@ -19,9 +19,10 @@ pub mod kill;
 pub mod list;
 pub mod logging;
 pub mod logs;
-mod loopback;
 pub mod monitor;
 pub mod names;
+mod network;
+pub mod networks;
 pub mod options;
 mod process;
 pub mod record;
@@ -49,6 +50,7 @@ pub struct Engine {
     store: Store,
     containers: Containers,
     runtime: Runtime,
+    networks: berth_network::Networks,
 }
 
 impl Engine {
@@ -61,6 +63,10 @@ impl Engine {
             store: Store::open(root)?,
             containers: Containers::new(root),
             runtime: Runtime::new(root.join("runtime"), false),
+            networks: berth_network::Networks::new(
+                &root.join("networks"),
+                berth_network::Config::default(),
+            ),
         })
     }
 

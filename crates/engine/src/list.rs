@@ -1,5 +1,6 @@
 //! `ps`: the containers, newest first, with docker's status words.
 
+use crate::options::Network;
 use crate::record::{Record, State};
 use crate::time::{human, Timestamp};
 use crate::{Engine, Error};
@@ -29,6 +30,8 @@ pub struct Summary {
     pub mounts: Vec<String>,
     /// The networks it is on (`none` and `host` included).
     pub networks: Vec<String>,
+    /// Its published ports while it runs: `0.0.0.0:8080->80/tcp`.
+    pub ports: Vec<String>,
 }
 
 /// docker's status text for `r` at `now`.
@@ -66,13 +69,27 @@ impl Engine {
                 State::Running => self.init(&id)?.map_or(0, |o| o.pid),
                 _ => 0,
             };
-            let networks = serde_json::to_value(r.settings.network)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .into_iter()
-                .collect();
+            let networks = match r.settings.network {
+                Network::Bridge => r
+                    .settings
+                    .net
+                    .endpoints
+                    .iter()
+                    .map(|e| e.network.clone())
+                    .collect(),
+                mode => serde_json::to_value(mode)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .into_iter()
+                    .collect(),
+            };
+            let ports = self
+                .attachment(&id)
+                .map(|a| a.ports.iter().map(|m| m.published()).collect())
+                .unwrap_or_default();
             out.push(Summary {
                 networks,
+                ports,
                 status: status_text(&r, now),
                 reason: r.end_reason(),
                 names: vec![r.name.clone()],

@@ -20,9 +20,9 @@ pub const HANDSHAKE_FD: RawFd = 3;
 /// The handshake when another monitor started the container first.
 pub(crate) const ALREADY_RUNNING: &str = "running";
 
-/// The body of a monitor for container `id` under `root`; returns the container's exit
-/// status.
-pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
+/// The body of a monitor for container `id` under `root` (with berth's configuration in
+/// `config`); returns the container's exit status.
+pub fn monitor(root: &Path, config: &Path, id: &str) -> Result<i32, Error> {
     let _ = berth_sys::process::set_name(c"berth-monitor");
     // SAFETY: F_GETFD only reads the flags of an fd number.
     let open = unsafe { libc::fcntl(HANDSHAKE_FD, libc::F_GETFD) } != -1;
@@ -31,7 +31,9 @@ pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
     let mut handshake = open.then(|| unsafe { File::from_raw_fd(HANDSHAKE_FD) });
     // Hooks the runtime runs must not hold the handshake open.
     berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32).map_err(Error::io("close_range"))?;
-    let result = Engine::open(root).and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));
+    let result = Engine::open(root)
+        .and_then(|e| e.with_network_config(config))
+        .and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));
     // Not started: the starter hears why (another start winning is no failure to it).
     match (handshake, &result) {
         (Some(mut h), Err(Error::AlreadyRunning(_))) => {

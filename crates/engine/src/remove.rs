@@ -51,6 +51,7 @@ impl Engine {
     /// Removes everything of container `id`; the caller holds its lock (or made it).
     pub(crate) fn discard(&self, id: &str, name: Option<&str>) -> Result<(), Error> {
         self.clear_runtime(id)?;
+        self.network_stop(id)?;
         match self.store.remove_rootfs(id) {
             Ok(()) | Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),

@@ -1,8 +1,11 @@
 //! Bringing a record up to date with the system. A `running` container whose attending
 //! process (monitor or foreground `run`) was killed is still running while its init lives;
 //! once the init is gone too, it is marked exited with an unknown status, the runtime's
-//! state is removed, and with `--rm` the whole container. A directory without a record that
-//! nobody holds locked is what a killed `create` left: it is removed.
+//! state and what the network made for it are removed, and with `--rm` the whole
+//! container. A container that does not run but still has a network record, with nobody
+//! starting it, is what a killed start left: the record's objects are torn down. A
+//! directory without a record that nobody holds locked is what a killed `create` left: it
+//! is removed.
 
 use crate::record::{Owner, Record, State};
 use crate::time::Timestamp;
@@ -21,6 +24,12 @@ impl Engine {
             return Ok(None);
         };
         if !self.attendant_lost(&r)? {
+            if r.state != State::Running && self.network_record(id).exists() {
+                // Nobody starting it (else its lock is held): a start was killed.
+                if let Some(_lock) = self.containers.lock(id, false)? {
+                    return self.refresh_locked(id);
+                }
+            }
             return Ok(Some(r));
         }
         let Some(_lock) = self.containers.lock(id, true)? else {
@@ -35,9 +44,13 @@ impl Engine {
             return Ok(None);
         };
         if !self.attendant_lost(&r)? {
+            if r.state != State::Running {
+                self.network_stop(id)?;
+            }
             return Ok(Some(r));
         }
         self.clear_runtime(id)?;
+        self.network_stop(id)?;
         r.error = Some(format!(
             "its monitor (pid {}) died before it: the exit status is unknown",
             r.monitor.map_or(0, |m| m.pid)

@@ -22,6 +22,14 @@ impl Timestamp {
         }
     }
 
+    /// Whole seconds since the epoch.
+    pub fn from_unix(secs: u64) -> Timestamp {
+        Timestamp {
+            secs: secs as i64,
+            nanos: 0,
+        }
+    }
+
     /// Whole seconds from `self` to `later` (0 if `later` is earlier).
     pub fn seconds_until(&self, later: Timestamp) -> u64 {
         (later.secs - self.secs).max(0) as u64

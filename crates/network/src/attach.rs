@@ -104,6 +104,11 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// The record at `path`, if there is one.
+    pub fn load(path: &Path) -> Result<Option<Attachment>, Error> {
+        Ok(state::read_json(path)?)
+    }
+
     /// The firewall elements the container owns: its published ports, on the address of
     /// its first network that has one of each family.
     pub fn entries(&self) -> Vec<Entry> {
@@ -277,8 +282,14 @@ impl Networks {
         let host = HostPorts::new(&self.ports_dir());
         for spec in req.ports {
             for (port, range) in spec.wants() {
+                let mine: Vec<u16> = a
+                    .ports
+                    .iter()
+                    .filter(|m| m.proto == spec.proto)
+                    .map(|m| m.host_port)
+                    .collect();
                 let host_port =
-                    host.claim(spec.proto, spec.host_ip, range, port, req.owner, &live)?;
+                    host.claim(spec.proto, spec.host_ip, range, req.owner, &live, &mine)?;
                 a.ports.push(Mapping {
                     proto: spec.proto,
                     host_ip: spec.host_ip,

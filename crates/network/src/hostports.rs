@@ -22,13 +22,10 @@ pub enum PublishError {
         port: u16,
         source: io::Error,
     },
-    #[error("no free host port for {port}/{proto} in {first}-{last}")]
-    NoneFree {
-        proto: Proto,
-        port: u16,
-        first: u16,
-        last: u16,
-    },
+    #[error("no free host port for {proto} in {first}-{last}")]
+    NoneFree { proto: Proto, first: u16, last: u16 },
+    #[error("host port {port}/{proto} is published twice")]
+    Twice { proto: Proto, port: u16 },
     #[error("no free host port: {0}")]
     Ephemeral(io::Error),
     #[error(transparent)]
@@ -63,20 +60,24 @@ impl HostPorts {
         self.dir.join(format!("{proto}-{port}"))
     }
 
-    /// Claims one host port for container port `port`: any free one of `range`, or with no
-    /// range one the kernel picks from its ephemeral range.
+    /// Claims one host port: any free one of `range`, or with no range one the kernel picks
+    /// from its ephemeral range. `mine` are the ports the owner already took for other
+    /// container ports.
     pub fn claim(
         &self,
         proto: Proto,
         ip: Option<IpAddr>,
         range: Option<Range>,
-        port: u16,
         owner: &str,
         live: &dyn Fn(&str) -> bool,
+        mine: &[u16],
     ) -> Result<u16, PublishError> {
         let Some(r) = range else {
             for _ in 0..64 {
                 let p = probe(proto, ip, 0).map_err(PublishError::Ephemeral)?;
+                if mine.contains(&p) {
+                    continue;
+                }
                 if state::claim_live(&self.path(proto, p), owner, live)?.is_none() {
                     return Ok(p);
                 }
@@ -87,6 +88,10 @@ impl HostPorts {
         };
         let mut last_err = None;
         for p in r.first..=r.last {
+            if mine.contains(&p) {
+                last_err = Some(PublishError::Twice { proto, port: p });
+                continue;
+            }
             if let Some(holder) = state::claim_live(&self.path(proto, p), owner, live)? {
                 last_err = Some(PublishError::Published {
                     proto,
@@ -111,7 +116,6 @@ impl HostPorts {
             Some(e) if r.count() == 1 => Err(e),
             _ => Err(PublishError::NoneFree {
                 proto,
-                port,
                 first: r.first,
                 last: r.last,
             }),
@@ -160,31 +164,35 @@ mod tests {
             last: busy,
         };
         let e = h
-            .claim(Proto::Tcp, None, Some(r), 80, "a", &live)
+            .claim(Proto::Tcp, None, Some(r), "a", &live, &[])
             .unwrap_err();
         assert!(matches!(e, PublishError::InUse { .. }), "{e}");
         assert!(h.held_by("a").unwrap().is_empty());
         drop(l);
         // Free now; a second owner is refused; any free port is picked without a range.
         assert_eq!(
-            h.claim(Proto::Tcp, None, Some(r), 80, "a", &live).unwrap(),
+            h.claim(Proto::Tcp, None, Some(r), "a", &live, &[]).unwrap(),
             busy
         );
         let e = h
-            .claim(Proto::Tcp, None, Some(r), 80, "b", &live)
+            .claim(Proto::Tcp, None, Some(r), "b", &live, &[])
             .unwrap_err();
         assert!(
             e.to_string().contains("already published by container a"),
             "{e}"
         );
-        let any = h.claim(Proto::Udp, None, None, 53, "a", &live).unwrap();
+        let any = h.claim(Proto::Udp, None, None, "a", &live, &[]).unwrap();
         assert!(any > 0);
         let mut held = h.held_by("a").unwrap();
         held.sort();
         assert_eq!(held, [(Proto::Tcp, busy), (Proto::Udp, any)]);
+        let e = h
+            .claim(Proto::Tcp, None, Some(r), "a", &live, &[busy])
+            .unwrap_err();
+        assert!(matches!(e, PublishError::Twice { .. }), "{e}");
         // A dead owner's port is taken over.
         assert_eq!(
-            h.claim(Proto::Tcp, None, Some(r), 80, "b", &|_| false)
+            h.claim(Proto::Tcp, None, Some(r), "b", &|_| false, &[])
                 .unwrap(),
             busy
         );

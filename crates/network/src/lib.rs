@@ -29,6 +29,7 @@ mod netns;
 pub mod networks;
 pub mod nft;
 pub mod ports;
+pub mod resolv;
 pub mod state;
 
 pub use attach::{Attachment, Endpoint, EndpointRequest, Owners, Request};

@@ -205,6 +205,18 @@ pub struct Mapping {
     pub port: u16,
 }
 
+impl Mapping {
+    /// `0.0.0.0:8080->80/tcp`, as `docker ps` shows it.
+    pub fn published(&self) -> String {
+        let host = match self.host_ip {
+            Some(IpAddr::V6(ip)) => format!("[{ip}]"),
+            Some(ip) => ip.to_string(),
+            None => "0.0.0.0".into(),
+        };
+        format!("{host}:{}->{}/{}", self.host_port, self.port, self.proto)
+    }
+}
+
 impl fmt::Display for Mapping {
     /// `80/tcp -> 0.0.0.0:8080`, as docker prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -306,6 +318,7 @@ mod tests {
             port: 80,
         };
         assert_eq!(m.to_string(), "80/tcp -> 0.0.0.0:8080");
+        assert_eq!(m.published(), "0.0.0.0:8080->80/tcp");
     }
 
     proptest! {

@@ -14,6 +14,8 @@ mod login;
 mod logout;
 mod logs;
 mod monitor;
+mod network;
+mod port;
 mod ps;
 mod pull;
 mod push;
@@ -63,6 +65,11 @@ pub enum Command {
     /// Manage images (the same verbs as above).
     #[command(subcommand)]
     Image(groups::Image),
+    /// Show a container's published ports.
+    Port(port::Args),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::Network),
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
@@ -70,10 +77,11 @@ pub enum Command {
 
 impl Command {
     /// The exit status for a failure of this command: 125 for `run` and `exec` (whose
-    /// success status is the container's, as docker and podman do), else 1.
+    /// success status is the container's, as docker and podman do) and for `create` (as
+    /// docker's), else 1.
     pub fn failure_status(&self) -> i32 {
         match self {
-            Command::Run(_) | Command::Exec(_) => 125,
+            Command::Run(_) | Command::Exec(_) | Command::Create(_) => 125,
             _ => 1,
         }
     }
@@ -127,6 +135,8 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Save(a) => done(save::run(a, ctx)),
         Command::Load(a) => done(load::run(a, ctx)),
         Command::Import(a) => done(import::run(a, ctx)),
+        Command::Port(a) => done(port::run(a, ctx)),
+        Command::Network(n) => done(network::run(n, ctx)),
     }
 }
 /// `--tls-verify`, shared by commands that talk to registries.

@@ -9,5 +9,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
-    Ok(berth_engine::monitor::monitor(&ctx.root, &a.id)?)
+    Ok(berth_engine::monitor::monitor(
+        &ctx.root,
+        &ctx.config,
+        &a.id,
+    )?)
 }

@@ -99,7 +99,7 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         "Command": command,
         "CreatedAt": c.created.docker(),
         "RunningFor": format!("{} ago", human(c.created.seconds_until(Timestamp::now()))),
-        "Ports": "",
+        "Ports": c.ports.join(", "),
         "State": c.state.to_string(),
         "Status": status,
         "Names": c.names.join(","),

@@ -57,9 +57,43 @@ pub struct ContainerArgs {
     /// Most processes the container may have (-1: no limit).
     #[arg(long, allow_negative_numbers = true)]
     pids_limit: Option<i64>,
-    /// none (default: loopback only) or host.
-    #[arg(long, alias = "net")]
-    network: Option<String>,
+    /// Network: bridge (the default network), a network's name, none (loopback only),
+    /// host, or container:NAME; repeat to join several networks.
+    #[arg(long, alias = "net", value_name = "NETWORK")]
+    network: Vec<String>,
+    /// Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp].
+    #[arg(short, long, value_name = "PORTS")]
+    publish: Vec<String>,
+    /// Publish every port the image exposes on a free host port.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// IPv4 address on the first network.
+    #[arg(long)]
+    ip: Option<String>,
+    /// IPv6 address on the first network.
+    #[arg(long)]
+    ip6: Option<String>,
+    /// MAC address on the first network.
+    #[arg(long)]
+    mac_address: Option<String>,
+    /// Another name of the container on its first (user-defined) network.
+    #[arg(long, alias = "net-alias", value_name = "NAME")]
+    network_alias: Vec<String>,
+    /// A name server for the container.
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// A DNS search domain.
+    #[arg(long, value_name = "DOMAIN")]
+    dns_search: Vec<String>,
+    /// A resolver option (ndots:2, ...).
+    #[arg(long, alias = "dns-opt", value_name = "OPTION")]
+    dns_option: Vec<String>,
+    /// An /etc/hosts line: NAME:IP (IP may be host-gateway).
+    #[arg(long, value_name = "NAME:IP")]
+    add_host: Vec<String>,
+    /// A network option: bandwidth=RATE (10mbit), each way.
+    #[arg(long, value_name = "KEY=VALUE")]
+    network_opt: Vec<String>,
     /// The cgroup the container's own is made in (default /berth).
     #[arg(long)]
     cgroup_parent: Option<String>,
@@ -106,6 +140,17 @@ impl ContainerArgs {
             cpus: self.cpus,
             pids_limit: self.pids_limit,
             network: self.network,
+            publish: self.publish,
+            publish_all: self.publish_all,
+            ip: self.ip,
+            ip6: self.ip6,
+            mac_address: self.mac_address,
+            network_alias: self.network_alias,
+            dns: self.dns,
+            dns_search: self.dns_search,
+            dns_option: self.dns_option,
+            add_host: self.add_host,
+            network_opt: self.network_opt,
             cgroup_parent: self.cgroup_parent,
             tty: self.tty,
             interactive: self.interactive,

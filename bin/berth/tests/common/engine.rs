@@ -17,8 +17,28 @@ pub struct Engine {
     pub cgroup_parent: String,
 }
 
+/// Moves the calling thread (and so every berth it starts, and the threads it spawns) into
+/// a network namespace of its own with loopback up: the default bridge network, its
+/// bridge and nftables table are made there, never in the machine's namespace.
+pub fn private_network() {
+    // SAFETY: plain syscall; it changes only this thread's network namespace.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        r,
+        0,
+        "unshare(CLONE_NEWNET): {}",
+        std::io::Error::last_os_error()
+    );
+    let st = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .expect("ip (iproute2) installed");
+    assert!(st.success());
+}
+
 impl Engine {
     pub fn new() -> Engine {
+        private_network();
         let b = Berth::new();
         let unique = b
             .dir

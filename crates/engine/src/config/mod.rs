@@ -7,7 +7,7 @@ mod mounts;
 mod resources;
 mod security;
 
-pub use etc::EtcFiles;
+pub use etc::{hosts_text, EtcFiles};
 
 use crate::options::{Network, Settings};
 use crate::Error;
@@ -48,6 +48,16 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
         v["annotations"] = json!(i.spec.labels);
     }
     Ok(v)
+}
+
+/// Points the config's network namespace at `path` (another container's, for
+/// `--network container:NAME`).
+pub fn join_network(v: &mut Value, path: &str) {
+    if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+        for n in ns.iter_mut().filter(|n| n["type"] == "network") {
+            n["path"] = json!(path);
+        }
+    }
 }
 
 /// The image's process with docker's additions: `HOSTNAME`, and `TERM` with a terminal.
@@ -165,7 +175,7 @@ mod tests {
     #[test]
     fn host_network_shares_the_namespace() {
         let v = config(RunOptions {
-            network: Some("host".into()),
+            network: vec!["host".into()],
             read_only: true,
             ..Default::default()
         });

@@ -42,7 +42,7 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
     for name in i.etc.names() {
         let dest = format!("/etc/{name}");
         if !user.iter().any(|u| u.destination() == dest) {
-            let source = i.dir.join(name).display().to_string();
+            let source = i.etc.source(i.dir, name).display().to_string();
             mounts.push(bind(&source, &dest, &["rbind", "rprivate"]));
         }
     }

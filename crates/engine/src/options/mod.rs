@@ -2,15 +2,17 @@
 //! them is found here, before anything exists on disk.
 
 mod mounts;
+mod net;
 mod values;
 
+pub use net::{HostEntry, NetSettings};
 pub use values::env_list;
 
 use crate::logging::{Driver, LogConfig};
 use mounts::{tmpfs, volume};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use values::{caps, cgroup_parent, cpus, entrypoint, hostname, memory, network, pids_limit};
+use values::{caps, cgroup_parent, cpus, entrypoint, hostname, memory, pids_limit};
 
 /// A flag with a bad value; the message names the flag and the value.
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +63,24 @@ pub struct RunOptions {
     /// CPUs as a decimal number.
     pub cpus: Option<String>,
     pub pids_limit: Option<i64>,
-    /// `none` (default) or `host`.
-    pub network: Option<String>,
+    /// `--network`, each time given: `none`, `host`, `container:NAME`, or networks
+    /// (default: the default bridge network).
+    pub network: Vec<String>,
+    /// `-p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`.
+    pub publish: Vec<String>,
+    /// `-P`: the image's exposed ports on free host ports.
+    pub publish_all: bool,
+    pub ip: Option<String>,
+    pub ip6: Option<String>,
+    pub mac_address: Option<String>,
+    pub network_alias: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    /// `NAME:IP` (IP may be `host-gateway`).
+    pub add_host: Vec<String>,
+    /// `bandwidth=RATE`.
+    pub network_opt: Vec<String>,
     /// The cgroup the container's own is made in (default `/berth`).
     pub cgroup_parent: Option<String>,
     pub tty: bool,
@@ -81,6 +99,10 @@ pub enum Network {
     None,
     /// The host's network namespace.
     Host,
+    /// A namespace of its own on bridge networks (the default).
+    Bridge,
+    /// Another container's network namespace.
+    Container,
 }
 
 /// A mount asked for with `-v` or `--tmpfs`.
@@ -140,6 +162,9 @@ pub struct Settings {
     pub cpu_quota: Option<i64>,
     pub pids_limit: Option<i64>,
     pub network: Network,
+    /// Networks, ports and names (older records: none).
+    #[serde(default)]
+    pub net: NetSettings,
     pub cgroup_parent: String,
     /// Where its output goes (older records: a json-file log without options).
     #[serde(default)]
@@ -193,6 +218,7 @@ impl RunOptions {
                 return Err(bad("--workdir", w, "must be an absolute path"));
             }
         }
+        let (network, net) = self.network_settings()?;
         Ok(Settings {
             auto_remove: self.remove,
             tty: self.tty,
@@ -211,7 +237,8 @@ impl RunOptions {
             memory: self.memory.as_deref().map(memory).transpose()?.flatten(),
             cpu_quota: self.cpus.as_deref().map(cpus).transpose()?.flatten(),
             pids_limit: self.pids_limit.map(pids_limit).transpose()?,
-            network: network(self.network.as_deref().unwrap_or("none"))?,
+            network,
+            net,
             cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref().unwrap_or("/berth"))?,
             log: self.log_config()?,
         })
@@ -233,7 +260,7 @@ mod tests {
             env: vec!["A=1".into(), "FROM_HOST".into(), "UNSET".into()],
             entrypoint: Some(String::new()),
             cap_add: vec!["net_admin".into(), "all".into()],
-            network: Some("host".into()),
+            network: vec!["host".into()],
             command: vec!["echo".into()],
             ..Default::default()
         })
@@ -249,7 +276,7 @@ mod tests {
         for (o, flag) in [
             (
                 RunOptions {
-                    network: Some("bridge".into()),
+                    network: vec!["none".into(), "bridge".into()],
                     ..Default::default()
                 },
                 "--network",

@@ -1,6 +1,6 @@
-//! Single values: environment, entrypoint, hostname, capabilities, sizes, limits, network.
+//! Single values: environment, entrypoint, hostname, capabilities, sizes, limits.
 
-use super::{bad, Network, OptionsError, CPU_PERIOD};
+use super::{bad, OptionsError, CPU_PERIOD};
 
 /// `KEY=VALUE` entries; a bare `KEY` takes `getenv`'s value and is left out when unset.
 pub fn env_list(
@@ -157,18 +157,6 @@ pub(super) fn cgroup_parent(s: &str) -> Result<String, OptionsError> {
         ));
     }
     Ok(format!("/{}", names.join("/")))
-}
-
-pub(super) fn network(s: &str) -> Result<Network, OptionsError> {
-    match s {
-        "none" => Ok(Network::None),
-        "host" => Ok(Network::Host),
-        _ => Err(bad(
-            "--network",
-            s,
-            "only none (the default) and host are supported; bridge networking comes later",
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -236,7 +236,15 @@ impl Batch {
             if let Some((ty, len)) = s.data {
                 b.be32(6, ty).be32(7, len);
             }
-            b.be32(10, id as u32 + 1).end();
+            b.be32(10, id as u32 + 1);
+            if s.key_type == table::IFNAME {
+                // NFTA_SET_USERDATA: nft(8) shows interface names only when told their
+                // byte order (NFTNL_UDATA_SET_KEYBYTEORDER: host).
+                let mut ud = vec![0, 4];
+                ud.extend(1u32.to_ne_bytes());
+                b.attr(13, &ud);
+            }
+            b.end();
             // A delete without elements flushes the set.
             self.msg(DELSETELEM, 0).str(2, s.name).end();
         }

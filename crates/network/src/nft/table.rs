@@ -19,7 +19,7 @@ const IPV4: u32 = 7;
 const IPV6: u32 = 8;
 const INET_PROTO: u32 = 12;
 const INET_SERVICE: u32 = 13;
-const IFNAME: u32 = 41;
+pub(crate) const IFNAME: u32 = 41;
 const fn cat(a: u32, b: u32) -> u32 {
     (a << 6) | b
 }

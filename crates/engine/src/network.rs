@@ -1,0 +1,334 @@
+//! Containers on networks: the engine's side of berth-network. `create` checks the
+//! networks, addresses and ports it is asked for; the attendant prepares the attachment
+//! (addresses, host ports, `/etc/hosts` and `resolv.conf`) before the runtime makes the
+//! container, connects it once its namespace exists, and tears it down when it ends; `rm`
+//! and the recovery of a crashed container tear down whatever is left. The attachment's
+//! record is `network.json` in the container's directory.
+
+use crate::config::{self, hosts_text};
+use crate::options::{Network, Settings};
+use crate::record::{is_id, Record, State};
+use crate::{Engine, Error};
+use berth_network::attach::{Attachment, Owners, Request};
+use berth_network::ports::{Mapping, PortSpec};
+use berth_network::resolv::Resolv;
+use berth_network::{Network as Net, DEFAULT_NETWORK};
+use std::fs::File;
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+/// The container's record of what the network made for it, in its directory.
+pub(crate) const NETWORK_RECORD: &str = "network.json";
+
+/// The engine as berth-network sees it: who still holds what they were given.
+pub(crate) struct Holders<'a>(pub(crate) &'a Engine);
+
+impl Owners for Holders<'_> {
+    /// A container that runs, or whose start is under way (its lock is held).
+    fn live(&self, owner: &str) -> bool {
+        let c = &self.0.containers;
+        if !is_id(owner) || !c.dir(owner).is_dir() {
+            return false;
+        }
+        match c.load(owner) {
+            Ok(Some(r)) if r.state == State::Running => true,
+            _ => matches!(c.lock(owner, false), Ok(None)) && c.dir(owner).is_dir(),
+        }
+    }
+
+    fn records(&self) -> Vec<PathBuf> {
+        self.0
+            .containers
+            .ids()
+            .unwrap_or_default()
+            .iter()
+            .map(|id| self.0.network_record(id))
+            .filter(|p| p.exists())
+            .collect()
+    }
+}
+
+impl Engine {
+    /// Takes the network settings (the default network, the subnet pool, name servers)
+    /// from `network.toml` in berth's configuration directory `dir`, when there is one.
+    pub fn with_network_config(mut self, dir: &std::path::Path) -> Result<Engine, Error> {
+        self.networks.config = berth_network::Config::load(&dir.join("network.toml"))?;
+        Ok(self)
+    }
+
+    pub(crate) fn network_record(&self, id: &str) -> PathBuf {
+        self.containers.dir(id).join(NETWORK_RECORD)
+    }
+
+    /// The network `name` names (the default network is made when first asked for).
+    fn network(&self, name: &str) -> Result<Net, Error> {
+        Ok(match name {
+            DEFAULT_NETWORK => self.networks.default_network()?,
+            _ => self
+                .networks
+                .definitions()
+                .find(name)
+                .map_err(berth_network::Error::from)?,
+        })
+    }
+
+    /// At create: the networks exist, `--ip` is in their subnet, `-P` becomes the image's
+    /// exposed ports, and `container:NAME` names a running container. Returns, for the
+    /// latter, its directory (to share its /etc files) and its network namespace.
+    pub(crate) fn plan_network(
+        &self,
+        s: &mut Settings,
+        exposed: &[String],
+    ) -> Result<Option<(PathBuf, String)>, Error> {
+        match s.network {
+            Network::Bridge => {
+                for ep in &mut s.net.endpoints {
+                    let n = self.network(&ep.network)?;
+                    ep.network = n.name.clone();
+                    for (flag, ip) in [("--ip", ep.ip), ("--ip6", ep.ip6)] {
+                        let Some(ip) = ip else { continue };
+                        let fits = n
+                            .subnet_for(ip.is_ipv6())
+                            .is_some_and(|sub| sub.subnet.contains(&ip) && ip != sub.gateway);
+                        if !fits {
+                            return Err(Error::Network(berth_network::Error::Bad {
+                                flag,
+                                value: ip.to_string(),
+                                reason: format!("not a free host address of network {}", n.name),
+                            }));
+                        }
+                    }
+                }
+                if s.net.publish_all {
+                    for e in exposed {
+                        if let Ok(p) = PortSpec::exposed(e) {
+                            s.net.ports.push(p);
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            Network::Container => {
+                let target = s.net.join.clone().unwrap_or_default();
+                let id = self.containers.resolve(&target).map_err(|e| {
+                    crate::options::bad("--network", &format!("container:{target}"), e.to_string())
+                })?;
+                let ns = self.netns_of(&id, &target)?;
+                s.net.join = Some(id.clone());
+                Ok(Some((self.containers.dir(&id), ns)))
+            }
+            Network::None | Network::Host => Ok(None),
+        }
+    }
+
+    /// The network namespace of running container `id` (`what` names it in errors).
+    fn netns_of(&self, id: &str, what: &str) -> Result<String, Error> {
+        let init = self.init(id)?.ok_or_else(|| Error::Failed {
+            name: what.to_string(),
+            reason: "cannot join its network: it is not running".into(),
+        })?;
+        Ok(format!("/proc/{}/ns/net", init.pid))
+    }
+
+    /// Before the runtime makes container `r`: what an earlier, crashed start left is torn
+    /// down; on bridge networks addresses and ports are taken and the /etc files written;
+    /// with `container:NAME`, the config points at that container's namespace as it is now.
+    pub(crate) fn network_start(&self, r: &Record) -> Result<Option<Attachment>, Error> {
+        self.network_stop(&r.id)?;
+        match r.settings.network {
+            Network::Bridge => {
+                let s = &r.settings.net;
+                let a = self.networks.prepare(
+                    &Request {
+                        owner: &r.id,
+                        endpoints: &s.endpoints,
+                        ports: &s.ports,
+                        bandwidth: s.bandwidth,
+                    },
+                    &self.network_record(&r.id),
+                    &Holders(self),
+                )?;
+                self.write_etc(r, &a).inspect_err(|_| {
+                    let _ = self.network_stop(&r.id);
+                })?;
+                Ok(Some(a))
+            }
+            Network::Container => {
+                let target = r.settings.net.join.clone().unwrap_or_default();
+                let ns = self.netns_of(&target, &target)?;
+                let path = self.containers.dir(&r.id).join("config.json");
+                let text = std::fs::read(&path).map_err(Error::path(&path))?;
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&text).map_err(|e| Error::Config {
+                        field: "(document)".into(),
+                        reason: e.to_string(),
+                    })?;
+                config::join_network(&mut v, &ns);
+                let bytes = serde_json::to_vec_pretty(&v).map_err(|e| Error::Config {
+                    field: "(document)".into(),
+                    reason: e.to_string(),
+                })?;
+                std::fs::write(&path, bytes).map_err(Error::path(&path))?;
+                Ok(None)
+            }
+            Network::None | Network::Host => Ok(None),
+        }
+    }
+
+    /// Once container `r`'s namespaces exist (its init is `pid`): loopback up, and on
+    /// bridge networks its interfaces, routes and published ports.
+    pub(crate) fn network_connect(
+        &self,
+        r: &Record,
+        a: Option<&Attachment>,
+        pid: i32,
+    ) -> Result<(), Error> {
+        if !matches!(r.settings.network, Network::None | Network::Bridge) {
+            return Ok(());
+        }
+        let path = format!("/proc/{pid}/ns/net");
+        let ns = File::open(&path).map_err(Error::path(&path))?;
+        match a {
+            Some(a) => Ok(self.networks.connect(a, ns.as_fd(), &Holders(self))?),
+            None => berth_network::attach::loopback(ns.as_fd())
+                .map_err(Error::io("set loopback up in the container")),
+        }
+    }
+
+    /// Removes what the network made for container `id`; safe to repeat.
+    pub(crate) fn network_stop(&self, id: &str) -> Result<(), Error> {
+        Ok(self.networks.teardown(&self.network_record(id))?)
+    }
+
+    /// `/etc/hosts` (its addresses, `--add-host`) and `resolv.conf`, rewritten in place:
+    /// the container's bind mounts keep seeing them.
+    fn write_etc(&self, r: &Record, a: &Attachment) -> Result<(), Error> {
+        let dir = self.containers.dir(&r.id);
+        let hostname = std::fs::read_to_string(dir.join("hostname"))
+            .map_err(Error::path(dir.join("hostname")))?;
+        let addrs: Vec<IpAddr> = a
+            .endpoints
+            .iter()
+            .flat_map(|e| [e.ip(false), e.ip(true)])
+            .flatten()
+            .collect();
+        let gateway = a.endpoints.iter().flat_map(|e| &e.gateways).next().copied();
+        let extra: Vec<(String, IpAddr)> = r
+            .settings
+            .net
+            .add_hosts
+            .iter()
+            .filter_map(|h| {
+                let ip = match h.ip.as_str() {
+                    "host-gateway" => gateway?,
+                    ip => ip.parse().ok()?,
+                };
+                Some((h.name.clone(), ip))
+            })
+            .collect();
+        let hosts = dir.join("hosts");
+        std::fs::write(&hosts, hosts_text(hostname.trim(), &addrs, &extra))
+            .map_err(Error::path(&hosts))?;
+        let resolv = dir.join("resolv.conf");
+        std::fs::write(&resolv, self.resolv_conf(&r.settings).render())
+            .map_err(Error::path(&resolv))
+    }
+
+    /// The container's resolver: `--dns`, else berth's configured servers, else the host's
+    /// that a container can reach; the host's search domains and options unless given.
+    fn resolv_conf(&self, s: &Settings) -> Resolv {
+        let c = &self.networks.config;
+        let host = std::fs::read_to_string(&c.resolv_conf)
+            .map(|t| Resolv::parse(&t))
+            .unwrap_or_default();
+        let n = &s.net;
+        Resolv {
+            nameservers: [&n.dns, &c.dns]
+                .into_iter()
+                .find(|d| !d.is_empty())
+                .cloned()
+                .unwrap_or_else(|| host.reachable()),
+            search: if n.dns_search.is_empty() {
+                host.search
+            } else {
+                n.dns_search.clone()
+            },
+            options: if n.dns_options.is_empty() {
+                host.options
+            } else {
+                n.dns_options.clone()
+            },
+        }
+    }
+
+    /// What the network made for container `id`, while it runs.
+    pub fn attachment(&self, id: &str) -> Option<Attachment> {
+        Attachment::load(&self.network_record(id)).ok().flatten()
+    }
+
+    /// `NetworkSettings` of `inspect`, shaped as docker's: the first network's addresses at
+    /// the top, every network under `Networks`, the published ports under `Ports`.
+    pub(crate) fn network_settings(&self, r: &Record) -> serde_json::Value {
+        use serde_json::json;
+        let a = self.attachment(&r.id).unwrap_or_default();
+        let mut networks = serde_json::Map::new();
+        for name in r.settings.net.endpoints.iter().map(|e| &e.network) {
+            let ep = a.endpoints.iter().find(|e| &e.network == name);
+            let addr =
+                |v6: bool| ep.and_then(|e| e.addresses.iter().find(|n| n.addr().is_ipv6() == v6));
+            let gw = |v6: bool| ep.and_then(|e| e.gateways.iter().find(|g| g.is_ipv6() == v6));
+            networks.insert(
+                name.clone(),
+                json!({
+                    "NetworkID": ep.map(|e| e.network_id.as_str()).unwrap_or(""),
+                    "EndpointID": ep.map(|e| e.veth.as_str()).unwrap_or(""),
+                    "IPAddress": addr(false).map(|n| n.addr().to_string()).unwrap_or_default(),
+                    "IPPrefixLen": addr(false).map_or(0, |n| n.prefix_len()),
+                    "Gateway": gw(false).map(ToString::to_string).unwrap_or_default(),
+                    "GlobalIPv6Address": addr(true).map(|n| n.addr().to_string()).unwrap_or_default(),
+                    "GlobalIPv6PrefixLen": addr(true).map_or(0, |n| n.prefix_len()),
+                    "IPv6Gateway": gw(true).map(ToString::to_string).unwrap_or_default(),
+                    "MacAddress": ep.map(|e| e.mac.as_str()).unwrap_or(""),
+                    "Aliases": ep.map(|e| e.aliases.clone()).unwrap_or_default(),
+                }),
+            );
+        }
+        let mut ports = serde_json::Map::new();
+        for m in &a.ports {
+            let key = format!("{}/{}", m.port, m.proto);
+            let host_ip = m.host_ip.map_or("0.0.0.0".into(), |ip| ip.to_string());
+            let binding = json!({"HostIp": host_ip, "HostPort": m.host_port.to_string()});
+            match ports.get_mut(&key).and_then(|v| v.as_array_mut()) {
+                Some(list) => list.push(binding),
+                None => {
+                    ports.insert(key, json!([binding]));
+                }
+            }
+        }
+        let first = r
+            .settings
+            .net
+            .endpoints
+            .first()
+            .and_then(|e| networks.get(&e.network))
+            .cloned()
+            .unwrap_or(json!({}));
+        json!({
+            "IPAddress": first["IPAddress"],
+            "IPPrefixLen": first["IPPrefixLen"],
+            "Gateway": first["Gateway"],
+            "GlobalIPv6Address": first["GlobalIPv6Address"],
+            "IPv6Gateway": first["IPv6Gateway"],
+            "MacAddress": first["MacAddress"],
+            "Ports": ports,
+            "Networks": networks,
+        })
+    }
+
+    /// `berth port`: the published ports of the container `what` names.
+    pub fn ports(&self, what: &str) -> Result<Vec<Mapping>, Error> {
+        let r = self.container(what)?;
+        Ok(self.attachment(&r.id).map(|a| a.ports).unwrap_or_default())
+    }
+}

@@ -1,0 +1,167 @@
+//! `berth network ...`: create, list, inspect, remove, prune and reload networks. A network
+//! is in use while a container (in any state) names it, or holds an address on it.
+
+use crate::network::Holders;
+use crate::options::Network;
+use crate::{Engine, Error};
+use berth_network::{Network as Net, NetworkSpec, DEFAULT_NETWORK};
+use serde_json::{json, Value};
+
+/// Names docker reserves: the default network and the two pseudo-networks.
+const PREDEFINED: [&str; 3] = [DEFAULT_NETWORK, "host", "none"];
+
+fn predefined(name: &str) -> Error {
+    Error::Network(berth_network::Error::Network(
+        berth_network::networks::NetworkError::Predefined(name.to_string()),
+    ))
+}
+
+impl Engine {
+    /// `network create`: a user-defined network, with embedded DNS.
+    pub fn network_create(&self, spec: &NetworkSpec) -> Result<Net, Error> {
+        if PREDEFINED.contains(&spec.name.as_str()) {
+            return Err(predefined(&spec.name));
+        }
+        let spec = NetworkSpec {
+            dns: true,
+            bridge: None,
+            ..spec.clone()
+        };
+        Ok(self.networks.create(&spec)?)
+    }
+
+    /// Every network (the default one made if it is missing), by name.
+    pub fn network_list(&self) -> Result<Vec<Net>, Error> {
+        self.networks.default_network()?;
+        Ok(self
+            .networks
+            .definitions()
+            .list()
+            .map_err(berth_network::Error::from)?)
+    }
+
+    fn find_network(&self, what: &str) -> Result<Net, Error> {
+        if what == DEFAULT_NETWORK {
+            return Ok(self.networks.default_network()?);
+        }
+        Ok(self
+            .networks
+            .definitions()
+            .find(what)
+            .map_err(berth_network::Error::from)?)
+    }
+
+    /// The containers that name network `n` or hold an address on it: (id, name).
+    fn network_users(&self, n: &Net) -> Result<Vec<(String, String)>, Error> {
+        let mut out = Vec::new();
+        for id in self.containers.ids()? {
+            let Some(r) = self.containers.load(&id)? else {
+                continue;
+            };
+            let names = r.settings.network == Network::Bridge
+                && r.settings.net.endpoints.iter().any(|e| e.network == n.name);
+            if names {
+                out.push((id, r.name));
+            }
+        }
+        let holders = Holders(self);
+        for owner in self.networks.users(n)? {
+            if !out.iter().any(|(id, _)| *id == owner)
+                && berth_network::Owners::live(&holders, &owner)
+            {
+                out.push((owner.clone(), owner));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `network inspect`: docker's shape, with the containers on it.
+    pub fn network_inspect(&self, what: &str) -> Result<Value, Error> {
+        let n = self.find_network(what)?;
+        let mut containers = serde_json::Map::new();
+        for (id, name) in self.network_users(&n)? {
+            let ep = self
+                .attachment(&id)
+                .and_then(|a| a.endpoints.into_iter().find(|e| e.network_id == n.id));
+            let addr = |v6: bool| {
+                ep.as_ref()
+                    .and_then(|e| e.addresses.iter().find(|a| a.addr().is_ipv6() == v6))
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            };
+            containers.insert(
+                id.clone(),
+                json!({
+                    "Name": name,
+                    "EndpointID": ep.as_ref().map(|e| e.veth.clone()).unwrap_or_default(),
+                    "MacAddress": ep.as_ref().map(|e| e.mac.clone()).unwrap_or_default(),
+                    "IPv4Address": addr(false),
+                    "IPv6Address": addr(true),
+                }),
+            );
+        }
+        let config: Vec<Value> = n
+            .subnets
+            .iter()
+            .map(|s| {
+                let mut c = json!({"Subnet": s.subnet, "Gateway": s.gateway});
+                if let Some(r) = s.range {
+                    c["IPRange"] = json!(r);
+                }
+                c
+            })
+            .collect();
+        let mut options = serde_json::Map::new();
+        options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
+        if let Some(m) = n.mtu {
+            options.insert("com.docker.network.driver.mtu".into(), json!(m.to_string()));
+        }
+        Ok(json!({
+            "Name": n.name,
+            "Id": n.id,
+            "Created": crate::time::Timestamp::from_unix(n.created),
+            "Scope": "local",
+            "Driver": "bridge",
+            "EnableIPv6": n.ipv6(),
+            "IPAM": {"Driver": "default", "Config": config},
+            "Internal": n.internal,
+            "DNS": n.dns,
+            "Containers": containers,
+            "Options": options,
+            "Labels": n.labels,
+        }))
+    }
+
+    /// `network rm`: refused for the default network and for one in use; returns its name.
+    pub fn network_remove(&self, what: &str) -> Result<String, Error> {
+        if PREDEFINED.contains(&what) {
+            return Err(predefined(what));
+        }
+        let n = self.find_network(what)?;
+        if let Some((_, owner)) = self.network_users(&n)?.into_iter().next() {
+            return Err(Error::Network(berth_network::Error::InUse {
+                name: n.name,
+                owner,
+            }));
+        }
+        self.networks.remove(&n)?;
+        Ok(n.name)
+    }
+
+    /// `network prune`: every user-defined network nobody uses; their names.
+    pub fn network_prune(&self) -> Result<Vec<String>, Error> {
+        let mut gone = Vec::new();
+        for n in self.network_list()? {
+            if n.name != DEFAULT_NETWORK && self.network_users(&n)?.is_empty() {
+                self.networks.remove(&n)?;
+                gone.push(n.name);
+            }
+        }
+        Ok(gone)
+    }
+
+    /// `network reload`: berth's firewall table and the bridges of networks in use put back.
+    pub fn network_reload(&self) -> Result<(), Error> {
+        Ok(self.networks.reload(&Holders(self))?)
+    }
+}
