@@ -8,7 +8,8 @@
 //!    pair per network (made straight into the namespace), addresses, routes, loopback,
 //!    a bandwidth limit, and the firewall's elements for the published ports.
 //! 3. [`Networks::teardown`]: everything the record lists, then the record. `rm`, a crashed
-//!    container's recovery and a failed start all call it; it is safe to call again.
+//!    container's recovery and a failed start all call it; it is safe to call again. The
+//!    veth pairs go with the container's namespace.
 
 use crate::hostports::HostPorts;
 use crate::ipam::Leases;
@@ -310,12 +311,10 @@ impl Networks {
         owners: &dyn Owners,
     ) -> Result<(), Error> {
         let mut rt = Rtnl::open().map_err(Error::kernel("rtnetlink"))?;
-        let mut entries = Vec::new();
         let mut reqs = Vec::new();
         for ep in &a.endpoints {
             let n = self.definitions().find(&ep.network)?;
-            let bridge = self.bridge(&mut rt, &n)?;
-            entries.extend(network_entries(&n));
+            let bridge = self.bridge(&mut rt, &n, owners)?;
             let mac = parse_mac(&ep.mac).ok_or_else(|| Error::Bad {
                 flag: "--mac-address",
                 value: ep.mac.clone(),
@@ -345,23 +344,28 @@ impl Networks {
             rt.apply(limits, &|i| format!("limit {}", a.endpoints[i].veth))
                 .map_err(Error::kernel("bandwidth"))?;
         }
-        entries.extend(a.entries());
         self.firewall()
-            .add(&entries, &|| self.all_entries(owners))?;
+            .add(&a.entries(), &|| self.all_entries(owners))?;
         Ok(())
     }
 
-    /// Makes the network's bridge if it is missing (with its gateway addresses, forwarding
-    /// on, and 127.0.0.1 routable to it for published ports); its index.
-    pub(crate) fn bridge(&self, rt: &mut Rtnl, n: &Network) -> Result<u32, Error> {
+    /// Makes the network's bridge if it is missing: addresses, forwarding on, 127.0.0.1
+    /// routable to it (for published ports), the network's firewall elements, and last
+    /// "up", so that a bridge that is up has all of these. Its index.
+    pub(crate) fn bridge(
+        &self,
+        rt: &mut Rtnl,
+        n: &Network,
+        owners: &dyn Owners,
+    ) -> Result<u32, Error> {
         if let Some(l) = rt.link(&n.bridge).map_err(Error::kernel("rtnetlink"))? {
             if l.up {
                 return Ok(l.index);
             }
         }
-        let kernel = Error::kernel(format!("bridge {} of network {}", n.bridge, n.name));
+        let kernel = || Error::kernel(format!("bridge {} of network {}", n.bridge, n.name));
         let addrs: Vec<IpNet> = n.subnets.iter().map(|s| s.gateway_net()).collect();
-        (|| {
+        let index = (|| {
             netns::sysctl("net/ipv4/ip_forward", "1")?;
             if n.ipv6() {
                 netns::sysctl("net/ipv6/conf/all/forwarding", "1")?;
@@ -370,29 +374,25 @@ impl Networks {
             netns::sysctl(&format!("net/ipv4/conf/{}/route_localnet", n.bridge), "1")?;
             Ok(index)
         })()
-        .map_err(kernel)
+        .map_err(kernel())?;
+        self.firewall()
+            .add(&network_entries(n), &|| self.all_entries(owners))?;
+        rt.apply(vec![(link::set_up(index), 0)], &|_| {
+            format!("set {} up", n.bridge)
+        })
+        .map_err(kernel())?;
+        Ok(index)
     }
 
     /// Removes everything the record at `record` lists, then the record; safe to repeat.
+    /// The veth pairs are left to the kernel, which removes both ends when the container's
+    /// namespace is freed: an explicit delete waits for RCU grace periods (about 30 ms here)
+    /// where the owner is gone anyway.
     pub fn teardown(&self, record: &Path) -> Result<(), Error> {
         let Some(a) = state::read_json::<Attachment>(record)? else {
             return Ok(());
         };
         let mut first_err = self.firewall().remove(&a.entries()).err().map(Error::from);
-        if a.endpoints.iter().any(|e| !e.veth.is_empty()) {
-            match Rtnl::open() {
-                Ok(mut rt) => {
-                    for ep in &a.endpoints {
-                        if let Err(e) = rt.delete(&ep.veth) {
-                            first_err.get_or_insert(Error::kernel("teardown")(e));
-                        }
-                    }
-                }
-                Err(e) => {
-                    first_err.get_or_insert(Error::kernel("rtnetlink")(e));
-                }
-            }
-        }
         let release = || -> Result<(), Error> {
             for ep in &a.endpoints {
                 let leases = Leases::new(&self.leases_dir(&ep.network_id));

@@ -248,7 +248,7 @@ impl Networks {
         let mut rt = link::Rtnl::open().map_err(Error::kernel("rtnetlink"))?;
         for n in self.defs.list()? {
             if !self.users(&n)?.is_empty() {
-                self.bridge(&mut rt, &n)?;
+                self.bridge(&mut rt, &n, owners)?;
             }
         }
         Ok(self.firewall().reload(&self.all_entries(owners))?)

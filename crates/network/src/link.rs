@@ -267,15 +267,11 @@ impl Rtnl {
             .link(name)?
             .ok_or_else(|| io::Error::other(format!("bridge {name} vanished")))?
             .index;
-        let mut reqs: Vec<_> = addrs
+        let reqs: Vec<_> = addrs
             .iter()
             .map(|a| (address(index, *a), netlink::CREATE | netlink::REPLACE))
             .collect();
-        reqs.push((set_up(index), 0));
-        self.apply(reqs, &|i| match addrs.get(i) {
-            Some(a) => format!("add address {a} to {name}"),
-            None => format!("set {name} up"),
-        })?;
+        self.apply(reqs, &|i| format!("add address {} to {name}", addrs[i]))?;
         Ok(index)
     }
 
