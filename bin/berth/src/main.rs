@@ -34,8 +34,9 @@ fn main() {
     cli.command = cli.command.ungrouped();
     // A listing ends quietly when its reader goes away (`berth ps | head`) instead of
     // panicking in println!. A monitor keeps ignoring SIGPIPE: it must record the exit even
-    // when the `berth` that started it is gone.
-    if !matches!(cli.command, Command::Monitor(_)) {
+    // when the `berth` that started it is gone; so does a DNS server, whose TCP clients may
+    // hang up before their answer.
+    if !matches!(cli.command, Command::Monitor(_) | Command::DnsServer(_)) {
         // SAFETY: sets one signal's disposition before any other thread exists.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
         // A monitor's stderr is its container's log: it reports nothing there.

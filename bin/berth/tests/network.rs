@@ -515,6 +515,235 @@ fn bad_network_input_fails_in_one_line_and_leaves_nothing() {
     );
     e.ok(&["rm", "-f", "user"]);
     e.ok(&["network", "rm", "n"]);
+    assert!(
+        dns_servers(&e).is_empty(),
+        "network rm waits for its DNS server"
+    );
+    assert_eq!(leftovers(&e), Vec::<String>::new());
+    e.assert_clean();
+}
+
+/// A resolver on UDP `addr` in namespace `ns`: `example.test` is 203.0.113.7, nothing else
+/// exists.
+fn fake_resolver(ns: &File, addr: &str) {
+    let s = inside(ns, || UdpSocket::bind(addr).unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0; 512];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let q = &buf[..n];
+            // The question: labels from offset 12 to a zero byte, then type and class.
+            let mut at = 12;
+            let mut labels = Vec::new();
+            while at < n && q[at] != 0 {
+                let l = q[at] as usize;
+                labels.push(String::from_utf8_lossy(&q[at + 1..at + 1 + l]).to_lowercase());
+                at += 1 + l;
+            }
+            let question = &q[12..at + 5];
+            let known = labels.join(".") == "example.test" && q[at + 2] == 1;
+            let mut r = vec![q[0], q[1], 0x81, if known { 0x80 } else { 0x83 }, 0, 1];
+            r.extend([0, u8::from(known), 0, 0, 0, 0]);
+            r.extend(question);
+            if known {
+                r.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 7]);
+            }
+            let _ = s.send_to(&r, from);
+        }
+    });
+}
+
+fn nslookup(e: &Engine, net: &str, name: &str) -> String {
+    let cmd = format!("nslookup {name} 2>&1; exit 0");
+    let o = e.run(&["run", "--rm", "--network", net, "busybox", "sh", "-c", &cmd]);
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The DNS servers berth runs for `e`.
+fn dns_servers(e: &Engine) -> Vec<String> {
+    common::engine::processes_mentioning(&e.b.root)
+        .into_iter()
+        .filter(|p| p.contains("dns-server"))
+        .collect()
+}
+
+#[test]
+fn names_resolve_on_a_user_network_and_the_rest_is_forwarded() {
+    let e = Engine::new();
+    let out = Outside::new();
+    fake_resolver(&out.ns, "192.0.2.2:53");
+    std::fs::write(e.b.config.join("network.toml"), "dns = [\"192.0.2.2\"]\n").unwrap();
+    e.ok(&["network", "create", "a"]);
+    e.ok(&["network", "create", "b"]);
+    httpd(
+        &e,
+        &[
+            "--name",
+            "web",
+            "--hostname",
+            "webhost",
+            "--network",
+            "a",
+            "--network-alias",
+            "www",
+        ],
+    );
+    for name in ["web", "www", "webhost"] {
+        let url = format!("http://{name}/hostname");
+        eventually("httpd by name", || fetch(&e, "a", &url).status.success());
+        assert_eq!(fetched(&e, "a", &url), "webhost\n", "{name}");
+    }
+    // Names of another network are not known; other names go to the upstream resolver.
+    let other = nslookup(&e, "b", "web");
+    assert!(
+        other.contains("NXDOMAIN") || other.contains("can't find"),
+        "{other}"
+    );
+    assert!(!fetch(&e, "b", "http://web/hostname").status.success());
+    let ext = nslookup(&e, "a", "example.test");
+    assert!(ext.contains("203.0.113.7"), "{ext}");
+    assert_eq!(
+        e.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "a",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf"
+        ])
+        .lines()
+        .next(),
+        Some("nameserver 10.90.0.1")
+    );
+    // The server: killed, it comes back with the next container (or `network reload`).
+    assert_eq!(dns_servers(&e).len(), 1, "{:?}", dns_servers(&e));
+    let pid = dns_servers(&e)[0].split(':').next().unwrap().to_string();
+    sh(&format!("kill -9 {pid}"));
+    eventually("the DNS server dies", || dns_servers(&e).is_empty());
+    e.ok(&["network", "reload"]);
+    assert_eq!(fetched(&e, "a", "http://www/hostname"), "webhost\n");
+    // Gone with the last container of the network.
+    e.ok(&["rm", "-f", "web"]);
+    eventually("the DNS server leaves", || dns_servers(&e).is_empty());
+    e.ok(&["network", "rm", "a", "b"]);
+    assert_eq!(leftovers(&e), Vec::<String>::new());
+    e.assert_clean();
+}
+
+#[test]
+fn a_host_resolver_on_loopback_still_resolves_and_etc_files_follow_the_flags() {
+    let e = Engine::new();
+    // The host's resolv.conf names a stub on loopback, as systemd-resolved's does.
+    let lo = File::open("/proc/thread-self/ns/net").unwrap();
+    fake_resolver(&lo, "127.0.0.53:53");
+    let resolv = e.b.dir.path().join("host-resolv.conf");
+    std::fs::write(&resolv, "nameserver 127.0.0.53\nsearch corp.example\n").unwrap();
+    std::fs::write(
+        e.b.config.join("network.toml"),
+        format!("resolv_conf = {:?}\n", resolv.to_str().unwrap()),
+    )
+    .unwrap();
+    let found = nslookup(&e, "bridge", "example.test");
+    assert!(found.contains("203.0.113.7"), "{found}");
+    let conf = e.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
+    assert_eq!(conf, "nameserver 10.87.0.1\nsearch corp.example\n");
+    // --dns, --dns-search, --dns-option, --add-host, --hostname, --ip, --mac-address.
+    let files = e.ok(&[
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.9",
+        "--dns-search",
+        "x.example",
+        "--dns-option",
+        "ndots:2",
+        "--add-host",
+        "gw:host-gateway",
+        "--add-host",
+        "db:10.1.2.3",
+        "--hostname",
+        "h1",
+        "--ip",
+        "10.87.3.4",
+        "--mac-address",
+        "02:42:00:00:00:42",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf /etc/hosts; cat /sys/class/net/eth0/address",
+    ]);
+    for want in [
+        "nameserver 192.0.2.9\n",
+        "search x.example\n",
+        "options ndots:2\n",
+        "10.87.3.4\th1\n",
+        "10.87.0.1\tgw\n",
+        "10.1.2.3\tdb\n",
+        "02:42:00:00:00:42\n",
+    ] {
+        assert!(files.contains(want), "{want:?} not in {files}");
+    }
+    // container:NAME shares the other's namespace and files.
+    httpd(&e, &["--name", "web", "--hostname", "webhost"]);
+    let cmd = "timeout 3 wget -q -O - http://127.0.0.1/hostname; exit $?";
+    eventually("httpd", || {
+        e.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:web",
+            "busybox",
+            "sh",
+            "-c",
+            cmd,
+        ])
+        .status
+        .success()
+    });
+    let shared = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "busybox",
+        "hostname",
+    ]);
+    assert_eq!(shared, "webhost\n");
+    e.ok(&["rm", "-f", "web"]);
+    eventually("the DNS server leaves", || dns_servers(&e).is_empty());
+    assert_eq!(leftovers(&e), Vec::<String>::new());
+    e.assert_clean();
+}
+
+#[test]
+fn bandwidth_is_limited_on_both_ends() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--network-opt",
+        "bandwidth=10mbit",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let veth = e.inspect("slow")["NetworkSettings"]["Networks"]["bridge"]["EndpointID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let host_side = sh(&format!("tc qdisc show dev {veth}"));
+    assert!(
+        host_side.contains("tbf") && host_side.contains("rate 10Mbit"),
+        "{host_side}"
+    );
+    let inner = inside(&netns(&e, "slow"), || sh("tc qdisc show dev eth0"));
+    assert!(
+        inner.contains("tbf") && inner.contains("rate 10Mbit"),
+        "{inner}"
+    );
+    e.ok(&["rm", "-f", "slow"]);
     assert_eq!(leftovers(&e), Vec::<String>::new());
     e.assert_clean();
 }

@@ -37,6 +37,7 @@ pub mod wait;
 mod workdir;
 
 pub use error::Error;
+pub use network::dns_server;
 pub use options::RunOptions;
 pub use record::{Record, State};
 
@@ -51,6 +52,8 @@ pub struct Engine {
     containers: Containers,
     runtime: Runtime,
     networks: berth_network::Networks,
+    /// berth's configuration directory, when given (a DNS server is started with it).
+    config_dir: Option<std::path::PathBuf>,
 }
 
 impl Engine {
@@ -67,6 +70,7 @@ impl Engine {
                 &root.join("networks"),
                 berth_network::Config::default(),
             ),
+            config_dir: None,
         })
     }
 

@@ -20,17 +20,23 @@ pub const HANDSHAKE_FD: RawFd = 3;
 /// The handshake when another monitor started the container first.
 pub(crate) const ALREADY_RUNNING: &str = "running";
 
-/// The body of a monitor for container `id` under `root` (with berth's configuration in
-/// `config`); returns the container's exit status.
-pub fn monitor(root: &Path, config: &Path, id: &str) -> Result<i32, Error> {
-    let _ = berth_sys::process::set_name(c"berth-monitor");
+/// The pipe the starter put on [`HANDSHAKE_FD`], if it did; made close-on-exec (hooks
+/// the runtime runs must not hold it open).
+pub(crate) fn take_handshake() -> Result<Option<File>, Error> {
     // SAFETY: F_GETFD only reads the flags of an fd number.
     let open = unsafe { libc::fcntl(HANDSHAKE_FD, libc::F_GETFD) } != -1;
     // SAFETY: the starter put the pipe's write end on this fd for us alone; it was checked
     // to be open, and nothing else in this process uses it.
-    let mut handshake = open.then(|| unsafe { File::from_raw_fd(HANDSHAKE_FD) });
-    // Hooks the runtime runs must not hold the handshake open.
+    let handshake = open.then(|| unsafe { File::from_raw_fd(HANDSHAKE_FD) });
     berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32).map_err(Error::io("close_range"))?;
+    Ok(handshake)
+}
+
+/// The body of a monitor for container `id` under `root` (with berth's configuration in
+/// `config`); returns the container's exit status.
+pub fn monitor(root: &Path, config: &Path, id: &str) -> Result<i32, Error> {
+    let _ = berth_sys::process::set_name(c"berth-monitor");
+    let mut handshake = take_handshake()?;
     let result = Engine::open(root)
         .and_then(|e| e.with_network_config(config))
         .and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));

@@ -8,23 +8,25 @@
 use crate::config::{self, hosts_text};
 use crate::options::{Network, Settings};
 use crate::record::{is_id, Record, State};
+use crate::start::spawn_detached;
 use crate::{Engine, Error};
-use berth_network::attach::{Attachment, Owners, Request};
+use berth_network::attach::{Attachment, Caller, Request};
 use berth_network::ports::{Mapping, PortSpec};
-use berth_network::resolv::Resolv;
 use berth_network::{Network as Net, DEFAULT_NETWORK};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::net::IpAddr;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The container's record of what the network made for it, in its directory.
 pub(crate) const NETWORK_RECORD: &str = "network.json";
 
-/// The engine as berth-network sees it: who still holds what they were given.
+/// The engine as berth-network sees it: who still holds what they were given, and how to
+/// start a DNS server.
 pub(crate) struct Holders<'a>(pub(crate) &'a Engine);
 
-impl Owners for Holders<'_> {
+impl Caller for Holders<'_> {
     /// A container that runs, or whose start is under way (its lock is held).
     fn live(&self, owner: &str) -> bool {
         let c = &self.0.containers;
@@ -47,13 +49,52 @@ impl Owners for Holders<'_> {
             .filter(|p| p.exists())
             .collect()
     }
+
+    /// `berth --root ROOT --config CONFIG dns-server NAME`, detached like a monitor.
+    fn start_dns(&self, name: &str) -> std::io::Result<()> {
+        let e = self.0;
+        let program = std::env::current_exe()?;
+        let root = e.containers.base().parent().unwrap_or(Path::new("/"));
+        let mut args: Vec<&OsStr> = vec![OsStr::new("--root"), root.as_os_str()];
+        if let Some(c) = &e.config_dir {
+            args.extend([OsStr::new("--config"), c.as_os_str()]);
+        }
+        args.extend([OsStr::new("dns-server"), OsStr::new(name)]);
+        match spawn_detached(&program, args) {
+            Ok(word) if word == "ok" => Ok(()),
+            Ok(word) if word.is_empty() => Err(std::io::Error::other("it exited at once")),
+            Ok(why) => Err(std::io::Error::other(why)),
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    }
+}
+
+/// The body of `berth dns-server NETWORK` (hidden), the DNS server of a network (see
+/// `berth_network::dns`): "ok" on the handshake fd once it listens, or why it cannot.
+pub fn dns_server(root: &Path, config: &Path, network: &str) -> Result<(), Error> {
+    let _ = berth_sys::process::set_name(c"berth-dns");
+    let mut handshake = crate::monitor::take_handshake()?;
+    let served = Engine::open(root)
+        .and_then(|e| e.with_network_config(config))
+        .and_then(|e| {
+            Ok(berth_network::dns::serve(
+                &e.networks,
+                network,
+                handshake.take(),
+            )?)
+        });
+    if let (Some(mut h), Err(e)) = (handshake, &served) {
+        let _ = std::io::Write::write_all(&mut h, e.to_string().as_bytes());
+    }
+    served
 }
 
 impl Engine {
     /// Takes the network settings (the default network, the subnet pool, name servers)
     /// from `network.toml` in berth's configuration directory `dir`, when there is one.
-    pub fn with_network_config(mut self, dir: &std::path::Path) -> Result<Engine, Error> {
+    pub fn with_network_config(mut self, dir: &Path) -> Result<Engine, Error> {
         self.networks.config = berth_network::Config::load(&dir.join("network.toml"))?;
+        self.config_dir = Some(dir.to_path_buf());
         Ok(self)
     }
 
@@ -139,9 +180,18 @@ impl Engine {
         match r.settings.network {
             Network::Bridge => {
                 let s = &r.settings.net;
+                let hostname = std::fs::read_to_string(self.containers.dir(&r.id).join("hostname"))
+                    .unwrap_or_default();
+                let mut names = vec![r.name.clone(), r.id[..12].to_string()];
+                names.extend(
+                    Some(hostname.trim().to_string())
+                        .filter(|h| !h.is_empty() && !names.contains(h)),
+                );
                 let a = self.networks.prepare(
                     &Request {
                         owner: &r.id,
+                        names: &names,
+                        dns: &s.dns,
                         endpoints: &s.endpoints,
                         ports: &s.ports,
                         bandwidth: s.bandwidth,
@@ -231,35 +281,11 @@ impl Engine {
         std::fs::write(&hosts, hosts_text(hostname.trim(), &addrs, &extra))
             .map_err(Error::path(&hosts))?;
         let resolv = dir.join("resolv.conf");
-        std::fs::write(&resolv, self.resolv_conf(&r.settings).render())
-            .map_err(Error::path(&resolv))
-    }
-
-    /// The container's resolver: `--dns`, else berth's configured servers, else the host's
-    /// that a container can reach; the host's search domains and options unless given.
-    fn resolv_conf(&self, s: &Settings) -> Resolv {
-        let c = &self.networks.config;
-        let host = std::fs::read_to_string(&c.resolv_conf)
-            .map(|t| Resolv::parse(&t))
-            .unwrap_or_default();
-        let n = &s.net;
-        Resolv {
-            nameservers: [&n.dns, &c.dns]
-                .into_iter()
-                .find(|d| !d.is_empty())
-                .cloned()
-                .unwrap_or_else(|| host.reachable()),
-            search: if n.dns_search.is_empty() {
-                host.search
-            } else {
-                n.dns_search.clone()
-            },
-            options: if n.dns_options.is_empty() {
-                host.options
-            } else {
-                n.dns_options.clone()
-            },
-        }
+        let n = &r.settings.net;
+        let text = self
+            .networks
+            .resolv_conf(a, &n.dns, &n.dns_search, &n.dns_options);
+        std::fs::write(&resolv, text).map_err(Error::path(&resolv))
     }
 
     /// What the network made for container `id`, while it runs.

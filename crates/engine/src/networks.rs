@@ -67,7 +67,7 @@ impl Engine {
         let holders = Holders(self);
         for owner in self.networks.users(n)? {
             if !out.iter().any(|(id, _)| *id == owner)
-                && berth_network::Owners::live(&holders, &owner)
+                && berth_network::Caller::live(&holders, &owner)
             {
                 out.push((owner.clone(), owner));
             }

@@ -17,19 +17,24 @@ use crate::link::{self, Rtnl};
 use crate::networks::Network;
 use crate::nft::Entry;
 use crate::ports::{Mapping, PortSpec, Proto};
-use crate::{netlink, netns, state, Error, Networks};
+use crate::resolv::Resolv;
+use crate::{dns, netlink, netns, state, Error, Networks};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
-/// Whoever owns attachments: the engine, which knows which containers still hold theirs.
-pub trait Owners {
+/// What the crate needs of its caller (the engine): which owners still hold what they were
+/// given, where their records are, and how to start a network's DNS server.
+pub trait Caller {
     /// Whether `owner` still holds what it made (its container runs or is starting).
     fn live(&self, owner: &str) -> bool;
     /// Every record of every owner, for rebuilding the firewall.
     fn records(&self) -> Vec<std::path::PathBuf>;
+    /// Starts the DNS server of network `name` (see [`crate::dns`]) and returns once it
+    /// listens.
+    fn start_dns(&self, name: &str) -> std::io::Result<()>;
 }
 
 /// One network a container asks for.
@@ -51,6 +56,11 @@ pub struct EndpointRequest {
 #[derive(Clone, Debug, Default)]
 pub struct Request<'a> {
     pub owner: &'a str,
+    /// The names it answers to on user-defined networks (name, host name, short id); each
+    /// network adds the endpoint's aliases.
+    pub names: &'a [String],
+    /// Its own name servers (`--dns`), which berth's DNS server forwards to.
+    pub dns: &'a [IpAddr],
     pub endpoints: &'a [EndpointRequest],
     pub ports: &'a [PortSpec],
     /// Egress and ingress limit in bits per second.
@@ -77,6 +87,9 @@ pub struct Endpoint {
     pub gateways: Vec<IpAddr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// berth's DNS server for it, on the gateway, when the network has one for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<IpAddr>,
 }
 
 impl Endpoint {
@@ -198,7 +211,7 @@ impl Networks {
         &self,
         req: &Request<'_>,
         record: &Path,
-        owners: &dyn Owners,
+        caller: &dyn Caller,
     ) -> Result<Attachment, Error> {
         let mut nets = Vec::new();
         for e in req.endpoints {
@@ -221,10 +234,11 @@ impl Networks {
                 addresses: Vec::new(),
                 gateways: Vec::new(),
                 aliases: req.endpoints[i].aliases.clone(),
+                dns: None,
             });
         }
         state::write_json(record, &a)?;
-        self.take(req, &nets, &mut a, owners)
+        self.take(req, &nets, &mut a, caller)
             .and_then(|()| {
                 a.complete = true;
                 Ok(state::write_json(record, &a)?)
@@ -241,9 +255,9 @@ impl Networks {
         req: &Request<'_>,
         nets: &[Network],
         a: &mut Attachment,
-        owners: &dyn Owners,
+        caller: &dyn Caller,
     ) -> Result<(), Error> {
-        let live = |o: &str| owners.live(o);
+        let live = |o: &str| caller.live(o);
         let mut routed = [false, false];
         for (i, n) in nets.iter().enumerate() {
             let want = &req.endpoints[i];
@@ -279,6 +293,22 @@ impl Networks {
                 None => mac_for(ep.ip(false))?,
             };
             ep.mac = mac_text(mac);
+            if n.dns || (i == 0 && self.forwarder_needed(req)) {
+                let Some(gw) = n.subnets.first().map(|s| s.gateway) else {
+                    continue;
+                };
+                ep.dns = Some(gw);
+                let mut names = Vec::new();
+                if n.dns {
+                    names.extend(req.names.iter().chain(&ep.aliases).cloned());
+                }
+                let entry = dns::Entry {
+                    names,
+                    addrs: ep.addresses.iter().map(IpNet::addr).collect(),
+                    upstream: req.dns.to_vec(),
+                };
+                state::write_json(&dns::entry_path(&self.net_dir(&n.id), req.owner), &entry)?;
+            }
         }
         let host = HostPorts::new(&self.ports_dir());
         for spec in req.ports {
@@ -308,13 +338,13 @@ impl Networks {
         &self,
         a: &Attachment,
         netns: BorrowedFd<'_>,
-        owners: &dyn Owners,
+        caller: &dyn Caller,
     ) -> Result<(), Error> {
         let mut rt = Rtnl::open().map_err(Error::kernel("rtnetlink"))?;
         let mut reqs = Vec::new();
         for ep in &a.endpoints {
             let n = self.definitions().find(&ep.network)?;
-            let bridge = self.bridge(&mut rt, &n, owners)?;
+            let bridge = self.bridge(&mut rt, &n, caller)?;
             let mac = parse_mac(&ep.mac).ok_or_else(|| Error::Bad {
                 flag: "--mac-address",
                 value: ep.mac.clone(),
@@ -345,8 +375,68 @@ impl Networks {
                 .map_err(Error::kernel("bandwidth"))?;
         }
         self.firewall()
-            .add(&a.entries(), &|| self.all_entries(owners))?;
+            .add(&a.entries(), &|| self.all_entries(caller))?;
+        for ep in a.endpoints.iter().filter(|e| e.dns.is_some()) {
+            if let Some(_gate) = self.dns_gate(&ep.network_id)? {
+                caller
+                    .start_dns(&ep.network)
+                    .map_err(Error::kernel(format!(
+                        "DNS server of network {}",
+                        ep.network
+                    )))?;
+            }
+        }
         Ok(())
+    }
+
+    /// Whether a container on the default network needs berth's DNS server to forward its
+    /// questions: the host's name servers are all on its loopback, out of the container's
+    /// reach, and neither berth's configuration nor `--dns` names others.
+    fn forwarder_needed(&self, req: &Request<'_>) -> bool {
+        req.dns.is_empty() && self.config.dns.is_empty() && {
+            let host = self.host_resolv();
+            !host.nameservers.is_empty() && host.reachable().is_empty()
+        }
+    }
+
+    fn host_resolv(&self) -> Resolv {
+        std::fs::read_to_string(&self.config.resolv_conf)
+            .map(|t| Resolv::parse(&t))
+            .unwrap_or_default()
+    }
+
+    /// The container's `resolv.conf`: berth's DNS server where it has one; else `--dns`,
+    /// berth's configured servers, or the host's that a container can reach. The host's
+    /// search domains and options unless given.
+    pub fn resolv_conf(
+        &self,
+        a: &Attachment,
+        dns: &[IpAddr],
+        search: &[String],
+        options: &[String],
+    ) -> String {
+        let host = self.host_resolv();
+        let pick = |given: &[String], host: Vec<String>| {
+            if given.is_empty() {
+                host
+            } else {
+                given.to_vec()
+            }
+        };
+        let nameservers = match a.endpoints.iter().find_map(|e| e.dns) {
+            Some(server) => vec![server],
+            None => [dns, &self.config.dns]
+                .into_iter()
+                .find(|d| !d.is_empty())
+                .map(<[IpAddr]>::to_vec)
+                .unwrap_or_else(|| host.reachable()),
+        };
+        Resolv {
+            nameservers,
+            search: pick(search, host.search.clone()),
+            options: pick(options, host.options.clone()),
+        }
+        .render()
     }
 
     /// Makes the network's bridge if it is missing: addresses, forwarding on, 127.0.0.1
@@ -356,7 +446,7 @@ impl Networks {
         &self,
         rt: &mut Rtnl,
         n: &Network,
-        owners: &dyn Owners,
+        caller: &dyn Caller,
     ) -> Result<u32, Error> {
         if let Some(l) = rt.link(&n.bridge).map_err(Error::kernel("rtnetlink"))? {
             if l.up {
@@ -376,7 +466,7 @@ impl Networks {
         })()
         .map_err(kernel())?;
         self.firewall()
-            .add(&network_entries(n), &|| self.all_entries(owners))?;
+            .add(&network_entries(n), &|| self.all_entries(caller))?;
         rt.apply(vec![(link::set_up(index), 0)], &|_| {
             format!("set {} up", n.bridge)
         })
@@ -395,6 +485,7 @@ impl Networks {
         let mut first_err = self.firewall().remove(&a.entries()).err().map(Error::from);
         let release = || -> Result<(), Error> {
             for ep in &a.endpoints {
+                state::remove_file(&dns::entry_path(&self.net_dir(&ep.network_id), &a.owner))?;
                 let leases = Leases::new(&self.leases_dir(&ep.network_id));
                 let ips: Vec<IpAddr> = if a.complete {
                     ep.addresses.iter().map(IpNet::addr).collect()
@@ -431,7 +522,7 @@ impl Networks {
     }
 
     /// Every firewall element that should exist: each network's, and each owner's.
-    pub(crate) fn all_entries(&self, owners: &dyn Owners) -> Vec<Entry> {
+    pub(crate) fn all_entries(&self, caller: &dyn Caller) -> Vec<Entry> {
         let mut out: Vec<Entry> = self
             .definitions()
             .list()
@@ -439,7 +530,7 @@ impl Networks {
             .iter()
             .flat_map(network_entries)
             .collect();
-        for r in owners.records() {
+        for r in caller.records() {
             if let Ok(Some(a)) = state::read_json::<Attachment>(&r) {
                 out.extend(a.entries());
             }
@@ -522,6 +613,7 @@ mod tests {
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             gateways: vec![],
             aliases: vec![],
+            dns: None,
         };
         let a = Attachment {
             owner: "o".into(),

@@ -16,11 +16,14 @@
 //! ```text
 //! <name>.json               a network's definition
 //! <id>/leases/<ip>          -> owner: an address lease
+//! <id>/dns/<owner>.json     a container's names for the network's DNS server
+//! <id>/dns.lock, dns.gate   held by the running DNS server; see [`dns`]
 //! ports/<proto>-<port>      -> owner: a published host port
 //! lock, nft.lock            serialise network create/rm, and firewall rebuilds
 //! ```
 
 pub mod attach;
+pub mod dns;
 pub mod hostports;
 pub mod ipam;
 mod link;
@@ -32,7 +35,7 @@ pub mod ports;
 pub mod resolv;
 pub mod state;
 
-pub use attach::{Attachment, Endpoint, EndpointRequest, Owners, Request};
+pub use attach::{Attachment, Caller, Endpoint, EndpointRequest, Request};
 pub use networks::{Network, NetworkSpec};
 
 use ipnet::Ipv4Net;
@@ -211,9 +214,23 @@ impl Networks {
         }
     }
 
-    /// Removes network `n` (the caller checked that no container uses it): its firewall
-    /// elements, its bridge, its leases, its definition.
+    /// Removes network `n` (the caller checked that no container uses it): its DNS server
+    /// (once it has left, a moment after its last container), its firewall elements, its
+    /// bridge, its leases, its definition.
     pub fn remove(&self, n: &Network) -> Result<(), Error> {
+        let gone = (0..100).any(|_| {
+            let running = self.dns_running(&n.id).unwrap_or(true);
+            if running {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            !running
+        });
+        if !gone {
+            return Err(Error::InUse {
+                name: n.name.clone(),
+                owner: "its DNS server (still serving after 2 s)".into(),
+            });
+        }
         self.locked(|| {
             self.firewall().remove(&attach::network_entries(n))?;
             link::Rtnl::open()
@@ -242,15 +259,26 @@ impl Networks {
         Ok(owners)
     }
 
-    /// Puts berth's whole firewall table back (after `nft flush ruleset`, say) and makes
-    /// missing bridges of networks in use.
-    pub fn reload(&self, owners: &dyn Owners) -> Result<(), Error> {
+    /// Puts berth's whole firewall table back (after `nft flush ruleset`, say), makes
+    /// missing bridges of networks in use, and starts DNS servers that died.
+    pub fn reload(&self, caller: &dyn Caller) -> Result<(), Error> {
         let mut rt = link::Rtnl::open().map_err(Error::kernel("rtnetlink"))?;
         for n in self.defs.list()? {
             if !self.users(&n)?.is_empty() {
-                self.bridge(&mut rt, &n, owners)?;
+                self.bridge(&mut rt, &n, caller)?;
             }
         }
-        Ok(self.firewall().reload(&self.all_entries(owners))?)
+        self.firewall().reload(&self.all_entries(caller))?;
+        for n in self.defs.list()? {
+            if dns::entries(&self.net_dir(&n.id))?.is_empty() {
+                continue;
+            }
+            if let Some(_gate) = self.dns_gate(&n.id)? {
+                caller
+                    .start_dns(&n.name)
+                    .map_err(Error::kernel(format!("DNS server of network {}", n.name)))?;
+            }
+        }
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! own network.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use berth_network::attach::Owners;
+use berth_network::attach::Caller;
 use berth_network::ports::PortSpec;
 use berth_network::{Config, EndpointRequest, NetworkSpec, Networks, Request};
 use std::fs::File;
@@ -100,12 +100,15 @@ fn ask_udp(addr: &str) -> Result<String, String> {
 
 struct Recorded(Vec<PathBuf>);
 
-impl Owners for Recorded {
+impl Caller for Recorded {
     fn live(&self, _: &str) -> bool {
         true
     }
     fn records(&self) -> Vec<PathBuf> {
         self.0.clone()
+    }
+    fn start_dns(&self, _: &str) -> std::io::Result<()> {
+        Err(std::io::Error::other("no DNS server in these tests"))
     }
 }
 
@@ -148,6 +151,8 @@ fn attach(
             &Request {
                 owner,
                 endpoints,
+                names: &[],
+                dns: &[],
                 ports: &ports,
                 bandwidth: None,
             },
@@ -157,6 +162,17 @@ fn attach(
         .unwrap();
     nets.connect(&a, ns.as_fd(), &owners).unwrap();
     (a, ns, record)
+}
+
+/// The crate under `dir`, with a resolver the containers can reach (no DNS server).
+fn networks(dir: &Path) -> Networks {
+    let resolv = dir.join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 192.0.2.53\n").unwrap();
+    let config = Config {
+        resolv_conf: resolv,
+        ..Config::default()
+    };
+    Networks::new(&dir.join("networks"), config)
 }
 
 fn on(network: &str) -> EndpointRequest {
@@ -174,7 +190,7 @@ fn published_ports_masquerade_and_teardown() {
     }
     private_host();
     let tmp = tempfile::tempdir().unwrap();
-    let nets = Networks::new(&tmp.path().join("networks"), Config::default());
+    let nets = networks(tmp.path());
     nets.default_network().unwrap();
     let (mut out, out_ns) = outside();
     sh("ip route add default via 192.0.2.2");
@@ -222,6 +238,8 @@ fn published_ports_masquerade_and_teardown() {
     let taken = nets.prepare(
         &Request {
             owner: "c3",
+            names: &[],
+            dns: &[],
             endpoints: &[on("bridge")],
             ports: &[PortSpec::parse("8080:80").unwrap()],
             bandwidth: None,
@@ -268,12 +286,12 @@ fn user_networks_are_isolated_and_internal_has_no_way_out() {
     }
     private_host();
     let tmp = tempfile::tempdir().unwrap();
-    let nets = Networks::new(&tmp.path().join("networks"), Config::default());
+    let nets = networks(tmp.path());
     for (name, internal) in [("n1", false), ("n2", false), ("int", true)] {
         nets.create(&NetworkSpec {
             name: name.into(),
             internal,
-            dns: true,
+            dns: false,
             ..Default::default()
         })
         .unwrap();

@@ -1,6 +1,7 @@
 //! One module per command: each parses its arguments and calls berth-image or berth-engine.
 
 mod create;
+mod dns_server;
 mod exec;
 mod export;
 mod groups;
@@ -73,6 +74,9 @@ pub enum Command {
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
+    /// The DNS server of a network (started by berth itself).
+    #[command(hide = true)]
+    DnsServer(dns_server::Args),
 }
 
 impl Command {
@@ -137,6 +141,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Import(a) => done(import::run(a, ctx)),
         Command::Port(a) => done(port::run(a, ctx)),
         Command::Network(n) => done(network::run(n, ctx)),
+        Command::DnsServer(a) => done(dns_server::run(a, ctx)),
     }
 }
 /// `--tls-verify`, shared by commands that talk to registries.

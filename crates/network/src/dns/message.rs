@@ -179,7 +179,11 @@ pub fn reverse(name: &str) -> Option<IpAddr> {
     let nibbles: Vec<u8> = v6
         .split('.')
         .rev()
-        .map(|p| u8::from_str_radix(p, 16).ok().filter(|n| p.len() == 1 && *n < 16))
+        .map(|p| {
+            u8::from_str_radix(p, 16)
+                .ok()
+                .filter(|n| p.len() == 1 && *n < 16)
+        })
         .collect::<Option<_>>()?;
     let bytes: [u8; 16] = nibbles
         .chunks(2)
@@ -208,7 +212,10 @@ mod tests {
     #[test]
     fn questions_and_answers() {
         let q = Query::parse(&query("Web.Example", TYPE_A)).unwrap();
-        assert_eq!((q.id, q.name.as_str(), q.qtype), (0x1234, "web.example", TYPE_A));
+        assert_eq!(
+            (q.id, q.name.as_str(), q.qtype),
+            (0x1234, "web.example", TYPE_A)
+        );
         let a = q.answer(NOERROR, &[Record::Addr("10.0.0.2".parse().unwrap())]);
         assert_eq!(&a[..4], &[0x12, 0x34, 0x85, 0x80]);
         assert_eq!(u16_at(&a, 6).unwrap(), 1);
@@ -237,7 +244,10 @@ mod tests {
 
     #[test]
     fn reverse_names() {
-        assert_eq!(reverse("2.0.87.10.in-addr.arpa"), Some("10.87.0.2".parse().unwrap()));
+        assert_eq!(
+            reverse("2.0.87.10.in-addr.arpa"),
+            Some("10.87.0.2".parse().unwrap())
+        );
         let six = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa";
         assert_eq!(reverse(six), Some("fd00::2".parse().unwrap()));
         assert_eq!(reverse("1.2.in-addr.arpa"), None);
