@@ -747,3 +747,63 @@ fn bandwidth_is_limited_on_both_ends() {
     assert_eq!(leftovers(&e), Vec::<String>::new());
     e.assert_clean();
 }
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    let e = Engine::new();
+    e.ok(&["network", "create", "a"]);
+    e.ok(&["network", "create", "b"]);
+    httpd(
+        &e,
+        &["--name", "web", "--hostname", "webhost", "--network", "b"],
+    );
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "a",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let get = |c: &str| {
+        let cmd = "timeout 3 wget -q -O - http://web/hostname; exit $?";
+        e.run(&["exec", c, "sh", "-c", cmd])
+    };
+    assert!(
+        !get("client").status.success(),
+        "reached b before joining it"
+    );
+    e.ok(&["network", "connect", "--alias", "cli", "b", "client"]);
+    let links = e.ok(&["exec", "client", "ls", "/sys/class/net"]);
+    assert_eq!(links, "eth0\neth1\nlo\n");
+    eventually("web by name from b", || get("client").status.success());
+    assert_eq!(
+        String::from_utf8(get("client").stdout).unwrap(),
+        "webhost\n"
+    );
+    let on_b = e.inspect("client")["NetworkSettings"]["Networks"]["b"]["IPAddress"].clone();
+    assert!(
+        on_b.as_str().is_some_and(|ip| ip.starts_with("10.90.")),
+        "{on_b}"
+    );
+    let err = e.fail(1, &["network", "connect", "b", "client"]);
+    assert!(err.contains("already on network b"), "{err}");
+    e.ok(&["network", "disconnect", "b", "client"]);
+    assert_eq!(
+        e.ok(&["exec", "client", "ls", "/sys/class/net"]),
+        "eth0\nlo\n"
+    );
+    assert!(
+        !get("client").status.success(),
+        "reached b after leaving it"
+    );
+    let err = e.fail(1, &["network", "disconnect", "b", "client"]);
+    assert!(err.contains("not on network b"), "{err}");
+    e.ok(&["rm", "-f", "web", "client"]);
+    e.ok(&["network", "rm", "a", "b"]);
+    assert_eq!(leftovers(&e), Vec::<String>::new());
+    e.assert_clean();
+}

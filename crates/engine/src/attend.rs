@@ -31,7 +31,7 @@ struct Attendant<'a> {
 impl Observer for Attendant<'_> {
     fn created(&mut self, pid: i32) -> Result<(), berth_container::Error> {
         self.engine
-            .network_connect(&self.record, self.network.as_ref(), pid)
+            .network_plug(&self.record, self.network.as_ref(), pid)
             .map_err(|e| berth_container::Error::Usage(format!("network: {e}")))
     }
 
@@ -124,8 +124,12 @@ impl Engine {
         // The log gets the last partial lines; then our own stdio is back.
         drop(att);
         drop(stdio);
-        // Ended (or never started): what the network made for it goes now, as in docker.
-        let stopped = self.network_stop(id);
+        // Ended (or never started): what the network made for it goes now, as in docker
+        // (under the lock: `network disconnect` changes the same record).
+        let stopped = match self.containers.lock(id, true)? {
+            Some(_lock) => self.network_stop(id),
+            None => Ok(()),
+        };
         let message = result
             .as_ref()
             .err()

@@ -10,7 +10,7 @@ use crate::options::{Network, Settings};
 use crate::record::{is_id, Record, State};
 use crate::start::spawn_detached;
 use crate::{Engine, Error};
-use berth_network::attach::{Attachment, Caller, Request};
+use berth_network::attach::{Attachment, Caller, EndpointRequest, Request};
 use berth_network::ports::{Mapping, PortSpec};
 use berth_network::{Network as Net, DEFAULT_NETWORK};
 use std::ffi::OsStr;
@@ -125,21 +125,7 @@ impl Engine {
         match s.network {
             Network::Bridge => {
                 for ep in &mut s.net.endpoints {
-                    let n = self.network(&ep.network)?;
-                    ep.network = n.name.clone();
-                    for (flag, ip) in [("--ip", ep.ip), ("--ip6", ep.ip6)] {
-                        let Some(ip) = ip else { continue };
-                        let fits = n
-                            .subnet_for(ip.is_ipv6())
-                            .is_some_and(|sub| sub.subnet.contains(&ip) && ip != sub.gateway);
-                        if !fits {
-                            return Err(Error::Network(berth_network::Error::Bad {
-                                flag,
-                                value: ip.to_string(),
-                                reason: format!("not a free host address of network {}", n.name),
-                            }));
-                        }
-                    }
+                    self.check_endpoint(ep)?;
                 }
                 if s.net.publish_all {
                     for e in exposed {
@@ -163,6 +149,40 @@ impl Engine {
         }
     }
 
+    /// Checks that endpoint `ep`'s network exists (and names it by its name) and that its
+    /// addresses fit it.
+    pub(crate) fn check_endpoint(&self, ep: &mut EndpointRequest) -> Result<Net, Error> {
+        let n = self.network(&ep.network)?;
+        ep.network = n.name.clone();
+        for (flag, ip) in [("--ip", ep.ip), ("--ip6", ep.ip6)] {
+            let Some(ip) = ip else { continue };
+            let fits = n
+                .subnet_for(ip.is_ipv6())
+                .is_some_and(|sub| sub.subnet.contains(&ip) && ip != sub.gateway);
+            if !fits {
+                return Err(Error::Network(berth_network::Error::Bad {
+                    flag,
+                    value: ip.to_string(),
+                    reason: format!("not a free host address of network {}", n.name),
+                }));
+            }
+        }
+        Ok(n)
+    }
+
+    /// The names container `r` answers to on user-defined networks: its name, its short
+    /// id, its host name.
+    pub(crate) fn dns_names(&self, r: &Record) -> Vec<String> {
+        let hostname = std::fs::read_to_string(self.containers.dir(&r.id).join("hostname"))
+            .unwrap_or_default();
+        let mut names = vec![r.name.clone(), r.id[..12].to_string()];
+        let hostname = hostname.trim().to_string();
+        if !hostname.is_empty() && !names.contains(&hostname) {
+            names.push(hostname);
+        }
+        names
+    }
+
     /// The network namespace of running container `id` (`what` names it in errors).
     fn netns_of(&self, id: &str, what: &str) -> Result<String, Error> {
         let init = self.init(id)?.ok_or_else(|| Error::Failed {
@@ -180,13 +200,7 @@ impl Engine {
         match r.settings.network {
             Network::Bridge => {
                 let s = &r.settings.net;
-                let hostname = std::fs::read_to_string(self.containers.dir(&r.id).join("hostname"))
-                    .unwrap_or_default();
-                let mut names = vec![r.name.clone(), r.id[..12].to_string()];
-                names.extend(
-                    Some(hostname.trim().to_string())
-                        .filter(|h| !h.is_empty() && !names.contains(h)),
-                );
+                let names = self.dns_names(r);
                 let a = self.networks.prepare(
                     &Request {
                         owner: &r.id,
@@ -228,7 +242,7 @@ impl Engine {
 
     /// Once container `r`'s namespaces exist (its init is `pid`): loopback up, and on
     /// bridge networks its interfaces, routes and published ports.
-    pub(crate) fn network_connect(
+    pub(crate) fn network_plug(
         &self,
         r: &Record,
         a: Option<&Attachment>,
@@ -253,7 +267,7 @@ impl Engine {
 
     /// `/etc/hosts` (its addresses, `--add-host`) and `resolv.conf`, rewritten in place:
     /// the container's bind mounts keep seeing them.
-    fn write_etc(&self, r: &Record, a: &Attachment) -> Result<(), Error> {
+    pub(crate) fn write_etc(&self, r: &Record, a: &Attachment) -> Result<(), Error> {
         let dir = self.containers.dir(&r.id);
         let hostname = std::fs::read_to_string(dir.join("hostname"))
             .map_err(Error::path(dir.join("hostname")))?;

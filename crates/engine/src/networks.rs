@@ -1,9 +1,12 @@
-//! `berth network ...`: create, list, inspect, remove, prune and reload networks. A network
-//! is in use while a container (in any state) names it, or holds an address on it.
+//! `berth network ...`: create, list, inspect, remove, prune, connect, disconnect and reload
+//! networks. A network is in use while a container (in any state) names it, or holds an
+//! address on it.
 
 use crate::network::Holders;
 use crate::options::Network;
+use crate::record::State;
 use crate::{Engine, Error};
+use berth_network::attach::{EndpointRequest, Request};
 use berth_network::{Network as Net, NetworkSpec, DEFAULT_NETWORK};
 use serde_json::{json, Value};
 
@@ -158,6 +161,81 @@ impl Engine {
             }
         }
         Ok(gone)
+    }
+
+    /// `network connect`: container `what` joins network `net` (at once if it runs, else at
+    /// its next start) with `ep`'s address and aliases.
+    pub fn network_connect(&self, what: &str, mut ep: EndpointRequest) -> Result<(), Error> {
+        let id = self.containers.resolve(what)?;
+        let gone = || Error::NoSuchContainer(what.to_string());
+        let _lock = self.containers.lock(&id, true)?.ok_or_else(gone)?;
+        let mut r = self.refresh_locked(&id)?.ok_or_else(gone)?;
+        let n = self.check_endpoint(&mut ep)?;
+        if r.settings.network != Network::Bridge {
+            return Err(Error::Failed {
+                name: r.name,
+                reason: "it shares the host's or another container's network, or has none: \
+                         it cannot join networks"
+                    .into(),
+            });
+        }
+        if r.settings.net.endpoints.iter().any(|e| e.network == n.name) {
+            return Err(Error::Failed {
+                name: r.name,
+                reason: format!("already on network {}", n.name),
+            });
+        }
+        if r.state == State::Running {
+            let pid = self.init(&id)?.map_or(0, |o| o.pid);
+            let path = format!("/proc/{pid}/ns/net");
+            let ns = std::fs::File::open(&path).map_err(Error::path(&path))?;
+            let names = self.dns_names(&r);
+            let req = Request {
+                owner: &id,
+                names: &names,
+                dns: &r.settings.net.dns,
+                endpoints: std::slice::from_ref(&ep),
+                ..Default::default()
+            };
+            let a = self.networks.join(
+                &self.network_record(&id),
+                &req,
+                std::os::fd::AsFd::as_fd(&ns),
+                &Holders(self),
+            )?;
+            self.write_etc(&r, &a)?;
+        }
+        r.settings.net.endpoints.push(ep);
+        Ok(self.containers.save(&r)?)
+    }
+
+    /// `network disconnect`: container `what` leaves network `net`.
+    pub fn network_disconnect(&self, what: &str, net: &str) -> Result<(), Error> {
+        let id = self.containers.resolve(what)?;
+        let gone = || Error::NoSuchContainer(what.to_string());
+        let _lock = self.containers.lock(&id, true)?.ok_or_else(gone)?;
+        let mut r = self.refresh_locked(&id)?.ok_or_else(gone)?;
+        let n = self.find_network(net)?;
+        let Some(i) = r
+            .settings
+            .net
+            .endpoints
+            .iter()
+            .position(|e| e.network == n.name)
+        else {
+            return Err(Error::Failed {
+                name: r.name,
+                reason: format!("not on network {}", n.name),
+            });
+        };
+        if r.state == State::Running {
+            let a = self
+                .networks
+                .leave(&self.network_record(&id), &n.name, &Holders(self))?;
+            self.write_etc(&r, &a)?;
+        }
+        r.settings.net.endpoints.remove(i);
+        Ok(self.containers.save(&r)?)
     }
 
     /// `network reload`: berth's firewall table and the bridges of networks in use put back.

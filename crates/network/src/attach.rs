@@ -204,6 +204,22 @@ fn mac_text(m: [u8; 6]) -> String {
         .join(":")
 }
 
+/// An endpoint about to be made on `n` (interface `ifname`): named, nothing taken yet.
+fn intent(n: &Network, want: &EndpointRequest, ifname: String) -> Result<Endpoint, Error> {
+    Ok(Endpoint {
+        network: n.name.clone(),
+        network_id: n.id.clone(),
+        bridge: n.bridge.clone(),
+        ifname,
+        veth: format!("veth{}", hex(&random_bytes(4)?)),
+        mac: String::new(),
+        addresses: Vec::new(),
+        gateways: Vec::new(),
+        aliases: want.aliases.clone(),
+        dns: None,
+    })
+}
+
 impl Networks {
     /// Leases addresses and claims host ports for `req`, keeping the record at `record`.
     /// On failure nothing of it is left.
@@ -222,23 +238,12 @@ impl Networks {
             bandwidth: req.bandwidth,
             ..Default::default()
         };
-        for (i, n) in nets.iter().enumerate() {
-            let tag = random_bytes(4)?;
-            a.endpoints.push(Endpoint {
-                network: n.name.clone(),
-                network_id: n.id.clone(),
-                bridge: n.bridge.clone(),
-                ifname: format!("eth{i}"),
-                veth: format!("veth{}", hex(&tag)),
-                mac: String::new(),
-                addresses: Vec::new(),
-                gateways: Vec::new(),
-                aliases: req.endpoints[i].aliases.clone(),
-                dns: None,
-            });
+        for (n, want) in nets.iter().zip(req.endpoints) {
+            let ifname = format!("eth{}", a.endpoints.len());
+            a.endpoints.push(intent(n, want, ifname)?);
         }
         state::write_json(record, &a)?;
-        self.take(req, &nets, &mut a, caller)
+        self.take(req, &nets, &mut a, caller, 0)
             .and_then(|()| {
                 a.complete = true;
                 Ok(state::write_json(record, &a)?)
@@ -249,18 +254,26 @@ impl Networks {
             })
     }
 
-    /// Leases and claims, filling in the attachment.
+    /// Leases and claims for the endpoints from `first` on (`nets` and `req.endpoints` are
+    /// theirs), filling in the attachment; the ports with the first endpoints.
     fn take(
         &self,
         req: &Request<'_>,
         nets: &[Network],
         a: &mut Attachment,
         caller: &dyn Caller,
+        first: usize,
     ) -> Result<(), Error> {
         let live = |o: &str| caller.live(o);
-        let mut routed = [false, false];
-        for (i, n) in nets.iter().enumerate() {
-            let want = &req.endpoints[i];
+        // One default route per family, on the first network that has one.
+        let mut routed = [false, true].map(|v6| {
+            a.endpoints[..first]
+                .iter()
+                .any(|e| e.gateways.iter().any(|g| g.is_ipv6() == v6))
+        });
+        for (k, n) in nets.iter().enumerate() {
+            let i = first + k;
+            let want = &req.endpoints[k];
             let leases = Leases::new(&self.leases_dir(&n.id));
             let ep = &mut a.endpoints[i];
             for s in &n.subnets {
@@ -310,6 +323,9 @@ impl Networks {
                 state::write_json(&dns::entry_path(&self.net_dir(&n.id), req.owner), &entry)?;
             }
         }
+        if first > 0 {
+            return Ok(());
+        }
         let host = HostPorts::new(&self.ports_dir());
         for spec in req.ports {
             for (port, range) in spec.wants() {
@@ -340,9 +356,26 @@ impl Networks {
         netns: BorrowedFd<'_>,
         caller: &dyn Caller,
     ) -> Result<(), Error> {
+        self.plug(a, 0, netns, caller)?;
+        self.firewall()
+            .add(&a.entries(), &|| self.all_entries(caller))?;
+        Ok(())
+    }
+
+    /// The kernel objects of the endpoints from `first` on: bridges where missing, veth
+    /// pairs, the container's side (and its loopback, with the first), bandwidth limits,
+    /// DNS servers.
+    fn plug(
+        &self,
+        a: &Attachment,
+        first: usize,
+        netns: BorrowedFd<'_>,
+        caller: &dyn Caller,
+    ) -> Result<(), Error> {
+        let eps = &a.endpoints[first..];
         let mut rt = Rtnl::open().map_err(Error::kernel("rtnetlink"))?;
         let mut reqs = Vec::new();
-        for ep in &a.endpoints {
+        for ep in eps {
             let n = self.definitions().find(&ep.network)?;
             let bridge = self.bridge(&mut rt, &n, caller)?;
             let mac = parse_mac(&ep.mac).ok_or_else(|| Error::Bad {
@@ -355,13 +388,13 @@ impl Networks {
                 netlink::CREATE | netlink::EXCL,
             ));
         }
-        rt.apply(reqs, &|i| format!("create veth {}", a.endpoints[i].veth))
+        rt.apply(reqs, &|i| format!("create veth {}", eps[i].veth))
             .map_err(Error::kernel("connect"))?;
-        netns::run_in(netns, || inside(a))
+        netns::run_in(netns, || inside(eps, first == 0, a.bandwidth))
             .map_err(Error::kernel("configure the container's interfaces"))?;
         if let Some(bits) = a.bandwidth {
             let mut limits = Vec::new();
-            for ep in &a.endpoints {
+            for ep in eps {
                 let l = rt.link(&ep.veth).map_err(Error::kernel("bandwidth"))?;
                 let l = l.ok_or_else(|| {
                     Error::kernel("bandwidth")(std::io::Error::other(format!(
@@ -371,12 +404,10 @@ impl Networks {
                 })?;
                 limits.push((link::tbf(l.index, bits), netlink::CREATE | netlink::EXCL));
             }
-            rt.apply(limits, &|i| format!("limit {}", a.endpoints[i].veth))
+            rt.apply(limits, &|i| format!("limit {}", eps[i].veth))
                 .map_err(Error::kernel("bandwidth"))?;
         }
-        self.firewall()
-            .add(&a.entries(), &|| self.all_entries(caller))?;
-        for ep in a.endpoints.iter().filter(|e| e.dns.is_some()) {
+        for ep in eps.iter().filter(|e| e.dns.is_some()) {
             if let Some(_gate) = self.dns_gate(&ep.network_id)? {
                 caller
                     .start_dns(&ep.network)
@@ -387,6 +418,92 @@ impl Networks {
             }
         }
         Ok(())
+    }
+
+    /// Attaches the running owner of `record` (namespace `netns`) to one more network, as
+    /// `req.endpoints[0]` asks; `req.ports` are not looked at. Returns the attachment.
+    pub fn join(
+        &self,
+        record: &Path,
+        req: &Request<'_>,
+        netns: BorrowedFd<'_>,
+        caller: &dyn Caller,
+    ) -> Result<Attachment, Error> {
+        let mut a = Attachment::load(record)?.unwrap_or_else(|| Attachment {
+            owner: req.owner.to_string(),
+            complete: true,
+            ..Default::default()
+        });
+        let want = req.endpoints.first().ok_or_else(|| Error::Bad {
+            flag: "network connect",
+            value: String::new(),
+            reason: "no network".into(),
+        })?;
+        let n = self.definitions().find(&want.network)?;
+        if a.endpoints.iter().any(|e| e.network_id == n.id) {
+            return Err(Error::Bad {
+                flag: "network connect",
+                value: n.name,
+                reason: format!("container {} is already on it", a.owner),
+            });
+        }
+        let ifname = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|f| !a.endpoints.iter().any(|e| &e.ifname == f))
+            .unwrap_or_default();
+        let first = a.endpoints.len();
+        a.endpoints.push(intent(&n, want, ifname)?);
+        a.complete = false;
+        state::write_json(record, &a)?;
+        let made = self
+            .take(req, std::slice::from_ref(&n), &mut a, caller, first)
+            .and_then(|()| {
+                a.complete = true;
+                state::write_json(record, &a)?;
+                self.plug(&a, first, netns, caller)
+            });
+        if let Err(e) = made {
+            let _ = self.leave(record, &n.name, caller);
+            return Err(e);
+        }
+        Ok(a)
+    }
+
+    /// Detaches the running owner of `record` from network `name`: its interface there
+    /// (deleted now: the container lives on), its addresses, its DNS entry; its published
+    /// ports move to what its other networks give.
+    pub fn leave(
+        &self,
+        record: &Path,
+        name: &str,
+        caller: &dyn Caller,
+    ) -> Result<Attachment, Error> {
+        let mut a = Attachment::load(record)?.unwrap_or_default();
+        let Some(i) = a.endpoints.iter().position(|e| e.network == name) else {
+            return Err(Error::Bad {
+                flag: "network disconnect",
+                value: name.to_string(),
+                reason: format!("container {} is not on it", a.owner),
+            });
+        };
+        let before = a.entries();
+        let ep = a.endpoints.remove(i);
+        let after = a.entries();
+        let fw = self.firewall();
+        fw.remove(
+            &before
+                .iter()
+                .filter(|e| !after.contains(e))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )?;
+        fw.add(&after, &|| self.all_entries(caller))?;
+        Rtnl::open()
+            .and_then(|mut rt| rt.delete(&ep.veth))
+            .map_err(Error::kernel(format!("delete {}", ep.veth)))?;
+        self.release(&a.owner, &ep, a.complete)?;
+        state::write_json(record, &a)?;
+        Ok(a)
     }
 
     /// Whether a container on the default network needs berth's DNS server to forward its
@@ -485,21 +602,7 @@ impl Networks {
         let mut first_err = self.firewall().remove(&a.entries()).err().map(Error::from);
         let release = || -> Result<(), Error> {
             for ep in &a.endpoints {
-                state::remove_file(&dns::entry_path(&self.net_dir(&ep.network_id), &a.owner))?;
-                let leases = Leases::new(&self.leases_dir(&ep.network_id));
-                let ips: Vec<IpAddr> = if a.complete {
-                    ep.addresses.iter().map(IpNet::addr).collect()
-                } else {
-                    leases
-                        .all()?
-                        .into_iter()
-                        .filter(|(_, o)| *o == a.owner)
-                        .map(|(ip, _)| ip)
-                        .collect()
-                };
-                for ip in ips {
-                    leases.release(ip, &a.owner)?;
-                }
+                self.release(&a.owner, ep, a.complete)?;
             }
             let host = HostPorts::new(&self.ports_dir());
             let ports: Vec<(Proto, u16)> = if a.complete {
@@ -521,6 +624,28 @@ impl Networks {
         }
     }
 
+    /// Gives back what `owner` holds on endpoint `ep`'s network: its DNS entry and its
+    /// addresses (those the endpoint lists, or with an incomplete record all of the
+    /// owner's there).
+    fn release(&self, owner: &str, ep: &Endpoint, complete: bool) -> Result<(), Error> {
+        state::remove_file(&dns::entry_path(&self.net_dir(&ep.network_id), owner))?;
+        let leases = Leases::new(&self.leases_dir(&ep.network_id));
+        let ips: Vec<IpAddr> = if complete {
+            ep.addresses.iter().map(IpNet::addr).collect()
+        } else {
+            leases
+                .all()?
+                .into_iter()
+                .filter(|(_, o)| o == owner)
+                .map(|(ip, _)| ip)
+                .collect()
+        };
+        for ip in ips {
+            leases.release(ip, owner)?;
+        }
+        Ok(())
+    }
+
     /// Every firewall element that should exist: each network's, and each owner's.
     pub(crate) fn all_entries(&self, caller: &dyn Caller) -> Vec<Entry> {
         let mut out: Vec<Entry> = self
@@ -539,13 +664,16 @@ impl Networks {
     }
 }
 
-/// Inside the container's namespace: loopback and each interface's addresses up, then the
-/// default routes (which need the addresses' subnets).
-fn inside(a: &Attachment) -> std::io::Result<()> {
+/// Inside the container's namespace: loopback (with `lo`) and each interface's addresses
+/// up, then the default routes (which need the addresses' subnets) and bandwidth limits.
+fn inside(eps: &[Endpoint], lo: bool, bandwidth: Option<u64>) -> std::io::Result<()> {
     let mut rt = Rtnl::open()?;
-    let mut reqs = vec![(link::set_up(1), 0)];
+    let mut reqs = Vec::new();
+    if lo {
+        reqs.push((link::set_up(1), 0));
+    }
     let mut routes = Vec::new();
-    for ep in &a.endpoints {
+    for ep in eps {
         let index = rt
             .link(&ep.ifname)?
             .ok_or_else(|| std::io::Error::other(format!("{} is missing", ep.ifname)))?
@@ -560,7 +688,7 @@ fn inside(a: &Attachment) -> std::io::Result<()> {
                 netlink::CREATE | netlink::EXCL,
             ));
         }
-        if let Some(bits) = a.bandwidth {
+        if let Some(bits) = bandwidth {
             routes.push((link::tbf(index, bits), netlink::CREATE | netlink::EXCL));
         }
     }

@@ -1,6 +1,7 @@
 //! `berth network VERB`: create, ls, inspect, rm, prune, connect, disconnect, reload.
 
-use berth_network::NetworkSpec;
+use anyhow::Context as _;
+use berth_network::{EndpointRequest, NetworkSpec};
 use serde_json::json;
 
 use crate::context::Context;
@@ -21,6 +22,10 @@ pub enum Network {
     Rm(RmArgs),
     /// Remove every network no container uses.
     Prune(PruneArgs),
+    /// Put a container on a network (at once if it runs).
+    Connect(ConnectArgs),
+    /// Take a container off a network.
+    Disconnect(DisconnectArgs),
     /// Put berth's firewall rules and bridges back (after `nft flush ruleset`, say).
     Reload,
 }
@@ -84,6 +89,38 @@ pub struct PruneArgs {
     /// Do not ask (berth never asks).
     #[arg(short, long)]
     force: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ConnectArgs {
+    /// IPv4 address on the network.
+    #[arg(long)]
+    ip: Option<String>,
+    /// IPv6 address on the network.
+    #[arg(long)]
+    ip6: Option<String>,
+    /// Another name of the container on the network.
+    #[arg(long)]
+    alias: Vec<String>,
+    network: String,
+    container: String,
+}
+
+#[derive(clap::Args)]
+pub struct DisconnectArgs {
+    /// Accepted for docker's sake.
+    #[arg(short, long)]
+    force: bool,
+    network: String,
+    container: String,
+}
+
+fn ip(flag: &str, s: Option<String>) -> anyhow::Result<Option<std::net::IpAddr>> {
+    s.map(|v| {
+        v.parse()
+            .with_context(|| format!("{flag} {v:?}: not an IP address"))
+    })
+    .transpose()
 }
 
 const COLUMNS: Columns = Columns {
@@ -167,6 +204,17 @@ pub fn run(n: Network, ctx: &Context) -> anyhow::Result<()> {
                 }
             }
         }
+        Network::Connect(a) => {
+            let ep = EndpointRequest {
+                network: a.network,
+                ip: ip("--ip", a.ip)?,
+                ip6: ip("--ip6", a.ip6)?,
+                mac: None,
+                aliases: a.alias,
+            };
+            engine.network_connect(&a.container, ep)?;
+        }
+        Network::Disconnect(a) => engine.network_disconnect(&a.container, &a.network)?,
         Network::Reload => engine.network_reload()?,
     }
     Ok(())

@@ -23,8 +23,11 @@ const TICK: Duration = Duration::from_millis(250);
 /// What the server answers from: the network and its containers' entries.
 struct Book {
     network: Network,
-    entries: Vec<Entry>,
+    entries: Vec<(String, Entry)>,
     upstream: Vec<IpAddr>,
+    /// `ROOT/networks`: a container on several networks is answered the names of all of
+    /// them, from their entries.
+    root: PathBuf,
 }
 
 /// What to do with a question.
@@ -51,16 +54,17 @@ impl Book {
         if !self.serves(client) {
             return Reply::Now(q.answer(message::REFUSED, &[]));
         }
+        let asker = self.entries.iter().find(|(_, e)| e.addrs.contains(&client));
         if self.network.dns && q.is_in() {
-            if let Some(records) = self.local(&q) {
+            if let Some(records) = local(&self.network.name, &self.entries, &q) {
+                return Reply::Now(q.answer(message::NOERROR, &records));
+            }
+            if let Some(records) = asker.and_then(|(owner, _)| self.elsewhere(owner, &q)) {
                 return Reply::Now(q.answer(message::NOERROR, &records));
             }
         }
-        let mine = self
-            .entries
-            .iter()
-            .find(|e| e.addrs.contains(&client))
-            .map(|e| e.upstream.clone())
+        let mine = asker
+            .map(|(_, e)| e.upstream.clone())
             .filter(|u| !u.is_empty());
         let upstream = mine.unwrap_or_else(|| self.upstream.clone());
         if self.network.internal || upstream.is_empty() {
@@ -69,33 +73,47 @@ impl Book {
         Reply::Forward(upstream)
     }
 
-    /// The records for a name of the network (`None`: not one of its names).
-    fn local(&self, q: &Query) -> Option<Vec<Record>> {
-        if q.qtype == message::TYPE_PTR {
-            let ip = message::reverse(&q.name)?;
-            let e = self.entries.iter().find(|e| e.addrs.contains(&ip))?;
-            return Some(vec![Record::Ptr(e.names.first()?.clone())]);
-        }
-        let suffix = format!(".{}", self.network.name.to_ascii_lowercase());
-        let name = q.name.strip_suffix(&suffix).unwrap_or(&q.name);
-        let e = self
-            .entries
-            .iter()
-            .find(|e| e.names.iter().any(|n| n.eq_ignore_ascii_case(name)))?;
-        let want = |ip: &IpAddr| match q.qtype {
-            message::TYPE_A => ip.is_ipv4(),
-            message::TYPE_AAAA => ip.is_ipv6(),
-            message::TYPE_ANY => true,
-            _ => false,
-        };
-        Some(
-            e.addrs
-                .iter()
-                .filter(|ip| want(ip))
-                .map(|ip| Record::Addr(*ip))
-                .collect(),
-        )
+    /// The records for a name on another network that `owner` is on too.
+    fn elsewhere(&self, owner: &str, q: &Query) -> Option<Vec<Record>> {
+        let dirs = std::fs::read_dir(&self.root).ok()?;
+        dirs.filter_map(Result::ok)
+            .map(|d| d.path())
+            .filter(|d| *d != self.root.join(&self.network.id))
+            .filter(|d| super::entry_path(d, owner).exists())
+            // (Without the other network's name at hand, only plain names match there.)
+            .find_map(|d| local("", &entries(&d).ok()?, q))
     }
+}
+
+/// The records for a name among `entries` of network `network` (`None`: not one of its
+/// names). A name may carry the network's name as its domain.
+fn local(network: &str, entries: &[(String, Entry)], q: &Query) -> Option<Vec<Record>> {
+    if q.qtype == message::TYPE_PTR {
+        let ip = message::reverse(&q.name)?;
+        let (_, e) = entries.iter().find(|(_, e)| e.addrs.contains(&ip))?;
+        return Some(vec![Record::Ptr(e.names.first()?.clone())]);
+    }
+    let suffix = format!(".{}", network.to_ascii_lowercase());
+    let name = match network {
+        "" => &q.name,
+        _ => q.name.strip_suffix(&suffix).unwrap_or(&q.name),
+    };
+    let (_, e) = entries
+        .iter()
+        .find(|(_, e)| e.names.iter().any(|n| n.eq_ignore_ascii_case(name)))?;
+    let want = |ip: &IpAddr| match q.qtype {
+        message::TYPE_A => ip.is_ipv4(),
+        message::TYPE_AAAA => ip.is_ipv6(),
+        message::TYPE_ANY => true,
+        _ => false,
+    };
+    Some(
+        e.addrs
+            .iter()
+            .filter(|ip| want(ip))
+            .map(|ip| Record::Addr(*ip))
+            .collect(),
+    )
 }
 
 /// Asks `upstream` servers in turn over UDP; the first answer.
@@ -213,17 +231,18 @@ pub fn serve(nets: &Networks, network: &str, ready: Option<File>) -> Result<(), 
         network: n.clone(),
         entries: Vec::new(),
         upstream: upstream(nets),
+        root: nets.dir.clone(),
     });
     let mut buf = vec![0; 65535];
     loop {
         let now = mtime(&entries_at);
         if now != seen {
             seen = now;
-            let list = entries(&dir)?.into_iter().map(|(_, e)| e).collect();
             book = Arc::new(Book {
                 network: n.clone(),
-                entries: list,
+                entries: entries(&dir)?,
                 upstream: book.upstream.clone(),
+                root: nets.dir.clone(),
             });
         }
         // Nobody needs the server: leave, unless a container is arriving (it holds the gate
@@ -301,18 +320,25 @@ mod tests {
                 options: BTreeMap::new(),
             },
             entries: vec![
-                Entry {
-                    names: vec!["web".into(), "www".into()],
-                    addrs: vec!["10.9.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
-                    upstream: vec![],
-                },
-                Entry {
-                    names: vec!["db".into()],
-                    addrs: vec!["10.9.0.3".parse().unwrap()],
-                    upstream: vec!["192.0.2.9".parse().unwrap()],
-                },
+                (
+                    "w".into(),
+                    Entry {
+                        names: vec!["web".into(), "www".into()],
+                        addrs: vec!["10.9.0.2".parse().unwrap(), "fd00::2".parse().unwrap()],
+                        upstream: vec![],
+                    },
+                ),
+                (
+                    "d".into(),
+                    Entry {
+                        names: vec!["db".into()],
+                        addrs: vec!["10.9.0.3".parse().unwrap()],
+                        upstream: vec!["192.0.2.9".parse().unwrap()],
+                    },
+                ),
             ],
             upstream: vec!["192.0.2.53".parse().unwrap()],
+            root: PathBuf::from("/nonexistent"),
         }
     }
 
