@@ -3,13 +3,13 @@
 //! is made; a failure after that removes what the earlier steps made.
 
 use crate::config::{self, EtcFiles, Inputs};
-use crate::options::{Network, RunOptions, Settings};
+use crate::options::{Network, RunOptions, Settings, Sharing};
 use crate::record::{Lock, Record, State};
 use crate::run::terminal_size;
 use crate::time::Timestamp;
 use crate::workdir::make_workdir;
 use crate::{names, Engine, Error};
-use berth_image::spec::{image_spec, ContainerSpec, Overrides};
+use berth_image::spec::{image_spec, resolve_groups, ContainerSpec, Overrides};
 use berth_image::store::Image;
 use serde_json::{json, Value};
 
@@ -43,7 +43,24 @@ impl Engine {
     }
 
     fn plan(&self, o: &RunOptions, console: Option<(u16, u16)>) -> Result<Plan, Error> {
-        let settings = o.check(&|k| std::env::var(k).ok())?;
+        let mut settings = o.check(&|k| std::env::var(k).ok())?;
+        // A namespace shared with another container names it by id from now on.
+        for sharing in [
+            &mut settings.tuning.pid,
+            &mut settings.tuning.ipc,
+            &mut settings.tuning.uts,
+        ] {
+            if let Sharing::Container(other) = sharing {
+                *other = self.containers.resolve(other)?;
+            }
+        }
+        if settings.hostname.is_some() && settings.tuning.uts != Sharing::Private {
+            return Err(Error::Options(crate::options::bad(
+                "--hostname",
+                settings.hostname.as_deref().unwrap_or_default(),
+                "the container has no UTS namespace of its own (--uts)",
+            )));
+        }
         let image = self.store.image(&o.image)?;
         let overrides = Overrides {
             entrypoint: settings.entrypoint.clone(),
@@ -52,12 +69,22 @@ impl Engine {
             user: settings.user.clone(),
             workdir: settings.workdir.clone(),
         };
-        let spec = image_spec(&self.store, &image, &overrides)?;
+        let mut spec = image_spec(&self.store, &image, &overrides)?;
+        if !settings.tuning.group_add.is_empty() {
+            let read = |p: &str| self.store.read_image_file(&image, p).ok().flatten();
+            let gids = resolve_groups(&settings.tuning.group_add, &read, &o.image)?;
+            for g in gids {
+                if !spec.user.additional_gids.contains(&g) {
+                    spec.user.additional_gids.push(g);
+                }
+            }
+        }
         let id = names::new_id()?;
+        let host_uts = settings.tuning.uts == Sharing::Host;
         let hostname = match (&settings.hostname, settings.network) {
             (Some(h), _) => h.clone(),
-            (None, Network::None) => id[..12].to_string(),
-            (None, Network::Host) => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            (None, Network::None) if !host_uts => id[..12].to_string(),
+            (None, _) => std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map_err(Error::path("/proc/sys/kernel/hostname"))?
                 .trim()
                 .to_string(),
@@ -100,6 +127,9 @@ impl Engine {
     fn fill(&self, p: &Plan, o: &RunOptions, name: String) -> Result<Record, Error> {
         let dir = self.containers.dir(&p.id);
         p.etc.write(&dir)?;
+        if p.settings.init {
+            config::init::install(&dir)?;
+        }
         let rootfs = self.store.create_rootfs(&p.image, &p.id)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
         let mut config = p.config.clone();
@@ -125,9 +155,10 @@ impl Engine {
             monitor: None,
             error: None,
             stop_signal: p
-                .spec
+                .settings
                 .stop_signal
                 .clone()
+                .or_else(|| p.spec.stop_signal.clone())
                 .unwrap_or_else(|| "SIGTERM".into()),
             settings: p.settings.clone(),
         };

@@ -29,6 +29,8 @@ pub struct Summary {
     pub mounts: Vec<String>,
     /// The networks it is on (`none` and `host` included).
     pub networks: Vec<String>,
+    /// Its own labels (`--label`).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// docker's status text for `r` at `now`.
@@ -73,6 +75,7 @@ impl Engine {
                 .collect();
             out.push(Summary {
                 networks,
+                labels: r.settings.labels.clone(),
                 status: status_text(&r, now),
                 reason: r.end_reason(),
                 names: vec![r.name.clone()],

@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(short, long)]
     quiet: bool,
     /// `table`, `table TEMPLATE`, `json` or a Go template (docker's fields: .ID .Image
-    /// .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Mounts .Networks, and
+    /// .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Labels .Mounts .Networks, and
     /// berth's .Reason).
     #[arg(long)]
     format: Option<String>,
@@ -31,8 +31,8 @@ pub struct Args {
     /// The newest container, whatever its state.
     #[arg(short = 'l', long)]
     latest: bool,
-    /// KEY=VALUE: id, name, status (created, running, exited), exited (a status code),
-    /// ancestor (an image). Filters of one key match any value; different keys all.
+    /// KEY=VALUE: id, name, label (KEY or KEY=VALUE), status (created, running, exited),
+    /// exited (a status code), ancestor (an image). Filters of one key match any value; different keys all.
     #[arg(short, long = "filter", value_name = "FILTER")]
     filters: Vec<String>,
 }
@@ -52,6 +52,7 @@ pub const COLUMNS: Columns = Columns {
         ("Names", "NAMES"),
         ("Mounts", "MOUNTS"),
         ("Networks", "NETWORKS"),
+        ("Labels", "LABELS"),
         ("Reason", "REASON"),
     ],
 };
@@ -105,6 +106,7 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         "Names": c.names.join(","),
         "Mounts": c.mounts.join(","),
         "Networks": c.networks.join(","),
+        "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Reason": c.reason.clone().unwrap_or_default(),
     })
 }
@@ -129,8 +131,10 @@ impl Filters {
             let Some((k, v)) = f.split_once('=') else {
                 bail!("--filter {f:?}: want KEY=VALUE");
             };
-            if !["id", "name", "status", "exited", "ancestor"].contains(&k) {
-                bail!("--filter {f:?}: unknown filter {k:?} (id, name, status, exited, ancestor)");
+            if !["id", "name", "label", "status", "exited", "ancestor"].contains(&k) {
+                bail!(
+                    "--filter {f:?}: unknown filter {k:?} (id, name, label, status, exited, ancestor)"
+                );
             }
             if k == "exited" && v.parse::<i32>().is_err() {
                 bail!("--filter {f:?}: want an exit status");
@@ -152,6 +156,10 @@ impl Filters {
             values.iter().any(|v| match k.as_str() {
                 "id" => c.id.starts_with(v.as_str()),
                 "name" => c.names.iter().any(|n| n.contains(v.as_str())),
+                "label" => match v.split_once('=') {
+                    Some((k, want)) => c.labels.get(k).is_some_and(|l| l == want),
+                    None => c.labels.contains_key(v.as_str()),
+                },
                 "status" => c.state.to_string() == *v,
                 "exited" => {
                     c.state.to_string() == "exited"

@@ -47,6 +47,14 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
         }
     }
     mounts.extend(user.iter().map(user_mount));
+    if i.settings.init {
+        let source = i.dir.join(super::init::FILE).display().to_string();
+        mounts.push(bind(
+            &source,
+            super::init::PATH,
+            &["rbind", "rprivate", "ro"],
+        ));
+    }
     v["mounts"] = Value::Array(mounts);
 }
 
