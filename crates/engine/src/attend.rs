@@ -99,6 +99,8 @@ impl Engine {
             });
         }
         self.clear_runtime(id)?;
+        // After a host reboot the root filesystem is no longer mounted.
+        self.store.ensure_rootfs(id)?;
         self.join_shared_namespaces(&r)?;
         let opts = CreateOptions {
             id: id.to_string(),
