@@ -125,7 +125,7 @@ fn bad_flags_and_values_fail_in_one_line_with_125() {
     let cases: &[(&[&str], &str)] = &[
         (&["run", "--bogus", "busybox", "true"], "--bogus"),
         (&["create", "--bogus", "busybox"], "--bogus"),
-        (&["exec"], "<CONTAINER>"),
+        (&["exec"], "CONTAINER"),
         (&["run", "-m"], "--memory"),
         (
             &["run", "-m", "99999999999999999999g", "busybox", "true"],

@@ -45,6 +45,7 @@ impl Observer for Attendant<'_> {
         r.exit_code = None;
         r.error = None;
         r.oom_killed = false;
+        r.manually_stopped = false;
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
         // Started: other commands may act on it now.

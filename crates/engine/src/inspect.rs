@@ -30,10 +30,12 @@ impl Engine {
             "Path": r.command.first(),
             "Args": r.command.get(1..).unwrap_or_default(),
             "Image": r.image_id,
+            "RestartCount": r.restart_count,
             "ImageName": r.image,
             "State": {
                 "Status": r.state,
                 "Running": r.state == State::Running,
+                "Restarting": r.state == State::Restarting,
                 "OOMKilled": r.oom_killed,
                 "Pid": pid,
                 "ExitCode": r.exit_code,
@@ -56,6 +58,13 @@ impl Engine {
             },
             "HostConfig": {
                 "AutoRemove": s.auto_remove,
+                "RestartPolicy": {
+                    "Name": s.restart.name(),
+                    "MaximumRetryCount": match s.restart {
+                        crate::options::Restart::OnFailure { max } => max.unwrap_or(0),
+                        _ => 0,
+                    },
+                },
                 "NetworkMode": s.network,
                 "Privileged": s.privileged,
                 "ReadonlyRootfs": s.read_only,

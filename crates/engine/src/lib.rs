@@ -26,6 +26,7 @@ pub mod options;
 mod process;
 pub mod record;
 pub mod remove;
+mod restart;
 pub mod run;
 pub mod start;
 mod status;

@@ -39,6 +39,11 @@ fn status_text(r: &Record, now: Timestamp) -> String {
     match r.state {
         State::Created => "Created".into(),
         State::Running => format!("Up {}", since(r.started_at)),
+        State::Restarting => format!(
+            "Restarting ({}) {} ago",
+            r.exit_code.map_or("unknown".into(), |c| c.to_string()),
+            since(r.finished_at)
+        ),
         State::Exited => format!(
             "Exited ({}) {} ago",
             r.exit_code.map_or("unknown".into(), |c| c.to_string()),

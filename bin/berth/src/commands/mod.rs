@@ -3,6 +3,7 @@
 mod create;
 mod exec;
 mod export;
+mod generate;
 mod groups;
 mod history;
 mod images;
@@ -57,6 +58,7 @@ pub enum Command {
     Save(save::Args),
     Load(load::Args),
     Import(import::Args),
+    Generate(generate::Args),
     /// Manage containers (the same verbs as above).
     #[command(subcommand)]
     Container(groups::Container),
@@ -110,6 +112,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Ps(a) => done(ps::run(a, ctx)),
         Command::Logs(a) => done(logs::run(a, ctx)),
         Command::Export(a) => done(export::run(a, ctx)),
+        Command::Generate(a) => done(generate::run(a, ctx)),
         Command::Stop(a) => done(stop::run(a, ctx)),
         Command::Kill(a) => done(kill::run(a, ctx)),
         Command::Rm(a) => done(rm::run(a, ctx)),
