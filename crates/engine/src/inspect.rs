@@ -20,6 +20,7 @@ impl Engine {
             State::Running => self.init(&r.id)?.map_or(0, |o| o.pid),
             _ => 0,
         };
+        let paused = r.state == State::Running && self.paused(&r.id);
         let s = &r.settings;
         let p = &config["process"];
         let log = self.containers.log_path(&r.id);
@@ -33,7 +34,8 @@ impl Engine {
             "RestartCount": r.restart_count,
             "ImageName": r.image,
             "State": {
-                "Status": r.state,
+                "Status": if paused { "paused".to_string() } else { r.state.to_string() },
+                "Paused": paused,
                 "Running": r.state == State::Running,
                 "Restarting": r.state == State::Restarting,
                 "OOMKilled": r.oom_killed,
