@@ -289,3 +289,78 @@ fn pause_unpause_restart_rename() {
     e.ok(&["rm", "-f", "clock", "ticker"]);
     e.assert_clean();
 }
+
+#[test]
+fn events_tell_what_happened_and_follow() {
+    let e = Engine::new();
+    let since = "10m";
+    e.ok(&["run", "--name", "ev", "busybox", "true"]);
+    e.ok(&["tag", "busybox", "localhost/evimg:1"]);
+    e.ok(&["rm", "ev"]);
+    let fmt = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}";
+    let out = e.ok(&["events", "--since", since, "--until", "0s", "--format", fmt]);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with("image import"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "container create ev",
+            "container start ev",
+            "container die ev",
+            "image tag localhost/evimg:1",
+            "container destroy ev"
+        ]
+    );
+    let only = e.ok(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        "0s",
+        "--filter",
+        "event=die",
+        "--format",
+        "{{json .}}",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(only.trim()).unwrap();
+    assert_eq!(
+        (
+            v["Action"].as_str(),
+            v["Actor"]["Attributes"]["exitCode"].as_str()
+        ),
+        (Some("die"), Some("0"))
+    );
+    assert!(e
+        .ok(&[
+            "events",
+            "--since",
+            since,
+            "--until",
+            "0s",
+            "--filter",
+            "type=image"
+        ])
+        .contains(" image tag "));
+    // Following: only new events, as they happen.
+    let mut follow = e.cmd(&[
+        "events",
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]);
+    let child = follow.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    e.ok(&["run", "--rm", "--name", "later", "busybox", "true"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: SIGTERM to the child started above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "later\n");
+    assert!(e
+        .fail(1, &["events", "--filter", "colour=red"])
+        .contains("colour"));
+    e.assert_clean();
+}

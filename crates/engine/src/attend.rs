@@ -48,6 +48,7 @@ impl Observer for Attendant<'_> {
         r.manually_stopped = false;
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
+        self.engine.event(r, "start", &[]);
         // Started: other commands may act on it now.
         self.lock = None;
         if let Some(mut h) = self.handshake.take() {
@@ -127,6 +128,13 @@ impl Engine {
         drop(stdio);
         let message = result.as_ref().err().map(ToString::to_string);
         let ended = self.update(id, |r| {
+            if started {
+                if oom_killed {
+                    self.event(r, "oom", &[]);
+                }
+                let code = result.as_ref().map_or(String::new(), |c| c.to_string());
+                self.event(r, "die", &[("exitCode", &code)]);
+            }
             if started {
                 r.state = State::Exited;
                 r.exit_code = result.as_ref().ok().copied();

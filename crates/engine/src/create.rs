@@ -37,9 +37,11 @@ impl Engine {
                 reason: "a container with this id exists".into(),
             });
         };
-        self.make(&plan, o, &lock).inspect_err(|_| {
+        let r = self.make(&plan, o, &lock).inspect_err(|_| {
             let _ = self.discard(&plan.id, None);
-        })
+        })?;
+        self.event(&r, "create", &[]);
+        Ok(r)
     }
 
     fn plan(&self, o: &RunOptions, console: Option<(u16, u16)>) -> Result<Plan, Error> {

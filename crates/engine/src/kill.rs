@@ -21,6 +21,7 @@ impl Engine {
                 action: "signal it",
             });
         }
+        self.event(&r, "kill", &[("signal", &sig.to_string())]);
         match berth_container::kill::kill(&self.runtime, &r.id, sig, false) {
             Ok(()) => Ok(r.id),
             // It ended (and may have removed itself) since we looked: nothing left to signal.

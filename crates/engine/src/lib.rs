@@ -15,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod export;
 pub mod inspect;
+pub mod journal;
 pub mod kill;
 pub mod list;
 pub mod logging;
@@ -53,6 +54,7 @@ pub struct Engine {
     store: Store,
     containers: Containers,
     runtime: Runtime,
+    journal: journal::Journal,
 }
 
 impl Engine {
@@ -65,6 +67,7 @@ impl Engine {
             store: Store::open(root)?,
             containers: Containers::new(root),
             runtime: Runtime::new(root.join("runtime"), false),
+            journal: journal::Journal::new(root),
         })
     }
 
@@ -73,6 +76,14 @@ impl Engine {
         let id = self.containers.resolve(what)?;
         self.refresh(&id)?
             .ok_or_else(|| Error::NoSuchContainer(what.to_string()))
+    }
+
+    /// Records a container event (docker's actions: create, start, die, ...) with the
+    /// container's name and image among its attributes.
+    pub(crate) fn event(&self, r: &Record, action: &str, more: &[(&str, &str)]) {
+        let mut attrs = vec![("name", r.name.as_str()), ("image", r.image.as_str())];
+        attrs.extend_from_slice(more);
+        self.journal.record("container", action, &r.id, &attrs);
     }
 
     /// Changes container `id`'s record under its lock; `None` when the container is gone.

@@ -30,6 +30,7 @@ impl Engine {
             false => berth_container::pause::resume(&self.runtime, &r.id),
         };
         done.map_err(Error::runtime(&r.name))?;
+        self.event(&r, if freeze { "pause" } else { "unpause" }, &[]);
         Ok(r.id)
     }
 

@@ -56,6 +56,10 @@ impl Engine {
 
     /// Removes everything of container `id`; the caller holds its lock (or made it).
     pub(crate) fn discard(&self, id: &str, name: Option<&str>) -> Result<(), Error> {
+        if let Some(n) = name {
+            self.journal
+                .record("container", "destroy", id, &[("name", n)]);
+        }
         self.clear_runtime(id)?;
         match self.store.remove_rootfs(id) {
             Ok(()) | Err(StoreError::NotFound(_)) => {}

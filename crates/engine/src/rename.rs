@@ -25,6 +25,7 @@ impl Engine {
             return Err(e.into());
         }
         self.containers.release_name(&old, &id);
+        self.event(&r, "rename", &[("oldName", &old)]);
         Ok(id)
     }
 }

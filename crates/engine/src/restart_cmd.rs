@@ -13,6 +13,8 @@ impl Engine {
         monitor: &MonitorCommand,
     ) -> Result<String, Error> {
         self.stop(what, timeout)?;
-        Ok(self.start(what, monitor)?.id)
+        let r = self.start(what, monitor)?;
+        self.event(&r, "restart", &[]);
+        Ok(r.id)
     }
 }

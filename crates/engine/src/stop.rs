@@ -34,6 +34,7 @@ impl Engine {
         if let Some(m) = r.monitor {
             process::wait_exit(m, Some(MONITOR_GRACE))?;
         }
+        self.event(&r, "stop", &[]);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! One module per command: each parses its arguments and calls berth-image or berth-engine.
 
 mod create;
+mod events;
 mod exec;
 mod export;
 mod generate;
@@ -62,6 +63,7 @@ pub enum Command {
     Load(load::Args),
     Import(import::Args),
     Generate(generate::Args),
+    Events(events::Args),
     /// Freeze every process of containers.
     Pause(pause::Args),
     /// Thaw every process of containers.
@@ -80,11 +82,11 @@ pub enum Command {
 }
 
 impl Command {
-    /// The exit status for a failure of this command: 125 for `run` and `exec` (whose
-    /// success status is the container's, as docker and podman do), else 1.
+    /// The exit status for a failure of this command: 125 for `run`, `create` and `exec`
+    /// (docker's and podman's), else 1.
     pub fn failure_status(&self) -> i32 {
         match self {
-            Command::Run(_) | Command::Exec(_) => 125,
+            Command::Run(_) | Command::Create(_) | Command::Exec(_) => 125,
             _ => 1,
         }
     }
@@ -122,6 +124,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Logs(a) => done(logs::run(a, ctx)),
         Command::Export(a) => done(export::run(a, ctx)),
         Command::Generate(a) => done(generate::run(a, ctx)),
+        Command::Events(a) => done(events::run(a, ctx)),
         Command::Pause(a) => done(pause::run(a, ctx, true)),
         Command::Unpause(a) => done(pause::run(a, ctx, false)),
         Command::Restart(a) => done(restart::run(a, ctx)),

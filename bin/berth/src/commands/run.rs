@@ -1,9 +1,13 @@
 //! `berth run [FLAGS] IMAGE [COMMAND [ARG...]]`: create a container and run it, in the
 //! foreground (exit status = the container's) or with `-d` under a monitor.
 
+use anyhow::Context as _;
 use berth_engine::options::TuningFlags;
 use berth_engine::run::Outcome;
 use berth_engine::RunOptions;
+use berth_image::registry::{self, Platform, PullOptions};
+use berth_image::store::StoreError;
+use berth_image::Reference;
 use std::path::PathBuf;
 
 use crate::context::Context;
@@ -150,13 +154,75 @@ pub struct ContainerArgs {
     /// Start it again when it ends: no, on-failure[:N], always, unless-stopped.
     #[arg(long)]
     restart: Option<String>,
+    /// Pull the image first: missing (default: when the store lacks it), always, never.
+    #[arg(long, value_enum, default_value = "missing")]
+    pull: PullPolicy,
+    /// The image's platform (os/arch[/variant]); default: this host's.
+    #[arg(long)]
+    platform: Option<Platform>,
+    /// Print nothing while pulling.
+    #[arg(short, long)]
+    quiet: bool,
     /// Image (name or ID), then the command and its arguments (default: the image's). As in
     /// docker, flags end at the image: what follows it is the command's.
     #[arg(value_name = "IMAGE [COMMAND [ARG...]]", required = true, num_args = 1.., trailing_var_arg = true)]
     image_and_command: Vec<String>,
 }
 
+/// `--pull`, as docker's.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PullPolicy {
+    Missing,
+    Always,
+    Never,
+}
+
 impl ContainerArgs {
+    /// Pulls the image as `--pull` says, as docker's client does before it creates (the
+    /// engine itself never pulls); checks that the image is of `--platform`.
+    pub fn pull_image(&self, ctx: &Context) -> anyhow::Result<()> {
+        let Some(reference) = self.image_and_command.first() else {
+            return Ok(());
+        };
+        let store = ctx.store()?;
+        let platform = self.platform.clone().unwrap_or_else(Platform::host);
+        let have = store.image(reference);
+        let missing = matches!(have, Err(StoreError::NotFound(_)));
+        let pull = match self.pull {
+            PullPolicy::Always => true,
+            PullPolicy::Missing => missing,
+            PullPolicy::Never => false,
+        };
+        let image = match pull {
+            true => {
+                let r = Reference::parse(reference)?;
+                let opts = PullOptions {
+                    platform: platform.clone(),
+                    config: ctx.registry_config(true)?,
+                    parallel: 4,
+                };
+                let progress = crate::progress::for_stderr(self.quiet);
+                registry::pull(&store, &r, &opts, progress.as_ref()).with_context(
+                    || match missing {
+                        true => {
+                            format!("image {reference} is not in the store, and pulling {r} failed")
+                        }
+                        false => format!("pulling {r}"),
+                    },
+                )?
+            }
+            false => have?,
+        };
+        let (os, arch) = (
+            image.config.os().to_string(),
+            image.config.architecture().to_string(),
+        );
+        if !platform.matches(&os, &arch, image.config.variant().as_deref()) {
+            anyhow::bail!("image {reference} is {os}/{arch}, not --platform {platform}");
+        }
+        Ok(())
+    }
+
     pub fn options(self, detach: bool) -> RunOptions {
         let mut words = self.image_and_command.into_iter();
         RunOptions {
@@ -227,6 +293,7 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
     let engine = ctx.engine()?;
+    a.container.pull_image(ctx)?;
     match engine.run(&a.container.options(a.detach), &ctx.monitor_command())? {
         Outcome::Detached(id) => {
             println!("{id}");
