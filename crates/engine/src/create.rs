@@ -1,12 +1,14 @@
-//! `create`: a container from an image — its record, root filesystem, `/etc` files and OCI
-//! bundle. The flags, the image and the generated config are all checked before anything
-//! is made; a failure after that removes what the earlier steps made.
+//! `create`: a container from an image — its record, root filesystem, `/etc` files, volumes
+//! and OCI bundle. The flags, the image and the generated config are all checked before
+//! anything is made; a failure after that removes what the earlier steps made (but a named
+//! volume made on first use, which docker keeps too).
 
 use crate::config::{self, EtcFiles, Inputs};
-use crate::options::{Network, RunOptions, Settings};
+use crate::options::{self, Network, RunOptions, Settings, UserMount};
 use crate::record::{Lock, Record, State};
 use crate::run::terminal_size;
 use crate::time::Timestamp;
+use crate::volumes::lifecycle::Claimed;
 use crate::workdir::make_workdir;
 use crate::{names, Engine, Error};
 use berth_image::spec::{image_spec, ContainerSpec, Overrides};
@@ -43,7 +45,7 @@ impl Engine {
     }
 
     fn plan(&self, o: &RunOptions, console: Option<(u16, u16)>) -> Result<Plan, Error> {
-        let settings = o.check(&|k| std::env::var(k).ok())?;
+        let mut settings = o.check(&|k| std::env::var(k).ok())?;
         let image = self.store.image(&o.image)?;
         let overrides = Overrides {
             entrypoint: settings.entrypoint.clone(),
@@ -53,6 +55,15 @@ impl Engine {
             workdir: settings.workdir.clone(),
         };
         let spec = image_spec(&self.store, &image, &overrides)?;
+        let inherited = self.inherited_mounts(&o.volumes_from)?;
+        settings.mounts = options::complete(settings.mounts, inherited, &spec.volumes)?;
+        for m in &mut settings.mounts {
+            if let UserMount::Volume { name, .. } = m {
+                if name.is_empty() {
+                    *name = names::new_id()?;
+                }
+            }
+        }
         let id = names::new_id()?;
         let hostname = match (&settings.hostname, settings.network) {
             (Some(h), _) => h.clone(),
@@ -71,6 +82,7 @@ impl Engine {
             hostname: &hostname,
             console,
             dir: &dir,
+            volumes: self.volumes.base(),
             etc: &etc,
         })?;
         config::check(&config)?;
@@ -97,11 +109,28 @@ impl Engine {
             .inspect_err(|_| self.containers.release_name(&name, &p.id))
     }
 
+    /// Fills the container's directory; its volumes stay locked until the record names them.
     fn fill(&self, p: &Plan, o: &RunOptions, name: String) -> Result<Record, Error> {
+        let volumes = self.claim_volumes(&p.settings.mounts)?;
+        let made = self.fill_claimed(p, o, name, &volumes);
+        if made.is_err() {
+            self.unclaim(volumes);
+        }
+        made
+    }
+
+    fn fill_claimed(
+        &self,
+        p: &Plan,
+        o: &RunOptions,
+        name: String,
+        volumes: &Claimed,
+    ) -> Result<Record, Error> {
         let dir = self.containers.dir(&p.id);
         p.etc.write(&dir)?;
         let rootfs = self.store.create_rootfs(&p.image, &p.id)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
+        self.fill_volumes(volumes, &p.settings.mounts, &rootfs.path)?;
         let mut config = p.config.clone();
         config["root"]["path"] = json!(rootfs.path);
         let path = dir.join("config.json");

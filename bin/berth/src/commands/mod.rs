@@ -3,6 +3,7 @@
 mod create;
 mod exec;
 mod export;
+mod filters;
 mod groups;
 mod history;
 mod images;
@@ -25,6 +26,7 @@ mod start;
 mod stop;
 mod tag;
 mod top;
+mod volume;
 mod wait;
 
 use crate::context::Context;
@@ -63,6 +65,9 @@ pub enum Command {
     /// Manage images (the same verbs as above).
     #[command(subcommand)]
     Image(groups::Image),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::Volume),
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
@@ -102,6 +107,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
     match cmd {
         Command::Container(c) => run(c.into(), ctx),
         Command::Image(c) => run(c.into(), ctx),
+        Command::Volume(v) => done(volume::run(v, ctx)),
         Command::Run(a) => run::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
         Command::Monitor(a) => monitor::run(a, ctx),

@@ -72,9 +72,8 @@ pub(super) fn caps(flag: &'static str, list: &[String]) -> Result<Vec<String>, O
         .collect()
 }
 
-/// `64m`, `1g`, `512k`, `100b`, `1048576`: bytes, at least 6 MiB as docker requires; `0`
-/// is no limit, as in docker.
-pub(super) fn memory(s: &str) -> Result<Option<i64>, OptionsError> {
+/// `64m`, `1g`, `512k`, `100b`, `1048576`, `1.5g`: a size in bytes, as docker reads one.
+pub(super) fn size(s: &str) -> Option<f64> {
     let lower = s.to_ascii_lowercase();
     let t = lower
         .strip_suffix('b')
@@ -87,17 +86,20 @@ pub(super) fn memory(s: &str) -> Result<Option<i64>, OptionsError> {
         Some((i, 't')) => (&t[..i], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num
-        .parse()
+    num.parse()
         .ok()
         .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| bad("--memory", s, "want a size such as 64m or 1g"))?;
-    if n == 0.0 {
+        .map(|n| n * mult as f64)
+}
+
+/// A [`size`] of at least 6 MiB as docker requires; `0` is no limit, as in docker.
+pub(super) fn memory(s: &str) -> Result<Option<i64>, OptionsError> {
+    let bytes = size(s).ok_or_else(|| bad("--memory", s, "want a size such as 64m or 1g"))?;
+    if bytes == 0.0 {
         return Ok(None);
     }
     // The kernel counts the limit in pages in a signed long.
     const MAX: f64 = (i64::MAX / 4096 * 4096) as f64;
-    let bytes = n * mult as f64;
     if bytes >= MAX {
         return Err(bad("--memory", s, "more than the kernel can limit"));
     }
