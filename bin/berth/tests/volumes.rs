@@ -6,11 +6,12 @@
 
 mod common;
 
-use common::engine::{eventually, Engine};
+use common::engine::{eventually, output_within, Engine};
 use common::mounts_under;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn volumes(e: &Engine) -> Vec<String> {
     e.ok(&["volume", "ls", "-q"])
@@ -694,5 +695,41 @@ fn bad_volume_input_fails_in_one_line_and_leaves_nothing() {
     assert_eq!(o.status.code(), Some(127));
     assert_eq!(volumes(&e), ["kept"]);
     e.ok(&["volume", "rm", "kept"]);
+    e.assert_clean();
+}
+
+#[test]
+fn volume_rm_and_a_run_that_mounts_the_volume_do_not_race() {
+    let e = Engine::new();
+    for i in 0..15 {
+        let name = format!("racer{i}");
+        e.ok(&["volume", "create", "racy"]);
+        let spawn = |args: &[&str]| {
+            let mut c = e.cmd(args);
+            c.stdin(Stdio::null());
+            output_within(c, Duration::from_secs(60), &format!("{args:?}"))
+        };
+        let (run, rm) = std::thread::scope(|s| {
+            let run = s.spawn(|| {
+                spawn(&[
+                    "run", "-d", "--name", &name, "-v", "racy:/d", "busybox", "sleep", "100",
+                ])
+            });
+            let rm = spawn(&["volume", "rm", "racy"]);
+            (run.join().unwrap(), rm)
+        });
+        // Either order is fine; a container without its volume is not.
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        if !rm.status.success() {
+            assert!(String::from_utf8_lossy(&rm.stderr).contains("in use"));
+        }
+        assert!(e.volume_data("racy").is_dir());
+        e.ok(&["rm", "-f", &name]);
+        e.ok(&["volume", "rm", "racy"]);
+    }
     e.assert_clean();
 }
