@@ -4,7 +4,7 @@
 //! `--rm`. Its `-o` volumes are mounted before it starts and released when it ends.
 
 use crate::logging::{Collector, PipedStdio};
-use crate::options::Network;
+use crate::options::{Network, Sharing};
 use crate::record::{Lock, Owner, Record, State};
 use crate::time::Timestamp;
 use crate::volumes::VolumeLock;
@@ -49,6 +49,7 @@ impl Observer for Attendant<'_> {
         r.exit_code = None;
         r.error = None;
         r.oom_killed = false;
+        r.manually_stopped = false;
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
         // Started: other commands may act on it now.
@@ -104,6 +105,9 @@ impl Engine {
             });
         }
         self.clear_runtime(id)?;
+        // After a host reboot the root filesystem is no longer mounted.
+        self.store.ensure_rootfs(id)?;
+        self.join_shared_namespaces(&r)?;
         let volume_locks = self.mount_volumes(&r).inspect_err(|_| {
             let _ = self.release_volumes(&r.settings.mounts);
         })?;
@@ -217,5 +221,40 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// Points container `r`'s config at the namespaces it shares with other containers
+    /// (`--pid/--ipc/--uts container:NAME`), which must be running.
+    fn join_shared_namespaces(&self, r: &Record) -> Result<(), Error> {
+        let t = &r.settings.tuning;
+        let mut joins = Vec::new();
+        for (kind, sharing) in [("pid", &t.pid), ("ipc", &t.ipc), ("uts", &t.uts)] {
+            let Sharing::Container(other) = sharing else {
+                continue;
+            };
+            let init = self.init(other)?.ok_or_else(|| Error::Failed {
+                name: r.name.clone(),
+                reason: format!(
+                    "its {kind} namespace is container {other}'s, which is not running"
+                ),
+            })?;
+            joins.push((kind, init.pid));
+        }
+        if joins.is_empty() {
+            return Ok(());
+        }
+        let path = self.containers.dir(&r.id).join("config.json");
+        let bytes = std::fs::read(&path).map_err(Error::path(&path))?;
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+                field: "(document)".into(),
+                reason: e.to_string(),
+            })?;
+        crate::config::join_at_start(&mut config, &joins);
+        let bytes = serde_json::to_vec_pretty(&config).map_err(|e| Error::Config {
+            field: "(document)".into(),
+            reason: e.to_string(),
+        })?;
+        berth_container::state::write_atomic(&path, &bytes).map_err(Error::path(&path))
     }
 }

@@ -4,14 +4,14 @@
 //! volume made on first use, which docker keeps too).
 
 use crate::config::{self, EtcFiles, Inputs};
-use crate::options::{self, Network, RunOptions, Settings, UserMount};
+use crate::options::{self, Network, RunOptions, Settings, Sharing, UserMount};
 use crate::record::{Lock, Record, State};
 use crate::run::terminal_size;
 use crate::time::Timestamp;
 use crate::volumes::lifecycle::Claimed;
 use crate::workdir::make_workdir;
 use crate::{names, Engine, Error};
-use berth_image::spec::{image_spec, ContainerSpec, Overrides};
+use berth_image::spec::{image_spec, resolve_groups, ContainerSpec, Overrides};
 use berth_image::store::Image;
 use serde_json::{json, Value};
 
@@ -46,6 +46,23 @@ impl Engine {
 
     fn plan(&self, o: &RunOptions, console: Option<(u16, u16)>) -> Result<Plan, Error> {
         let mut settings = o.check(&|k| std::env::var(k).ok())?;
+        // A namespace shared with another container names it by id from now on.
+        for sharing in [
+            &mut settings.tuning.pid,
+            &mut settings.tuning.ipc,
+            &mut settings.tuning.uts,
+        ] {
+            if let Sharing::Container(other) = sharing {
+                *other = self.containers.resolve(other)?;
+            }
+        }
+        if settings.hostname.is_some() && settings.tuning.uts != Sharing::Private {
+            return Err(Error::Options(crate::options::bad(
+                "--hostname",
+                settings.hostname.as_deref().unwrap_or_default(),
+                "the container has no UTS namespace of its own (--uts)",
+            )));
+        }
         let image = self.store.image(&o.image)?;
         let overrides = Overrides {
             entrypoint: settings.entrypoint.clone(),
@@ -54,7 +71,16 @@ impl Engine {
             user: settings.user.clone(),
             workdir: settings.workdir.clone(),
         };
-        let spec = image_spec(&self.store, &image, &overrides)?;
+        let mut spec = image_spec(&self.store, &image, &overrides)?;
+        if !settings.tuning.group_add.is_empty() {
+            let read = |p: &str| self.store.read_image_file(&image, p).ok().flatten();
+            let gids = resolve_groups(&settings.tuning.group_add, &read, &o.image)?;
+            for g in gids {
+                if !spec.user.additional_gids.contains(&g) {
+                    spec.user.additional_gids.push(g);
+                }
+            }
+        }
         let inherited = self.inherited_mounts(&o.volumes_from)?;
         settings.mounts = options::complete(settings.mounts, inherited, &spec.volumes)?;
         for m in &mut settings.mounts {
@@ -65,10 +91,11 @@ impl Engine {
             }
         }
         let id = names::new_id()?;
+        let host_uts = settings.tuning.uts == Sharing::Host;
         let hostname = match (&settings.hostname, settings.network) {
             (Some(h), _) => h.clone(),
-            (None, Network::None) => id[..12].to_string(),
-            (None, Network::Host) => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            (None, Network::None) if !host_uts => id[..12].to_string(),
+            (None, _) => std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map_err(Error::path("/proc/sys/kernel/hostname"))?
                 .trim()
                 .to_string(),
@@ -128,6 +155,9 @@ impl Engine {
     ) -> Result<Record, Error> {
         let dir = self.containers.dir(&p.id);
         p.etc.write(&dir)?;
+        if p.settings.init {
+            config::init::install(&dir)?;
+        }
         let rootfs = self.store.create_rootfs(&p.image, &p.id)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
         self.fill_volumes(volumes, &p.settings.mounts, &rootfs.path)?;
@@ -151,12 +181,15 @@ impl Engine {
             started_at: None,
             finished_at: None,
             oom_killed: false,
+            restart_count: 0,
+            manually_stopped: false,
             monitor: None,
             error: None,
             stop_signal: p
-                .spec
+                .settings
                 .stop_signal
                 .clone()
+                .or_else(|| p.spec.stop_signal.clone())
                 .unwrap_or_else(|| "SIGTERM".into()),
             settings: p.settings.clone(),
         };

@@ -9,6 +9,7 @@ impl Engine {
     /// Writes the file system of container `what` to `out` as a tar archive.
     pub fn export(&self, what: &str, out: &mut dyn Write) -> Result<(), Error> {
         let r = self.container(what)?;
+        self.store.ensure_rootfs(&r.id)?;
         let config_path = self.containers.dir(&r.id).join("config.json");
         let data = std::fs::read(&config_path).map_err(Error::path(&config_path))?;
         let config: serde_json::Value =

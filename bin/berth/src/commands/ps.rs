@@ -5,7 +5,7 @@ use berth_engine::list::Summary;
 use berth_engine::time::{human, Timestamp};
 use serde_json::{json, Value};
 
-use super::filters::Filters;
+use super::filters::{label_matches, Filters};
 use crate::context::Context;
 use crate::format::{self, Columns};
 
@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(short, long)]
     quiet: bool,
     /// `table`, `table TEMPLATE`, `json` or a Go template (docker's fields: .ID .Image
-    /// .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Mounts .Networks, and
+    /// .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Labels .Mounts .Networks, and
     /// berth's .Reason).
     #[arg(long)]
     format: Option<String>,
@@ -32,8 +32,8 @@ pub struct Args {
     /// The newest container, whatever its state.
     #[arg(short = 'l', long)]
     latest: bool,
-    /// KEY=VALUE: id, name, status (created, running, exited), exited (a status code),
-    /// ancestor (an image). Filters of one key match any value; different keys all.
+    /// KEY=VALUE: id, name, label (KEY or KEY=VALUE), status (created, running, exited),
+    /// exited (a status code), ancestor (an image). Filters of one key match any value; different keys all.
     #[arg(short, long = "filter", value_name = "FILTER")]
     filters: Vec<String>,
 }
@@ -53,12 +53,14 @@ pub const COLUMNS: Columns = Columns {
         ("Names", "NAMES"),
         ("Mounts", "MOUNTS"),
         ("Networks", "NETWORKS"),
+        ("Labels", "LABELS"),
         ("Reason", "REASON"),
     ],
 };
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let filters = Filters::parse(&a.filters, &["id", "name", "status", "exited", "ancestor"])?;
+    let keys = ["id", "name", "label", "status", "exited", "ancestor"];
+    let filters = Filters::parse(&a.filters, &keys)?;
     for (k, v) in filters.each() {
         if k == "exited" && v.parse::<i32>().is_err() {
             bail!("--filter {k}={v}: want an exit status");
@@ -98,8 +100,9 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         .reason
         .as_ref()
         .filter(|_| c.exit_code.is_none_or(|code| code > 128));
-    let status = match reason {
-        Some(why) if with_reason => format!("{}: {why}", c.status),
+    let status = match (reason, c.paused) {
+        (_, true) => format!("{} (Paused)", c.status),
+        (Some(why), false) if with_reason => format!("{}: {why}", c.status),
         _ => c.status.clone(),
     };
     json!({
@@ -109,11 +112,12 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         "CreatedAt": c.created.docker(),
         "RunningFor": format!("{} ago", human(c.created.seconds_until(Timestamp::now()))),
         "Ports": "",
-        "State": c.state.to_string(),
+        "State": if c.paused { "paused".to_string() } else { c.state.to_string() },
         "Status": status,
         "Names": c.names.join(","),
         "Mounts": c.mounts.join(","),
         "Networks": c.networks.join(","),
+        "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Reason": c.reason.clone().unwrap_or_default(),
     })
 }
@@ -133,6 +137,7 @@ fn passes(c: &Summary, key: &str, v: &str, image_id: &dyn Fn(&str) -> Option<Str
     match key {
         "id" => c.id.starts_with(v),
         "name" => c.names.iter().any(|n| n.contains(v)),
+        "label" => label_matches(&c.labels, v),
         "status" => c.state.to_string() == v,
         "exited" => {
             c.state.to_string() == "exited" && c.exit_code.map(|e| e.to_string()) == Some(v.into())

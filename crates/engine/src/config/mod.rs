@@ -3,9 +3,13 @@
 //! the runtime core's own parser and validator before anything exists on disk.
 
 mod etc;
+pub mod init;
 mod mounts;
 mod resources;
 mod security;
+mod tuning;
+
+pub use tuning::join_at_start;
 
 pub use etc::EtcFiles;
 
@@ -40,14 +44,23 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
     mounts::apply(&mut v, i);
     security::apply(&mut v, i.settings)?;
     resources::apply(&mut v, i.settings);
+    tuning::apply(&mut v, i)?;
     if i.settings.network == Network::Host {
         if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
             ns.retain(|n| n["type"] != "network");
         }
     }
     v["linux"]["cgroupsPath"] = json!(format!("{}/{}", i.settings.cgroup_parent, i.id));
-    if !i.spec.labels.is_empty() {
-        v["annotations"] = json!(i.spec.labels);
+    // The image's labels, then the container's over them.
+    let mut labels = i.spec.labels.clone();
+    labels.extend(
+        i.settings
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    if !labels.is_empty() {
+        v["annotations"] = json!(labels);
     }
     Ok(v)
 }
@@ -70,7 +83,7 @@ fn process(i: &Inputs<'_>, defaults: &Value) -> Value {
     let mut p = json!({
         "terminal": i.settings.tty,
         "user": user,
-        "args": s.args,
+        "args": init::args(i.settings.init, &s.args),
         "env": env,
         "cwd": s.cwd,
         "rlimits": defaults["rlimits"],

@@ -66,6 +66,14 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
         }
     }
     mounts.extend(user.iter().map(|m| user_mount(m, i.volumes)));
+    if i.settings.init {
+        let source = i.dir.join(super::init::FILE).display().to_string();
+        mounts.push(bind(
+            &source,
+            super::init::PATH,
+            &["rbind", "rprivate", "ro"],
+        ));
+    }
     v["mounts"] = Value::Array(mounts);
 }
 

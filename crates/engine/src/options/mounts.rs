@@ -241,10 +241,11 @@ fn fields(spec: &str) -> Result<Fields, String> {
             }
             "volume-driver" => f.driver = Some(need()?),
             "tmpfs-size" => {
-                let bytes = size(&need()?)
-                    .filter(|b| *b >= 1.0)
+                let bytes = size("tmpfs-size", &need()?)
+                    .ok()
+                    .filter(|b| *b >= 1)
                     .ok_or_else(|| format!("field {field:?}: want a size such as 64m"))?;
-                f.tmpfs.push(format!("size={}", bytes as u64));
+                f.tmpfs.push(format!("size={bytes}"));
             }
             "tmpfs-mode" => {
                 let mode = u32::from_str_radix(&need()?, 8)
