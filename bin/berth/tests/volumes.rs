@@ -430,6 +430,11 @@ fn mount_flag_forms() {
         out(&format!("{bind},bind-recursive=disabled"), "ls /h/sub"),
         ""
     );
+    let propagation = out(
+        &format!("{bind},bind-propagation=rshared"),
+        "grep ' /h ' /proc/self/mountinfo",
+    );
+    assert!(propagation.contains(" shared:"), "{propagation}");
     assert!(!run(&format!("{bind},readonly"), "touch /h/x")
         .status
         .success());

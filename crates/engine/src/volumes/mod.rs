@@ -8,7 +8,7 @@
 
 mod copy;
 pub(crate) mod lifecycle;
-pub mod local;
+pub(crate) mod local;
 
 pub(crate) use copy::copy_up;
 
