@@ -67,7 +67,7 @@ fn help_for_every_verb_and_global_flags() {
         let help = e.ok(&[v, "--help"]);
         assert!(help.contains("Usage: berth"), "{v}: {help}");
     }
-    for group in ["container", "image"] {
+    for group in ["container", "image", "volume"] {
         let help = e.ok(&[group, "--help"]);
         for sub in help
             .lines()

@@ -623,8 +623,8 @@ fn bad_input_fails_in_one_line_and_leaves_nothing() {
         (&["run", "nosuchimage"], "nosuchimage"),
         (&["run", "-v", &missing, "busybox", "true"], "--volume"),
         (
-            &["run", "-v", "named:/x", "busybox", "true"],
-            "named volumes",
+            &["run", "-v", "bad/name:/x", "busybox", "true"],
+            "invalid volume name",
         ),
         (&["run", "--memory", "12x", "busybox", "true"], "--memory"),
         (&["run", "--cpus", "-1", "busybox", "true"], "--cpus"),

@@ -1,11 +1,13 @@
 //! Attending a container: the calling process runs it through the runtime core as its
 //! parent and subreaper (a monitor, or `berth run` in the foreground), records that it runs,
-//! then how it ended, and removes it when it was created with `--rm`.
+//! then how it ended, and removes it (with its anonymous volumes) when it was created with
+//! `--rm`. Its `-o` volumes are mounted before it starts and released when it ends.
 
 use crate::logging::{Collector, PipedStdio};
 use crate::options::{Network, Sharing};
 use crate::record::{Lock, Owner, Record, State};
 use crate::time::Timestamp;
+use crate::volumes::VolumeLock;
 use crate::{loopback, Engine, Error};
 use berth_container::create::CreateOptions;
 use berth_container::run::{Observer, Output};
@@ -18,6 +20,8 @@ struct Attendant<'a> {
     record: Record,
     /// The container's lock, held until its program runs.
     lock: Option<Lock>,
+    /// The locks of the `-o` volumes mounted for it, held as long.
+    volume_locks: Vec<VolumeLock>,
     /// Where the process that started a monitor waits to hear "ok".
     handshake: &'a mut Option<File>,
     started: bool,
@@ -51,6 +55,7 @@ impl Observer for Attendant<'_> {
         self.engine.event(r, "start", &[]);
         // Started: other commands may act on it now.
         self.lock = None;
+        self.volume_locks.clear();
         if let Some(mut h) = self.handshake.take() {
             let _ = h.write_all(b"ok");
         }
@@ -104,6 +109,11 @@ impl Engine {
         // After a host reboot the root filesystem is no longer mounted.
         self.store.ensure_rootfs(id)?;
         self.join_shared_namespaces(&r)?;
+        let volume_locks = self.mount_volumes(&r).inspect_err(|_| {
+            let _ = self.release_volumes(&r.settings.mounts);
+        })?;
+        // Only a container with `-o` volumes has any to release when it ends.
+        let release = (!volume_locks.is_empty()).then(|| r.settings.mounts.clone());
         let opts = CreateOptions {
             id: id.to_string(),
             bundle: self.containers.dir(id),
@@ -115,6 +125,7 @@ impl Engine {
             engine: self,
             record: r,
             lock: Some(lock),
+            volume_locks,
             handshake,
             started: false,
             oom_kills: 0,
@@ -144,12 +155,18 @@ impl Engine {
             }
             r.error = message;
         })?;
+        if let Some(mounts) = release {
+            // Not the container's failure: a mount left is detached by the next release,
+            // or by `volume rm`.
+            let _ = self.release_volumes(&mounts);
+        }
         if let Some(r) = ended.filter(|r| r.settings.auto_remove) {
             if let Some(_lock) = self.containers.lock(id, true)? {
                 if let Some(code) = r.exit_code {
                     self.containers.keep_removed_exit(id, code)?;
                 }
                 self.discard(id, Some(&r.name))?;
+                self.remove_anonymous_volumes(&r.settings.mounts)?;
             }
         }
         result

@@ -1,12 +1,14 @@
-//! `create`: a container from an image — its record, root filesystem, `/etc` files and OCI
-//! bundle. The flags, the image and the generated config are all checked before anything
-//! is made; a failure after that removes what the earlier steps made.
+//! `create`: a container from an image — its record, root filesystem, `/etc` files, volumes
+//! and OCI bundle. The flags, the image and the generated config are all checked before
+//! anything is made; a failure after that removes what the earlier steps made (but a named
+//! volume made on first use, which docker keeps too).
 
 use crate::config::{self, EtcFiles, Inputs};
-use crate::options::{Network, RunOptions, Settings, Sharing};
+use crate::options::{self, Network, RunOptions, Settings, Sharing, UserMount};
 use crate::record::{Lock, Record, State};
 use crate::run::terminal_size;
 use crate::time::Timestamp;
+use crate::volumes::lifecycle::Claimed;
 use crate::workdir::make_workdir;
 use crate::{names, Engine, Error};
 use berth_image::spec::{image_spec, resolve_groups, ContainerSpec, Overrides};
@@ -81,6 +83,15 @@ impl Engine {
                 }
             }
         }
+        let inherited = self.inherited_mounts(&o.volumes_from)?;
+        settings.mounts = options::complete(settings.mounts, inherited, &spec.volumes)?;
+        for m in &mut settings.mounts {
+            if let UserMount::Volume { name, .. } = m {
+                if name.is_empty() {
+                    *name = names::new_id()?;
+                }
+            }
+        }
         let id = names::new_id()?;
         let host_uts = settings.tuning.uts == Sharing::Host;
         let hostname = match (&settings.hostname, settings.network) {
@@ -100,6 +111,7 @@ impl Engine {
             hostname: &hostname,
             console,
             dir: &dir,
+            volumes: self.volumes.base(),
             etc: &etc,
         })?;
         config::check(&config)?;
@@ -126,7 +138,23 @@ impl Engine {
             .inspect_err(|_| self.containers.release_name(&name, &p.id))
     }
 
+    /// Fills the container's directory; its volumes stay locked until the record names them.
     fn fill(&self, p: &Plan, o: &RunOptions, name: String) -> Result<Record, Error> {
+        let volumes = self.claim_volumes(&p.settings.mounts)?;
+        let made = self.fill_claimed(p, o, name, &volumes);
+        if made.is_err() {
+            self.unclaim(volumes);
+        }
+        made
+    }
+
+    fn fill_claimed(
+        &self,
+        p: &Plan,
+        o: &RunOptions,
+        name: String,
+        volumes: &Claimed,
+    ) -> Result<Record, Error> {
         let dir = self.containers.dir(&p.id);
         p.etc.write(&dir)?;
         if p.settings.init {
@@ -134,6 +162,7 @@ impl Engine {
         }
         let rootfs = self.store.create_rootfs(&p.image, &p.id)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
+        self.fill_volumes(volumes, &p.settings.mounts, &rootfs.path)?;
         let mut config = p.config.clone();
         config["root"]["path"] = json!(rootfs.path);
         let path = dir.join("config.json");

@@ -2,6 +2,7 @@
 
 use crate::options::OptionsError;
 use crate::record::RecordError;
+use crate::volumes::VolumeError;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +11,8 @@ pub enum Error {
     Options(#[from] OptionsError),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
     #[error(transparent)]
     Image(#[from] berth_image::store::StoreError),
     #[error(transparent)]

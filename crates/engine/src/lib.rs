@@ -3,10 +3,11 @@
 //! the flags ([`config`]); the runtime core (`berth-container`) runs it as a library, with
 //! its state under `ROOT/runtime`. A detached container is attended by a small monitor
 //! process (the `berth` binary re-executed, see [`monitor`]) that is its parent and
-//! subreaper, keeps its output in a log and records its exit.
+//! subreaper, keeps its output in a log and records its exit. Volumes live under
+//! `ROOT/volumes/` ([`volumes`]).
 //!
 //! One module per verb: [`create`], [`start`], [`run`], [`stop`], [`kill`], [`remove`],
-//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`].
+//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`], and [`volume`]'s.
 
 mod attend;
 pub mod config;
@@ -37,6 +38,8 @@ mod status;
 pub mod stop;
 pub mod time;
 pub mod top;
+pub mod volume;
+pub mod volumes;
 pub mod wait;
 mod workdir;
 
@@ -48,11 +51,14 @@ use berth_container::Runtime;
 use berth_image::store::Store;
 use record::Containers;
 use std::path::Path;
+use volumes::Volumes;
 
-/// The engine over one `--root`: the image store, the containers and the runtime's state.
+/// The engine over one `--root`: the image store, the containers, the volumes and the
+/// runtime's state.
 pub struct Engine {
     store: Store,
     containers: Containers,
+    volumes: Volumes,
     runtime: Runtime,
     journal: journal::Journal,
 }
@@ -66,6 +72,7 @@ impl Engine {
         Ok(Engine {
             store: Store::open(root)?,
             containers: Containers::new(root),
+            volumes: Volumes::new(root),
             runtime: Runtime::new(root.join("runtime"), false),
             journal: journal::Journal::new(root),
         })

@@ -1,6 +1,6 @@
 //! `rm`: remove a container that does not run, or with `force`, kill it first. Everything
 //! goes: the runtime's state and cgroup, the overlay mount and its upper directory, the
-//! name, the container's directory.
+//! name, the container's directory; with `-v`, its anonymous volumes.
 
 use crate::record::State;
 use crate::{process, Engine, Error};
@@ -11,8 +11,9 @@ use std::time::Duration;
 pub(crate) const MONITOR_GRACE: Duration = Duration::from_secs(10);
 
 impl Engine {
-    /// Removes the container `what` names; returns its id.
-    pub fn remove(&self, what: &str, force: bool) -> Result<String, Error> {
+    /// Removes the container `what` names, and with `volumes` its anonymous volumes that
+    /// no other container uses; returns its id.
+    pub fn remove(&self, what: &str, force: bool, volumes: bool) -> Result<String, Error> {
         let id = self.containers.resolve(what)?;
         // A create or start under way holds the lock: waiting for it, we find the container
         // made, or running (which `force` kills before the next round removes it).
@@ -29,6 +30,9 @@ impl Engine {
                         let _ = berth_sys::process::kill(m.pid, libc::SIGKILL);
                     }
                     self.discard(&id, r.as_ref().map(|r| r.name.as_str()))?;
+                    if let Some(r) = r.filter(|_| volumes) {
+                        self.remove_anonymous_volumes(&r.settings.mounts)?;
+                    }
                     return Ok(id);
                 }
             };

@@ -1,7 +1,8 @@
 //! Bringing a record up to date with the system. A `running` container whose attending
 //! process (monitor or foreground `run`) was killed is still running while its init lives;
 //! once the init is gone too, it is marked exited with an unknown status, the runtime's
-//! state is removed, and with `--rm` the whole container. A directory without a record that
+//! state is removed, its `-o` volumes are released, and with `--rm` the whole container
+//! and its anonymous volumes go. A directory without a record that
 //! nobody holds locked is what a killed `create` left: it is removed.
 
 use crate::record::{Owner, Record, State};
@@ -48,9 +49,12 @@ impl Engine {
         r.monitor = None;
         if r.settings.auto_remove {
             self.discard(id, Some(&r.name))?;
+            self.release_volumes(&r.settings.mounts)?;
+            self.remove_anonymous_volumes(&r.settings.mounts)?;
             return Ok(None);
         }
         self.containers.save(&r)?;
+        self.release_volumes(&r.settings.mounts)?;
         Ok(Some(r))
     }
 

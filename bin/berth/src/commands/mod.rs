@@ -4,6 +4,7 @@ mod create;
 mod events;
 mod exec;
 mod export;
+mod filters;
 mod generate;
 mod groups;
 mod history;
@@ -30,6 +31,7 @@ mod start;
 mod stop;
 mod tag;
 mod top;
+mod volume;
 mod wait;
 
 use crate::context::Context;
@@ -76,6 +78,9 @@ pub enum Command {
     /// Manage images (the same verbs as above).
     #[command(subcommand)]
     Image(groups::Image),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::Volume),
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
@@ -115,6 +120,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
     match cmd {
         Command::Container(c) => run(c.into(), ctx),
         Command::Image(c) => run(c.into(), ctx),
+        Command::Volume(v) => done(volume::run(v, ctx)),
         Command::Run(a) => run::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
         Command::Monitor(a) => monitor::run(a, ctx),

@@ -5,6 +5,7 @@ use berth_engine::list::Summary;
 use berth_engine::time::{human, Timestamp};
 use serde_json::{json, Value};
 
+use super::filters::{label_matches, Filters};
 use crate::context::Context;
 use crate::format::{self, Columns};
 
@@ -58,11 +59,20 @@ pub const COLUMNS: Columns = Columns {
 };
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let filters = Filters::parse(&a.filters)?;
+    let keys = ["id", "name", "label", "status", "exited", "ancestor"];
+    let filters = Filters::parse(&a.filters, &keys)?;
+    for (k, v) in filters.each() {
+        if k == "exited" && v.parse::<i32>().is_err() {
+            bail!("--filter {k}={v}: want an exit status");
+        }
+        if k == "status" && !["created", "running", "exited"].contains(&v) {
+            bail!("--filter {k}={v}: want created, running or exited");
+        }
+    }
     let engine = ctx.engine()?;
     let take = if a.latest { Some(1) } else { a.last };
     let mut list = engine.list(a.all || take.is_some())?;
-    list.retain(|c| filters.keep(c, &|image| engine.image_id(image)));
+    list.retain(|c| filters.keep(|k, v| passes(c, k, v, &|image| engine.image_id(image))));
     if let Some(n) = take {
         list.truncate(n);
     }
@@ -122,53 +132,17 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-/// `--filter KEY=VALUE`s, grouped by key.
-struct Filters(Vec<(String, Vec<String>)>);
-
-impl Filters {
-    fn parse(list: &[String]) -> anyhow::Result<Filters> {
-        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-        for f in list {
-            let Some((k, v)) = f.split_once('=') else {
-                bail!("--filter {f:?}: want KEY=VALUE");
-            };
-            if !["id", "name", "label", "status", "exited", "ancestor"].contains(&k) {
-                bail!(
-                    "--filter {f:?}: unknown filter {k:?} (id, name, label, status, exited, ancestor)"
-                );
-            }
-            if k == "exited" && v.parse::<i32>().is_err() {
-                bail!("--filter {f:?}: want an exit status");
-            }
-            if k == "status" && !["created", "running", "exited"].contains(&v) {
-                bail!("--filter {f:?}: want created, running or exited");
-            }
-            match groups.iter_mut().find(|(key, _)| key == k) {
-                Some((_, vs)) => vs.push(v.to_string()),
-                None => groups.push((k.to_string(), vec![v.to_string()])),
-            }
+/// Whether `c` passes filter `key=v`; `image_id` gives the ID an image reference names.
+fn passes(c: &Summary, key: &str, v: &str, image_id: &dyn Fn(&str) -> Option<String>) -> bool {
+    match key {
+        "id" => c.id.starts_with(v),
+        "name" => c.names.iter().any(|n| n.contains(v)),
+        "label" => label_matches(&c.labels, v),
+        "status" => c.state.to_string() == v,
+        "exited" => {
+            c.state.to_string() == "exited" && c.exit_code.map(|e| e.to_string()) == Some(v.into())
         }
-        Ok(Filters(groups))
-    }
-
-    /// Whether `c` passes; `image_id` gives the ID an image reference names, if any.
-    fn keep(&self, c: &Summary, image_id: &dyn Fn(&str) -> Option<String>) -> bool {
-        self.0.iter().all(|(k, values)| {
-            values.iter().any(|v| match k.as_str() {
-                "id" => c.id.starts_with(v.as_str()),
-                "name" => c.names.iter().any(|n| n.contains(v.as_str())),
-                "label" => match v.split_once('=') {
-                    Some((k, want)) => c.labels.get(k).is_some_and(|l| l == want),
-                    None => c.labels.contains_key(v.as_str()),
-                },
-                "status" => c.state.to_string() == *v,
-                "exited" => {
-                    c.state.to_string() == "exited"
-                        && c.exit_code.map(|e| e.to_string()) == Some(v.clone())
-                }
-                "ancestor" => c.image == *v || image_id(v).is_some_and(|id| id == c.image_id),
-                _ => false,
-            })
-        })
+        "ancestor" => c.image == v || image_id(v).is_some_and(|id| id == c.image_id),
+        _ => false,
     }
 }

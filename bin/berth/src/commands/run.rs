@@ -33,9 +33,18 @@ pub struct ContainerArgs {
     /// Replace the image's entrypoint ("" clears it; a JSON array gives several words).
     #[arg(long, allow_hyphen_values = true)]
     entrypoint: Option<String>,
-    /// Bind mount: HOST:CONTAINER[:ro|rw].
-    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:ro|rw]")]
+    /// Bind mount or volume: [HOST-DIR|VOLUME:]CONTAINER-DIR[:OPTIONS] (a volume is made
+    /// on first use; without a source, an anonymous volume).
+    #[arg(short, long = "volume", value_name = "[SOURCE:]CONTAINER[:OPTIONS]")]
     volume: Vec<String>,
+    /// A mount in docker's syntax: type=bind|volume|tmpfs,source=,target=,readonly,
+    /// bind-propagation=, bind-recursive=, volume-opt=, volume-label=, volume-nocopy,
+    /// tmpfs-size=, tmpfs-mode=.
+    #[arg(long = "mount", value_name = "type=TYPE,...")]
+    mount: Vec<String>,
+    /// Mount the binds and volumes of another container (read-only with :ro).
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:ro|rw]")]
+    volumes_from: Vec<String>,
     /// Mount a tmpfs: PATH[:OPTIONS].
     #[arg(long)]
     tmpfs: Vec<String>,
@@ -236,6 +245,8 @@ impl ContainerArgs {
             user: self.user,
             entrypoint: self.entrypoint,
             volumes: self.volume,
+            mounts: self.mount,
+            volumes_from: self.volumes_from,
             tmpfs: self.tmpfs,
             hostname: self.hostname,
             read_only: self.read_only,

@@ -30,6 +30,8 @@ pub struct Inputs<'a> {
     pub console: Option<(u16, u16)>,
     /// The container's directory, holding the generated /etc files.
     pub dir: &'a Path,
+    /// `ROOT/volumes`, where the volumes it mounts are.
+    pub volumes: &'a Path,
     pub etc: &'a EtcFiles,
 }
 
@@ -137,6 +139,7 @@ mod tests {
             hostname: "abc",
             console: Some((24, 80)),
             dir: Path::new("/c"),
+            volumes: Path::new("/v"),
             etc: &etc,
         })
     }

@@ -5,12 +5,15 @@ mod mounts;
 mod tuning;
 mod values;
 
+pub use mounts::complete;
+pub(crate) use mounts::volumes_from;
 pub use tuning::{Device, DeviceRule, Seccomp, Sharing, Tuning, TuningFlags, Ulimit};
 
 pub use values::{env_files, env_list, labels};
 
 use crate::logging::{Driver, LogConfig};
-use mounts::{tmpfs, volume};
+use crate::volumes::VolumeSpec;
+use mounts::{mount, tmpfs, volume};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,8 +56,12 @@ pub struct RunOptions {
     pub user: Option<String>,
     /// `""` clears the image's entrypoint; `["a","b"]` (JSON) gives several words.
     pub entrypoint: Option<String>,
-    /// `HOST:CONTAINER[:ro|rw]`.
+    /// `[SOURCE:]CONTAINER[:OPTIONS]`: a host path, a volume name, or an anonymous volume.
     pub volumes: Vec<String>,
+    /// `--mount type=bind|volume|tmpfs,...`.
+    pub mounts: Vec<String>,
+    /// `CONTAINER[:ro|rw]`: the binds and volumes of another container.
+    pub volumes_from: Vec<String>,
     /// `PATH[:OPTIONS]`.
     pub tmpfs: Vec<String>,
     pub hostname: Option<String>,
@@ -131,7 +138,8 @@ pub enum Network {
     Host,
 }
 
-/// A mount asked for with `-v` or `--tmpfs`.
+/// A mount asked for with `-v`, `--mount`, `--tmpfs` or `--volumes-from`, or an image's
+/// VOLUME.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum UserMount {
@@ -143,6 +151,9 @@ pub enum UserMount {
         /// `:ro-non-recursive`: only the top mount read-only, as docker before 25.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         top_only: bool,
+        /// `bind-recursive=disabled`: the mounts below the source do not come along.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        non_recursive: bool,
         /// `shared`, `slave`, `private` and their `r` forms (default `rprivate`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         propagation: Option<String>,
@@ -151,14 +162,38 @@ pub enum UserMount {
         destination: String,
         options: Vec<String>,
     },
+    Volume {
+        /// Empty in a parsed flag for an anonymous volume, until `create` names it.
+        name: String,
+        destination: String,
+        read_only: bool,
+        /// Made for this container (`-v /path`, `--mount` without a source, an image's
+        /// VOLUME): `rm -v` and `--rm` remove it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        anonymous: bool,
+        /// `nocopy`: an empty volume is not filled from the image.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_copy: bool,
+        /// How it is made if it does not exist (`--mount volume-opt=`, `volume-label=`).
+        #[serde(default, skip_serializing_if = "VolumeSpec::is_empty")]
+        spec: VolumeSpec,
+    },
 }
 
 impl UserMount {
     pub fn destination(&self) -> &str {
         match self {
-            UserMount::Bind { destination, .. } | UserMount::Tmpfs { destination, .. } => {
-                destination
-            }
+            UserMount::Bind { destination, .. }
+            | UserMount::Tmpfs { destination, .. }
+            | UserMount::Volume { destination, .. } => destination,
+        }
+    }
+
+    /// The volume it mounts, if it mounts one.
+    pub fn volume(&self) -> Option<&str> {
+        match self {
+            UserMount::Volume { name, .. } => Some(name),
+            _ => None,
         }
     }
 }
@@ -231,6 +266,9 @@ impl RunOptions {
         for v in &self.volumes {
             mounts.push(volume(v)?);
         }
+        for m in &self.mounts {
+            mounts.push(mount(m)?);
+        }
         for t in &self.tmpfs {
             mounts.push(tmpfs(t)?);
         }
@@ -240,11 +278,14 @@ impl RunOptions {
                 .any(|o| o.destination() == m.destination())
             {
                 return Err(bad(
-                    "-v/--tmpfs",
+                    "-v/--mount/--tmpfs",
                     m.destination(),
                     "destination given twice",
                 ));
             }
+        }
+        for f in &self.volumes_from {
+            volumes_from(f)?;
         }
         if let Some(h) = &self.hostname {
             hostname(h)?;
@@ -376,7 +417,14 @@ mod tests {
                     tmpfs: vec!["/a".into(), "/a/".into()],
                     ..Default::default()
                 },
-                "-v/--tmpfs",
+                "-v/--mount/--tmpfs",
+            ),
+            (
+                RunOptions {
+                    volumes_from: vec!["a:rx".into()],
+                    ..Default::default()
+                },
+                "--volumes-from",
             ),
         ] {
             let e = check(o).unwrap_err();

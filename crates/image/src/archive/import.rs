@@ -169,13 +169,18 @@ fn apply_change(config: &mut Map<String, Value>, change: &str) -> Result<(), Str
             } else {
                 "Volumes"
             };
+            // Both take words; VOLUME also a JSON list, as in a Dockerfile.
+            let items: Vec<String> = match rest.starts_with('[') && key == "Volumes" {
+                true => serde_json::from_str(rest).map_err(|e| format!("bad JSON list: {e}"))?,
+                false => rest.split_whitespace().map(String::from).collect(),
+            };
             let obj = config.entry(key).or_insert_with(|| json!({}));
             let obj = obj.as_object_mut().ok_or("not an object")?;
-            for item in rest.split_whitespace() {
+            for item in items {
                 let item = if key == "ExposedPorts" && !item.contains('/') {
                     format!("{item}/tcp")
                 } else {
-                    item.to_string()
+                    item
                 };
                 obj.insert(item, json!({}));
             }
@@ -222,6 +227,13 @@ mod tests {
         apply_change(&mut c, "ENV A=1 B=2").unwrap();
         apply_change(&mut c, "EXPOSE 80 53/udp").unwrap();
         apply_change(&mut c, "LABEL k=v").unwrap();
+        apply_change(&mut c, r#"VOLUME ["/data", "/logs"]"#).unwrap();
+        apply_change(&mut c, "VOLUME /cache").unwrap();
+        assert_eq!(
+            c["Volumes"],
+            json!({"/data": {}, "/logs": {}, "/cache": {}})
+        );
+        assert!(apply_change(&mut c, r#"VOLUME ["/x""#).is_err());
         assert_eq!(c["Cmd"], json!(["/bin/sh"]));
         assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "echo hi"]));
         assert_eq!(c["Env"], json!(["A=1", "B=2"]));
