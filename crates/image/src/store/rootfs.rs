@@ -93,6 +93,17 @@ impl Store {
         fs::write(dir.join("layers"), chain_list.join("\n")).map_err(io_err("write", dir))?;
         fs::write(dir.join("image"), image.manifest_digest.to_string())
             .map_err(io_err("write", dir))?;
+        self.mount_overlay(id, dir, lowers)?;
+        Ok(Rootfs {
+            id: id.to_string(),
+            path: merged,
+            upper,
+        })
+    }
+
+    /// Mounts the overlay of the root filesystem directory `dir` over `lowers` (top first).
+    fn mount_overlay(&self, id: &str, dir: &Path, lowers: &[String]) -> Result<(), StoreError> {
+        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
         let mut opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             lowers.join(":"),
@@ -110,12 +121,51 @@ impl Store {
                 why: "too many layers or a store path with ',' or ':' for overlay options".into(),
             });
         }
-        sys::mount_overlay(&merged, &opts).map_err(io_err("mount overlay", &merged))?;
+        sys::mount_overlay(&merged, &opts).map_err(io_err("mount overlay", &merged))
+    }
+
+    /// Container `id`'s root filesystem, as made by [`Store::create_rootfs`].
+    pub fn rootfs(&self, id: &str) -> Result<Rootfs, StoreError> {
+        let dir = self.rootfs_dir(id)?;
+        if !dir.join("upper").is_dir() {
+            return Err(StoreError::NotFound(format!("rootfs {id}")));
+        }
         Ok(Rootfs {
             id: id.to_string(),
-            path: merged,
-            upper,
+            path: dir.join("merged"),
+            upper: dir.join("upper"),
         })
+    }
+
+    /// The lower directories of container `id`'s root filesystem, top first, from the
+    /// chain IDs its directory records.
+    pub fn rootfs_lowers(&self, id: &str) -> Result<Vec<PathBuf>, StoreError> {
+        let layers = self.rootfs_dir(id)?.join("layers");
+        let text = fs::read_to_string(&layers).map_err(io_err("read", &layers))?;
+        let chains = text
+            .lines()
+            .map(str::parse)
+            .collect::<Result<Vec<Digest>, _>>()?;
+        self.lowers_of(&chains, &format!("rootfs {id}"))
+    }
+
+    /// Mounts container `id`'s root filesystem again where it is not mounted (after a
+    /// reboot); true if it mounted it. Callers do it in a mount namespace of their own,
+    /// which takes the mount away with it.
+    pub fn remount_rootfs(&self, id: &str) -> Result<bool, StoreError> {
+        let dir = self.rootfs_dir(id)?;
+        let merged = dir.join("merged");
+        let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).map_err(io_err("stat", p));
+        if dev(&merged)? != dev(&dir)? {
+            return Ok(false);
+        }
+        let lowers: Vec<String> = self
+            .rootfs_lowers(id)?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        self.mount_overlay(id, &dir, &lowers)?;
+        Ok(true)
     }
 
     /// Unmounts and removes container `id`'s root filesystem (and its changes).

@@ -94,18 +94,28 @@ impl Store {
     /// The trees of `image`'s snapshots that make its root filesystem, top first. Below a
     /// layer whose root is opaque nothing shows, so the list ends there.
     pub(crate) fn lower_dirs(&self, image: &Image) -> Result<Vec<PathBuf>, StoreError> {
+        let chains: Vec<Digest> = image.layers()?.into_iter().map(|l| l.chain_id).collect();
+        self.lowers_of(&chains, &format!("image {}", image.id))
+    }
+
+    /// The snapshot trees of the stack `chains` (bottom first), top first; `what` names
+    /// the stack in errors.
+    pub(crate) fn lowers_of(
+        &self,
+        chains: &[Digest],
+        what: &str,
+    ) -> Result<Vec<PathBuf>, StoreError> {
         let mut out = Vec::new();
-        for l in image.layers()?.iter().rev() {
-            let Some(meta) = self.snapshot_meta(&l.chain_id)? else {
+        for chain in chains.iter().rev() {
+            let Some(meta) = self.snapshot_meta(chain)? else {
                 return Err(StoreError::Invalid {
-                    what: format!("image {}", image.id),
+                    what: what.to_string(),
                     why: format!(
-                        "snapshot {} is missing or incomplete; pull or load the image again",
-                        l.chain_id
+                        "snapshot {chain} is missing or incomplete; pull or load the image again"
                     ),
                 });
             };
-            out.push(self.snapshot_path(&l.chain_id));
+            out.push(self.snapshot_path(chain));
             if meta.opaque_root {
                 break;
             }
