@@ -6,11 +6,15 @@
 //! subreaper, keeps its output in a log and records its exit.
 //!
 //! One module per verb: [`create`], [`start`], [`run`], [`stop`], [`kill`], [`remove`],
-//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`].
+//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`], [`cp`], [`diff`],
+//! [`commit`].
 
 mod attend;
+pub mod commit;
 pub mod config;
+pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod export;
@@ -69,6 +73,16 @@ impl Engine {
         let id = self.containers.resolve(what)?;
         self.refresh(&id)?
             .ok_or_else(|| Error::NoSuchContainer(what.to_string()))
+    }
+
+    /// The OCI config generated for container `r` (its bundle's `config.json`).
+    pub(crate) fn oci_config(&self, r: &Record) -> Result<serde_json::Value, Error> {
+        let path = self.containers.dir(&r.id).join("config.json");
+        let data = std::fs::read(&path).map_err(Error::path(&path))?;
+        serde_json::from_slice(&data).map_err(|e| Error::Failed {
+            name: r.name.clone(),
+            reason: format!("{}: {e}", path.display()),
+        })
     }
 
     /// Changes container `id`'s record under its lock; `None` when the container is gone.
