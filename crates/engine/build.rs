@@ -34,6 +34,8 @@ fn main() -> Result<(), String> {
         .status();
     match status {
         Ok(s) if s.success() => Ok(()),
-        other => Err(format!("building berth-init (init/main.rs) failed: {other:?}")),
+        other => Err(format!(
+            "building berth-init (init/main.rs) failed: {other:?}"
+        )),
     }
 }

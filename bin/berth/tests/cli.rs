@@ -226,3 +226,66 @@ fn privileged_gets_the_hosts_devices() {
     assert_eq!(e.ok(&["run", "--rm", "busybox", "sh", "-c", script]), "");
     e.assert_clean();
 }
+
+#[test]
+fn pause_unpause_restart_rename() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do date +%s%N > /tmp/now; sleep 0.05; done",
+    ]);
+    e.ok(&["pause", "ticker"]);
+    assert_eq!(
+        e.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "ticker"
+        ]),
+        "paused true\n"
+    );
+    assert!(e.ok(&["ps"]).contains("(Paused)"));
+    assert_eq!(e.ok(&["ps", "--format", "{{.State}}"]), "paused\n");
+    // Frozen: its clock does not move.
+    let rootfs = e.ok(&["inspect", "-f", "{{.Rootfs}}", "ticker"]);
+    let now = std::path::Path::new(rootfs.trim()).join("tmp/now");
+    let before = std::fs::read_to_string(&now).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&now).unwrap(), before);
+    assert!(e.fail(1, &["pause", "nosuch"]).contains("nosuch"));
+    e.ok(&["unpause", "ticker"]);
+    common::engine::eventually("ticking again", || {
+        std::fs::read_to_string(&now).unwrap() != before
+    });
+    let pid = e.ok(&["inspect", "-f", "{{.State.Pid}}", "ticker"]);
+    e.ok(&["restart", "-t", "0", "ticker"]);
+    let again = e.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.Pid}}",
+        "ticker",
+    ]);
+    assert!(
+        again.starts_with("running ") && !again.ends_with(&pid),
+        "{again} vs {pid}"
+    );
+    e.ok(&["rename", "ticker", "clock"]);
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]), "clock\n");
+    assert!(e.fail(1, &["inspect", "ticker"]).contains("ticker"));
+    e.ok(&["run", "-d", "--name", "other", "busybox", "sleep", "1000"]);
+    assert!(e.fail(1, &["rename", "clock", "other"]).contains("in use"));
+    assert!(e
+        .fail(1, &["rename", "clock", "bad name"])
+        .contains("bad name"));
+    // The old name is free again.
+    e.ok(&["container", "rename", "other", "ticker"]);
+    assert!(e.fail(1, &["unpause", "clock"]).contains("paused"));
+    e.ok(&["rm", "-f", "clock", "ticker"]);
+    e.assert_clean();
+}

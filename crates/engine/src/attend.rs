@@ -45,6 +45,7 @@ impl Observer for Attendant<'_> {
         r.exit_code = None;
         r.error = None;
         r.oom_killed = false;
+        r.manually_stopped = false;
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
         // Started: other commands may act on it now.
@@ -99,6 +100,8 @@ impl Engine {
             });
         }
         self.clear_runtime(id)?;
+        // After a host reboot the root filesystem is no longer mounted.
+        self.store.ensure_rootfs(id)?;
         self.join_shared_namespaces(&r)?;
         let opts = CreateOptions {
             id: id.to_string(),

@@ -2,8 +2,8 @@
 //! is the container's as docker makes it (the image's, with `run`'s `-e`, `-u`, `-w`,
 //! `--entrypoint`, command, labels and stop signal on top) with the `-c` instructions
 //! applied; those are checked before anything is made. A running container is frozen
-//! (its cgroup's freezer, `berth_container::pause`) while its changes are read, as docker's
-//! `commit --pause` (the default) does.
+//! (its cgroup's freezer, as `berth pause` does) while its changes are read, as docker's
+//! `commit --pause` (the default) does; one already paused stays paused.
 
 use crate::options::Settings;
 use crate::{Engine, Error, Record};
@@ -55,11 +55,11 @@ impl Engine {
         Ok(changes.into_image(&base, &opts, reference.as_ref())?)
     }
 
-    /// Packs the container's changes, frozen if `pause` and it runs.
+    /// Packs the container's changes, frozen if `pause` and it runs (and is not paused).
     fn read_changes(&self, r: &Record, pause: bool) -> Result<image_commit::Changes<'_>, Error> {
         let mounts = self.mount_points(r)?;
-        let running = pause && self.init(&r.id)?.is_some();
-        if !running {
+        let freeze = pause && self.init(&r.id)?.is_some() && !self.paused(&r.id);
+        if !freeze {
             return Ok(image_commit::pack_changes(&self.store, &r.id, &mounts)?);
         }
         let mask = berth_sys::signal::block(&HELD).map_err(Error::io("block signals"))?;

@@ -152,6 +152,8 @@ impl Engine {
             started_at: None,
             finished_at: None,
             oom_killed: false,
+            restart_count: 0,
+            manually_stopped: false,
             monitor: None,
             error: None,
             stop_signal: p

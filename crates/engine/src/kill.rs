@@ -11,6 +11,9 @@ impl Engine {
             reason: format!("--signal {signal:?}: unknown signal"),
         })?;
         let r = self.settled(what)?;
+        if r.state == State::Running {
+            self.stopped_by_hand(&r.id)?;
+        }
         if r.state != State::Running {
             return Err(Error::WrongState {
                 name: r.name,

@@ -29,6 +29,8 @@ pub struct Summary {
     pub mounts: Vec<String>,
     /// The networks it is on (`none` and `host` included).
     pub networks: Vec<String>,
+    /// Frozen by `pause`.
+    pub paused: bool,
     /// Its own labels (`--label`).
     pub labels: std::collections::BTreeMap<String, String>,
 }
@@ -39,6 +41,11 @@ fn status_text(r: &Record, now: Timestamp) -> String {
     match r.state {
         State::Created => "Created".into(),
         State::Running => format!("Up {}", since(r.started_at)),
+        State::Restarting => format!(
+            "Restarting ({}) {} ago",
+            r.exit_code.map_or("unknown".into(), |c| c.to_string()),
+            since(r.finished_at)
+        ),
         State::Exited => format!(
             "Exited ({}) {} ago",
             r.exit_code.map_or("unknown".into(), |c| c.to_string()),
@@ -73,7 +80,9 @@ impl Engine {
                 .and_then(|v| v.as_str().map(String::from))
                 .into_iter()
                 .collect();
+            let paused = r.state == State::Running && self.paused(&id);
             out.push(Summary {
+                paused,
                 networks,
                 labels: r.settings.labels.clone(),
                 status: status_text(&r, now),

@@ -24,6 +24,10 @@ impl Engine {
                 Some(r) if r.state == State::Running => r,
                 // No record once its creator let go: what a killed create left.
                 r => {
+                    // A monitor pausing before a restart goes with its container.
+                    if let Some(m) = r.as_ref().and_then(|r| r.monitor).filter(|m| m.alive()) {
+                        let _ = berth_sys::process::kill(m.pid, libc::SIGKILL);
+                    }
                     self.discard(&id, r.as_ref().map(|r| r.name.as_str()))?;
                     return Ok(id);
                 }
@@ -35,8 +39,10 @@ impl Engine {
                     action: "remove it (stop it first, or use rm -f)",
                 });
             }
-            // Its attendant records the exit under the lock.
+            // Its attendant records the exit under the lock; its restart policy must not
+            // bring it back.
             drop(lock);
+            self.stopped_by_hand(&id)?;
             let _ = berth_container::kill::kill(&self.runtime, &id, libc::SIGKILL, true);
             if let Some(m) = r.monitor {
                 process::wait_exit(m, Some(MONITOR_GRACE))?;

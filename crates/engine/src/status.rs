@@ -67,7 +67,7 @@ impl Engine {
 
     /// Whether `r` says running but neither its attending process nor its init lives.
     fn attendant_lost(&self, r: &Record) -> Result<bool, Error> {
-        Ok(r.state == State::Running
+        Ok(matches!(r.state, State::Running | State::Restarting)
             && !r.monitor.is_some_and(|m| m.alive())
             && self.init(&r.id)?.is_none())
     }

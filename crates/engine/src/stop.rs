@@ -12,9 +12,14 @@ impl Engine {
     /// Without `timeout`, the container's `--stop-timeout` or 10 s, as docker.
     pub fn stop(&self, what: &str, timeout: Option<Duration>) -> Result<(), Error> {
         let r = self.settled(what)?;
-        if r.state != State::Running {
+        if matches!(r.state, State::Created | State::Exited) {
             return Ok(());
         }
+        // Its restart policy must not bring it back; a pending restart is called off.
+        self.stopped_by_hand(&r.id)?;
+        let Some(r) = self.refresh(&r.id)?.filter(|r| r.state == State::Running) else {
+            return Ok(());
+        };
         let timeout = timeout.unwrap_or_else(|| {
             Duration::from_secs(r.settings.stop_timeout.map_or(10, |t| t.max(0) as u64))
         });

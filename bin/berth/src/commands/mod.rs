@@ -6,6 +6,7 @@ mod create;
 mod diff;
 mod exec;
 mod export;
+mod generate;
 mod groups;
 mod history;
 mod images;
@@ -17,9 +18,12 @@ mod login;
 mod logout;
 mod logs;
 mod monitor;
+mod pause;
 mod ps;
 mod pull;
 mod push;
+mod rename;
+mod restart;
 mod rm;
 mod rmi;
 mod run;
@@ -63,6 +67,13 @@ pub enum Command {
     Save(save::Args),
     Load(load::Args),
     Import(import::Args),
+    Generate(generate::Args),
+    /// Freeze every process of containers.
+    Pause(pause::Args),
+    /// Thaw every process of containers.
+    Unpause(pause::Args),
+    Restart(restart::Args),
+    Rename(rename::Args),
     /// Manage containers (the same verbs as above).
     #[command(subcommand)]
     Container(groups::Container),
@@ -119,6 +130,11 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Cp(a) => done(cp::run(a, ctx)),
         Command::Diff(a) => done(diff::run(a, ctx)),
         Command::Commit(a) => done(commit::run(a, ctx)),
+        Command::Generate(a) => done(generate::run(a, ctx)),
+        Command::Pause(a) => done(pause::run(a, ctx, true)),
+        Command::Unpause(a) => done(pause::run(a, ctx, false)),
+        Command::Restart(a) => done(restart::run(a, ctx)),
+        Command::Rename(a) => done(rename::run(a, ctx)),
         Command::Stop(a) => done(stop::run(a, ctx)),
         Command::Kill(a) => done(kill::run(a, ctx)),
         Command::Rm(a) => done(rm::run(a, ctx)),

@@ -90,8 +90,9 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         .reason
         .as_ref()
         .filter(|_| c.exit_code.is_none_or(|code| code > 128));
-    let status = match reason {
-        Some(why) if with_reason => format!("{}: {why}", c.status),
+    let status = match (reason, c.paused) {
+        (_, true) => format!("{} (Paused)", c.status),
+        (Some(why), false) if with_reason => format!("{}: {why}", c.status),
         _ => c.status.clone(),
     };
     json!({
@@ -101,7 +102,7 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         "CreatedAt": c.created.docker(),
         "RunningFor": format!("{} ago", human(c.created.seconds_until(Timestamp::now()))),
         "Ports": "",
-        "State": c.state.to_string(),
+        "State": if c.paused { "paused".to_string() } else { c.state.to_string() },
         "Status": status,
         "Names": c.names.join(","),
         "Mounts": c.mounts.join(","),

@@ -147,18 +147,21 @@ pub struct ContainerArgs {
     /// Seconds `stop` waits before SIGKILL (default 10).
     #[arg(long, allow_negative_numbers = true)]
     stop_timeout: Option<i64>,
-    /// Image (name or ID).
-    image: String,
-    /// Command and arguments (default: the image's).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// Start it again when it ends: no, on-failure[:N], always, unless-stopped.
+    #[arg(long)]
+    restart: Option<String>,
+    /// Image (name or ID), then the command and its arguments (default: the image's). As in
+    /// docker, flags end at the image: what follows it is the command's.
+    #[arg(value_name = "IMAGE [COMMAND [ARG...]]", required = true, num_args = 1.., trailing_var_arg = true)]
+    image_and_command: Vec<String>,
 }
 
 impl ContainerArgs {
     pub fn options(self, detach: bool) -> RunOptions {
+        let mut words = self.image_and_command.into_iter();
         RunOptions {
-            image: self.image,
-            command: self.command,
+            image: words.next().unwrap_or_default(),
+            command: words.collect(),
             name: self.name,
             detach,
             remove: self.rm,
@@ -207,6 +210,7 @@ impl ContainerArgs {
             init: self.init,
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
+            restart: self.restart,
         }
     }
 }

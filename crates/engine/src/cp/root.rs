@@ -169,7 +169,7 @@ fn set_up(
         None,
     )
     .map_err(|e| format!("make the mount namespace private: {e}"))?;
-    let remounted = store.remount_rootfs(id).map_err(|e| e.to_string())?;
+    let remounted = store.ensure_rootfs(id).map_err(|e| e.to_string())?;
     let merged = store.rootfs(id).map_err(|e| e.to_string())?.path;
     let root = sysfs::open(&merged, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| format!("{}: {e}", merged.display()))?;

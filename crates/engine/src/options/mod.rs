@@ -14,7 +14,9 @@ use mounts::{tmpfs, volume};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use values::{caps, cgroup_parent, cpus, entrypoint, hostname, memory, network, pids_limit};
+use values::{
+    caps, cgroup_parent, cpus, entrypoint, hostname, memory, network, pids_limit, restart,
+};
 
 /// A flag with a bad value; the message names the flag and the value.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,35 @@ pub struct RunOptions {
     pub stop_signal: Option<String>,
     /// Seconds `stop` waits before SIGKILL.
     pub stop_timeout: Option<i64>,
+    /// `no` (default), `on-failure[:N]`, `always`, `unless-stopped`.
+    pub restart: Option<String>,
+}
+
+/// When the container's monitor starts it again after it ends (`--restart`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "name")]
+pub enum Restart {
+    #[default]
+    No,
+    /// After a non-zero exit, at most `max` times.
+    OnFailure { max: Option<u32> },
+    /// Whatever the exit, unless stopped by hand; also when berth starts the restartable ones
+    /// after a reboot.
+    Always,
+    /// As always, but not after a reboot when it had been stopped by hand.
+    UnlessStopped,
+}
+
+impl Restart {
+    /// docker's name of the policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Restart::No => "no",
+            Restart::OnFailure { .. } => "on-failure",
+            Restart::Always => "always",
+            Restart::UnlessStopped => "unless-stopped",
+        }
+    }
 }
 
 /// How the container is networked.
@@ -172,6 +203,8 @@ pub struct Settings {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    #[serde(default)]
+    pub restart: Restart,
 }
 
 /// The CFS period `--cpus` is expressed in, as docker uses.
@@ -225,6 +258,19 @@ impl RunOptions {
         let network = network(self.network.as_deref().unwrap_or("none"))?;
         let mut env = env_files(&self.env_files, getenv)?;
         env.extend(env_list(&self.env, getenv)?);
+        let restart = self
+            .restart
+            .as_deref()
+            .map(restart)
+            .transpose()?
+            .unwrap_or_default();
+        if restart != Restart::No && self.remove {
+            return Err(bad(
+                "--restart",
+                self.restart.as_deref().unwrap_or_default(),
+                "a container removed when it ends (--rm) cannot be restarted",
+            ));
+        }
         if let Some(s) = &self.stop_signal {
             if berth_sys::signal::parse(s).is_none() {
                 return Err(bad("--stop-signal", s, "unknown signal"));
@@ -256,6 +302,7 @@ impl RunOptions {
             init: self.init,
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
+            restart,
         })
     }
 }

@@ -214,6 +214,32 @@ pub(super) fn cgroup_parent(s: &str) -> Result<String, OptionsError> {
     Ok(format!("/{}", names.join("/")))
 }
 
+/// `--restart no|on-failure[:N]|always|unless-stopped`.
+pub(super) fn restart(s: &str) -> Result<super::Restart, OptionsError> {
+    use super::Restart;
+    Ok(match s.split_once(':') {
+        None if s == "no" => Restart::No,
+        None if s == "always" => Restart::Always,
+        None if s == "unless-stopped" => Restart::UnlessStopped,
+        None if s == "on-failure" => Restart::OnFailure { max: None },
+        Some(("on-failure", n)) => Restart::OnFailure {
+            max: Some(
+                n.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("--restart", s, "on-failure:N wants a positive count"))?,
+            ),
+        },
+        _ => {
+            return Err(bad(
+                "--restart",
+                s,
+                "want no, on-failure[:N], always or unless-stopped",
+            ))
+        }
+    })
+}
+
 pub(super) fn network(s: &str) -> Result<Network, OptionsError> {
     match s {
         "none" => Ok(Network::None),

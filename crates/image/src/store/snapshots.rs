@@ -94,26 +94,23 @@ impl Store {
     /// The trees of `image`'s snapshots that make its root filesystem, top first. Below a
     /// layer whose root is opaque nothing shows, so the list ends there.
     pub(crate) fn lower_dirs(&self, image: &Image) -> Result<Vec<PathBuf>, StoreError> {
-        let chains: Vec<Digest> = image.layers()?.into_iter().map(|l| l.chain_id).collect();
-        self.lowers_of(&chains, &format!("image {}", image.id))
+        let chains: Vec<Digest> = image.layers()?.iter().map(|l| l.chain_id.clone()).collect();
+        self.lower_dirs_of(&chains)
+            .map_err(|chain| StoreError::Invalid {
+                what: format!("image {}", image.id),
+                why: format!(
+                    "snapshot {chain} is missing or incomplete; pull or load the image again"
+                ),
+            })
     }
 
-    /// The snapshot trees of the stack `chains` (bottom first), top first; `what` names
-    /// the stack in errors.
-    pub(crate) fn lowers_of(
-        &self,
-        chains: &[Digest],
-        what: &str,
-    ) -> Result<Vec<PathBuf>, StoreError> {
+    /// The overlay lower directories of the snapshots `chains` (bottom layer first), top
+    /// first, down to a layer whose root is opaque; the chain ID of a missing snapshot.
+    pub(crate) fn lower_dirs_of(&self, chains: &[Digest]) -> Result<Vec<PathBuf>, Digest> {
         let mut out = Vec::new();
         for chain in chains.iter().rev() {
-            let Some(meta) = self.snapshot_meta(chain)? else {
-                return Err(StoreError::Invalid {
-                    what: what.to_string(),
-                    why: format!(
-                        "snapshot {chain} is missing or incomplete; pull or load the image again"
-                    ),
-                });
+            let Ok(Some(meta)) = self.snapshot_meta(chain) else {
+                return Err(chain.clone());
             };
             out.push(self.snapshot_path(chain));
             if meta.opaque_root {
