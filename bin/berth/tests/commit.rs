@@ -211,8 +211,13 @@ fn a_running_container_is_frozen_for_the_commit_and_thawed() {
         "/count",
     ]);
     assert!(n.trim().parse::<u64>().unwrap() > 0);
+    // One paused by hand stays paused.
+    e.ok(&["pause", "c"]);
+    e.ok(&["commit", "c", "snap:held"]);
+    assert!(e.ok(&["ps"]).contains("(Paused)"));
+    e.ok(&["unpause", "c"]);
     e.ok(&["rm", "-f", "c"]);
-    e.ok(&["rmi", "snap:paused", "snap:live", "snap:p"]);
+    e.ok(&["rmi", "snap:paused", "snap:live", "snap:p", "snap:held"]);
     e.assert_clean();
 }
 
