@@ -17,6 +17,10 @@ pub enum Error {
     Image(#[from] berth_image::store::StoreError),
     #[error(transparent)]
     ImageSpec(#[from] berth_image::spec::SpecError),
+    #[error(transparent)]
+    Copy(#[from] crate::cp::CopyError),
+    #[error(transparent)]
+    Commit(#[from] berth_image::commit::CommitError),
     #[error("container {id}: {source}")]
     Runtime {
         id: String,

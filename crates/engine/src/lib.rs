@@ -7,11 +7,15 @@
 //! `ROOT/volumes/` ([`volumes`]).
 //!
 //! One module per verb: [`create`], [`start`], [`run`], [`stop`], [`kill`], [`remove`],
-//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`], and [`volume`]'s.
+//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`], [`cp`], [`diff`],
+//! [`commit`], and [`volume`]'s.
 
 mod attend;
+pub mod commit;
 pub mod config;
+pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod export;
@@ -91,6 +95,16 @@ impl Engine {
         let mut attrs = vec![("name", r.name.as_str()), ("image", r.image.as_str())];
         attrs.extend_from_slice(more);
         self.journal.record("container", action, &r.id, &attrs);
+    }
+
+    /// The OCI config generated for container `r` (its bundle's `config.json`).
+    pub(crate) fn oci_config(&self, r: &Record) -> Result<serde_json::Value, Error> {
+        let path = self.containers.dir(&r.id).join("config.json");
+        let data = std::fs::read(&path).map_err(Error::path(&path))?;
+        serde_json::from_slice(&data).map_err(|e| Error::Failed {
+            name: r.name.clone(),
+            reason: format!("{}: {e}", path.display()),
+        })
     }
 
     /// Changes container `id`'s record under its lock; `None` when the container is gone.

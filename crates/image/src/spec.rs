@@ -147,7 +147,7 @@ pub fn container_spec(
 }
 
 /// The image's Env with `extra` applied (same key replaces, new keys are appended).
-fn merge_env(mut env: Vec<String>, extra: &[String]) -> Vec<String> {
+pub fn merge_env(mut env: Vec<String>, extra: &[String]) -> Vec<String> {
     for e in extra {
         let key = e.split('=').next().unwrap_or(e);
         match env.iter_mut().find(|x| x.split('=').next() == Some(key)) {

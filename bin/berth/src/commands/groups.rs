@@ -2,8 +2,9 @@
 //! of the top-level verbs, here in the command line only; each verb has one implementation.
 
 use super::{
-    create, exec, export, history, images, import, inspect, kill, load, logs, pause, ps, pull,
-    push, rename, restart, rm, rmi, run, save, start, stop, tag, top, wait, Command,
+    commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load, logs,
+    pause, ps, pull, push, rename, restart, rm, rmi, run, save, start, stop, tag, top, wait,
+    Command,
 };
 
 /// `berth container VERB`.
@@ -16,6 +17,9 @@ pub enum Container {
     Ls(ps::Args),
     Logs(logs::Args),
     Export(export::Args),
+    Cp(cp::Args),
+    Diff(diff::Args),
+    Commit(commit::Args),
     Stop(stop::Args),
     Kill(kill::Args),
     #[command(visible_alias = "remove")]
@@ -58,6 +62,9 @@ impl From<Container> for Command {
             Container::Ls(a) => Command::Ps(a),
             Container::Logs(a) => Command::Logs(a),
             Container::Export(a) => Command::Export(a),
+            Container::Cp(a) => Command::Cp(a),
+            Container::Diff(a) => Command::Diff(a),
+            Container::Commit(a) => Command::Commit(a),
             Container::Stop(a) => Command::Stop(a),
             Container::Kill(a) => Command::Kill(a),
             Container::Rm(a) => Command::Rm(a),

@@ -1,6 +1,9 @@
 //! One module per command: each parses its arguments and calls berth-image or berth-engine.
 
+mod commit;
+mod cp;
 mod create;
+mod diff;
 mod events;
 mod exec;
 mod export;
@@ -46,6 +49,9 @@ pub enum Command {
     Ps(ps::Args),
     Logs(logs::Args),
     Export(export::Args),
+    Cp(cp::Args),
+    Diff(diff::Args),
+    Commit(commit::Args),
     Stop(stop::Args),
     Kill(kill::Args),
     Rm(rm::Args),
@@ -129,6 +135,9 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Ps(a) => done(ps::run(a, ctx)),
         Command::Logs(a) => done(logs::run(a, ctx)),
         Command::Export(a) => done(export::run(a, ctx)),
+        Command::Cp(a) => done(cp::run(a, ctx)),
+        Command::Diff(a) => done(diff::run(a, ctx)),
+        Command::Commit(a) => done(commit::run(a, ctx)),
         Command::Generate(a) => done(generate::run(a, ctx)),
         Command::Events(a) => done(events::run(a, ctx)),
         Command::Pause(a) => done(pause::run(a, ctx, true)),

@@ -136,18 +136,39 @@ impl Store {
             return Ok(false);
         }
         let _content = self.content_lock()?;
-        let layers = dir.join("layers");
+        let lowers: Vec<String> = self
+            .rootfs_lowers(id)?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        self.mount_overlay(id, &dir, &lowers)?;
+        Ok(true)
+    }
+
+    /// Container `id`'s root filesystem, as made by [`Store::create_rootfs`] (mounted or not).
+    pub fn rootfs(&self, id: &str) -> Result<Rootfs, StoreError> {
+        let dir = self.rootfs_dir(id)?;
+        if !dir.join("upper").is_dir() {
+            return Err(StoreError::NotFound(format!("rootfs {id}")));
+        }
+        Ok(Rootfs {
+            id: id.to_string(),
+            path: dir.join("merged"),
+            upper: dir.join("upper"),
+        })
+    }
+
+    /// The overlay lower directories of container `id`'s root filesystem, top first, from
+    /// the layers its directory records.
+    pub fn rootfs_lowers(&self, id: &str) -> Result<Vec<PathBuf>, StoreError> {
+        let layers = self.rootfs_dir(id)?.join("layers");
         let text = fs::read_to_string(&layers).map_err(io_err("read", &layers))?;
         let chains: Vec<Digest> = text.lines().filter_map(|l| l.parse().ok()).collect();
-        let lowers = self
-            .lower_dirs_of(&chains)
+        self.lower_dirs_of(&chains)
             .map_err(|chain| StoreError::Invalid {
                 what: format!("rootfs {id}"),
                 why: format!("its layer snapshot {chain} is gone"),
-            })?;
-        let lowers: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
-        self.mount_overlay(id, &dir, &lowers)?;
-        Ok(true)
+            })
     }
 
     /// Unmounts and removes container `id`'s root filesystem (and its changes).
