@@ -70,6 +70,17 @@ impl Context {
             .with_context(|| format!("opening the image store under {}", self.root.display()))
     }
 
+    /// Records an image event (docker's actions: pull, push, tag, untag, delete, load,
+    /// import, save) in the events journal.
+    pub fn image_event(&self, action: &str, id: &str, name: &str) {
+        berth_engine::journal::Journal::new(&self.root).record(
+            "image",
+            action,
+            id,
+            &[("name", name)],
+        );
+    }
+
     /// The container engine over the same root.
     pub fn engine(&self) -> anyhow::Result<Engine> {
         Ok(Engine::open(&self.root)?.with_network_config(&self.config)?)

@@ -67,7 +67,7 @@ fn help_for_every_verb_and_global_flags() {
         let help = e.ok(&[v, "--help"]);
         assert!(help.contains("Usage: berth"), "{v}: {help}");
     }
-    for group in ["container", "image"] {
+    for group in ["container", "image", "volume"] {
         let help = e.ok(&[group, "--help"]);
         for sub in help
             .lines()
@@ -224,5 +224,143 @@ fn privileged_gets_the_hosts_devices() {
     );
     // Without --privileged, none of them.
     assert_eq!(e.ok(&["run", "--rm", "busybox", "sh", "-c", script]), "");
+    e.assert_clean();
+}
+
+#[test]
+fn pause_unpause_restart_rename() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do date +%s%N > /tmp/now; sleep 0.05; done",
+    ]);
+    e.ok(&["pause", "ticker"]);
+    assert_eq!(
+        e.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "ticker"
+        ]),
+        "paused true\n"
+    );
+    assert!(e.ok(&["ps"]).contains("(Paused)"));
+    assert_eq!(e.ok(&["ps", "--format", "{{.State}}"]), "paused\n");
+    // Frozen: its clock does not move.
+    let rootfs = e.ok(&["inspect", "-f", "{{.Rootfs}}", "ticker"]);
+    let now = std::path::Path::new(rootfs.trim()).join("tmp/now");
+    let before = std::fs::read_to_string(&now).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&now).unwrap(), before);
+    assert!(e.fail(1, &["pause", "nosuch"]).contains("nosuch"));
+    e.ok(&["unpause", "ticker"]);
+    common::engine::eventually("ticking again", || {
+        std::fs::read_to_string(&now).unwrap() != before
+    });
+    let pid = e.ok(&["inspect", "-f", "{{.State.Pid}}", "ticker"]);
+    e.ok(&["restart", "-t", "0", "ticker"]);
+    let again = e.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.Pid}}",
+        "ticker",
+    ]);
+    assert!(
+        again.starts_with("running ") && !again.ends_with(&pid),
+        "{again} vs {pid}"
+    );
+    e.ok(&["rename", "ticker", "clock"]);
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}}"]), "clock\n");
+    assert!(e.fail(1, &["inspect", "ticker"]).contains("ticker"));
+    e.ok(&["run", "-d", "--name", "other", "busybox", "sleep", "1000"]);
+    assert!(e.fail(1, &["rename", "clock", "other"]).contains("in use"));
+    assert!(e
+        .fail(1, &["rename", "clock", "bad name"])
+        .contains("bad name"));
+    // The old name is free again.
+    e.ok(&["container", "rename", "other", "ticker"]);
+    assert!(e.fail(1, &["unpause", "clock"]).contains("paused"));
+    e.ok(&["rm", "-f", "clock", "ticker"]);
+    e.assert_clean();
+}
+
+#[test]
+fn events_tell_what_happened_and_follow() {
+    let e = Engine::new();
+    let since = "10m";
+    e.ok(&["run", "--name", "ev", "busybox", "true"]);
+    e.ok(&["tag", "busybox", "localhost/evimg:1"]);
+    e.ok(&["rm", "ev"]);
+    let fmt = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}";
+    let out = e.ok(&["events", "--since", since, "--until", "0s", "--format", fmt]);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with("image import"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "container create ev",
+            "container start ev",
+            "container die ev",
+            "image tag localhost/evimg:1",
+            "container destroy ev"
+        ]
+    );
+    let only = e.ok(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        "0s",
+        "--filter",
+        "event=die",
+        "--format",
+        "{{json .}}",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(only.trim()).unwrap();
+    assert_eq!(
+        (
+            v["Action"].as_str(),
+            v["Actor"]["Attributes"]["exitCode"].as_str()
+        ),
+        (Some("die"), Some("0"))
+    );
+    assert!(e
+        .ok(&[
+            "events",
+            "--since",
+            since,
+            "--until",
+            "0s",
+            "--filter",
+            "type=image"
+        ])
+        .contains(" image tag "));
+    // Following: only new events, as they happen.
+    let mut follow = e.cmd(&[
+        "events",
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]);
+    let child = follow.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    e.ok(&["run", "--rm", "--name", "later", "busybox", "true"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: SIGTERM to the child started above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "later\n");
+    assert!(e
+        .fail(1, &["events", "--filter", "colour=red"])
+        .contains("colour"));
     e.assert_clean();
 }

@@ -125,7 +125,7 @@ fn bad_flags_and_values_fail_in_one_line_with_125() {
     let cases: &[(&[&str], &str)] = &[
         (&["run", "--bogus", "busybox", "true"], "--bogus"),
         (&["create", "--bogus", "busybox"], "--bogus"),
-        (&["exec"], "<CONTAINER>"),
+        (&["exec"], "CONTAINER"),
         (&["run", "-m"], "--memory"),
         (
             &["run", "-m", "99999999999999999999g", "busybox", "true"],
@@ -282,5 +282,31 @@ fn a_program_that_cannot_run_exits_127_or_126() {
         Some(126)
     );
     e.ok(&["rm", "-f", "live"]);
+    e.assert_clean();
+}
+
+#[test]
+fn a_lost_root_filesystem_mount_comes_back_with_the_changes() {
+    let e = Engine::new();
+    let script = "cat /root/note 2>/dev/null || echo kept > /root/note";
+    e.ok(&["run", "--name", "rebooted", "busybox", "sh", "-c", script]);
+    let rootfs = e.ok(&["inspect", "-f", "{{.Rootfs}}", "rebooted"]);
+    let c = std::ffi::CString::new(rootfs.trim()).unwrap();
+    // What a host reboot does to every mount.
+    // SAFETY: umount2 of the stopped container's root filesystem mount.
+    assert_eq!(unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) }, 0);
+    // export and start mount it again, with the container's change.
+    let tar = e.b.dir.path().join("out.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "rebooted"]);
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("root/note"));
+    e.ok(&["start", "rebooted"]);
+    assert_eq!(e.ok(&["wait", "rebooted"]), "0\n");
+    assert_eq!(e.ok(&["logs", "rebooted"]), "kept\n");
+    e.ok(&["rm", "rebooted"]);
     e.assert_clean();
 }

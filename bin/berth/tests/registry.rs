@@ -283,3 +283,46 @@ fn import_save_load_interoperate_with_skopeo() {
         0
     );
 }
+
+#[test]
+#[ignore = "needs the registries of scripts/test.d/50-images.sh"]
+fn run_pulls_what_the_store_lacks_as_pull_says() {
+    let b = berth();
+    let r = format!("{}/busybox:latest", env("BERTH_TEST_PLAIN"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cgroup-parent",
+            "/berth-test/pull",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[&r, "echo", "ran"]);
+        b.run(&args)
+    };
+    // --pull never: the store has no such image.
+    let o = run(&["--pull", "never"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("busybox"));
+    // The default, missing: pulled first, as docker does.
+    let o = run(&[]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(o.stdout, b"ran\n");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("busybox"),
+        "{o:?}"
+    );
+    // Now it is there: nothing pulled.
+    let o = run(&["-q"]);
+    assert_eq!(
+        (o.stdout.as_slice(), o.stderr.as_slice()),
+        (&b"ran\n"[..], &b""[..])
+    );
+    assert!(run(&["--pull", "always", "-q"]).status.success());
+    let o = run(&["--platform", "linux/arm64"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--platform"));
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/pids/berth-test/pull");
+}

@@ -1,10 +1,13 @@
 //! Attending a container: the calling process runs it through the runtime core as its
 //! parent and subreaper (a monitor, or `berth run` in the foreground), records that it runs,
-//! then how it ended, and removes it when it was created with `--rm`.
+//! then how it ended, and removes it (with its anonymous volumes) when it was created with
+//! `--rm`. Its `-o` volumes are mounted before it starts and released when it ends.
 
 use crate::logging::{Collector, PipedStdio};
+use crate::options::{Network, Sharing};
 use crate::record::{Lock, Owner, Record, State};
 use crate::time::Timestamp;
+use crate::volumes::VolumeLock;
 use crate::{Engine, Error};
 use berth_container::create::CreateOptions;
 use berth_container::run::{Observer, Output};
@@ -18,6 +21,8 @@ struct Attendant<'a> {
     record: Record,
     /// The container's lock, held until its program runs.
     lock: Option<Lock>,
+    /// The locks of the `-o` volumes mounted for it, held as long.
+    volume_locks: Vec<VolumeLock>,
     /// Where the process that started a monitor waits to hear "ok".
     handshake: &'a mut Option<File>,
     started: bool,
@@ -44,10 +49,13 @@ impl Observer for Attendant<'_> {
         r.exit_code = None;
         r.error = None;
         r.oom_killed = false;
+        r.manually_stopped = false;
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
+        self.engine.event(r, "start", &[]);
         // Started: other commands may act on it now.
         self.lock = None;
+        self.volume_locks.clear();
         if let Some(mut h) = self.handshake.take() {
             let _ = h.write_all(b"ok");
         }
@@ -98,13 +106,22 @@ impl Engine {
             });
         }
         self.clear_runtime(id)?;
+        // After a host reboot the root filesystem is no longer mounted.
+        self.store.ensure_rootfs(id)?;
+        self.join_shared_namespaces(&r)?;
+        let network = self.network_start(&r)?;
+        let volume_locks = self.mount_volumes(&r).inspect_err(|_| {
+            let _ = self.release_volumes(&r.settings.mounts);
+            let _ = self.network_stop(id);
+        })?;
+        // Only a container with `-o` volumes has any to release when it ends.
+        let release = (!volume_locks.is_empty()).then(|| r.settings.mounts.clone());
         let opts = CreateOptions {
             id: id.to_string(),
             bundle: self.containers.dir(id),
             ..Default::default()
         };
         let name = r.name.clone();
-        let network = self.network_start(&r)?;
         let (stdio, output) = self
             .collector(&r, caller)
             .inspect_err(|_| drop(self.network_stop(id)))?;
@@ -112,6 +129,7 @@ impl Engine {
             engine: self,
             record: r,
             lock: Some(lock),
+            volume_locks,
             handshake,
             started: false,
             oom_kills: 0,
@@ -137,6 +155,13 @@ impl Engine {
             .or_else(|| stopped.err().map(|e| e.to_string()));
         let ended = self.update(id, |r| {
             if started {
+                if oom_killed {
+                    self.event(r, "oom", &[]);
+                }
+                let code = result.as_ref().map_or(String::new(), |c| c.to_string());
+                self.event(r, "die", &[("exitCode", &code)]);
+            }
+            if started {
                 r.state = State::Exited;
                 r.exit_code = result.as_ref().ok().copied();
                 r.finished_at = Some(Timestamp::now());
@@ -145,12 +170,18 @@ impl Engine {
             }
             r.error = message;
         })?;
+        if let Some(mounts) = release {
+            // Not the container's failure: a mount left is detached by the next release,
+            // or by `volume rm`.
+            let _ = self.release_volumes(&mounts);
+        }
         if let Some(r) = ended.filter(|r| r.settings.auto_remove) {
             if let Some(_lock) = self.containers.lock(id, true)? {
                 if let Some(code) = r.exit_code {
                     self.containers.keep_removed_exit(id, code)?;
                 }
                 self.discard(id, Some(&r.name))?;
+                self.remove_anonymous_volumes(&r.settings.mounts)?;
             }
         }
         result
@@ -213,5 +244,49 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// Points container `r`'s config at the namespaces it shares with other containers
+    /// (`--pid/--ipc/--uts/--network container:NAME`), which must be running.
+    fn join_shared_namespaces(&self, r: &Record) -> Result<(), Error> {
+        let t = &r.settings.tuning;
+        let network = match (r.settings.network, &r.settings.net.join) {
+            (Network::Container, Some(other)) => Sharing::Container(other.clone()),
+            _ => Sharing::Private,
+        };
+        let mut joins = Vec::new();
+        for (kind, sharing) in [
+            ("pid", &t.pid),
+            ("ipc", &t.ipc),
+            ("uts", &t.uts),
+            ("network", &network),
+        ] {
+            let Sharing::Container(other) = sharing else {
+                continue;
+            };
+            let init = self.init(other)?.ok_or_else(|| Error::Failed {
+                name: r.name.clone(),
+                reason: format!(
+                    "its {kind} namespace is container {other}'s, which is not running"
+                ),
+            })?;
+            joins.push((kind, init.pid));
+        }
+        if joins.is_empty() {
+            return Ok(());
+        }
+        let path = self.containers.dir(&r.id).join("config.json");
+        let bytes = std::fs::read(&path).map_err(Error::path(&path))?;
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+                field: "(document)".into(),
+                reason: e.to_string(),
+            })?;
+        crate::config::join_at_start(&mut config, &joins);
+        let bytes = serde_json::to_vec_pretty(&config).map_err(|e| Error::Config {
+            field: "(document)".into(),
+            reason: e.to_string(),
+        })?;
+        berth_container::state::write_atomic(&path, &bytes).map_err(Error::path(&path))
     }
 }

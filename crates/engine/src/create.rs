@@ -1,15 +1,17 @@
-//! `create`: a container from an image — its record, root filesystem, `/etc` files and OCI
-//! bundle. The flags, the image and the generated config are all checked before anything
-//! is made; a failure after that removes what the earlier steps made.
+//! `create`: a container from an image — its record, root filesystem, `/etc` files, volumes
+//! and OCI bundle. The flags, the image and the generated config are all checked before
+//! anything is made; a failure after that removes what the earlier steps made (but a named
+//! volume made on first use, which docker keeps too).
 
 use crate::config::{self, EtcFiles, Inputs};
-use crate::options::{Network, RunOptions, Settings};
+use crate::options::{self, Network, RunOptions, Settings, Sharing, UserMount};
 use crate::record::{Lock, Record, State};
 use crate::run::terminal_size;
 use crate::time::Timestamp;
+use crate::volumes::lifecycle::Claimed;
 use crate::workdir::make_workdir;
 use crate::{names, Engine, Error};
-use berth_image::spec::{image_spec, ContainerSpec, Overrides};
+use berth_image::spec::{image_spec, resolve_groups, ContainerSpec, Overrides};
 use berth_image::store::Image;
 use serde_json::{json, Value};
 
@@ -37,13 +39,32 @@ impl Engine {
                 reason: "a container with this id exists".into(),
             });
         };
-        self.make(&plan, o, &lock).inspect_err(|_| {
+        let r = self.make(&plan, o, &lock).inspect_err(|_| {
             let _ = self.discard(&plan.id, None);
-        })
+        })?;
+        self.event(&r, "create", &[]);
+        Ok(r)
     }
 
     fn plan(&self, o: &RunOptions, console: Option<(u16, u16)>) -> Result<Plan, Error> {
         let mut settings = o.check(&|k| std::env::var(k).ok())?;
+        // A namespace shared with another container names it by id from now on.
+        for sharing in [
+            &mut settings.tuning.pid,
+            &mut settings.tuning.ipc,
+            &mut settings.tuning.uts,
+        ] {
+            if let Sharing::Container(other) = sharing {
+                *other = self.containers.resolve(other)?;
+            }
+        }
+        if settings.hostname.is_some() && settings.tuning.uts != Sharing::Private {
+            return Err(Error::Options(crate::options::bad(
+                "--hostname",
+                settings.hostname.as_deref().unwrap_or_default(),
+                "the container has no UTS namespace of its own (--uts)",
+            )));
+        }
         let image = self.store.image(&o.image)?;
         let overrides = Overrides {
             entrypoint: settings.entrypoint.clone(),
@@ -52,7 +73,25 @@ impl Engine {
             user: settings.user.clone(),
             workdir: settings.workdir.clone(),
         };
-        let spec = image_spec(&self.store, &image, &overrides)?;
+        let mut spec = image_spec(&self.store, &image, &overrides)?;
+        if !settings.tuning.group_add.is_empty() {
+            let read = |p: &str| self.store.read_image_file(&image, p).ok().flatten();
+            let gids = resolve_groups(&settings.tuning.group_add, &read, &o.image)?;
+            for g in gids {
+                if !spec.user.additional_gids.contains(&g) {
+                    spec.user.additional_gids.push(g);
+                }
+            }
+        }
+        let inherited = self.inherited_mounts(&o.volumes_from)?;
+        settings.mounts = options::complete(settings.mounts, inherited, &spec.volumes)?;
+        for m in &mut settings.mounts {
+            if let UserMount::Volume { name, .. } = m {
+                if name.is_empty() {
+                    *name = names::new_id()?;
+                }
+            }
+        }
         let shared = self.plan_network(&mut settings, &spec.exposed_ports)?;
         let id = names::new_id()?;
         let read_name = |p: &std::path::Path| {
@@ -60,29 +99,28 @@ impl Engine {
                 .map(|h| h.trim().to_string())
                 .map_err(Error::path(p))
         };
+        let own_uts = settings.tuning.uts == Sharing::Private;
         let hostname = match (&settings.hostname, settings.network, &shared) {
             (Some(h), _, _) => h.clone(),
-            (None, Network::Host, _) => read_name("/proc/sys/kernel/hostname".as_ref())?,
-            (None, _, Some((dir, _))) => read_name(&dir.join("hostname"))?,
-            (None, _, None) => id[..12].to_string(),
+            (None, _, Some(dir)) if own_uts => read_name(&dir.join("hostname"))?,
+            (None, Network::None | Network::Bridge, None) if own_uts => id[..12].to_string(),
+            (None, _, _) => read_name("/proc/sys/kernel/hostname".as_ref())?,
         };
         let etc = match &shared {
-            Some((dir, _)) => EtcFiles::shared(dir),
+            Some(dir) => EtcFiles::shared(dir),
             None => EtcFiles::new(&hostname, settings.network),
         };
         let dir = self.containers.dir(&id);
-        let mut config = config::build(&Inputs {
+        let config = config::build(&Inputs {
             id: &id,
             spec: &spec,
             settings: &settings,
             hostname: &hostname,
             console,
             dir: &dir,
+            volumes: self.volumes.base(),
             etc: &etc,
         })?;
-        if let Some((_, ns)) = &shared {
-            config::join_network(&mut config, ns);
-        }
         config::check(&config)?;
         Ok(Plan {
             id,
@@ -107,11 +145,31 @@ impl Engine {
             .inspect_err(|_| self.containers.release_name(&name, &p.id))
     }
 
+    /// Fills the container's directory; its volumes stay locked until the record names them.
     fn fill(&self, p: &Plan, o: &RunOptions, name: String) -> Result<Record, Error> {
+        let volumes = self.claim_volumes(&p.settings.mounts)?;
+        let made = self.fill_claimed(p, o, name, &volumes);
+        if made.is_err() {
+            self.unclaim(volumes);
+        }
+        made
+    }
+
+    fn fill_claimed(
+        &self,
+        p: &Plan,
+        o: &RunOptions,
+        name: String,
+        volumes: &Claimed,
+    ) -> Result<Record, Error> {
         let dir = self.containers.dir(&p.id);
         p.etc.write(&dir)?;
+        if p.settings.init {
+            config::init::install(&dir)?;
+        }
         let rootfs = self.store.create_rootfs(&p.image, &p.id)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
+        self.fill_volumes(volumes, &p.settings.mounts, &rootfs.path)?;
         let mut config = p.config.clone();
         config["root"]["path"] = json!(rootfs.path);
         let path = dir.join("config.json");
@@ -132,12 +190,15 @@ impl Engine {
             started_at: None,
             finished_at: None,
             oom_killed: false,
+            restart_count: 0,
+            manually_stopped: false,
             monitor: None,
             error: None,
             stop_signal: p
-                .spec
+                .settings
                 .stop_signal
                 .clone()
+                .or_else(|| p.spec.stop_signal.clone())
                 .unwrap_or_else(|| "SIGTERM".into()),
             settings: p.settings.clone(),
         };

@@ -2,6 +2,7 @@
 
 use crate::options::OptionsError;
 use crate::record::RecordError;
+use crate::volumes::VolumeError;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,11 +12,17 @@ pub enum Error {
     #[error(transparent)]
     Record(#[from] RecordError),
     #[error(transparent)]
+    Volume(#[from] VolumeError),
+    #[error(transparent)]
     Image(#[from] berth_image::store::StoreError),
     #[error(transparent)]
     Network(#[from] berth_network::Error),
     #[error(transparent)]
     ImageSpec(#[from] berth_image::spec::SpecError),
+    #[error(transparent)]
+    Copy(#[from] crate::cp::CopyError),
+    #[error(transparent)]
+    Commit(#[from] berth_image::commit::CommitError),
     #[error("container {id}: {source}")]
     Runtime {
         id: String,

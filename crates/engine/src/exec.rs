@@ -69,6 +69,17 @@ impl Engine {
         if !o.detach {
             stdin_unless_interactive(o.interactive)?;
         }
-        berth_container::exec::exec(&self.runtime, &opts).map_err(Error::runtime(&r.name))
+        let command = o.command.join(" ");
+        self.event(&r, "exec_start", &[("command", &command)]);
+        let code =
+            berth_container::exec::exec(&self.runtime, &opts).map_err(Error::runtime(&r.name))?;
+        if !o.detach {
+            self.event(
+                &r,
+                "exec_die",
+                &[("command", &command), ("exitCode", &code.to_string())],
+            );
+        }
+        Ok(code)
     }
 }

@@ -20,6 +20,7 @@ impl Engine {
             State::Running => self.init(&r.id)?.map_or(0, |o| o.pid),
             _ => 0,
         };
+        let paused = r.state == State::Running && self.paused(&r.id);
         let s = &r.settings;
         let p = &config["process"];
         let log = self.containers.log_path(&r.id);
@@ -30,10 +31,13 @@ impl Engine {
             "Path": r.command.first(),
             "Args": r.command.get(1..).unwrap_or_default(),
             "Image": r.image_id,
+            "RestartCount": r.restart_count,
             "ImageName": r.image,
             "State": {
-                "Status": r.state,
+                "Status": if paused { "paused".to_string() } else { r.state.to_string() },
+                "Paused": paused,
                 "Running": r.state == State::Running,
+                "Restarting": r.state == State::Restarting,
                 "OOMKilled": r.oom_killed,
                 "Pid": pid,
                 "ExitCode": r.exit_code,
@@ -56,6 +60,13 @@ impl Engine {
             },
             "HostConfig": {
                 "AutoRemove": s.auto_remove,
+                "RestartPolicy": {
+                    "Name": s.restart.name(),
+                    "MaximumRetryCount": match s.restart {
+                        crate::options::Restart::OnFailure { max } => max.unwrap_or(0),
+                        _ => 0,
+                    },
+                },
                 "NetworkMode": s.network,
                 "PortBindings": s.net.ports,
                 "PublishAllPorts": s.net.publish_all,

@@ -11,6 +11,9 @@ impl Engine {
             reason: format!("--signal {signal:?}: unknown signal"),
         })?;
         let r = self.settled(what)?;
+        if r.state == State::Running {
+            self.stopped_by_hand(&r.id)?;
+        }
         if r.state != State::Running {
             return Err(Error::WrongState {
                 name: r.name,
@@ -18,6 +21,7 @@ impl Engine {
                 action: "signal it",
             });
         }
+        self.event(&r, "kill", &[("signal", &sig.to_string())]);
         match berth_container::kill::kill(&self.runtime, &r.id, sig, false) {
             Ok(()) => Ok(r.id),
             // It ended (and may have removed itself) since we looked: nothing left to signal.

@@ -3,18 +3,24 @@
 //! the flags ([`config`]); the runtime core (`berth-container`) runs it as a library, with
 //! its state under `ROOT/runtime`. A detached container is attended by a small monitor
 //! process (the `berth` binary re-executed, see [`monitor`]) that is its parent and
-//! subreaper, keeps its output in a log and records its exit.
+//! subreaper, keeps its output in a log and records its exit. Volumes live under
+//! `ROOT/volumes/` ([`volumes`]).
 //!
 //! One module per verb: [`create`], [`start`], [`run`], [`stop`], [`kill`], [`remove`],
-//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`].
+//! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`], [`cp`], [`diff`],
+//! [`commit`], and [`volume`]'s.
 
 mod attend;
+pub mod commit;
 pub mod config;
+pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod export;
 pub mod inspect;
+pub mod journal;
 pub mod kill;
 pub mod list;
 pub mod logging;
@@ -24,15 +30,21 @@ pub mod names;
 mod network;
 pub mod networks;
 pub mod options;
+pub mod pause;
 mod process;
 pub mod record;
 pub mod remove;
+pub mod rename;
+mod restart;
+mod restart_cmd;
 pub mod run;
 pub mod start;
 mod status;
 pub mod stop;
 pub mod time;
 pub mod top;
+pub mod volume;
+pub mod volumes;
 pub mod wait;
 mod workdir;
 
@@ -45,15 +57,19 @@ use berth_container::Runtime;
 use berth_image::store::Store;
 use record::Containers;
 use std::path::Path;
+use volumes::Volumes;
 
-/// The engine over one `--root`: the image store, the containers and the runtime's state.
+/// The engine over one `--root`: the image store, the containers, the volumes and the
+/// runtime's state.
 pub struct Engine {
     store: Store,
     containers: Containers,
+    volumes: Volumes,
     runtime: Runtime,
     networks: berth_network::Networks,
     /// berth's configuration directory, when given (a DNS server is started with it).
     config_dir: Option<std::path::PathBuf>,
+    journal: journal::Journal,
 }
 
 impl Engine {
@@ -65,12 +81,14 @@ impl Engine {
         Ok(Engine {
             store: Store::open(root)?,
             containers: Containers::new(root),
+            volumes: Volumes::new(root),
             runtime: Runtime::new(root.join("runtime"), false),
             networks: berth_network::Networks::new(
                 &root.join("networks"),
                 berth_network::Config::default(),
             ),
             config_dir: None,
+            journal: journal::Journal::new(root),
         })
     }
 
@@ -79,6 +97,24 @@ impl Engine {
         let id = self.containers.resolve(what)?;
         self.refresh(&id)?
             .ok_or_else(|| Error::NoSuchContainer(what.to_string()))
+    }
+
+    /// Records a container event (docker's actions: create, start, die, ...) with the
+    /// container's name and image among its attributes.
+    pub(crate) fn event(&self, r: &Record, action: &str, more: &[(&str, &str)]) {
+        let mut attrs = vec![("name", r.name.as_str()), ("image", r.image.as_str())];
+        attrs.extend_from_slice(more);
+        self.journal.record("container", action, &r.id, &attrs);
+    }
+
+    /// The OCI config generated for container `r` (its bundle's `config.json`).
+    pub(crate) fn oci_config(&self, r: &Record) -> Result<serde_json::Value, Error> {
+        let path = self.containers.dir(&r.id).join("config.json");
+        let data = std::fs::read(&path).map_err(Error::path(&path))?;
+        serde_json::from_slice(&data).map_err(|e| Error::Failed {
+            name: r.name.clone(),
+            reason: format!("{}: {e}", path.display()),
+        })
     }
 
     /// Changes container `id`'s record under its lock; `None` when the container is gone.

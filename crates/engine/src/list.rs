@@ -32,6 +32,10 @@ pub struct Summary {
     pub networks: Vec<String>,
     /// Its published ports while it runs: `0.0.0.0:8080->80/tcp`.
     pub ports: Vec<String>,
+    /// Frozen by `pause`.
+    pub paused: bool,
+    /// Its own labels (`--label`).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// docker's status text for `r` at `now`.
@@ -40,6 +44,11 @@ fn status_text(r: &Record, now: Timestamp) -> String {
     match r.state {
         State::Created => "Created".into(),
         State::Running => format!("Up {}", since(r.started_at)),
+        State::Restarting => format!(
+            "Restarting ({}) {} ago",
+            r.exit_code.map_or("unknown".into(), |c| c.to_string()),
+            since(r.finished_at)
+        ),
         State::Exited => format!(
             "Exited ({}) {} ago",
             r.exit_code.map_or("unknown".into(), |c| c.to_string()),
@@ -87,9 +96,12 @@ impl Engine {
                 .attachment(&id)
                 .map(|a| a.ports.iter().map(|m| m.published()).collect())
                 .unwrap_or_default();
+            let paused = r.state == State::Running && self.paused(&id);
             out.push(Summary {
+                paused,
                 networks,
                 ports,
+                labels: r.settings.labels.clone(),
                 status: status_text(&r, now),
                 reason: r.end_reason(),
                 names: vec![r.name.clone()],

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::{FromRawFd, RawFd};
 use std::path::Path;
+use std::time::Duration;
 
 /// The fd on which a monitor reports "ok" once the container runs, or the exit status and
 /// the reason why it could not start ("127 exec ..."); end of file without either means the
@@ -33,23 +34,86 @@ pub(crate) fn take_handshake() -> Result<Option<File>, Error> {
 }
 
 /// The body of a monitor for container `id` under `root` (with berth's configuration in
-/// `config`); returns the container's exit status.
+/// `config`); returns the container's last exit status. With a restart policy it starts the
+/// container again after each end that the policy names, after a pause (see [`Backoff`]).
 pub fn monitor(root: &Path, config: &Path, id: &str) -> Result<i32, Error> {
     let _ = berth_sys::process::set_name(c"berth-monitor");
     let mut handshake = take_handshake()?;
-    let result = Engine::open(root)
-        .and_then(|e| e.with_network_config(config))
-        .and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));
-    // Not started: the starter hears why (another start winning is no failure to it).
-    match (handshake, &result) {
-        (Some(mut h), Err(Error::AlreadyRunning(_))) => {
-            let _ = h.write_all(ALREADY_RUNNING.as_bytes());
-            Ok(0)
+    let engine = Engine::open(root).and_then(|e| e.with_network_config(config));
+    let mut backoff = Backoff::default();
+    loop {
+        let result = engine
+            .as_ref()
+            .map_err(|e| Error::Reported {
+                status: e.run_status(),
+                message: e.to_string(),
+            })
+            .and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));
+        // Not started: the starter hears why (another start winning is no failure to it).
+        if let Some(mut h) = handshake.take() {
+            return match &result {
+                Err(Error::AlreadyRunning(_)) => {
+                    let _ = h.write_all(ALREADY_RUNNING.as_bytes());
+                    Ok(0)
+                }
+                Err(e) => {
+                    let _ = h.write_all(format!("{} {e}", e.run_status()).as_bytes());
+                    result
+                }
+                Ok(_) => result,
+            };
         }
-        (Some(mut h), Err(e)) => {
-            let _ = h.write_all(format!("{} {e}", e.run_status()).as_bytes());
-            result
+        let Ok(e) = &engine else {
+            return result;
+        };
+        let Some(pause) = e.restart_pause(id, &result, &mut backoff)? else {
+            return result;
+        };
+        std::thread::sleep(pause);
+        if !e.still_restarting(id)? {
+            return result;
         }
-        _ => result,
+    }
+}
+
+/// docker's pause before a restart: 100 ms, doubled each time, at most a minute, and back to
+/// 100 ms once a run lasted 10 s.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    /// The pause before the next start, after a run of `ran`.
+    pub(crate) fn pause(&mut self, ran: Duration) -> Duration {
+        if ran >= Duration::from_secs(10) {
+            *self = Backoff::default();
+        }
+        let pause = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(60));
+        pause
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_grow_to_a_minute_and_reset_after_a_long_run() {
+        let mut b = Backoff::default();
+        let quick = Duration::from_millis(5);
+        let got: Vec<u64> = (0..12).map(|_| b.pause(quick).as_millis() as u64).collect();
+        assert_eq!(&got[..4], [100, 200, 400, 800]);
+        assert_eq!(got[11], 60_000);
+        assert_eq!(b.pause(Duration::from_secs(10)).as_millis(), 100);
     }
 }

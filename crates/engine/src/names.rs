@@ -63,14 +63,18 @@ pub fn new_id() -> Result<String, Error> {
         .collect())
 }
 
-/// docker's rule: a letter or digit, then letters, digits, `_`, `.`, `-`.
-pub fn validate(name: &str) -> Result<(), Error> {
+/// docker's rule for the names of containers and volumes: a letter or digit, then letters,
+/// digits, `_`, `.`, `-` (at most 128 here).
+pub(crate) fn follows_rule(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let ok = name.len() <= 128
+    name.len() <= 128
         && bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
         && bytes.all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        && !is_id(name);
-    if ok {
+}
+
+/// A container name: docker's rule, and not 64 hex digits (which would read as an id).
+pub fn validate(name: &str) -> Result<(), Error> {
+    if follows_rule(name) && !is_id(name) {
         Ok(())
     } else {
         Err(Error::Failed {

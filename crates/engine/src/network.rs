@@ -5,7 +5,7 @@
 //! and the recovery of a crashed container tear down whatever is left. The attachment's
 //! record is `network.json` in the container's directory.
 
-use crate::config::{self, hosts_text};
+use crate::config::hosts_text;
 use crate::options::{Network, Settings};
 use crate::record::{is_id, Record, State};
 use crate::start::spawn_detached;
@@ -115,13 +115,14 @@ impl Engine {
     }
 
     /// At create: the networks exist, `--ip` is in their subnet, `-P` becomes the image's
-    /// exposed ports, and `container:NAME` names a running container. Returns, for the
-    /// latter, its directory (to share its /etc files) and its network namespace.
+    /// exposed ports, and `container:NAME` names a container (by id from now on; it must
+    /// run when this one starts). Returns, for the latter, its directory, whose /etc files
+    /// it shares.
     pub(crate) fn plan_network(
         &self,
         s: &mut Settings,
         exposed: &[String],
-    ) -> Result<Option<(PathBuf, String)>, Error> {
+    ) -> Result<Option<PathBuf>, Error> {
         match s.network {
             Network::Bridge => {
                 for ep in &mut s.net.endpoints {
@@ -141,9 +142,8 @@ impl Engine {
                 let id = self.containers.resolve(&target).map_err(|e| {
                     crate::options::bad("--network", &format!("container:{target}"), e.to_string())
                 })?;
-                let ns = self.netns_of(&id, &target)?;
                 s.net.join = Some(id.clone());
-                Ok(Some((self.containers.dir(&id), ns)))
+                Ok(Some(self.containers.dir(&id)))
             }
             Network::None | Network::Host => Ok(None),
         }
@@ -183,18 +183,9 @@ impl Engine {
         names
     }
 
-    /// The network namespace of running container `id` (`what` names it in errors).
-    fn netns_of(&self, id: &str, what: &str) -> Result<String, Error> {
-        let init = self.init(id)?.ok_or_else(|| Error::Failed {
-            name: what.to_string(),
-            reason: "cannot join its network: it is not running".into(),
-        })?;
-        Ok(format!("/proc/{}/ns/net", init.pid))
-    }
-
     /// Before the runtime makes container `r`: what an earlier, crashed start left is torn
-    /// down; on bridge networks addresses and ports are taken and the /etc files written;
-    /// with `container:NAME`, the config points at that container's namespace as it is now.
+    /// down; on bridge networks addresses and ports are taken and the /etc files written.
+    /// (`container:NAME` is joined with the other shared namespaces, see attend.rs.)
     pub(crate) fn network_start(&self, r: &Record) -> Result<Option<Attachment>, Error> {
         self.network_stop(&r.id)?;
         match r.settings.network {
@@ -218,25 +209,7 @@ impl Engine {
                 })?;
                 Ok(Some(a))
             }
-            Network::Container => {
-                let target = r.settings.net.join.clone().unwrap_or_default();
-                let ns = self.netns_of(&target, &target)?;
-                let path = self.containers.dir(&r.id).join("config.json");
-                let text = std::fs::read(&path).map_err(Error::path(&path))?;
-                let mut v: serde_json::Value =
-                    serde_json::from_slice(&text).map_err(|e| Error::Config {
-                        field: "(document)".into(),
-                        reason: e.to_string(),
-                    })?;
-                config::join_network(&mut v, &ns);
-                let bytes = serde_json::to_vec_pretty(&v).map_err(|e| Error::Config {
-                    field: "(document)".into(),
-                    reason: e.to_string(),
-                })?;
-                std::fs::write(&path, bytes).map_err(Error::path(&path))?;
-                Ok(None)
-            }
-            Network::None | Network::Host => Ok(None),
+            Network::None | Network::Host | Network::Container => Ok(None),
         }
     }
 

@@ -44,6 +44,8 @@ pub enum State {
     Created,
     /// A process (a monitor, or a foreground `berth run`) attends the container.
     Running,
+    /// It ended, and its monitor starts it again after a pause (`--restart`).
+    Restarting,
     /// The container ended; `exit_code` says how, when known.
     Exited,
 }
@@ -53,6 +55,7 @@ impl std::fmt::Display for State {
         f.write_str(match self {
             State::Created => "created",
             State::Running => "running",
+            State::Restarting => "restarting",
             State::Exited => "exited",
         })
     }
@@ -105,6 +108,12 @@ pub struct Record {
     pub started_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
+    /// How often its monitor started it again (`--restart`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restart_count: u32,
+    /// Stopped or killed through berth: a restart policy does not bring it back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manually_stopped: bool,
     /// Whether the kernel's OOM killer ended a process of the container in its last run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub oom_killed: bool,
@@ -118,6 +127,10 @@ pub struct Record {
     pub stop_signal: String,
     /// The checked flags it was created with.
     pub settings: Settings,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Record {

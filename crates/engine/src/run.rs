@@ -1,6 +1,7 @@
 //! `run`: create, then either start under a monitor (`-d`), or attend the container in this
 //! process with the caller's stdio (stdin only with `-i`; a pty with `-t`). A container that
-//! fails to start is removed again: bad input leaves nothing behind.
+//! fails to start is removed again, with its anonymous volumes: bad input leaves nothing
+//! behind (but a named volume made on first use, as docker keeps it).
 
 use crate::attend::Caller;
 use crate::options::RunOptions;
@@ -31,7 +32,7 @@ impl Engine {
                 .map(Outcome::Exited)
         };
         if result.is_err() {
-            match self.remove(&r.id, true) {
+            match self.remove(&r.id, true, true) {
                 Ok(_) | Err(Error::NoSuchContainer(_)) => {}
                 Err(e) => return Err(e),
             }

@@ -1,11 +1,11 @@
 //! Bringing a record up to date with the system. A `running` container whose attending
 //! process (monitor or foreground `run`) was killed is still running while its init lives;
 //! once the init is gone too, it is marked exited with an unknown status, the runtime's
-//! state and what the network made for it are removed, and with `--rm` the whole
-//! container. A container that does not run but still has a network record, with nobody
-//! starting it, is what a killed start left: the record's objects are torn down. A
-//! directory without a record that nobody holds locked is what a killed `create` left: it
-//! is removed.
+//! state and what the network made for it are removed, its `-o` volumes are released, and
+//! with `--rm` the whole container and its anonymous volumes go. A container that does not
+//! run but still has a network record, with nobody starting it, is what a killed start
+//! left: the record's objects are torn down. A directory without a record that nobody
+//! holds locked is what a killed `create` left: it is removed.
 
 use crate::record::{Owner, Record, State};
 use crate::time::Timestamp;
@@ -61,9 +61,12 @@ impl Engine {
         r.monitor = None;
         if r.settings.auto_remove {
             self.discard(id, Some(&r.name))?;
+            self.release_volumes(&r.settings.mounts)?;
+            self.remove_anonymous_volumes(&r.settings.mounts)?;
             return Ok(None);
         }
         self.containers.save(&r)?;
+        self.release_volumes(&r.settings.mounts)?;
         Ok(Some(r))
     }
 
@@ -80,7 +83,7 @@ impl Engine {
 
     /// Whether `r` says running but neither its attending process nor its init lives.
     fn attendant_lost(&self, r: &Record) -> Result<bool, Error> {
-        Ok(r.state == State::Running
+        Ok(matches!(r.state, State::Running | State::Restarting)
             && !r.monitor.is_some_and(|m| m.alive())
             && self.init(&r.id)?.is_none())
     }

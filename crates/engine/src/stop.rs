@@ -9,11 +9,20 @@ use std::time::Duration;
 impl Engine {
     /// Stops the container `what` names; one that does not run is left as it is. A
     /// container that removes itself once stopped (`--rm`) is stopped when it is gone.
-    pub fn stop(&self, what: &str, timeout: Duration) -> Result<(), Error> {
+    /// Without `timeout`, the container's `--stop-timeout` or 10 s, as docker.
+    pub fn stop(&self, what: &str, timeout: Option<Duration>) -> Result<(), Error> {
         let r = self.settled(what)?;
-        if r.state != State::Running {
+        if matches!(r.state, State::Created | State::Exited) {
             return Ok(());
         }
+        // Its restart policy must not bring it back; a pending restart is called off.
+        self.stopped_by_hand(&r.id)?;
+        let Some(r) = self.refresh(&r.id)?.filter(|r| r.state == State::Running) else {
+            return Ok(());
+        };
+        let timeout = timeout.unwrap_or_else(|| {
+            Duration::from_secs(r.settings.stop_timeout.map_or(10, |t| t.max(0) as u64))
+        });
         if let Some(init) = self.init(&r.id)? {
             let sig = berth_sys::signal::parse(&r.stop_signal).unwrap_or(libc::SIGTERM);
             let _ = berth_container::kill::kill(&self.runtime, &r.id, sig, false);
@@ -25,6 +34,7 @@ impl Engine {
         if let Some(m) = r.monitor {
             process::wait_exit(m, Some(MONITOR_GRACE))?;
         }
+        self.event(&r, "stop", &[]);
         Ok(())
     }
 }

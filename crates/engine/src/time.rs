@@ -75,6 +75,19 @@ impl Timestamp {
         })
     }
 
+    /// The moment `nanos` nanoseconds after the epoch.
+    pub fn from_unix_nanos(nanos: i64) -> Timestamp {
+        Timestamp {
+            secs: nanos.div_euclid(1_000_000_000),
+            nanos: nanos.rem_euclid(1_000_000_000) as u32,
+        }
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn unix_nanos(&self) -> i64 {
+        self.secs * 1_000_000_000 + i64::from(self.nanos)
+    }
+
     /// As docker's listings print a moment: `2026-11-27 02:06:57 +0000 UTC`.
     pub fn docker(&self) -> String {
         let s = self.to_string();

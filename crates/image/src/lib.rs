@@ -2,9 +2,12 @@
 //! layer unpacking and image archives.
 
 pub mod archive;
+pub mod change;
+pub mod commit;
 pub mod digest;
 pub mod layer;
 pub mod media;
+pub mod pack;
 pub mod progress;
 pub mod reference;
 pub mod registry;

@@ -147,7 +147,7 @@ pub fn container_spec(
 }
 
 /// The image's Env with `extra` applied (same key replaces, new keys are appended).
-fn merge_env(mut env: Vec<String>, extra: &[String]) -> Vec<String> {
+pub fn merge_env(mut env: Vec<String>, extra: &[String]) -> Vec<String> {
     for e in extra {
         let key = e.split('=').next().unwrap_or(e);
         match env.iter_mut().find(|x| x.split('=').next() == Some(key)) {
@@ -262,6 +262,43 @@ pub fn resolve_user(
     })
 }
 
+/// `--group-add` entries, group names of the image's /etc/group or ids, as gids.
+pub fn resolve_groups(
+    list: &[String],
+    read_file: &dyn Fn(&str) -> Option<Vec<u8>>,
+    image: &str,
+) -> Result<Vec<u32>, SpecError> {
+    let groups = read_file("/etc/group")
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    list.iter()
+        .map(|g| {
+            let text = match g.bytes().all(|b| b.is_ascii_digit()) {
+                true => g.as_str(),
+                false => groups
+                    .lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .find(|f| f.len() >= 3 && f[0] == g)
+                    .map(|f| f[2])
+                    .ok_or_else(|| SpecError::UnknownName {
+                        image: image.to_string(),
+                        kind: "group",
+                        name: g.clone(),
+                        file: "/etc/group",
+                    })?,
+            };
+            text.parse::<u32>()
+                .ok()
+                .filter(|&n| n <= i32::MAX as u32)
+                .ok_or_else(|| SpecError::BadId {
+                    image: image.to_string(),
+                    kind: "group",
+                    id: text.to_string(),
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +348,17 @@ mod tests {
             .to_string()
             .contains("\"nobody\" not found in the image's /etc/passwd"));
         assert!(r("www:nogroup").is_err());
+    }
+
+    #[test]
+    fn added_groups_by_name_or_id() {
+        let g = |l: &[&str]| {
+            let list: Vec<String> = l.iter().map(|s| s.to_string()).collect();
+            resolve_groups(&list, &files, "img")
+        };
+        assert_eq!(g(&["adm", "7", "staff"]).unwrap(), [4, 7, 50]);
+        assert!(g(&["nogroup"]).unwrap_err().to_string().contains("nogroup"));
+        assert!(g(&["4294967295"]).is_err());
     }
 
     #[test]

@@ -20,6 +20,15 @@ fn check(ret: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// How `openat2` keeps a path inside its directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// `..`, absolute symlinks and symlinks that climb out fail with EXDEV.
+    Beneath,
+    /// The directory is `/`: absolute symlinks and `..` resolve inside it, as in a chroot.
+    InRoot,
+}
+
 /// Opens `path` below `dir` without ever leaving it: `..`, absolute symlinks and
 /// symlinks that climb out fail with EXDEV, magic links with ELOOP.
 pub fn open_beneath(
@@ -27,6 +36,17 @@ pub fn open_beneath(
     path: &Path,
     flags: libc::c_int,
     mode: u32,
+) -> io::Result<OwnedFd> {
+    open_scoped(dir, path, flags, mode, Scope::Beneath)
+}
+
+/// Opens `path` inside `dir` as `scope` says; magic links fail with ELOOP.
+pub fn open_scoped(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: libc::c_int,
+    mode: u32,
+    scope: Scope,
 ) -> io::Result<OwnedFd> {
     let p = cstr(path.as_os_str())?;
     // SAFETY: open_how is a plain C struct; all-zero is valid (and required for any
@@ -38,24 +58,37 @@ pub fn open_beneath(
     } else {
         0
     };
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: p is a valid NUL-terminated string and how a fully initialised open_how whose
-    // size we pass; the kernel returns a new fd or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            p.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    how.resolve = libc::RESOLVE_NO_MAGICLINKS
+        | match scope {
+            Scope::Beneath => libc::RESOLVE_BENEATH,
+            Scope::InRoot => libc::RESOLVE_IN_ROOT,
+        };
+    loop {
+        // SAFETY: p is a valid NUL-terminated string and how a fully initialised open_how
+        // whose size we pass; the kernel returns a new fd or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                p.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            // EAGAIN: a rename elsewhere raced the lookup (possible with RESOLVE_IN_ROOT
+            // and ".."); the kernel asks for another try.
+            if e.raw_os_error() == Some(libc::EAGAIN) {
+                continue;
+            }
+            return Err(e);
+        }
+        let fd =
+            libc::c_int::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        // SAFETY: fd was just returned by openat2 and is owned by nobody else.
+        return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
     }
-    let fd = libc::c_int::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-    // SAFETY: fd was just returned by openat2 and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Opens the directory `path` below `dir` (see [`open_beneath`]).
@@ -129,6 +162,89 @@ pub fn lstatat(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<libc::stat> {
         )
     })?;
     Ok(st)
+}
+
+/// `fstat(fd)`: works on `O_PATH` fds too, so a file is stat'ed without opening it.
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero stat is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and a writable stat buffer.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+/// `fstatfs(fd).f_type`: which file system the fd is on.
+pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
+    // SAFETY: an all-zero statfs is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and a writable statfs buffer.
+    check(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.f_type)
+}
+
+/// The target of the symlink an `O_PATH | O_NOFOLLOW` fd holds.
+pub fn readlink_fd(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: an empty path with an O_PATH fd reads that link; the buffer is writable for
+    // its length.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(usize::try_from(n).unwrap_or(0));
+    Ok(buf)
+}
+
+/// An extended attribute of the open file `fd`; None if absent.
+pub fn fgetxattr(fd: BorrowedFd<'_>, key: &OsStr) -> io::Result<Option<Vec<u8>>> {
+    let k = cstr(key)?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: valid fd, NUL-terminated key, writable buffer of the given length.
+    let n = unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            k.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    buf.truncate(usize::try_from(n).unwrap_or(0));
+    Ok(Some(buf))
+}
+
+/// The names in the open directory `dir`, sorted (a tree walked twice is walked the same
+/// way). Listed through the fd's `/proc/self/fd` link, which names exactly that directory.
+pub fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<std::ffi::OsString>> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))? {
+        names.push(e?.file_name());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Whether the file `fd` (with stat `st`; `O_PATH` is enough) is empty: a regular file of
+/// no bytes or a directory without entries.
+pub fn is_empty(fd: BorrowedFd<'_>, st: &libc::stat) -> io::Result<bool> {
+    Ok(match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => st.st_size == 0,
+        libc::S_IFDIR => list_dir(fd)?.is_empty(),
+        _ => false,
+    })
 }
 
 /// `fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)`.

@@ -32,6 +32,7 @@ mod cache;
 mod check;
 mod compile;
 mod convert;
+mod docker;
 mod error;
 mod filter;
 pub mod kernel;
@@ -39,6 +40,7 @@ mod listener;
 mod profile;
 
 pub use bpf::MAX_INSNS;
+pub use docker::user_profile;
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use listener::{process_state, send_listener, Handoff, ListenerSocket};

@@ -191,7 +191,7 @@ fn expand(rule: &Rule) -> Result<Vec<LinuxSyscall>> {
     }
 }
 
-fn normalize_cap(cap: &str) -> String {
+pub(crate) fn normalize_cap(cap: &str) -> String {
     let up = cap.trim().to_ascii_uppercase();
     match up.starts_with("CAP_") {
         true => up,
@@ -200,7 +200,7 @@ fn normalize_cap(cap: &str) -> String {
 }
 
 /// Whether the kernel is at least `min` (`major.minor`); an unknown kernel is not.
-fn at_least(kernel: Option<(u32, u32)>, min: &str) -> bool {
+pub(crate) fn at_least(kernel: Option<(u32, u32)>, min: &str) -> bool {
     match (kernel, parse_version(min)) {
         (Some(k), Some(m)) => k >= m,
         _ => false,
@@ -215,7 +215,7 @@ fn parse_version(release: &str) -> Option<(u32, u32)> {
 }
 
 /// The running kernel's `major.minor` from uname(2).
-fn kernel_version() -> Option<(u32, u32)> {
+pub(crate) fn kernel_version() -> Option<(u32, u32)> {
     // SAFETY: utsname is plain data; uname fills it.
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `uts` is a valid utsname to write into.

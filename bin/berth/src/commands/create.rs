@@ -11,7 +11,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let r = ctx.engine()?.create(&a.container.options(true))?;
+    let engine = ctx.engine()?;
+    a.container.pull_image(ctx)?;
+    let r = engine.create(&a.container.options(true))?;
     println!("{}", r.id);
     Ok(())
 }

@@ -25,16 +25,17 @@ pub struct Args {
     /// Working directory inside the container.
     #[arg(short, long)]
     workdir: Option<String>,
-    /// Container (name or id).
-    container: String,
-    /// Command and arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// Container (name or id), then the command and its arguments. As in docker, flags end
+    /// at the container: what follows it is the command's.
+    #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true)]
+    container_and_command: Vec<String>,
 }
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let mut words = a.container_and_command.into_iter();
+    let container = words.next().unwrap_or_default();
     let opts = ExecOptions {
-        command: a.command,
+        command: words.collect(),
         tty: a.tty,
         interactive: a.interactive,
         detach: a.detach,
@@ -42,5 +43,5 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
         user: a.user,
         workdir: a.workdir,
     };
-    Ok(ctx.engine()?.exec(&a.container, &opts)?)
+    Ok(ctx.engine()?.exec(&container, &opts)?)
 }

@@ -2,8 +2,9 @@
 //! of the top-level verbs, here in the command line only; each verb has one implementation.
 
 use super::{
-    create, exec, export, history, images, import, inspect, kill, load, logs, ps, pull, push, rm,
-    rmi, run, save, start, stop, tag, top, wait, Command,
+    commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load, logs,
+    pause, ps, pull, push, rename, restart, rm, rmi, run, save, start, stop, tag, top, wait,
+    Command,
 };
 
 /// `berth container VERB`.
@@ -16,6 +17,9 @@ pub enum Container {
     Ls(ps::Args),
     Logs(logs::Args),
     Export(export::Args),
+    Cp(cp::Args),
+    Diff(diff::Args),
+    Commit(commit::Args),
     Stop(stop::Args),
     Kill(kill::Args),
     #[command(visible_alias = "remove")]
@@ -24,6 +28,12 @@ pub enum Container {
     Wait(wait::Args),
     Top(top::Args),
     Inspect(inspect::Args),
+    /// Freeze every process of containers.
+    Pause(pause::Args),
+    /// Thaw every process of containers.
+    Unpause(pause::Args),
+    Restart(restart::Args),
+    Rename(rename::Args),
 }
 
 /// `berth image VERB`.
@@ -52,6 +62,9 @@ impl From<Container> for Command {
             Container::Ls(a) => Command::Ps(a),
             Container::Logs(a) => Command::Logs(a),
             Container::Export(a) => Command::Export(a),
+            Container::Cp(a) => Command::Cp(a),
+            Container::Diff(a) => Command::Diff(a),
+            Container::Commit(a) => Command::Commit(a),
             Container::Stop(a) => Command::Stop(a),
             Container::Kill(a) => Command::Kill(a),
             Container::Rm(a) => Command::Rm(a),
@@ -59,6 +72,10 @@ impl From<Container> for Command {
             Container::Wait(a) => Command::Wait(a),
             Container::Top(a) => Command::Top(a),
             Container::Inspect(a) => Command::Inspect(a.only(inspect::Kind::Container)),
+            Container::Pause(a) => Command::Pause(a),
+            Container::Unpause(a) => Command::Unpause(a),
+            Container::Restart(a) => Command::Restart(a),
+            Container::Rename(a) => Command::Rename(a),
         }
     }
 }

@@ -4,6 +4,7 @@ use anyhow::{bail, Context as _};
 use berth_image::store::{Image, Store};
 use serde_json::json;
 
+use super::filters::label_matches;
 use super::{human_size, since};
 use crate::context::Context;
 use crate::format::{self, Columns};
@@ -138,10 +139,7 @@ fn keep(store: &Store, img: &Image, name: &str, tag: &str, key: &str, value: &st
                 .as_ref()
                 .and_then(|c| c.labels().clone())
                 .unwrap_or_default();
-            match value.split_once('=') {
-                Some((k, v)) => labels.get(k).is_some_and(|l| l == v),
-                None => labels.contains_key(value),
-            }
+            label_matches(&labels, value)
         }
         "before" | "since" => store.image(value).is_ok_and(|other| {
             let (mine, theirs) = (created(img), created(&other));

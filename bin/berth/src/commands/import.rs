@@ -44,6 +44,15 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         let f = std::fs::File::open(&a.file).with_context(|| format!("opening {label}"))?;
         archive::import(&store, &mut BufReader::new(f), &reference, &opts, &label)?
     };
+    ctx.image_event(
+        "import",
+        &image.id.to_string(),
+        &image
+            .names
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    );
     println!("{}", image.id);
     Ok(())
 }

@@ -87,6 +87,7 @@ fn image_json(store: &Store, name: &str) -> anyhow::Result<Value> {
         "Created": config.get("created"),
         "Architecture": config.get("architecture"),
         "Os": config.get("os"),
+        "Author": config.get("author"),
         "Config": config.get("config"),
         "RootFS": config.get("rootfs"),
         "History": config.get("history"),

@@ -30,6 +30,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         None => archive::load(&store, &mut std::io::stdin().lock(), "stdin")?,
     };
     for n in names {
+        ctx.image_event("load", &n.to_string(), &n.to_string());
         println!("Loaded image: {n}");
     }
     Ok(())

@@ -1,9 +1,15 @@
 //! One module per command: each parses its arguments and calls berth-image or berth-engine.
 
+mod commit;
+mod cp;
 mod create;
+mod diff;
 mod dns_server;
+mod events;
 mod exec;
 mod export;
+mod filters;
+mod generate;
 mod groups;
 mod history;
 mod images;
@@ -16,10 +22,13 @@ mod logout;
 mod logs;
 mod monitor;
 mod network;
+mod pause;
 mod port;
 mod ps;
 mod pull;
 mod push;
+mod rename;
+mod restart;
 mod rm;
 mod rmi;
 mod run;
@@ -28,6 +37,7 @@ mod start;
 mod stop;
 mod tag;
 mod top;
+mod volume;
 mod wait;
 
 use crate::context::Context;
@@ -42,6 +52,9 @@ pub enum Command {
     Ps(ps::Args),
     Logs(logs::Args),
     Export(export::Args),
+    Cp(cp::Args),
+    Diff(diff::Args),
+    Commit(commit::Args),
     Stop(stop::Args),
     Kill(kill::Args),
     Rm(rm::Args),
@@ -60,6 +73,14 @@ pub enum Command {
     Save(save::Args),
     Load(load::Args),
     Import(import::Args),
+    Generate(generate::Args),
+    Events(events::Args),
+    /// Freeze every process of containers.
+    Pause(pause::Args),
+    /// Thaw every process of containers.
+    Unpause(pause::Args),
+    Restart(restart::Args),
+    Rename(rename::Args),
     /// Manage containers (the same verbs as above).
     #[command(subcommand)]
     Container(groups::Container),
@@ -71,6 +92,9 @@ pub enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(network::Network),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::Volume),
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
@@ -80,12 +104,11 @@ pub enum Command {
 }
 
 impl Command {
-    /// The exit status for a failure of this command: 125 for `run` and `exec` (whose
-    /// success status is the container's, as docker and podman do) and for `create` (as
-    /// docker's), else 1.
+    /// The exit status for a failure of this command: 125 for `run`, `create` and `exec`
+    /// (docker's and podman's), else 1.
     pub fn failure_status(&self) -> i32 {
         match self {
-            Command::Run(_) | Command::Exec(_) | Command::Create(_) => 125,
+            Command::Run(_) | Command::Create(_) | Command::Exec(_) => 125,
             _ => 1,
         }
     }
@@ -114,6 +137,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
     match cmd {
         Command::Container(c) => run(c.into(), ctx),
         Command::Image(c) => run(c.into(), ctx),
+        Command::Volume(v) => done(volume::run(v, ctx)),
         Command::Run(a) => run::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
         Command::Monitor(a) => monitor::run(a, ctx),
@@ -122,6 +146,15 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Ps(a) => done(ps::run(a, ctx)),
         Command::Logs(a) => done(logs::run(a, ctx)),
         Command::Export(a) => done(export::run(a, ctx)),
+        Command::Cp(a) => done(cp::run(a, ctx)),
+        Command::Diff(a) => done(diff::run(a, ctx)),
+        Command::Commit(a) => done(commit::run(a, ctx)),
+        Command::Generate(a) => done(generate::run(a, ctx)),
+        Command::Events(a) => done(events::run(a, ctx)),
+        Command::Pause(a) => done(pause::run(a, ctx, true)),
+        Command::Unpause(a) => done(pause::run(a, ctx, false)),
+        Command::Restart(a) => done(restart::run(a, ctx)),
+        Command::Rename(a) => done(rename::run(a, ctx)),
         Command::Stop(a) => done(stop::run(a, ctx)),
         Command::Kill(a) => done(kill::run(a, ctx)),
         Command::Rm(a) => done(rm::run(a, ctx)),

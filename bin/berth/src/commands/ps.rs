@@ -5,6 +5,7 @@ use berth_engine::list::Summary;
 use berth_engine::time::{human, Timestamp};
 use serde_json::{json, Value};
 
+use super::filters::{label_matches, Filters};
 use crate::context::Context;
 use crate::format::{self, Columns};
 
@@ -18,7 +19,7 @@ pub struct Args {
     #[arg(short, long)]
     quiet: bool,
     /// `table`, `table TEMPLATE`, `json` or a Go template (docker's fields: .ID .Image
-    /// .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Mounts .Networks, and
+    /// .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Labels .Mounts .Networks, and
     /// berth's .Reason).
     #[arg(long)]
     format: Option<String>,
@@ -31,8 +32,8 @@ pub struct Args {
     /// The newest container, whatever its state.
     #[arg(short = 'l', long)]
     latest: bool,
-    /// KEY=VALUE: id, name, status (created, running, exited), exited (a status code),
-    /// ancestor (an image). Filters of one key match any value; different keys all.
+    /// KEY=VALUE: id, name, label (KEY or KEY=VALUE), status (created, running, exited),
+    /// exited (a status code), ancestor (an image). Filters of one key match any value; different keys all.
     #[arg(short, long = "filter", value_name = "FILTER")]
     filters: Vec<String>,
 }
@@ -52,16 +53,26 @@ pub const COLUMNS: Columns = Columns {
         ("Names", "NAMES"),
         ("Mounts", "MOUNTS"),
         ("Networks", "NETWORKS"),
+        ("Labels", "LABELS"),
         ("Reason", "REASON"),
     ],
 };
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let filters = Filters::parse(&a.filters)?;
+    let keys = ["id", "name", "label", "status", "exited", "ancestor"];
+    let filters = Filters::parse(&a.filters, &keys)?;
+    for (k, v) in filters.each() {
+        if k == "exited" && v.parse::<i32>().is_err() {
+            bail!("--filter {k}={v}: want an exit status");
+        }
+        if k == "status" && !["created", "running", "exited"].contains(&v) {
+            bail!("--filter {k}={v}: want created, running or exited");
+        }
+    }
     let engine = ctx.engine()?;
     let take = if a.latest { Some(1) } else { a.last };
     let mut list = engine.list(a.all || take.is_some())?;
-    list.retain(|c| filters.keep(c, &|image| engine.image_id(image)));
+    list.retain(|c| filters.keep(|k, v| passes(c, k, v, &|image| engine.image_id(image))));
     if let Some(n) = take {
         list.truncate(n);
     }
@@ -89,8 +100,9 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         .reason
         .as_ref()
         .filter(|_| c.exit_code.is_none_or(|code| code > 128));
-    let status = match reason {
-        Some(why) if with_reason => format!("{}: {why}", c.status),
+    let status = match (reason, c.paused) {
+        (_, true) => format!("{} (Paused)", c.status),
+        (Some(why), false) if with_reason => format!("{}: {why}", c.status),
         _ => c.status.clone(),
     };
     json!({
@@ -100,11 +112,12 @@ fn item(c: &Summary, no_trunc: bool, with_reason: bool) -> Value {
         "CreatedAt": c.created.docker(),
         "RunningFor": format!("{} ago", human(c.created.seconds_until(Timestamp::now()))),
         "Ports": c.ports.join(", "),
-        "State": c.state.to_string(),
+        "State": if c.paused { "paused".to_string() } else { c.state.to_string() },
         "Status": status,
         "Names": c.names.join(","),
         "Mounts": c.mounts.join(","),
         "Networks": c.networks.join(","),
+        "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Reason": c.reason.clone().unwrap_or_default(),
     })
 }
@@ -119,47 +132,17 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-/// `--filter KEY=VALUE`s, grouped by key.
-struct Filters(Vec<(String, Vec<String>)>);
-
-impl Filters {
-    fn parse(list: &[String]) -> anyhow::Result<Filters> {
-        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-        for f in list {
-            let Some((k, v)) = f.split_once('=') else {
-                bail!("--filter {f:?}: want KEY=VALUE");
-            };
-            if !["id", "name", "status", "exited", "ancestor"].contains(&k) {
-                bail!("--filter {f:?}: unknown filter {k:?} (id, name, status, exited, ancestor)");
-            }
-            if k == "exited" && v.parse::<i32>().is_err() {
-                bail!("--filter {f:?}: want an exit status");
-            }
-            if k == "status" && !["created", "running", "exited"].contains(&v) {
-                bail!("--filter {f:?}: want created, running or exited");
-            }
-            match groups.iter_mut().find(|(key, _)| key == k) {
-                Some((_, vs)) => vs.push(v.to_string()),
-                None => groups.push((k.to_string(), vec![v.to_string()])),
-            }
+/// Whether `c` passes filter `key=v`; `image_id` gives the ID an image reference names.
+fn passes(c: &Summary, key: &str, v: &str, image_id: &dyn Fn(&str) -> Option<String>) -> bool {
+    match key {
+        "id" => c.id.starts_with(v),
+        "name" => c.names.iter().any(|n| n.contains(v)),
+        "label" => label_matches(&c.labels, v),
+        "status" => c.state.to_string() == v,
+        "exited" => {
+            c.state.to_string() == "exited" && c.exit_code.map(|e| e.to_string()) == Some(v.into())
         }
-        Ok(Filters(groups))
-    }
-
-    /// Whether `c` passes; `image_id` gives the ID an image reference names, if any.
-    fn keep(&self, c: &Summary, image_id: &dyn Fn(&str) -> Option<String>) -> bool {
-        self.0.iter().all(|(k, values)| {
-            values.iter().any(|v| match k.as_str() {
-                "id" => c.id.starts_with(v.as_str()),
-                "name" => c.names.iter().any(|n| n.contains(v.as_str())),
-                "status" => c.state.to_string() == *v,
-                "exited" => {
-                    c.state.to_string() == "exited"
-                        && c.exit_code.map(|e| e.to_string()) == Some(v.clone())
-                }
-                "ancestor" => c.image == *v || image_id(v).is_some_and(|id| id == c.image_id),
-                _ => false,
-            })
-        })
+        "ancestor" => c.image == v || image_id(v).is_some_and(|id| id == c.image_id),
+        _ => false,
     }
 }

@@ -36,6 +36,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let progress = crate::progress::for_stderr(a.quiet);
     let image = registry::pull(&store, &reference, &opts, progress.as_ref())
         .with_context(|| format!("pulling {reference}"))?;
+    ctx.image_event("pull", &image.id.to_string(), &reference.to_string());
     println!("{}", image.id);
     Ok(())
 }

@@ -28,6 +28,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let progress = crate::progress::for_stderr(a.quiet);
     let digest = registry::push(&store, &image, &dest, &cfg, progress.as_ref())
         .with_context(|| format!("pushing {dest}"))?;
+    ctx.image_event("push", &image.id.to_string(), &dest.to_string());
     println!("{digest}");
     Ok(())
 }

@@ -34,11 +34,13 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             }
         }
         for r in store.remove_names(&names)? {
+            ctx.image_event("untag", &manifest.to_string(), &r.reference.to_string());
             println!("Untagged: {}", r.reference);
         }
     }
     let report = store.gc()?;
     if report.blobs + report.snapshots > 0 {
+        ctx.image_event("delete", "", &a.images.join(","));
         println!(
             "Deleted: {} blobs, {} layers",
             report.blobs, report.snapshots

@@ -1,8 +1,14 @@
 //! `berth run [FLAGS] IMAGE [COMMAND [ARG...]]`: create a container and run it, in the
 //! foreground (exit status = the container's) or with `-d` under a monitor.
 
+use anyhow::Context as _;
+use berth_engine::options::TuningFlags;
 use berth_engine::run::Outcome;
 use berth_engine::RunOptions;
+use berth_image::registry::{self, Platform, PullOptions};
+use berth_image::store::StoreError;
+use berth_image::Reference;
+use std::path::PathBuf;
 
 use crate::context::Context;
 
@@ -27,9 +33,18 @@ pub struct ContainerArgs {
     /// Replace the image's entrypoint ("" clears it; a JSON array gives several words).
     #[arg(long, allow_hyphen_values = true)]
     entrypoint: Option<String>,
-    /// Bind mount: HOST:CONTAINER[:ro|rw].
-    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:ro|rw]")]
+    /// Bind mount or volume: [HOST-DIR|VOLUME:]CONTAINER-DIR[:OPTIONS] (a volume is made
+    /// on first use; without a source, an anonymous volume).
+    #[arg(short, long = "volume", value_name = "[SOURCE:]CONTAINER[:OPTIONS]")]
     volume: Vec<String>,
+    /// A mount in docker's syntax: type=bind|volume|tmpfs,source=,target=,readonly,
+    /// bind-propagation=, bind-recursive=, volume-opt=, volume-label=, volume-nocopy,
+    /// tmpfs-size=, tmpfs-mode=.
+    #[arg(long = "mount", value_name = "type=TYPE,...")]
+    mount: Vec<String>,
+    /// Mount the binds and volumes of another container (read-only with :ro).
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:ro|rw]")]
+    volumes_from: Vec<String>,
     /// Mount a tmpfs: PATH[:OPTIONS].
     #[arg(long)]
     tmpfs: Vec<String>,
@@ -110,18 +125,152 @@ pub struct ContainerArgs {
     /// tag= (journald).
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     log_opt: Vec<String>,
-    /// Image (name or ID).
-    image: String,
-    /// Command and arguments (default: the image's).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// Read environment variables from a file of KEY=VALUE lines.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Set a label: KEY=VALUE.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Read labels from a file of KEY=VALUE lines.
+    #[arg(long = "label-file", value_name = "FILE")]
+    label_file: Vec<PathBuf>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long, allow_negative_numbers = true)]
+    memory_swap: Option<String>,
+    /// Memory soft limit.
+    #[arg(long)]
+    memory_reservation: Option<String>,
+    /// CPU shares (relative weight, 2 to 262144).
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
+    /// CPUs the container may run on (0-3, 0,1).
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (0-3, 0,1).
+    #[arg(long)]
+    cpuset_mems: Option<String>,
+    /// Block IO weight (10 to 1000).
+    #[arg(long)]
+    blkio_weight: Option<u16>,
+    /// Size of /dev/shm (default 64m).
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// The process's OOM score adjustment (-1000 to 1000).
+    #[arg(long, allow_negative_numbers = true)]
+    oom_score_adj: Option<i32>,
+    /// A resource limit: NAME=SOFT[:HARD] (nofile=1024:2048).
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// A namespaced kernel parameter: KEY=VALUE.
+    #[arg(long)]
+    sysctl: Vec<String>,
+    /// A host device: HOST[:CONTAINER[:PERMISSIONS]].
+    #[arg(long)]
+    device: Vec<String>,
+    /// A device cgroup rule: 'TYPE MAJOR:MINOR ACCESS' ('c 1:3 rwm').
+    #[arg(long)]
+    device_cgroup_rule: Vec<String>,
+    /// seccomp=PROFILE|unconfined, no-new-privileges[=true|false], label=disable.
+    #[arg(long)]
+    security_opt: Vec<String>,
+    /// An additional group (name in the image's /etc/group, or gid).
+    #[arg(long)]
+    group_add: Vec<String>,
+    /// PID namespace: host, private, or container:NAME.
+    #[arg(long)]
+    pid: Option<String>,
+    /// IPC namespace: host, private, or container:NAME.
+    #[arg(long)]
+    ipc: Option<String>,
+    /// UTS namespace: host, private, or container:NAME.
+    #[arg(long)]
+    uts: Option<String>,
+    /// Run berth's small init as PID 1: it reaps orphans and forwards signals.
+    #[arg(long)]
+    init: bool,
+    /// The signal `stop` sends first (default: the image's, else SIGTERM).
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL (default 10).
+    #[arg(long, allow_negative_numbers = true)]
+    stop_timeout: Option<i64>,
+    /// Start it again when it ends: no, on-failure[:N], always, unless-stopped.
+    #[arg(long)]
+    restart: Option<String>,
+    /// Pull the image first: missing (default: when the store lacks it), always, never.
+    #[arg(long, value_enum, default_value = "missing")]
+    pull: PullPolicy,
+    /// The image's platform (os/arch[/variant]); default: this host's.
+    #[arg(long)]
+    platform: Option<Platform>,
+    /// Print nothing while pulling.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Image (name or ID), then the command and its arguments (default: the image's). As in
+    /// docker, flags end at the image: what follows it is the command's.
+    #[arg(value_name = "IMAGE [COMMAND [ARG...]]", required = true, num_args = 1.., trailing_var_arg = true)]
+    image_and_command: Vec<String>,
+}
+
+/// `--pull`, as docker's.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PullPolicy {
+    Missing,
+    Always,
+    Never,
 }
 
 impl ContainerArgs {
+    /// Pulls the image as `--pull` says, as docker's client does before it creates (the
+    /// engine itself never pulls); checks that the image is of `--platform`.
+    pub fn pull_image(&self, ctx: &Context) -> anyhow::Result<()> {
+        let Some(reference) = self.image_and_command.first() else {
+            return Ok(());
+        };
+        let store = ctx.store()?;
+        let platform = self.platform.clone().unwrap_or_else(Platform::host);
+        let have = store.image(reference);
+        let missing = matches!(have, Err(StoreError::NotFound(_)));
+        let pull = match self.pull {
+            PullPolicy::Always => true,
+            PullPolicy::Missing => missing,
+            PullPolicy::Never => false,
+        };
+        let image = match pull {
+            true => {
+                let r = Reference::parse(reference)?;
+                let opts = PullOptions {
+                    platform: platform.clone(),
+                    config: ctx.registry_config(true)?,
+                    parallel: 4,
+                };
+                let progress = crate::progress::for_stderr(self.quiet);
+                registry::pull(&store, &r, &opts, progress.as_ref()).with_context(
+                    || match missing {
+                        true => {
+                            format!("image {reference} is not in the store, and pulling {r} failed")
+                        }
+                        false => format!("pulling {r}"),
+                    },
+                )?
+            }
+            false => have?,
+        };
+        let (os, arch) = (
+            image.config.os().to_string(),
+            image.config.architecture().to_string(),
+        );
+        if !platform.matches(&os, &arch, image.config.variant().as_deref()) {
+            anyhow::bail!("image {reference} is {os}/{arch}, not --platform {platform}");
+        }
+        Ok(())
+    }
+
     pub fn options(self, detach: bool) -> RunOptions {
+        let mut words = self.image_and_command.into_iter();
         RunOptions {
-            image: self.image,
-            command: self.command,
+            image: words.next().unwrap_or_default(),
+            command: words.collect(),
             name: self.name,
             detach,
             remove: self.rm,
@@ -130,6 +279,8 @@ impl ContainerArgs {
             user: self.user,
             entrypoint: self.entrypoint,
             volumes: self.volume,
+            mounts: self.mount,
+            volumes_from: self.volumes_from,
             tmpfs: self.tmpfs,
             hostname: self.hostname,
             read_only: self.read_only,
@@ -156,6 +307,32 @@ impl ContainerArgs {
             interactive: self.interactive,
             log_driver: self.log_driver,
             log_opts: self.log_opt,
+            tuning: TuningFlags {
+                memory_swap: self.memory_swap,
+                memory_reservation: self.memory_reservation,
+                cpu_shares: self.cpu_shares,
+                cpuset_cpus: self.cpuset_cpus,
+                cpuset_mems: self.cpuset_mems,
+                blkio_weight: self.blkio_weight,
+                shm_size: self.shm_size,
+                oom_score_adj: self.oom_score_adj,
+                ulimits: self.ulimit,
+                sysctls: self.sysctl,
+                devices: self.device,
+                device_cgroup_rules: self.device_cgroup_rule,
+                security_opts: self.security_opt,
+                group_add: self.group_add,
+                pid: self.pid,
+                ipc: self.ipc,
+                uts: self.uts,
+            },
+            labels: self.label,
+            label_files: self.label_file,
+            env_files: self.env_file,
+            init: self.init,
+            stop_signal: self.stop_signal,
+            stop_timeout: self.stop_timeout,
+            restart: self.restart,
         }
     }
 }
@@ -172,6 +349,7 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
     let engine = ctx.engine()?;
+    a.container.pull_image(ctx)?;
     match engine.run(&a.container.options(a.detach), &ctx.monitor_command())? {
         Outcome::Detached(id) => {
             println!("{id}");

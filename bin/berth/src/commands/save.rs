@@ -28,6 +28,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let mut images = Vec::new();
     for name in &a.images {
         let img = store.image(name)?;
+        ctx.image_event("save", &img.id.to_string(), name);
         // A name given by the user is recorded as given; an ID saves all of the image's names.
         let names: Vec<Reference> = match img.names.iter().find(|n| {
             Reference::parse(name).ok().as_ref() == Some(*n)

@@ -7,9 +7,9 @@ use crate::context::Context;
 /// Stop containers: their stop signal, then SIGKILL after a timeout.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Seconds to wait before SIGKILL.
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    time: u64,
+    /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10).
+    #[arg(short = 't', long = "time")]
+    time: Option<u64>,
     /// Containers (names or ids).
     #[arg(required = true)]
     containers: Vec<String>,
@@ -18,7 +18,7 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
     for c in &a.containers {
-        engine.stop(c, Duration::from_secs(a.time))?;
+        engine.stop(c, a.time.map(Duration::from_secs))?;
         println!("{c}");
     }
     Ok(())

@@ -22,6 +22,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     for n in &a.names {
         let r = Reference::parse_local(n)?;
         store.set_name(&r, &digest, &img.manifest_media_type, size)?;
+        ctx.image_event("tag", &img.id.to_string(), &r.to_string());
     }
     Ok(())
 }

@@ -147,8 +147,13 @@ impl Engine {
         self.b.root.join("containers")
     }
 
+    /// `ROOT/volumes/NAME/_data`, what containers mount of volume `name`.
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        self.b.root.join("volumes").join(name).join("_data")
+    }
+
     /// Nothing of any container is left: no record, name, rootfs, runtime state, mount,
-    /// process or cgroup.
+    /// process or cgroup; and no volume.
     pub fn assert_clean(&self) {
         assert_eq!(self.ok(&["ps", "-a", "-q"]), "", "containers left");
         let dirs: Vec<String> = entries(&self.containers_dir())
@@ -170,6 +175,8 @@ impl Engine {
             .filter(|e| !e.starts_with('@'))
             .collect();
         assert!(runtime.is_empty(), "runtime state left: {runtime:?}");
+        let volumes = entries(&self.b.root.join("volumes"));
+        assert!(volumes.is_empty(), "volumes left: {volumes:?}");
         self.b.assert_host_clean();
         let procs = processes_mentioning(&self.b.root);
         assert!(procs.is_empty(), "processes left: {procs:?}");
@@ -188,12 +195,14 @@ impl Engine {
 }
 
 impl Drop for Engine {
-    /// Removes whatever a failed test left: containers (killing them), then the cgroup parent.
+    /// Removes whatever a failed test left: containers (killing them), volumes (unmounting
+    /// them), then the cgroup parent.
     fn drop(&mut self) {
         let ids = self.run(&["ps", "-a", "-q"]);
         for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.run(&["rm", "-f", id]);
+            let _ = self.run(&["rm", "-f", "-v", id]);
         }
+        let _ = self.run(&["volume", "prune", "-a", "-f"]);
         for dir in cgroup_dirs(&self.cgroup_parent) {
             let _ = std::fs::remove_dir(&dir);
             // The shared parent goes with the last test.

@@ -3,9 +3,13 @@
 //! the runtime core's own parser and validator before anything exists on disk.
 
 mod etc;
+pub mod init;
 mod mounts;
 mod resources;
 mod security;
+mod tuning;
+
+pub use tuning::join_at_start;
 
 pub use etc::{hosts_text, EtcFiles};
 
@@ -26,6 +30,8 @@ pub struct Inputs<'a> {
     pub console: Option<(u16, u16)>,
     /// The container's directory, holding the generated /etc files.
     pub dir: &'a Path,
+    /// `ROOT/volumes`, where the volumes it mounts are.
+    pub volumes: &'a Path,
     pub etc: &'a EtcFiles,
 }
 
@@ -38,26 +44,25 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
     mounts::apply(&mut v, i);
     security::apply(&mut v, i.settings)?;
     resources::apply(&mut v, i.settings);
+    tuning::apply(&mut v, i)?;
     if i.settings.network == Network::Host {
         if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
             ns.retain(|n| n["type"] != "network");
         }
     }
     v["linux"]["cgroupsPath"] = json!(format!("{}/{}", i.settings.cgroup_parent, i.id));
-    if !i.spec.labels.is_empty() {
-        v["annotations"] = json!(i.spec.labels);
+    // The image's labels, then the container's over them.
+    let mut labels = i.spec.labels.clone();
+    labels.extend(
+        i.settings
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    if !labels.is_empty() {
+        v["annotations"] = json!(labels);
     }
     Ok(v)
-}
-
-/// Points the config's network namespace at `path` (another container's, for
-/// `--network container:NAME`).
-pub fn join_network(v: &mut Value, path: &str) {
-    if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
-        for n in ns.iter_mut().filter(|n| n["type"] == "network") {
-            n["path"] = json!(path);
-        }
-    }
 }
 
 /// The image's process with docker's additions: `HOSTNAME`, and `TERM` with a terminal.
@@ -78,7 +83,7 @@ fn process(i: &Inputs<'_>, defaults: &Value) -> Value {
     let mut p = json!({
         "terminal": i.settings.tty,
         "user": user,
-        "args": s.args,
+        "args": init::args(i.settings.init, &s.args),
         "env": env,
         "cwd": s.cwd,
         "rlimits": defaults["rlimits"],
@@ -134,6 +139,7 @@ mod tests {
             hostname: "abc",
             console: Some((24, 80)),
             dir: Path::new("/c"),
+            volumes: Path::new("/v"),
             etc: &etc,
         })
     }

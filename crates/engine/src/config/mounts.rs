@@ -1,24 +1,30 @@
-//! Mounts: berth's defaults, the generated /etc files, then `-v` and `--tmpfs`. A user mount
-//! on a default's destination (say `/dev/shm`) replaces that default, as in docker.
+//! Mounts: berth's defaults, the generated /etc files, then the user's (`-v`, `--mount`,
+//! `--tmpfs`, `--volumes-from`, the image's VOLUMEs). A user mount on a default's
+//! destination (say `/dev/shm`) replaces that default, as in docker. A volume is a bind of
+//! its `_data`.
 
 use super::Inputs;
 use crate::options::UserMount;
+use crate::volumes::data_path;
 use serde_json::{json, Value};
+use std::path::Path;
 
 fn bind(source: &str, destination: &str, options: &[&str]) -> Value {
     json!({"destination": destination, "type": "bind", "source": source, "options": options})
 }
 
-fn user_mount(m: &UserMount) -> Value {
+fn user_mount(m: &UserMount, volumes: &Path) -> Value {
     match m {
         UserMount::Bind {
             source,
             destination,
             read_only,
             top_only,
+            non_recursive,
             propagation,
         } => {
-            let mut options = vec!["rbind", propagation.as_deref().unwrap_or("rprivate")];
+            let kind = if *non_recursive { "bind" } else { "rbind" };
+            let mut options = vec![kind, propagation.as_deref().unwrap_or("rprivate")];
             // `rro` (mount_setattr with AT_RECURSIVE) reaches the mounts below the source.
             match (read_only, top_only) {
                 (true, false) => options.extend(["ro", "rro"]),
@@ -32,6 +38,19 @@ fn user_mount(m: &UserMount) -> Value {
             options,
         } => json!({"destination": destination, "type": "tmpfs", "source": "tmpfs",
                     "options": options}),
+        UserMount::Volume {
+            name,
+            destination,
+            read_only,
+            ..
+        } => {
+            let mut options = vec!["rbind", "rprivate"];
+            if *read_only {
+                options.extend(["ro", "rro"]);
+            }
+            let source = data_path(volumes, name);
+            bind(&source.display().to_string(), destination, &options)
+        }
     }
 }
 
@@ -46,7 +65,15 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
             mounts.push(bind(&source, &dest, &["rbind", "rprivate"]));
         }
     }
-    mounts.extend(user.iter().map(user_mount));
+    mounts.extend(user.iter().map(|m| user_mount(m, i.volumes)));
+    if i.settings.init {
+        let source = i.dir.join(super::init::FILE).display().to_string();
+        mounts.push(bind(
+            &source,
+            super::init::PATH,
+            &["rbind", "rprivate", "ro"],
+        ));
+    }
     v["mounts"] = Value::Array(mounts);
 }
 
@@ -64,7 +91,14 @@ mod tests {
             .display()
             .to_string();
         let v = config(RunOptions {
-            volumes: vec![format!("{host}:/data:ro"), format!("{host}:/etc/hosts")],
+            volumes: vec![
+                format!("{host}:/data:ro"),
+                format!("{host}:/etc/hosts"),
+                "db:/db:ro".into(),
+            ],
+            mounts: vec![format!(
+                "type=bind,src={host},dst=/flat,bind-recursive=disabled"
+            )],
             tmpfs: vec!["/dev/shm:size=1m".into()],
             ..Default::default()
         });
@@ -83,6 +117,12 @@ mod tests {
             find("/data")[0]["options"],
             json!(["rbind", "rprivate", "ro", "rro"])
         );
+        assert_eq!(
+            find("/db")[0],
+            &json!({"destination": "/db", "type": "bind", "source": "/v/db/_data",
+                    "options": ["rbind", "rprivate", "ro", "rro"]})
+        );
+        assert_eq!(find("/flat")[0]["options"], json!(["bind", "rprivate"]));
         assert_eq!(find("/etc/hosts").len(), 1);
         assert_eq!(find("/etc/hosts")[0]["source"], json!(host));
         let shm = find("/dev/shm");

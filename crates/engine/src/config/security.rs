@@ -1,6 +1,6 @@
 //! Capabilities, seccomp and what `--privileged` lifts.
 
-use crate::options::Settings;
+use crate::options::{Seccomp, Settings};
 use crate::Error;
 use serde_json::{json, Value};
 
@@ -50,17 +50,30 @@ pub(super) fn apply(v: &mut Value, s: &Settings) -> Result<(), Error> {
     let caps = capabilities(s);
     v["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
     let linux = &mut v["linux"];
-    if !s.privileged {
-        let names: Vec<&str> = caps.iter().map(String::as_str).collect();
-        linux["seccomp"] = serde_json::to_value(berth_seccomp::default_profile_for(&names)?)
-            .map_err(|e| Error::Config {
+    let names: Vec<&str> = caps.iter().map(String::as_str).collect();
+    let profile = match (&s.tuning.seccomp, s.privileged) {
+        (_, true) | (Seccomp::Unconfined, _) => None,
+        (Seccomp::Default, false) => Some(berth_seccomp::default_profile_for(&names)?),
+        (Seccomp::File(path), false) => {
+            let bytes = std::fs::read(path).map_err(Error::path(path))?;
+            Some(berth_seccomp::user_profile(&bytes, &names)?)
+        }
+    };
+    match profile {
+        Some(p) => {
+            linux["seccomp"] = serde_json::to_value(p).map_err(|e| Error::Config {
                 field: "linux.seccomp".into(),
                 reason: e.to_string(),
-            })?;
-        return Ok(());
+            })?
+        }
+        None => {
+            if let Some(l) = linux.as_object_mut() {
+                l.remove("seccomp");
+            }
+        }
     }
-    if let Some(l) = linux.as_object_mut() {
-        l.remove("seccomp");
+    if !s.privileged {
+        return Ok(());
     }
     linux["maskedPaths"] = json!([]);
     linux["readonlyPaths"] = json!([]);

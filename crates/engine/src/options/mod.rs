@@ -3,16 +3,23 @@
 
 mod mounts;
 mod net;
+mod tuning;
 mod values;
 
+pub use mounts::complete;
+pub(crate) use mounts::volumes_from;
 pub use net::{HostEntry, NetSettings};
-pub use values::env_list;
+pub use tuning::{Device, DeviceRule, Seccomp, Sharing, Tuning, TuningFlags, Ulimit};
+
+pub use values::{env_files, env_list, labels};
 
 use crate::logging::{Driver, LogConfig};
-use mounts::{tmpfs, volume};
+use crate::volumes::VolumeSpec;
+use mounts::{mount, tmpfs, volume};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use values::{caps, cgroup_parent, cpus, entrypoint, hostname, memory, pids_limit};
+use values::{caps, cgroup_parent, cpus, entrypoint, hostname, memory, pids_limit, restart};
 
 /// A flag with a bad value; the message names the flag and the value.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +32,7 @@ pub enum OptionsError {
     },
 }
 
-pub(crate) fn bad(flag: &'static str, value: &str, reason: impl Into<String>) -> OptionsError {
+pub fn bad(flag: &'static str, value: &str, reason: impl Into<String>) -> OptionsError {
     OptionsError::Bad {
         flag,
         value: value.to_string(),
@@ -49,8 +56,12 @@ pub struct RunOptions {
     pub user: Option<String>,
     /// `""` clears the image's entrypoint; `["a","b"]` (JSON) gives several words.
     pub entrypoint: Option<String>,
-    /// `HOST:CONTAINER[:ro|rw]`.
+    /// `[SOURCE:]CONTAINER[:OPTIONS]`: a host path, a volume name, or an anonymous volume.
     pub volumes: Vec<String>,
+    /// `--mount type=bind|volume|tmpfs,...`.
+    pub mounts: Vec<String>,
+    /// `CONTAINER[:ro|rw]`: the binds and volumes of another container.
+    pub volumes_from: Vec<String>,
     /// `PATH[:OPTIONS]`.
     pub tmpfs: Vec<String>,
     pub hostname: Option<String>,
@@ -89,6 +100,48 @@ pub struct RunOptions {
     pub log_driver: Option<String>,
     /// `KEY=VALUE` options of the log driver.
     pub log_opts: Vec<String>,
+    /// The finer limits, security options and namespaces.
+    pub tuning: TuningFlags,
+    /// `KEY=VALUE` labels.
+    pub labels: Vec<String>,
+    /// Files of `KEY=VALUE` label lines, before `--label`.
+    pub label_files: Vec<PathBuf>,
+    /// Files of `KEY=VALUE` lines for the environment, before `-e`.
+    pub env_files: Vec<PathBuf>,
+    /// `--init`: berth's small init as PID 1.
+    pub init: bool,
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL.
+    pub stop_timeout: Option<i64>,
+    /// `no` (default), `on-failure[:N]`, `always`, `unless-stopped`.
+    pub restart: Option<String>,
+}
+
+/// When the container's monitor starts it again after it ends (`--restart`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "name")]
+pub enum Restart {
+    #[default]
+    No,
+    /// After a non-zero exit, at most `max` times.
+    OnFailure { max: Option<u32> },
+    /// Whatever the exit, unless stopped by hand; also when berth starts the restartable ones
+    /// after a reboot.
+    Always,
+    /// As always, but not after a reboot when it had been stopped by hand.
+    UnlessStopped,
+}
+
+impl Restart {
+    /// docker's name of the policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Restart::No => "no",
+            Restart::OnFailure { .. } => "on-failure",
+            Restart::Always => "always",
+            Restart::UnlessStopped => "unless-stopped",
+        }
+    }
 }
 
 /// How the container is networked.
@@ -105,7 +158,8 @@ pub enum Network {
     Container,
 }
 
-/// A mount asked for with `-v` or `--tmpfs`.
+/// A mount asked for with `-v`, `--mount`, `--tmpfs` or `--volumes-from`, or an image's
+/// VOLUME.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum UserMount {
@@ -117,6 +171,9 @@ pub enum UserMount {
         /// `:ro-non-recursive`: only the top mount read-only, as docker before 25.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         top_only: bool,
+        /// `bind-recursive=disabled`: the mounts below the source do not come along.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        non_recursive: bool,
         /// `shared`, `slave`, `private` and their `r` forms (default `rprivate`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         propagation: Option<String>,
@@ -125,14 +182,38 @@ pub enum UserMount {
         destination: String,
         options: Vec<String>,
     },
+    Volume {
+        /// Empty in a parsed flag for an anonymous volume, until `create` names it.
+        name: String,
+        destination: String,
+        read_only: bool,
+        /// Made for this container (`-v /path`, `--mount` without a source, an image's
+        /// VOLUME): `rm -v` and `--rm` remove it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        anonymous: bool,
+        /// `nocopy`: an empty volume is not filled from the image.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_copy: bool,
+        /// How it is made if it does not exist (`--mount volume-opt=`, `volume-label=`).
+        #[serde(default, skip_serializing_if = "VolumeSpec::is_empty")]
+        spec: VolumeSpec,
+    },
 }
 
 impl UserMount {
     pub fn destination(&self) -> &str {
         match self {
-            UserMount::Bind { destination, .. } | UserMount::Tmpfs { destination, .. } => {
-                destination
-            }
+            UserMount::Bind { destination, .. }
+            | UserMount::Tmpfs { destination, .. }
+            | UserMount::Volume { destination, .. } => destination,
+        }
+    }
+
+    /// The volume it mounts, if it mounts one.
+    pub fn volume(&self) -> Option<&str> {
+        match self {
+            UserMount::Volume { name, .. } => Some(name),
+            _ => None,
         }
     }
 }
@@ -169,6 +250,19 @@ pub struct Settings {
     /// Where its output goes (older records: a json-file log without options).
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub tuning: Tuning,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    /// `--stop-signal`, over the image's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+    #[serde(default)]
+    pub restart: Restart,
 }
 
 /// The CFS period `--cpus` is expressed in, as docker uses.
@@ -195,6 +289,9 @@ impl RunOptions {
         for v in &self.volumes {
             mounts.push(volume(v)?);
         }
+        for m in &self.mounts {
+            mounts.push(mount(m)?);
+        }
         for t in &self.tmpfs {
             mounts.push(tmpfs(t)?);
         }
@@ -204,11 +301,14 @@ impl RunOptions {
                 .any(|o| o.destination() == m.destination())
             {
                 return Err(bad(
-                    "-v/--tmpfs",
+                    "-v/--mount/--tmpfs",
                     m.destination(),
                     "destination given twice",
                 ));
             }
+        }
+        for f in &self.volumes_from {
+            volumes_from(f)?;
         }
         if let Some(h) = &self.hostname {
             hostname(h)?;
@@ -218,12 +318,33 @@ impl RunOptions {
                 return Err(bad("--workdir", w, "must be an absolute path"));
             }
         }
+        let memory = self.memory.as_deref().map(memory).transpose()?.flatten();
         let (network, net) = self.network_settings()?;
+        let mut env = env_files(&self.env_files, getenv)?;
+        env.extend(env_list(&self.env, getenv)?);
+        let restart = self
+            .restart
+            .as_deref()
+            .map(restart)
+            .transpose()?
+            .unwrap_or_default();
+        if restart != Restart::No && self.remove {
+            return Err(bad(
+                "--restart",
+                self.restart.as_deref().unwrap_or_default(),
+                "a container removed when it ends (--rm) cannot be restarted",
+            ));
+        }
+        if let Some(s) = &self.stop_signal {
+            if berth_sys::signal::parse(s).is_none() {
+                return Err(bad("--stop-signal", s, "unknown signal"));
+            }
+        }
         Ok(Settings {
             auto_remove: self.remove,
             tty: self.tty,
             interactive: self.interactive,
-            env: env_list(&self.env, getenv)?,
+            env,
             workdir: self.workdir.clone(),
             user: self.user.clone().filter(|u| !u.is_empty()),
             entrypoint: self.entrypoint.as_deref().map(entrypoint).transpose()?,
@@ -234,13 +355,19 @@ impl RunOptions {
             privileged: self.privileged,
             cap_add: caps("--cap-add", &self.cap_add)?,
             cap_drop: caps("--cap-drop", &self.cap_drop)?,
-            memory: self.memory.as_deref().map(memory).transpose()?.flatten(),
+            memory,
             cpu_quota: self.cpus.as_deref().map(cpus).transpose()?.flatten(),
             pids_limit: self.pids_limit.map(pids_limit).transpose()?,
+            tuning: self.tuning.check(memory, network == Network::Host)?,
             network,
             net,
             cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref().unwrap_or("/berth"))?,
             log: self.log_config()?,
+            labels: labels(&self.labels, &self.label_files)?,
+            init: self.init,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            restart,
         })
     }
 }
@@ -314,7 +441,14 @@ mod tests {
                     tmpfs: vec!["/a".into(), "/a/".into()],
                     ..Default::default()
                 },
-                "-v/--tmpfs",
+                "-v/--mount/--tmpfs",
+            ),
+            (
+                RunOptions {
+                    volumes_from: vec!["a:rx".into()],
+                    ..Default::default()
+                },
+                "--volumes-from",
             ),
         ] {
             let e = check(o).unwrap_err();

@@ -20,6 +20,56 @@ pub fn env_list(
     Ok(out)
 }
 
+/// The lines of files of `KEY=VALUE` (docker's `--env-file`): empty lines and `#` comments
+/// skipped, a bare `KEY` as for `-e`.
+pub fn env_files(
+    files: &[std::path::PathBuf],
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, OptionsError> {
+    let mut lines = Vec::new();
+    for f in files {
+        let shown = f.display().to_string();
+        let text =
+            std::fs::read_to_string(f).map_err(|e| bad("--env-file", &shown, e.to_string()))?;
+        lines.extend(
+            text.lines()
+                .map(|l| l.trim_start())
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    env_list(&lines, getenv)
+}
+
+/// `--label KEY=VALUE` (a bare `KEY` has an empty value) and the lines of `--label-file`s.
+pub fn labels(
+    list: &[String],
+    files: &[std::path::PathBuf],
+) -> Result<std::collections::BTreeMap<String, String>, OptionsError> {
+    let mut lines: Vec<String> = Vec::new();
+    for f in files {
+        let shown = f.display().to_string();
+        let text =
+            std::fs::read_to_string(f).map_err(|e| bad("--label-file", &shown, e.to_string()))?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    lines.extend(list.iter().cloned());
+    let mut out = std::collections::BTreeMap::new();
+    for l in lines {
+        let (k, v) = l.split_once('=').unwrap_or((&l, ""));
+        if k.is_empty() {
+            return Err(bad("--label", &l, "empty label name"));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
 pub(super) fn entrypoint(s: &str) -> Result<Vec<String>, OptionsError> {
     if s.starts_with('[') {
         return serde_json::from_str(s).map_err(|e| {
@@ -72,16 +122,16 @@ pub(super) fn caps(flag: &'static str, list: &[String]) -> Result<Vec<String>, O
         .collect()
 }
 
-/// `64m`, `1g`, `512k`, `100b`, `1048576`: bytes, at least 6 MiB as docker requires; `0`
-/// is no limit, as in docker.
-pub(super) fn memory(s: &str) -> Result<Option<i64>, OptionsError> {
+/// `64m`, `1g`, `512k`, `100b`, `1048576`, `1.5g`: bytes, below what the kernel counts in
+/// pages in a signed long.
+pub(super) fn size(flag: &'static str, s: &str) -> Result<u64, OptionsError> {
     let lower = s.to_ascii_lowercase();
     let t = lower
         .strip_suffix('b')
         .filter(|t| !t.is_empty())
         .unwrap_or(&lower);
     let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k')) => (&t[..i], 1i64 << 10),
+        Some((i, 'k')) => (&t[..i], 1u64 << 10),
         Some((i, 'm')) => (&t[..i], 1 << 20),
         Some((i, 'g')) => (&t[..i], 1 << 30),
         Some((i, 't')) => (&t[..i], 1 << 40),
@@ -91,17 +141,22 @@ pub(super) fn memory(s: &str) -> Result<Option<i64>, OptionsError> {
         .parse()
         .ok()
         .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| bad("--memory", s, "want a size such as 64m or 1g"))?;
-    if n == 0.0 {
-        return Ok(None);
-    }
-    // The kernel counts the limit in pages in a signed long.
+        .ok_or_else(|| bad(flag, s, "want a size such as 64m or 1g"))?;
     const MAX: f64 = (i64::MAX / 4096 * 4096) as f64;
     let bytes = n * mult as f64;
     if bytes >= MAX {
-        return Err(bad("--memory", s, "more than the kernel can limit"));
+        return Err(bad(flag, s, "more than the kernel can limit"));
     }
-    if bytes < f64::from(6 << 20) {
+    Ok(bytes as u64)
+}
+
+/// `-m`: a [`size`] of at least 6 MiB as docker requires; `0` is no limit, as in docker.
+pub(super) fn memory(s: &str) -> Result<Option<i64>, OptionsError> {
+    let bytes = size("--memory", s)?;
+    if bytes == 0 {
+        return Ok(None);
+    }
+    if bytes < 6 << 20 {
         return Err(bad("--memory", s, "the minimum is 6m"));
     }
     Ok(Some(bytes as i64))
@@ -159,6 +214,31 @@ pub(super) fn cgroup_parent(s: &str) -> Result<String, OptionsError> {
     Ok(format!("/{}", names.join("/")))
 }
 
+/// `--restart no|on-failure[:N]|always|unless-stopped`.
+pub(super) fn restart(s: &str) -> Result<super::Restart, OptionsError> {
+    use super::Restart;
+    Ok(match s.split_once(':') {
+        None if s == "no" => Restart::No,
+        None if s == "always" => Restart::Always,
+        None if s == "unless-stopped" => Restart::UnlessStopped,
+        None if s == "on-failure" => Restart::OnFailure { max: None },
+        Some(("on-failure", n)) => Restart::OnFailure {
+            max: Some(
+                n.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("--restart", s, "on-failure:N wants a positive count"))?,
+            ),
+        },
+        _ => {
+            return Err(bad(
+                "--restart",
+                s,
+                "want no, on-failure[:N], always or unless-stopped",
+            ))
+        }
+    })
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,8 +16,7 @@ use crate::store::{layers_of, Image, Staging, Store};
 /// Settings for the new image.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
-    /// Dockerfile-style instructions: `CMD`, `ENTRYPOINT`, `ENV`, `WORKDIR`, `USER`,
-    /// `EXPOSE`, `VOLUME`, `LABEL`, `STOPSIGNAL`.
+    /// Dockerfile instructions (see [`crate::change`]).
     pub changes: Vec<String>,
     /// History comment.
     pub message: Option<String>,
@@ -40,9 +39,8 @@ pub fn import(
         "Env".into(),
         json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]),
     );
-    for c in &opts.changes {
-        apply_change(&mut config, c).map_err(|why| invalid(format!("--change {c:?}: {why}")))?;
-    }
+    crate::change::apply(&mut config, &opts.changes)
+        .map_err(|e| invalid(format!("--change {e}")))?;
     let _lock = store.content_lock()?;
     let staging = Staging::new(store)?;
     let io = |op| {
@@ -68,121 +66,81 @@ pub fn import(
         "rootfs": { "type": "layers", "diff_ids": [diff_id.to_string()] },
         "history": [{ "created": now, "created_by": "berth import", "comment": opts.message.clone().unwrap_or_default() }],
     });
-    let config_bytes = serde_json::to_vec(&config_doc).map_err(|e| invalid(e.to_string()))?;
+    let layer =
+        json!({ "mediaType": media::OCI_LAYER_TAR, "digest": diff_id.to_string(), "size": size });
+    let kinds = (media::OCI_MANIFEST, media::OCI_CONFIG);
+    store_image(
+        store,
+        staging,
+        &config_doc,
+        kinds,
+        vec![layer],
+        Some(reference),
+        archive,
+    )
+}
+
+/// Stages `config` and a manifest of the media types `kinds` (manifest, config) over
+/// `layers` (descriptors of blobs staged or stored already), unpacks the layers the store
+/// has no snapshot of, moves everything into the store and names the image `reference`,
+/// or without one `localhost/<the first 12 digits of its ID>`: the store keeps named images
+/// only, and that name is also how the ID's short form finds it.
+pub(crate) fn store_image(
+    store: &Store,
+    staging: Staging<'_>,
+    config: &Value,
+    kinds: (&str, &str),
+    layers: Vec<Value>,
+    reference: Option<&Reference>,
+    what: &str,
+) -> Result<Image, ArchiveError> {
+    let invalid = |e: serde_json::Error| ArchiveError::Invalid {
+        archive: what.to_string(),
+        why: e.to_string(),
+    };
+    let config_bytes = serde_json::to_vec(config).map_err(invalid)?;
     let config_digest = staging.add_blob(&config_bytes)?;
     let manifest_doc = json!({
         "schemaVersion": 2,
-        "mediaType": media::OCI_MANIFEST,
-        "config": { "mediaType": media::OCI_CONFIG, "digest": config_digest.to_string(), "size": config_bytes.len() },
-        "layers": [{ "mediaType": media::OCI_LAYER_TAR, "digest": diff_id.to_string(), "size": size }],
+        "mediaType": kinds.0,
+        "config": { "mediaType": kinds.1, "digest": config_digest.to_string(), "size": config_bytes.len() },
+        "layers": layers,
     });
-    let manifest_bytes = serde_json::to_vec(&manifest_doc).map_err(|e| invalid(e.to_string()))?;
-    let manifest: ImageManifest =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(e.to_string()))?;
-    let cfg: ImageConfiguration =
-        serde_json::from_slice(&config_bytes).map_err(|e| invalid(e.to_string()))?;
-    for l in layers_of(&manifest, &cfg, archive)? {
+    let manifest_bytes = serde_json::to_vec(&manifest_doc).map_err(invalid)?;
+    let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes).map_err(invalid)?;
+    let cfg: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(invalid)?;
+    for l in layers_of(&manifest, &cfg, what)? {
         let needs = Needs {
             blob: false,
             snapshot: !staging.has_snapshot(&l.chain_id),
         };
         if !needs.none() {
             let p = staging.blob_path(&l.blob);
-            let f = std::fs::File::open(&p).map_err(io("open layer"))?;
+            let f = std::fs::File::open(&p).map_err(|source| ArchiveError::Io {
+                archive: what.to_string(),
+                op: "open layer",
+                source,
+            })?;
             ingest(&staging, &l, &needs, f)?;
         }
     }
     let manifest_digest = staging.add_blob(&manifest_bytes)?;
+    let by_id;
+    let reference = match reference {
+        Some(r) => r,
+        None => {
+            by_id = Reference::parse_local(&config_digest.hex()[..12])?;
+            &by_id
+        }
+    };
     staging.commit()?;
     store.set_name(
         reference,
         &manifest_digest,
-        media::OCI_MANIFEST,
+        kinds.0,
         manifest_bytes.len() as u64,
     )?;
     Ok(store.image_by_manifest(&manifest_digest)?)
-}
-
-/// Applies one `INSTRUCTION args` to the config's `config` object.
-fn apply_change(config: &mut Map<String, Value>, change: &str) -> Result<(), String> {
-    let (instr, rest) = change
-        .trim()
-        .split_once(char::is_whitespace)
-        .ok_or("expected INSTRUCTION ARGUMENTS")?;
-    let rest = rest.trim();
-    let list = |rest: &str| -> Result<Value, String> {
-        if rest.starts_with('[') {
-            serde_json::from_str::<Vec<String>>(rest)
-                .map(|v| json!(v))
-                .map_err(|e| format!("bad JSON list: {e}"))
-        } else {
-            Ok(json!(["/bin/sh", "-c", rest]))
-        }
-    };
-    let key_values = |rest: &str| -> Vec<(String, String)> {
-        match rest.split_once('=') {
-            Some(_) => rest
-                .split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-                .collect(),
-            None => rest
-                .split_once(char::is_whitespace)
-                .map(|(k, v)| vec![(k.to_string(), v.trim().to_string())])
-                .unwrap_or_default(),
-        }
-    };
-    match instr.to_ascii_uppercase().as_str() {
-        "CMD" => {
-            config.insert("Cmd".into(), list(rest)?);
-        }
-        "ENTRYPOINT" => {
-            config.insert("Entrypoint".into(), list(rest)?);
-        }
-        "WORKDIR" => {
-            config.insert("WorkingDir".into(), json!(rest));
-        }
-        "USER" => {
-            config.insert("User".into(), json!(rest));
-        }
-        "STOPSIGNAL" => {
-            config.insert("StopSignal".into(), json!(rest));
-        }
-        "ENV" => {
-            let env = config.entry("Env").or_insert_with(|| json!([]));
-            let arr = env.as_array_mut().ok_or("Env is not a list")?;
-            for (k, v) in key_values(rest) {
-                arr.retain(|e| e.as_str().and_then(|s| s.split('=').next()) != Some(k.as_str()));
-                arr.push(json!(format!("{k}={v}")));
-            }
-        }
-        "LABEL" => {
-            let labels = config.entry("Labels").or_insert_with(|| json!({}));
-            let obj = labels.as_object_mut().ok_or("Labels is not an object")?;
-            for (k, v) in key_values(rest) {
-                obj.insert(k, json!(v));
-            }
-        }
-        "EXPOSE" | "VOLUME" => {
-            let key = if instr.eq_ignore_ascii_case("EXPOSE") {
-                "ExposedPorts"
-            } else {
-                "Volumes"
-            };
-            let obj = config.entry(key).or_insert_with(|| json!({}));
-            let obj = obj.as_object_mut().ok_or("not an object")?;
-            for item in rest.split_whitespace() {
-                let item = if key == "ExposedPorts" && !item.contains('/') {
-                    format!("{item}/tcp")
-                } else {
-                    item.to_string()
-                };
-                obj.insert(item, json!({}));
-            }
-        }
-        other => return Err(format!("unsupported instruction {other}")),
-    }
-    Ok(())
 }
 
 /// The current UTC time as RFC 3339 (what image configs use for `created`).
@@ -215,18 +173,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changes() {
-        let mut c = Map::new();
-        apply_change(&mut c, r#"CMD ["/bin/sh"]"#).unwrap();
-        apply_change(&mut c, "ENTRYPOINT echo hi").unwrap();
-        apply_change(&mut c, "ENV A=1 B=2").unwrap();
-        apply_change(&mut c, "EXPOSE 80 53/udp").unwrap();
-        apply_change(&mut c, "LABEL k=v").unwrap();
-        assert_eq!(c["Cmd"], json!(["/bin/sh"]));
-        assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "echo hi"]));
-        assert_eq!(c["Env"], json!(["A=1", "B=2"]));
-        assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}, "53/udp": {}}));
-        assert!(apply_change(&mut c, "RUN x").is_err());
+    fn rfc3339_has_its_length() {
         assert_eq!(rfc3339_now().len(), 20);
     }
 }

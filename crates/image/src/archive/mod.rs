@@ -9,6 +9,7 @@ mod oci;
 mod save;
 
 pub use import::{import, ImportOptions};
+pub(crate) use import::{rfc3339_now, store_image};
 pub use load::load;
 pub use save::save;
 

@@ -3,6 +3,7 @@
 //! per-container overlay root filesystems. See docs/IMAGES.md for the layout.
 
 mod blobs;
+mod changes;
 mod files;
 mod gc;
 mod image;
@@ -17,6 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use blobs::BlobWriter;
+pub use changes::{Change, ChangeKind};
 pub use gc::GcReport;
 pub use image::{layers_of, Image, Layer};
 pub use index::ImageRecord;

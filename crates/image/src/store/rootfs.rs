@@ -93,11 +93,21 @@ impl Store {
         fs::write(dir.join("layers"), chain_list.join("\n")).map_err(io_err("write", dir))?;
         fs::write(dir.join("image"), image.manifest_digest.to_string())
             .map_err(io_err("write", dir))?;
+        self.mount_overlay(id, dir, lowers)?;
+        Ok(Rootfs {
+            id: id.to_string(),
+            path: merged,
+            upper,
+        })
+    }
+
+    /// Mounts the overlay of rootfs directory `dir` (`upper`, `work`, `merged`) over `lowers`.
+    fn mount_overlay(&self, id: &str, dir: &Path, lowers: &[String]) -> Result<(), StoreError> {
         let mut opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             lowers.join(":"),
-            upper.display(),
-            work.display()
+            dir.join("upper").display(),
+            dir.join("work").display()
         );
         if self.rootless {
             opts.push_str(",userxattr");
@@ -110,12 +120,55 @@ impl Store {
                 why: "too many layers or a store path with ',' or ':' for overlay options".into(),
             });
         }
-        sys::mount_overlay(&merged, &opts).map_err(io_err("mount overlay", &merged))?;
+        let merged = dir.join("merged");
+        sys::mount_overlay(&merged, &opts).map_err(io_err("mount overlay", &merged))
+    }
+
+    /// Mounts container `id`'s root filesystem again, from the layers it was made from and
+    /// its kept changes, when it is not mounted (a host reboot loses every mount); true when
+    /// it had to.
+    pub fn ensure_rootfs(&self, id: &str) -> Result<bool, StoreError> {
+        let dir = self.rootfs_dir(id)?;
+        let merged = dir.join("merged");
+        let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).map_err(io_err("stat", p));
+        // A mounted overlay is a file system of its own: its device differs.
+        if dev(&merged)? != dev(&dir)? {
+            return Ok(false);
+        }
+        let _content = self.content_lock()?;
+        let lowers: Vec<String> = self
+            .rootfs_lowers(id)?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        self.mount_overlay(id, &dir, &lowers)?;
+        Ok(true)
+    }
+
+    /// Container `id`'s root filesystem, as made by [`Store::create_rootfs`] (mounted or not).
+    pub fn rootfs(&self, id: &str) -> Result<Rootfs, StoreError> {
+        let dir = self.rootfs_dir(id)?;
+        if !dir.join("upper").is_dir() {
+            return Err(StoreError::NotFound(format!("rootfs {id}")));
+        }
         Ok(Rootfs {
             id: id.to_string(),
-            path: merged,
-            upper,
+            path: dir.join("merged"),
+            upper: dir.join("upper"),
         })
+    }
+
+    /// The overlay lower directories of container `id`'s root filesystem, top first, from
+    /// the layers its directory records.
+    pub fn rootfs_lowers(&self, id: &str) -> Result<Vec<PathBuf>, StoreError> {
+        let layers = self.rootfs_dir(id)?.join("layers");
+        let text = fs::read_to_string(&layers).map_err(io_err("read", &layers))?;
+        let chains: Vec<Digest> = text.lines().filter_map(|l| l.parse().ok()).collect();
+        self.lower_dirs_of(&chains)
+            .map_err(|chain| StoreError::Invalid {
+                what: format!("rootfs {id}"),
+                why: format!("its layer snapshot {chain} is gone"),
+            })
     }
 
     /// Unmounts and removes container `id`'s root filesystem (and its changes).

@@ -94,18 +94,25 @@ impl Store {
     /// The trees of `image`'s snapshots that make its root filesystem, top first. Below a
     /// layer whose root is opaque nothing shows, so the list ends there.
     pub(crate) fn lower_dirs(&self, image: &Image) -> Result<Vec<PathBuf>, StoreError> {
+        let chains: Vec<Digest> = image.layers()?.iter().map(|l| l.chain_id.clone()).collect();
+        self.lower_dirs_of(&chains)
+            .map_err(|chain| StoreError::Invalid {
+                what: format!("image {}", image.id),
+                why: format!(
+                    "snapshot {chain} is missing or incomplete; pull or load the image again"
+                ),
+            })
+    }
+
+    /// The overlay lower directories of the snapshots `chains` (bottom layer first), top
+    /// first, down to a layer whose root is opaque; the chain ID of a missing snapshot.
+    pub(crate) fn lower_dirs_of(&self, chains: &[Digest]) -> Result<Vec<PathBuf>, Digest> {
         let mut out = Vec::new();
-        for l in image.layers()?.iter().rev() {
-            let Some(meta) = self.snapshot_meta(&l.chain_id)? else {
-                return Err(StoreError::Invalid {
-                    what: format!("image {}", image.id),
-                    why: format!(
-                        "snapshot {} is missing or incomplete; pull or load the image again",
-                        l.chain_id
-                    ),
-                });
+        for chain in chains.iter().rev() {
+            let Ok(Some(meta)) = self.snapshot_meta(chain) else {
+                return Err(chain.clone());
             };
-            out.push(self.snapshot_path(&l.chain_id));
+            out.push(self.snapshot_path(chain));
             if meta.opaque_root {
                 break;
             }

@@ -1,10 +1,12 @@
-//! Safe layer unpacking into an (empty) snapshot directory.
+//! Safe layer unpacking into an (empty) snapshot directory, and archives copied into a
+//! container (`berth cp`).
 //!
 //! Every entry is created relative to a directory fd opened with
 //! `openat2(RESOLVE_BENEATH)` below the snapshot root, so no name, symlink or hard link
 //! in the layer can make a write land outside it. Whiteouts become overlayfs whiteouts
 //! (char 0:0), opaque directories get the overlay opaque xattr, and GNU sparse files are
-//! made sparse on disk.
+//! made sparse on disk. A copy ([`CopyInto`]) resolves entries with `RESOLVE_IN_ROOT` instead:
+//! the container's own symlinks are followed as a chroot would, and never out of it.
 
 mod meta;
 mod path;
@@ -29,7 +31,7 @@ use meta::Meta;
 use path::{components, join, Dirs};
 use sparse::{PaxSparse, SparseError};
 
-use crate::sys;
+use crate::sys::{self, Scope};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -80,18 +82,37 @@ pub enum UnpackError {
 }
 
 /// How to unpack.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Rootless rules: no chown, no device nodes, `user.overlay.*` xattrs.
     pub rootless: bool,
+    /// Unpack a copy rather than a layer.
+    pub copy: Option<CopyInto>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             rootless: sys::rootless(),
+            copy: None,
         }
     }
+}
+
+/// An archive copied into a directory, as `docker cp` extracts one: names starting with
+/// `.wh.` are plain files, the archive's root entry leaves the directory as it is, and a
+/// directory never replaces a non-directory nor the other way round.
+#[derive(Clone, Debug, Default)]
+pub struct CopyInto {
+    /// The directory, as components of a path inside the root fd given to [`unpack`]; it
+    /// and every entry are resolved with `RESOLVE_IN_ROOT`.
+    pub into: Vec<OsString>,
+    /// Every entry gets this owner (uid, gid) instead of the archive's.
+    pub owner: Option<(u32, u32)>,
+    /// The directory is on the host and the archive comes from a container: device nodes
+    /// are left out, set-user-ID and set-group-ID bits cleared and extended attributes
+    /// (file capabilities) dropped, so that a container cannot plant privileged files.
+    pub host: bool,
 }
 
 /// What unpacking found out about a layer.
@@ -111,8 +132,12 @@ pub fn unpack<R: Read>(
     opts: Options,
     layer: &str,
 ) -> Result<Unpacked, UnpackError> {
+    let scope = match opts.copy {
+        Some(_) => Scope::InRoot,
+        None => Scope::Beneath,
+    };
     let mut u = Unpacker {
-        dirs: Dirs::new(root),
+        dirs: Dirs::new(root, scope),
         opts,
         layer,
         dir_times: Vec::new(),
@@ -241,7 +266,7 @@ impl Unpacker<'_> {
             .as_mut()
             .and_then(|s| s.name.take())
             .unwrap_or(header_name);
-        let parts = components(&name).map_err(|b| self.escape(&name, b.describe()))?;
+        let mut parts = components(&name).map_err(|b| self.escape(&name, b.describe()))?;
         let kind = self.kind(entry, &name)?;
         if sparse.is_some() && !matches!(kind, Kind::File) {
             return Err(self.sparse_err(
@@ -249,7 +274,20 @@ impl Unpacker<'_> {
                 SparseError::Invalid("sparse map on an entry that is not a file".into()),
             ));
         }
-        let meta = Meta::read(entry).map_err(|e| self.tar_err(e))?;
+        let mut meta = Meta::read(entry).map_err(|e| self.tar_err(e))?;
+        if let Some(copy) = &self.opts.copy {
+            if parts.is_empty() {
+                return Ok(()); // the directory copied into keeps its own attributes
+            }
+            parts.splice(0..0, copy.into.iter().cloned());
+            if let Some((uid, gid)) = copy.owner {
+                (meta.uid, meta.gid) = (uid, gid);
+            }
+            if copy.host {
+                meta.mode &= !(libc::S_ISUID | libc::S_ISGID);
+                meta.xattrs.clear();
+            }
+        }
         let Some((base, parent)) = parts.split_last() else {
             // "./": the snapshot root's own attributes.
             self.dir_times.push((Vec::new(), meta.mtime));
@@ -259,7 +297,8 @@ impl Unpacker<'_> {
             return self.apply_root_meta(&name, &meta);
         };
         let base_bytes = base.as_bytes();
-        if base_bytes == OPAQUE_MARKER {
+        let layer = self.opts.copy.is_none();
+        if layer && base_bytes == OPAQUE_MARKER {
             if parent.is_empty() {
                 self.found.opaque_root = true;
                 return Ok(());
@@ -272,7 +311,7 @@ impl Unpacker<'_> {
             return sys::lsetxattrat(dir.as_fd(), OsStr::new("."), key, b"y")
                 .map_err(self.io_err(&name, "set opaque xattr"));
         }
-        if let Some(hidden) = base_bytes.strip_prefix(WHITEOUT_PREFIX) {
+        if let Some(hidden) = base_bytes.strip_prefix(WHITEOUT_PREFIX).filter(|_| layer) {
             if hidden.starts_with(WHITEOUT_PREFIX) {
                 return Ok(()); // other AUFS metadata (.wh..wh.plnk, ...) has no overlay meaning
             }
@@ -356,6 +395,7 @@ impl Unpacker<'_> {
             }
             // Device nodes cannot be created without CAP_MKNOD; runtimes provide /dev anyway.
             T::Char | T::Block if self.opts.rootless => Kind::Skip,
+            T::Char | T::Block if self.opts.copy.as_ref().is_some_and(|c| c.host) => Kind::Skip,
             T::Char => Kind::Node(libc::S_IFCHR, dev()?),
             T::Block => Kind::Node(libc::S_IFBLK, dev()?),
             T::Fifo => Kind::Node(libc::S_IFIFO, 0),
@@ -384,6 +424,18 @@ impl Unpacker<'_> {
         let existing_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
         if existing_dir && is_dir {
             return Ok(());
+        }
+        if self.opts.copy.is_some() && existing_dir != is_dir {
+            let (old, new) = match existing_dir {
+                true => ("directory", "non-directory"),
+                false => ("non-directory", "directory"),
+            };
+            let mut path = join(parent);
+            path.push(base);
+            return Err(self.escape(
+                name,
+                &format!("cannot overwrite {old} {} with a {new}", path.display()),
+            ));
         }
         self.dirs.invalidate();
         if existing_dir {
@@ -484,7 +536,13 @@ impl Unpacker<'_> {
         let Some((tbase, tparent)) = target.split_last() else {
             return Err(self.escape(name, "hard link to the archive root"));
         };
-        let tdir = sys::open_dir_beneath(self.dirs.root(), &join(tparent))
+        let mut tparent = tparent.to_vec();
+        if let Some(copy) = &self.opts.copy {
+            tparent.splice(0..0, copy.into.iter().cloned());
+        }
+        let tdir = self
+            .dirs
+            .open_existing(&join(&tparent))
             .map_err(self.io_err(name, "open hard link target dir"))?;
         // linkat without AT_SYMLINK_FOLLOW links a symlink itself, never what it points to.
         sys::linkat(tdir.as_fd(), tbase, dir, base).map_err(|e| {

@@ -1,5 +1,6 @@
 //! Entry names → checked path components, and parent directories opened below the
-//! snapshot root with `openat2(RESOLVE_BENEATH)`.
+//! snapshot root with `openat2(RESOLVE_BENEATH)` (or, for a copy into a container, inside
+//! its root with `RESOLVE_IN_ROOT`).
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -8,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::sys;
+use crate::sys::{self, Scope};
 
 /// Why an entry name was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,12 +65,17 @@ pub fn join(parts: &[OsString]) -> PathBuf {
 /// and remembers the last one: entries of a directory usually come together.
 pub struct Dirs {
     root: OwnedFd,
+    scope: Scope,
     last: Option<(PathBuf, Rc<OwnedFd>)>,
 }
 
 impl Dirs {
-    pub fn new(root: OwnedFd) -> Self {
-        Dirs { root, last: None }
+    pub fn new(root: OwnedFd, scope: Scope) -> Self {
+        Dirs {
+            root,
+            scope,
+            last: None,
+        }
     }
 
     pub fn root(&self) -> BorrowedFd<'_> {
@@ -81,9 +87,20 @@ impl Dirs {
         self.last = None;
     }
 
+    /// The existing directory `path` below the root, resolved in the root's scope.
+    pub fn open_existing(&self, path: &Path) -> io::Result<OwnedFd> {
+        sys::open_scoped(
+            self.root.as_fd(),
+            path,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+            self.scope,
+        )
+    }
+
     /// The directory `parts` below the root (a new fd), created if missing. Fails with
-    /// EXDEV/ELOOP when a symlink on the way points out of the root, ENOTDIR when a
-    /// component is a file.
+    /// EXDEV/ELOOP when a symlink on the way points out of the root (beneath it; inside
+    /// it, symlinks resolve within the root), ENOTDIR when a component is a file.
     /// The fd is shared with the cache (no dup and close per entry).
     pub fn open(&mut self, parts: &[OsString]) -> io::Result<Rc<OwnedFd>> {
         let path = join(parts);
@@ -101,7 +118,7 @@ impl Dirs {
         if parts.is_empty() {
             return self.root.try_clone();
         }
-        match sys::open_dir_beneath(self.root.as_fd(), path) {
+        match self.open_existing(path) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             r => return r,
         }
@@ -110,13 +127,13 @@ impl Dirs {
         let mut cur = self.root.try_clone()?;
         for i in 0..parts.len() {
             let prefix = join(&parts[..=i]);
-            cur = match sys::open_dir_beneath(self.root.as_fd(), &prefix) {
+            cur = match self.open_existing(&prefix) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                     match sys::mkdirat(cur.as_fd(), &parts[i], 0o755) {
                         Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(e),
                         _ => {}
                     }
-                    sys::open_dir_beneath(self.root.as_fd(), &prefix)?
+                    self.open_existing(&prefix)?
                 }
                 r => r?,
             };

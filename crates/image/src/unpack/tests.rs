@@ -30,6 +30,7 @@ fn raw(
 fn opts() -> Options {
     Options {
         rootless: sys::rootless(),
+        copy: None,
     }
 }
 
@@ -471,4 +472,76 @@ fn malformed_sparse_maps_are_refused() {
         );
         assert!(!msg.contains('\n'), "{what}: one line");
     }
+}
+
+fn copy_into(
+    tar: Vec<u8>,
+    root: &Path,
+    into: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<(), UnpackError> {
+    let fd: OwnedFd = File::open(root).unwrap().into();
+    let copy = CopyInto {
+        into: components(into.as_bytes()).unwrap(),
+        owner,
+        host: false,
+    };
+    let o = Options {
+        rootless: sys::rootless(),
+        copy: Some(copy),
+    };
+    unpack(&tar[..], fd, o, "copy").map(drop)
+}
+
+#[test]
+fn a_copy_resolves_symlinks_inside_the_root_and_keeps_whiteout_names() {
+    let host = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    fs::create_dir_all(r.join("dst")).unwrap();
+    fs::set_permissions(r.join("dst"), fs::Permissions::from_mode(0o711)).unwrap();
+    // Symlinks that would leave the root if followed on the host.
+    std::os::unix::fs::symlink(host.path(), r.join("dst/abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../..", r.join("dst/up")).unwrap();
+    let inside = r.join(host.path().strip_prefix("/").unwrap());
+    fs::create_dir_all(&inside).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    raw(&mut b, "./", T::Directory, "", b"", 0o777);
+    raw(&mut b, "abs/f", T::Regular, "", b"1", 0o644);
+    raw(&mut b, "up/g", T::Regular, "", b"2", 0o644);
+    raw(&mut b, ".wh.x", T::Regular, "", b"3", 0o600);
+    raw(&mut b, "h", T::Link, "abs/f", b"", 0o644);
+    copy_into(b.into_inner().unwrap(), r, "dst", Some((7, 8))).unwrap();
+    assert_eq!(fs::read_dir(host.path()).unwrap().count(), 0);
+    assert_eq!(fs::read(inside.join("f")).unwrap(), b"1");
+    assert_eq!(fs::read(r.join("g")).unwrap(), b"2");
+    assert_eq!(fs::read(r.join("dst/.wh.x")).unwrap(), b"3");
+    assert_eq!(fs::read(r.join("dst/h")).unwrap(), b"1");
+    // The archive's root entry leaves the directory copied into as it was.
+    let dst = fs::metadata(r.join("dst")).unwrap();
+    assert_eq!(dst.permissions().mode() & 0o7777, 0o711);
+    if !sys::rootless() {
+        assert_eq!(fs::metadata(r.join("g")).unwrap().uid(), 7);
+    }
+}
+
+#[test]
+fn a_copy_never_swaps_a_directory_and_a_file() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    fs::create_dir_all(r.join("d/sub")).unwrap();
+    fs::write(r.join("d/file"), "keep").unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    raw(&mut b, "sub", T::Regular, "", b"x", 0o644);
+    let e = copy_into(b.into_inner().unwrap(), r, "d", None).unwrap_err();
+    assert!(e.to_string().contains("cannot overwrite directory"), "{e}");
+    let mut b = tar::Builder::new(Vec::new());
+    raw(&mut b, "file/", T::Directory, "", b"", 0o755);
+    let e = copy_into(b.into_inner().unwrap(), r, "d", None).unwrap_err();
+    assert!(
+        e.to_string().contains("cannot overwrite non-directory"),
+        "{e}"
+    );
+    assert_eq!(fs::read(r.join("d/file")).unwrap(), b"keep");
+    assert!(r.join("d/sub").is_dir());
 }

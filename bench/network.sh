@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# bench/network.sh — what bridge networking costs berth, podman (netavark 1.4) and docker
+# (dockerd 20.10, iptables on, userland proxy on: its defaults), in one run, as root:
+#
+#   cargo build --release -p berth && bench/network.sh
+#
+#   1. start: `run --rm busybox true` with --network none and on the default bridge network,
+#      in one hyperfine run: the medians, and what the bridge adds;
+#   2. TCP throughput (iperf3, SECS seconds each): the host to a published port, at 127.0.0.1
+#      and at the host's own address; one container to another on the default network;
+#   3. connections per second to a published port (ab, no keep-alive, against busybox httpd).
+#
+# Everything runs in a private network and mount namespace under a subreaper: the engines'
+# bridges and firewall rules die with it, and the host's network is never touched. The
+# host's own address is 192.0.2.1 on an empty bridge there. Each engine has its own store
+# (podman and dockerd as in tests/interop/, podman switched to netavark).
+#
+# Environment: RUNS=30 WARMUP=5 SECS=5 AB_N=3000 DOCKER=1 BERTH=target/release/berth
+# Output: hyperfine's table, then summary.md (and the numbers in results.tsv, the chart in
+# network.svg) in $OUT (default a fresh /tmp/berth-bench-network.XXXXXX, kept).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-5}
+SECS=${SECS:-5}
+AB_N=${AB_N:-3000}
+DOCKER=${DOCKER:-1}
+BERTH=$(readlink -f "${BERTH:-target/release/berth}")
+for t in hyperfine jq podman iperf3 ab gnuplot tini unshare ldd; do
+  command -v "$t" >/dev/null || { echo "missing $t (see .ci/packages)" >&2; exit 1; }
+done
+[ -x /usr/lib/podman/netavark ] || { echo "missing netavark (apt-get install netavark aardvark-dns)" >&2; exit 1; }
+[ -x /bin/busybox ] || { echo "missing /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
+
+if [ -z "${BENCH_INNER:-}" ]; then
+  [ -x "$BERTH" ] || { echo "build it first: cargo build --release -p berth" >&2; exit 1; }
+  OUT=${OUT:-$(mktemp -d /tmp/berth-bench-network.XXXXXX)}
+  export BENCH_INNER=1 OUT BERTH
+  exec tini -s -- unshare --net --mount --propagation private "$0" "$@"
+fi
+
+ip link set lo up
+ip link add bhost type bridge && ip addr add 192.0.2.1/24 dev bhost && ip link set bhost up
+if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then umount /sys/fs/cgroup/unified; fi
+W=$OUT/work
+mkdir -p "$W"
+export W
+# shellcheck source=tests/interop/podman-env.sh
+. tests/interop/podman-env.sh
+sed -i -e 's/network_backend = "cni"/network_backend = "netavark"/' -e '/network_config_dir/d' "$CONTAINERS_CONF"
+B=("$BERTH" --root "$W/berth" --config "$W/berth-config")
+DK=(docker -H "unix://$W/docker/docker.sock")
+cleanup() {
+  "${B[@]}" ps -aq 2>/dev/null | while read -r id; do "${B[@]}" rm -f "$id" >/dev/null || true; done
+  podman rm -af -t 0 >/dev/null 2>&1 || true
+  if [ "$DOCKER" = 1 ]; then
+    "${DK[@]}" rm -f $("${DK[@]}" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+    kill "$(cat "$W/docker/dockerd.pid" 2>/dev/null)" 2>/dev/null || true
+    sleep 2
+  fi
+  { grep -o " $W[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+# The image: busybox-static with every applet, and iperf3 with the libraries it links.
+R=$W/rootfs
+mkdir -p "$R"/{bin,etc,tmp,root,proc,sys,dev,www}
+cp /bin/busybox "$R/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
+cp "$(command -v iperf3)" "$R/bin/iperf3"
+for lib in $(ldd "$(command -v iperf3)" | grep -o '/[^ ]*'); do
+  mkdir -p "$R$(dirname "$lib")" && cp -L "$lib" "$R$lib"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+printf 'hello\n' >"$R/www/index.html"
+tar -C "$R" -cf "$W/bench.tar" .
+"${B[@]}" import -c 'CMD ["sh"]' "$W/bench.tar" bench >/dev/null
+"${B[@]}" save --format docker-archive -o "$W/bench.docker.tar" bench
+podman load -q -i "$W/bench.docker.tar" >/dev/null
+IMG=localhost/bench:latest
+engines=(berth podman)
+run_cmd() { # engine → its `run` words
+  case $1 in
+    berth) echo "${B[*]} run" ;;
+    podman) echo "podman run" ;;
+    docker) echo "${DK[*]} run" ;;
+  esac
+}
+img() { [ "$1" = berth ] && echo bench || echo "$IMG"; }
+if [ "$DOCKER" = 1 ]; then
+  mkdir -p "$W/docker/root" "$W/docker/exec"
+  cat >"$W/docker/daemon.json" <<EOF
+{ "data-root": "$W/docker/root", "exec-root": "$W/docker/exec", "pidfile": "$W/docker/dockerd.pid",
+  "hosts": ["unix://$W/docker/docker.sock"], "bip": "10.89.77.1/24", "storage-driver": "overlay2",
+  "exec-opts": ["native.cgroupdriver=cgroupfs"], "features": {"buildkit": false},
+  "default-ulimits": {"nofile": {"Name": "nofile", "Soft": $(ulimit -Hn), "Hard": $(ulimit -Hn)}} }
+EOF
+  setsid dockerd --config-file "$W/docker/daemon.json" >"$W/docker/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 150); do "${DK[@]}" version >/dev/null 2>&1 && break; sleep 0.2; done
+  "${DK[@]}" load -q -i "$W/bench.docker.tar" >/dev/null
+  engines+=(docker)
+fi
+
+# 1. Start: none and bridge, each engine.
+args=()
+for e in "${engines[@]}"; do
+  for net in none bridge; do
+    cmd="$(run_cmd "$e") --rm --network $net $(img "$e") true"
+    $cmd >/dev/null || { echo "failed: $cmd" >&2; exit 1; }
+    args+=(-n "$e-$net" "$cmd")
+  done
+done
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$OUT/start.json" "${args[@]}"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# 2 and 3. Servers: iperf3 and httpd, published; then the clients.
+iperf() { # iperf3 client words → received Gbit/s
+  "$@" -t "$SECS" -J | jq '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100'
+}
+ab_rps() { ab -q -n "$AB_N" -c 8 "$1" 2>/dev/null | awk '/Requests per second/ {print int($4)}'; }
+: >"$OUT/results.tsv"
+port=0
+for e in "${engines[@]}"; do
+  port=$((port + 1))
+  run=$(run_cmd "$e")
+  i=$(img "$e")
+  $run -d --name "ip-$e" -p "1${port}201:5201" "$i" iperf3 -s >/dev/null
+  $run -d --name "web-$e" -p "1${port}080:80" "$i" httpd -f -p 80 -h /www >/dev/null
+  sleep 1
+  ip=$(case $e in
+    berth) "${B[@]}" inspect "ip-$e" ;;
+    podman) podman inspect "ip-$e" ;;
+    docker) "${DK[@]}" inspect "ip-$e" ;;
+  esac | jq -r '.[0].NetworkSettings.IPAddress // .[0].NetworkSettings.Networks[].IPAddress')
+  lo=$(iperf iperf3 -c 127.0.0.1 -p "1${port}201")
+  hostaddr=$(iperf iperf3 -c 192.0.2.1 -p "1${port}201")
+  c2c=$(iperf $run --rm "$i" iperf3 -c "$ip")
+  cps_lo=$(ab_rps "http://127.0.0.1:1${port}080/")
+  cps_host=$(ab_rps "http://192.0.2.1:1${port}080/")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$e" "$lo" "$hostaddr" "$c2c" "$cps_lo" "$cps_host" >>"$OUT/results.tsv"
+  case $e in
+    berth) "${B[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
+    podman) podman rm -f -t 0 "ip-$e" "web-$e" >/dev/null ;;
+    docker) "${DK[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
+  esac
+done
+
+{
+  echo "| engine | none: median ms | bridge: median ms | bridge adds (ms) |"
+  echo "|---|---|---|---|"
+  for k in "${!engines[@]}"; do
+    jq -r --argjson a $((2 * k)) --argjson b $((2 * k + 1)) --arg e "${engines[$k]}" '
+      (.results[$a].median * 1000) as $n | (.results[$b].median * 1000) as $br |
+      "| \($e) | \($n * 10 | round / 10) | \($br * 10 | round / 10) | \(($br - $n) * 10 | round / 10) |"' \
+      "$OUT/start.json"
+  done
+  echo
+  echo "| engine | iperf3 host→127.0.0.1:port Gbit/s | host→192.0.2.1:port Gbit/s | container→container Gbit/s | conn/s 127.0.0.1:port | conn/s 192.0.2.1:port |"
+  echo "|---|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6}' "$OUT/results.tsv"
+} | tee "$OUT/summary.md"
+
+# The chart: what the bridge adds to a start, throughput, connections per second.
+jq -r '.results[] | "\(.command) \(.median * 1000)"' "$OUT/start.json" >"$OUT/start.dat"
+for k in "${!engines[@]}"; do
+  awk -v e="${engines[$k]}" '$1 == e"-none" {n = $2} $1 == e"-bridge" {b = $2} END {print e, b - n}' "$OUT/start.dat"
+done >"$OUT/adds.dat"
+gnuplot <<EOF
+set terminal svg size 960,340 font "sans,11" background rgb "white"
+set output "$OUT/network.svg"
+set multiplot layout 1,3
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set grid ytics
+set yrange [0:*]
+set key top left
+set title "bridge: ms added to run --rm true"
+plot "$OUT/adds.dat" using 2:xtic(1) notitle lc rgb "#4a7ab5"
+set title "TCP throughput, Gbit/s"
+plot "$OUT/results.tsv" using 2:xtic(1) title "host→127.0.0.1", "" using 3 title "host→host addr", "" using 4 title "ctr→ctr"
+set title "connections/s to a published port"
+plot "$OUT/results.tsv" using 5:xtic(1) title "127.0.0.1", "" using 6 title "host addr"
+unset multiplot
+EOF
+echo "chart: $OUT/network.svg"
