@@ -168,7 +168,7 @@ fn a_committed_image_runs_with_the_changes() {
             .len()
     };
     assert_eq!(layers(short), layers("busybox"));
-    e.ok(&["rm", "c", "c2", "same"]);
+    e.ok(&["rm", "-v", "c", "c2", "same"]);
     e.ok(&["rmi", "committed:v1", "committed:v2", short]);
     e.assert_clean();
 }

@@ -386,15 +386,15 @@ fn a_symlink_swapped_in_during_the_copy_never_escapes() {
     let e = Engine::new();
     let host = Sentinel::new();
     let h = host.path();
-    // /w/d flips between a directory and a symlink to the host's directory, as fast as the
-    // container can rename (the CVE-2018-15664 attack).
+    // /w/d flips between a directory and a symlink to the host's directory every few
+    // milliseconds (the CVE-2018-15664 attack), so that copies land on both.
     running(
         &e,
         "c",
         &[],
         &format!(
             "mkdir -p /w/d && echo inside > /w/d/secret && ln -s {h} /w/link; \
-             (while :; do mv /w/d /w/real; mv /w/link /w/d; mv /w/d /w/link; mv /w/real /w/d; done) >/dev/null 2>&1 & true"
+             (while :; do mv /w/d /w/real; mv /w/link /w/d; usleep 3000; mv /w/d /w/link; mv /w/real /w/d; usleep 3000; done) >/dev/null 2>&1 & true"
         ),
     );
     let out = e.b.dir.path().join("out");

@@ -363,3 +363,92 @@ fn bad_values_fail_in_one_line_and_leave_nothing() {
         e.assert_clean();
     }
 }
+
+#[test]
+fn the_rest_of_dockers_run_flags() {
+    let e = Engine::new();
+    let cid = e.b.dir.path().join("cid");
+    let cidfile = cid.display().to_string();
+    let out = sh(
+        &e,
+        &["-h", "box", "--domainname", "example.org", "--cidfile", &cidfile, "--annotation", "org.test.note=hi",
+          "--cpu-period", "50000", "--cpu-quota", "25000", "--memory-swappiness", "10", "--cgroupns", "host",
+          "--runtime", "berth"],
+        "hostname; cat /proc/sys/kernel/domainname; cat /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max; readlink /proc/self/ns/cgroup",
+    );
+    let host_cgroupns = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "box\nexample.org\n50000\n25000\n{}\n",
+            host_cgroupns.display()
+        ),
+    );
+    assert_eq!(std::fs::read_to_string(&cid).unwrap().len(), 64);
+    // --cidfile must not exist yet; --cpus and --cpu-quota do not go together.
+    assert!(e
+        .fail(
+            125,
+            &["run", "--rm", "--cidfile", &cidfile, "busybox", "true"]
+        )
+        .contains("--cidfile"));
+    assert!(e
+        .fail(
+            125,
+            &[
+                "run",
+                "--rm",
+                "--cpus",
+                "1",
+                "--cpu-quota",
+                "5000",
+                "busybox",
+                "true"
+            ]
+        )
+        .contains("--cpus"));
+    assert!(e
+        .fail(
+            125,
+            &["run", "--rm", "--runtime", "runc", "busybox", "true"]
+        )
+        .contains("--runtime"));
+    assert!(e
+        .fail(
+            125,
+            &[
+                "run",
+                "--rm",
+                "--memory-swappiness",
+                "101",
+                "busybox",
+                "true"
+            ]
+        )
+        .contains("--memory-swappiness"));
+    assert!(e
+        .fail(
+            125,
+            &[
+                "run",
+                "--rm",
+                "--device-read-bps",
+                "/dev/null:1mb",
+                "busybox",
+                "true"
+            ]
+        )
+        .contains("block device"));
+    assert!(e.ok(&["run", "--help"]).contains("--hostname"));
+    if std::path::Path::new("/sys/fs/cgroup/blkio").is_dir()
+        && std::path::Path::new("/dev/loop0").exists()
+    {
+        let out = sh(
+            &e,
+            &["--device-read-bps", "/dev/loop0:1mb", "--device-write-iops", "/dev/loop0:100"],
+            "cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device",
+        );
+        assert_eq!(out, "7:0 1048576\n7:0 100\n");
+    }
+    e.assert_clean();
+}

@@ -683,7 +683,7 @@ fn bad_volume_input_fails_in_one_line_and_leaves_nothing() {
         e.assert_clean();
     }
     let err = e.fail(
-        1,
+        125,
         &["create", "--mount", "type=tmpfs,dst=/x,src=y", "busybox"],
     );
     assert!(err.contains("source is not allowed"), "{err}");

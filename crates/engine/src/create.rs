@@ -31,6 +31,13 @@ impl Engine {
         if let Some(n) = &o.name {
             names::validate(n)?;
         }
+        if let Some(p) = o.cidfile.as_ref().filter(|p| p.exists()) {
+            return Err(Error::Options(crate::options::bad(
+                "--cidfile",
+                &p.display().to_string(),
+                "the file exists",
+            )));
+        }
         let console = if o.tty { terminal_size() } else { None };
         let plan = self.plan(o, console)?;
         let Some(lock) = self.containers.create_dir(&plan.id)? else {
@@ -39,9 +46,15 @@ impl Engine {
                 reason: "a container with this id exists".into(),
             });
         };
-        let r = self.make(&plan, o, &lock).inspect_err(|_| {
-            let _ = self.discard(&plan.id, None);
-        })?;
+        let r = self
+            .make(&plan, o, &lock)
+            .and_then(|r| match &o.cidfile {
+                Some(p) => std::fs::write(p, &r.id).map(|()| r).map_err(Error::path(p)),
+                None => Ok(r),
+            })
+            .inspect_err(|_| {
+                let _ = self.discard(&plan.id, None);
+            })?;
         self.event(&r, "create", &[]);
         Ok(r)
     }

@@ -5,7 +5,11 @@ use crate::context::Context;
 
 /// Create a container without starting it.
 #[derive(clap::Args)]
+#[command(disable_help_flag = true)]
 pub struct Args {
+    /// Print help (-h is --hostname, as in docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     #[command(flatten)]
     container: ContainerArgs,
 }

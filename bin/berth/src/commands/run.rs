@@ -49,8 +49,50 @@ pub struct ContainerArgs {
     #[arg(long)]
     tmpfs: Vec<String>,
     /// Host name of the container (default: the first 12 digits of its id).
-    #[arg(long)]
+    #[arg(short = 'h', long)]
     hostname: Option<String>,
+    /// NIS domain name of the container.
+    #[arg(long)]
+    domainname: Option<String>,
+    /// Write the container's id to this file (which must not exist).
+    #[arg(long)]
+    cidfile: Option<PathBuf>,
+    /// An OCI annotation for the runtime: KEY=VALUE.
+    #[arg(long)]
+    annotation: Vec<String>,
+    /// cgroup namespace: private (default) or host.
+    #[arg(long)]
+    cgroupns: Option<String>,
+    /// CFS period in microseconds (instead of --cpus).
+    #[arg(long)]
+    cpu_period: Option<u64>,
+    /// CFS quota in microseconds per period, -1 for none (instead of --cpus).
+    #[arg(long, allow_negative_numbers = true)]
+    cpu_quota: Option<i64>,
+    /// How readily the kernel swaps the container's memory out (0 to 100).
+    #[arg(long)]
+    memory_swappiness: Option<u64>,
+    /// Do not let the OOM killer end the container's processes.
+    #[arg(long)]
+    oom_kill_disable: bool,
+    /// Read rate limit of a block device: DEVICE:RATE (/dev/vda:1mb).
+    #[arg(long)]
+    device_read_bps: Vec<String>,
+    /// Write rate limit of a block device: DEVICE:RATE.
+    #[arg(long)]
+    device_write_bps: Vec<String>,
+    /// Read IO operations per second of a block device: DEVICE:N.
+    #[arg(long)]
+    device_read_iops: Vec<String>,
+    /// Write IO operations per second of a block device: DEVICE:N.
+    #[arg(long)]
+    device_write_iops: Vec<String>,
+    /// Block IO weight of a device: DEVICE:WEIGHT (10 to 1000).
+    #[arg(long)]
+    blkio_weight_device: Vec<String>,
+    /// The OCI runtime: berth runs containers with its own runtime core, named berth.
+    #[arg(long, value_parser = ["berth", "berth-runtime"])]
+    runtime: Option<String>,
     /// Mount the root filesystem read-only.
     #[arg(long)]
     read_only: bool,
@@ -322,6 +364,17 @@ impl ContainerArgs {
                 device_cgroup_rules: self.device_cgroup_rule,
                 security_opts: self.security_opt,
                 group_add: self.group_add,
+                cpu_period: self.cpu_period,
+                cpu_quota: self.cpu_quota,
+                memory_swappiness: self.memory_swappiness,
+                oom_kill_disable: self.oom_kill_disable,
+                device_read_bps: self.device_read_bps,
+                device_write_bps: self.device_write_bps,
+                device_read_iops: self.device_read_iops,
+                device_write_iops: self.device_write_iops,
+                blkio_weight_device: self.blkio_weight_device,
+                cgroupns: self.cgroupns,
+                annotations: self.annotation,
                 pid: self.pid,
                 ipc: self.ipc,
                 uts: self.uts,
@@ -333,13 +386,19 @@ impl ContainerArgs {
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
             restart: self.restart,
+            domainname: self.domainname,
+            cidfile: self.cidfile,
         }
     }
 }
 
 /// Create a container from an image and run it.
 #[derive(clap::Args)]
+#[command(disable_help_flag = true)]
 pub struct Args {
+    /// Print help (-h is --hostname, as in docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Run in the background and print the container's id.
     #[arg(short, long)]
     detach: bool,

@@ -41,6 +41,9 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
     v["process"] = process(i, &v["process"]);
     v["root"] = json!({"path": "rootfs", "readonly": i.settings.read_only});
     v["hostname"] = json!(i.hostname);
+    if let Some(d) = &i.settings.domainname {
+        v["domainname"] = json!(d);
+    }
     mounts::apply(&mut v, i);
     security::apply(&mut v, i.settings)?;
     resources::apply(&mut v, i.settings);
@@ -59,6 +62,9 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
+    // `--annotation`s, over the labels (docker's annotations are the runtime's too).
+    let a = &i.settings.tuning.annotations;
+    labels.extend(a.iter().map(|(k, v)| (k.clone(), v.clone())));
     if !labels.is_empty() {
         v["annotations"] = json!(labels);
     }

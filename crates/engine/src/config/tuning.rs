@@ -53,8 +53,41 @@ fn resources(r: &mut Value, t: &Tuning) {
             r["cpu"][k] = val;
         }
     }
+    for (k, val) in [
+        ("period", t.cpu_period.map(|n| json!(n))),
+        ("quota", t.cpu_quota.map(|n| json!(n))),
+    ] {
+        if let Some(val) = val {
+            r["cpu"][k] = val;
+        }
+    }
+    if let Some(n) = t.memory_swappiness {
+        r["memory"]["swappiness"] = json!(n);
+    }
+    if t.oom_kill_disable {
+        r["memory"]["disableOOMKiller"] = json!(true);
+    }
     if let Some(w) = t.blkio_weight {
-        r["blockIO"] = json!({"weight": w});
+        r["blockIO"]["weight"] = json!(w);
+    }
+    let b = &t.block_io;
+    let devices = |list: &[crate::options::BlockLimit], key: &str| -> Vec<Value> {
+        list.iter()
+            .map(|l| json!({"major": l.major, "minor": l.minor, key: l.value}))
+            .collect()
+    };
+    for (k, list) in [
+        ("throttleReadBpsDevice", &b.read_bps),
+        ("throttleWriteBpsDevice", &b.write_bps),
+        ("throttleReadIOPSDevice", &b.read_iops),
+        ("throttleWriteIOPSDevice", &b.write_iops),
+    ] {
+        if !list.is_empty() {
+            r["blockIO"][k] = json!(devices(list, "rate"));
+        }
+    }
+    if !b.weights.is_empty() {
+        r["blockIO"]["weightDevice"] = json!(devices(&b.weights, "weight"));
     }
 }
 
@@ -126,6 +159,11 @@ fn namespaces(v: &mut Value, t: &Tuning) {
             if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
                 ns.retain(|n| n["type"] != kind);
             }
+        }
+    }
+    if t.host_cgroupns {
+        if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "cgroup");
         }
     }
     // Without a UTS namespace of its own the container has the host's name.

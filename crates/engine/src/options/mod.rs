@@ -9,7 +9,9 @@ mod values;
 pub use mounts::complete;
 pub(crate) use mounts::volumes_from;
 pub use net::{HostEntry, NetSettings};
-pub use tuning::{Device, DeviceRule, Seccomp, Sharing, Tuning, TuningFlags, Ulimit};
+pub use tuning::{
+    BlockIo, BlockLimit, Device, DeviceRule, Seccomp, Sharing, Tuning, TuningFlags, Ulimit,
+};
 
 pub use values::{env_files, env_list, labels};
 
@@ -115,6 +117,9 @@ pub struct RunOptions {
     pub stop_timeout: Option<i64>,
     /// `no` (default), `on-failure[:N]`, `always`, `unless-stopped`.
     pub restart: Option<String>,
+    pub domainname: Option<String>,
+    /// A file to write the new container's id to; it must not exist (docker's `--cidfile`).
+    pub cidfile: Option<PathBuf>,
 }
 
 /// When the container's monitor starts it again after it ends (`--restart`).
@@ -263,6 +268,8 @@ pub struct Settings {
     pub stop_timeout: Option<i64>,
     #[serde(default)]
     pub restart: Restart,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
 }
 
 /// The CFS period `--cpus` is expressed in, as docker uses.
@@ -319,6 +326,15 @@ impl RunOptions {
             }
         }
         let memory = self.memory.as_deref().map(memory).transpose()?.flatten();
+        if self.cpus.is_some()
+            && (self.tuning.cpu_period.is_some() || self.tuning.cpu_quota.is_some())
+        {
+            return Err(bad(
+                "--cpus",
+                self.cpus.as_deref().unwrap_or_default(),
+                "conflicts with --cpu-period and --cpu-quota",
+            ));
+        }
         let (network, net) = self.network_settings()?;
         let mut env = env_files(&self.env_files, getenv)?;
         env.extend(env_list(&self.env, getenv)?);
@@ -368,6 +384,14 @@ impl RunOptions {
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
             restart,
+            domainname: match &self.domainname {
+                Some(d) => {
+                    hostname(d)
+                        .map_err(|_| bad("--domainname", d, "want letters, digits, '-' and '.'"))?;
+                    Some(d.clone())
+                }
+                None => None,
+            },
         })
     }
 }

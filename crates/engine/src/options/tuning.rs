@@ -30,6 +30,22 @@ pub struct TuningFlags {
     pub security_opts: Vec<String>,
     /// Group names (of the image's /etc/group) or ids.
     pub group_add: Vec<String>,
+    /// CFS period and quota in microseconds, as given (instead of `--cpus`).
+    pub cpu_period: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    /// 0 to 100.
+    pub memory_swappiness: Option<u64>,
+    pub oom_kill_disable: bool,
+    /// `DEVICE:RATE` throttles and `DEVICE:WEIGHT` weights.
+    pub device_read_bps: Vec<String>,
+    pub device_write_bps: Vec<String>,
+    pub device_read_iops: Vec<String>,
+    pub device_write_iops: Vec<String>,
+    pub blkio_weight_device: Vec<String>,
+    /// `host` or `private`.
+    pub cgroupns: Option<String>,
+    /// `KEY=VALUE` OCI annotations.
+    pub annotations: Vec<String>,
     /// `host`, `private`, or `container:NAME`, per namespace.
     pub pid: Option<String>,
     pub ipc: Option<String>,
@@ -80,6 +96,32 @@ pub struct Device {
     pub access: String,
 }
 
+/// A block device's limit (`--device-read-bps /dev/vda:1mb`, `--blkio-weight-device
+/// /dev/vda:200`), by the device's numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockLimit {
+    pub major: u64,
+    pub minor: u64,
+    pub value: u64,
+}
+
+/// The block IO limits, per device.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BlockIo {
+    pub read_bps: Vec<BlockLimit>,
+    pub write_bps: Vec<BlockLimit>,
+    pub read_iops: Vec<BlockLimit>,
+    pub write_iops: Vec<BlockLimit>,
+    pub weights: Vec<BlockLimit>,
+}
+
+impl BlockIo {
+    fn is_empty(&self) -> bool {
+        *self == BlockIo::default()
+    }
+}
+
 /// A `--device-cgroup-rule`: `major`/`minor` `None` for `*`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRule {
@@ -127,6 +169,19 @@ pub struct Tuning {
     pub pid: Sharing,
     pub ipc: Sharing,
     pub uts: Sharing,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_period: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u64>,
+    pub oom_kill_disable: bool,
+    #[serde(skip_serializing_if = "BlockIo::is_empty")]
+    pub block_io: BlockIo,
+    /// The host's cgroup namespace (`--cgroupns host`).
+    pub host_cgroupns: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl TuningFlags {
@@ -225,6 +280,68 @@ impl TuningFlags {
             security_opt(o, &mut t)?;
         }
         t.group_add = self.group_add.clone();
+        t.cpu_period = match self.cpu_period {
+            Some(p @ 1000..=1_000_000) => Some(p),
+            Some(p) => {
+                return Err(bad(
+                    "--cpu-period",
+                    &p.to_string(),
+                    "want 1000 to 1000000 (µs)",
+                ))
+            }
+            None => None,
+        };
+        t.cpu_quota = match self.cpu_quota {
+            Some(q) if q != -1 && q < 1000 => {
+                return Err(bad(
+                    "--cpu-quota",
+                    &q.to_string(),
+                    "want at least 1000 (µs), or -1",
+                ))
+            }
+            q => q,
+        };
+        t.memory_swappiness = match self.memory_swappiness {
+            Some(n @ 0..=100) => Some(n),
+            Some(n) => return Err(bad("--memory-swappiness", &n.to_string(), "want 0 to 100")),
+            None => None,
+        };
+        t.oom_kill_disable = self.oom_kill_disable;
+        let limits = |flag: &'static str, list: &[String], rate: bool| {
+            list.iter()
+                .map(|l| block_limit(flag, l, rate))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        t.block_io = BlockIo {
+            read_bps: limits("--device-read-bps", &self.device_read_bps, true)?,
+            write_bps: limits("--device-write-bps", &self.device_write_bps, true)?,
+            read_iops: limits("--device-read-iops", &self.device_read_iops, false)?,
+            write_iops: limits("--device-write-iops", &self.device_write_iops, false)?,
+            weights: limits("--blkio-weight-device", &self.blkio_weight_device, false)?,
+        };
+        if let Some(w) = t
+            .block_io
+            .weights
+            .iter()
+            .find(|w| !(10..=1000).contains(&w.value))
+        {
+            return Err(bad(
+                "--blkio-weight-device",
+                &w.value.to_string(),
+                "want 10 to 1000",
+            ));
+        }
+        t.host_cgroupns = match self.cgroupns.as_deref() {
+            None | Some("private") => false,
+            Some("host") => true,
+            Some(v) => return Err(bad("--cgroupns", v, "want host or private")),
+        };
+        for a in &self.annotations {
+            let (k, v) = a
+                .split_once('=')
+                .ok_or_else(|| bad("--annotation", a, "want KEY=VALUE"))?;
+            t.annotations.insert(k.to_string(), v.to_string());
+        }
         t.pid = sharing("--pid", self.pid.as_deref())?;
         t.ipc = sharing("--ipc", self.ipc.as_deref())?;
         t.uts = sharing("--uts", self.uts.as_deref())?;
@@ -364,6 +481,29 @@ fn device(d: &str) -> Result<Device, OptionsError> {
         host: PathBuf::from(host),
         container: container.to_string(),
         access: access.to_string(),
+    })
+}
+
+/// `/dev/vda:1mb` (a rate, with `rate`) or `/dev/vda:1000`: the device's numbers and the value.
+fn block_limit(flag: &'static str, l: &str, rate: bool) -> Result<BlockLimit, OptionsError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (path, value) = l
+        .rsplit_once(':')
+        .ok_or_else(|| bad(flag, l, "want DEVICE:VALUE"))?;
+    let value = match rate {
+        true => super::values::size(flag, value)?,
+        false => value
+            .parse()
+            .map_err(|_| bad(flag, l, "want a whole number"))?,
+    };
+    let m = std::fs::metadata(path).map_err(|e| bad(flag, l, format!("{path}: {e}")))?;
+    if !m.file_type().is_block_device() {
+        return Err(bad(flag, l, format!("{path} is not a block device")));
+    }
+    Ok(BlockLimit {
+        major: libc::major(m.rdev()).into(),
+        minor: libc::minor(m.rdev()).into(),
+        value,
     })
 }
 
