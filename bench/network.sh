@@ -10,6 +10,9 @@
 #      and at the host's own address; one container to another on the default network;
 #   3. connections per second to a published port (ab, no keep-alive, against busybox httpd).
 #
+# Traffic is measured first, for berth and podman, then dockerd is started (it sets iptables'
+# FORWARD policy to DROP, which with br_netfilter drops every other bridge's forwarded
+# traffic), then docker's traffic, then the starts of all three.
 # Everything runs in a private network and mount namespace under a subreaper: the engines'
 # bridges and firewall rules die with it, and the host's network is never touched. The
 # host's own address is 192.0.2.1 on an empty bridge there. Each engine has its own store
@@ -88,7 +91,41 @@ run_cmd() { # engine → its `run` words
   esac
 }
 img() { [ "$1" = berth ] && echo bench || echo "$IMG"; }
-if [ "$DOCKER" = 1 ]; then
+# 2 and 3. Servers: iperf3 and httpd, published; then the clients.
+iperf() { # iperf3 client words → received Gbit/s
+  "$@" -t "$SECS" -J >"$OUT/iperf.json" || true
+  jq -e '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100' "$OUT/iperf.json" 2>/dev/null ||
+    { echo "iperf3 failed: $* ($(jq -r .error "$OUT/iperf.json" 2>/dev/null))" >&2; echo 0; }
+}
+ab_rps() { ab -q -n "$AB_N" -c 8 "$1" 2>/dev/null | awk '/Requests per second/ {print int($4)}'; }
+traffic() { # engines...
+  for e in "$@"; do
+    port=$((port + 1))
+    run=$(run_cmd "$e")
+    i=$(img "$e")
+    $run -d --name "ip-$e" -p "1${port}201:5201" "$i" iperf3 -s >/dev/null
+    $run -d --name "web-$e" -p "1${port}080:80" "$i" httpd -f -p 80 -h /www >/dev/null
+    sleep 1
+    ip=$(case $e in
+      berth) "${B[@]}" inspect "ip-$e" ;;
+      podman) podman inspect "ip-$e" ;;
+      docker) "${DK[@]}" inspect "ip-$e" ;;
+    esac | jq -r '.[0].NetworkSettings.IPAddress // .[0].NetworkSettings.Networks[].IPAddress')
+    lo=$(iperf iperf3 -c 127.0.0.1 -p "1${port}201")
+    hostaddr=$(iperf iperf3 -c 192.0.2.1 -p "1${port}201")
+    c2c=$(iperf $run --rm "$i" iperf3 -c "$ip")
+    cps_lo=$(ab_rps "http://127.0.0.1:1${port}080/")
+    cps_host=$(ab_rps "http://192.0.2.1:1${port}080/")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$e" "$lo" "$hostaddr" "$c2c" "$cps_lo" "$cps_host" >>"$OUT/results.tsv"
+    case $e in
+      berth) "${B[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
+      podman) podman rm -f -t 0 "ip-$e" "web-$e" >/dev/null ;;
+      docker) "${DK[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
+    esac
+  done
+}
+
+start_docker() {
   mkdir -p "$W/docker/root" "$W/docker/exec"
   cat >"$W/docker/daemon.json" <<EOF
 { "data-root": "$W/docker/root", "exec-root": "$W/docker/exec", "pidfile": "$W/docker/dockerd.pid",
@@ -100,6 +137,16 @@ EOF
   for _ in $(seq 150); do "${DK[@]}" version >/dev/null 2>&1 && break; sleep 0.2; done
   "${DK[@]}" load -q -i "$W/bench.docker.tar" >/dev/null
   engines+=(docker)
+}
+
+# 2 and 3 for berth and podman first: dockerd sets iptables' FORWARD policy to DROP, which,
+# with br_netfilter, drops the traffic of every other bridge (see docs/NETWORK.md).
+: >"$OUT/results.tsv"
+port=0
+traffic "${engines[@]}"
+if [ "$DOCKER" = 1 ]; then
+  start_docker
+  traffic docker
 fi
 
 # 1. Start: none and bridge, each engine.
@@ -114,38 +161,6 @@ done
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$OUT/start.json" "${args[@]}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-
-# 2 and 3. Servers: iperf3 and httpd, published; then the clients.
-iperf() { # iperf3 client words → received Gbit/s
-  "$@" -t "$SECS" -J | jq '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100'
-}
-ab_rps() { ab -q -n "$AB_N" -c 8 "$1" 2>/dev/null | awk '/Requests per second/ {print int($4)}'; }
-: >"$OUT/results.tsv"
-port=0
-for e in "${engines[@]}"; do
-  port=$((port + 1))
-  run=$(run_cmd "$e")
-  i=$(img "$e")
-  $run -d --name "ip-$e" -p "1${port}201:5201" "$i" iperf3 -s >/dev/null
-  $run -d --name "web-$e" -p "1${port}080:80" "$i" httpd -f -p 80 -h /www >/dev/null
-  sleep 1
-  ip=$(case $e in
-    berth) "${B[@]}" inspect "ip-$e" ;;
-    podman) podman inspect "ip-$e" ;;
-    docker) "${DK[@]}" inspect "ip-$e" ;;
-  esac | jq -r '.[0].NetworkSettings.IPAddress // .[0].NetworkSettings.Networks[].IPAddress')
-  lo=$(iperf iperf3 -c 127.0.0.1 -p "1${port}201")
-  hostaddr=$(iperf iperf3 -c 192.0.2.1 -p "1${port}201")
-  c2c=$(iperf $run --rm "$i" iperf3 -c "$ip")
-  cps_lo=$(ab_rps "http://127.0.0.1:1${port}080/")
-  cps_host=$(ab_rps "http://192.0.2.1:1${port}080/")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$e" "$lo" "$hostaddr" "$c2c" "$cps_lo" "$cps_host" >>"$OUT/results.tsv"
-  case $e in
-    berth) "${B[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
-    podman) podman rm -f -t 0 "ip-$e" "web-$e" >/dev/null ;;
-    docker) "${DK[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
-  esac
-done
 
 {
   echo "| engine | none: median ms | bridge: median ms | bridge adds (ms) |"

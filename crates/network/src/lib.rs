@@ -72,6 +72,8 @@ pub enum Error {
     },
     #[error("network {name} is in use by container {owner}")]
     InUse { name: String, owner: String },
+    #[error("network {0}: its DNS server is still serving 2 s after its last container")]
+    DnsStays(String),
     #[error("{path}: {reason}")]
     Config { path: PathBuf, reason: String },
 }
@@ -226,10 +228,7 @@ impl Networks {
             !running
         });
         if !gone {
-            return Err(Error::InUse {
-                name: n.name.clone(),
-                owner: "its DNS server (still serving after 2 s)".into(),
-            });
+            return Err(Error::DnsStays(n.name.clone()));
         }
         self.locked(|| {
             self.firewall().remove(&attach::network_entries(n))?;

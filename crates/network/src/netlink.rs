@@ -50,7 +50,8 @@ impl Socket {
     pub fn open(protocol: isize) -> io::Result<Socket> {
         let mut sock = netlink_sys::Socket::new(protocol)?;
         sock.bind_auto()?;
-        // Extended acks would make error messages longer; plain errnos are all we read.
+        // Acks without a copy of the request: an errno is all we read.
+        sock.set_cap_ack(true)?;
         Ok(Socket {
             sock,
             seq: 0,
