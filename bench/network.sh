@@ -18,7 +18,12 @@
 # host's own address is 192.0.2.1 on an empty bridge there. Each engine has its own store
 # (podman and dockerd as in tests/interop/, podman switched to netavark).
 #
-# Environment: RUNS=30 WARMUP=5 SECS=5 AB_N=3000 DOCKER=1 BERTH=target/release/berth
+# The start's cost is also taken from PAIRS interleaved pairs (none, bridge, alternating
+# which goes first): the median of the pairs' differences holds up better than the
+# difference of two medians on a machine whose load drifts.
+#
+# Environment: RUNS=30 WARMUP=5 PAIRS=40 SECS=5 REPEAT=3 AB_N=3000 DOCKER=1
+# BERTH=target/release/berth
 # Output: hyperfine's table, then summary.md (and the numbers in results.tsv, the chart in
 # network.svg) in $OUT (default a fresh /tmp/berth-bench-network.XXXXXX, kept).
 set -euo pipefail
@@ -26,6 +31,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-5}
 SECS=${SECS:-5}
+REPEAT=${REPEAT:-3}
+PAIRS=${PAIRS:-40}
 AB_N=${AB_N:-3000}
 DOCKER=${DOCKER:-1}
 BERTH=$(readlink -f "${BERTH:-target/release/berth}")
@@ -92,12 +99,19 @@ run_cmd() { # engine → its `run` words
 }
 img() { [ "$1" = berth ] && echo bench || echo "$IMG"; }
 # 2 and 3. Servers: iperf3 and httpd, published; then the clients.
-iperf() { # iperf3 client words → received Gbit/s
-  "$@" -t "$SECS" -J >"$OUT/iperf.json" || true
-  jq -e '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100' "$OUT/iperf.json" 2>/dev/null ||
-    { echo "iperf3 failed: $* ($(jq -r .error "$OUT/iperf.json" 2>/dev/null))" >&2; echo 0; }
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+iperf() { # iperf3 client words → received Gbit/s, the median of REPEAT runs
+  for _ in $(seq "$REPEAT"); do
+    "$@" -t "$SECS" -J >"$OUT/iperf.json" || true
+    jq -e '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100' "$OUT/iperf.json" 2>/dev/null ||
+      { echo "iperf3 failed: $* ($(jq -r .error "$OUT/iperf.json" 2>/dev/null))" >&2; echo 0; }
+  done | median
 }
-ab_rps() { ab -q -n "$AB_N" -c 8 "$1" 2>/dev/null | awk '/Requests per second/ {print int($4)}'; }
+ab_rps() { # the median of REPEAT runs of ab
+  for _ in $(seq "$REPEAT"); do
+    ab -q -n "$AB_N" -c 8 "$1" 2>/dev/null | awk '/Requests per second/ {print int($4)}'
+  done | median
+}
 traffic() { # engines...
   for e in "$@"; do
     port=$((port + 1))
@@ -161,14 +175,29 @@ done
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$OUT/start.json" "${args[@]}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+now() { date +%s%N; }
+for e in "${engines[@]}"; do
+  run=$(run_cmd "$e")
+  i=$(img "$e")
+  for k in $(seq "$PAIRS"); do
+    nets=(none bridge)
+    [ $((k % 2)) = 0 ] && nets=(bridge none)
+    for net in "${nets[@]}"; do
+      t0=$(now)
+      $run --rm --network "$net" "$i" true >/dev/null
+      echo "$net $(( ($(now) - t0) / 1000 ))"
+    done | sort | awk '{t[$1] = $2} END {print t["bridge"] - t["none"]}'
+  done | median | awk -v e="$e" '{printf "%s %.1f\n", e, $1 / 1000}'
+done >"$OUT/adds.dat"
 
 {
-  echo "| engine | none: median ms | bridge: median ms | bridge adds (ms) |"
-  echo "|---|---|---|---|"
+  echo "| engine | none: median ms | bridge: median ms | difference of medians | median of $PAIRS paired differences (ms) |"
+  echo "|---|---|---|---|---|"
   for k in "${!engines[@]}"; do
-    jq -r --argjson a $((2 * k)) --argjson b $((2 * k + 1)) --arg e "${engines[$k]}" '
+    jq -r --argjson a $((2 * k)) --argjson b $((2 * k + 1)) --arg e "${engines[$k]}" \
+      --arg paired "$(awk -v e="${engines[$k]}" '$1 == e {print $2}' "$OUT/adds.dat")" '
       (.results[$a].median * 1000) as $n | (.results[$b].median * 1000) as $br |
-      "| \($e) | \($n * 10 | round / 10) | \($br * 10 | round / 10) | \(($br - $n) * 10 | round / 10) |"' \
+      "| \($e) | \($n * 10 | round / 10) | \($br * 10 | round / 10) | \(($br - $n) * 10 | round / 10) | \($paired) |"' \
       "$OUT/start.json"
   done
   echo
@@ -177,11 +206,7 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
   awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6}' "$OUT/results.tsv"
 } | tee "$OUT/summary.md"
 
-# The chart: what the bridge adds to a start, throughput, connections per second.
-jq -r '.results[] | "\(.command) \(.median * 1000)"' "$OUT/start.json" >"$OUT/start.dat"
-for k in "${!engines[@]}"; do
-  awk -v e="${engines[$k]}" '$1 == e"-none" {n = $2} $1 == e"-bridge" {b = $2} END {print e, b - n}' "$OUT/start.dat"
-done >"$OUT/adds.dat"
+# The chart: what the bridge adds to a start (paired), throughput, connections per second.
 gnuplot <<EOF
 set terminal svg size 960,340 font "sans,11" background rgb "white"
 set output "$OUT/network.svg"
@@ -192,9 +217,11 @@ set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics
 set yrange [0:*]
-set key top left
+set key below
 set title "bridge: ms added to run --rm true"
+set yrange [*:*]
 plot "$OUT/adds.dat" using 2:xtic(1) notitle lc rgb "#4a7ab5"
+set yrange [0:*]
 set title "TCP throughput, Gbit/s"
 plot "$OUT/results.tsv" using 2:xtic(1) title "host→127.0.0.1", "" using 3 title "host→host addr", "" using 4 title "ctr→ctr"
 set title "connections/s to a published port"

@@ -20,11 +20,13 @@ fn predefined(name: &str) -> Error {
 }
 
 impl Engine {
-    /// `network create`: a user-defined network, with embedded DNS.
+    /// `network create`: a user-defined network, with embedded DNS. The default network is
+    /// made first if missing, so that no user network takes its subnet.
     pub fn network_create(&self, spec: &NetworkSpec) -> Result<Net, Error> {
         if PREDEFINED.contains(&spec.name.as_str()) {
             return Err(predefined(&spec.name));
         }
+        self.networks.default_network()?;
         let spec = NetworkSpec {
             dns: true,
             bridge: None,
