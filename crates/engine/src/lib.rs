@@ -40,6 +40,7 @@ pub mod run;
 pub mod start;
 mod status;
 pub mod stop;
+pub mod system;
 pub mod time;
 pub mod top;
 pub mod volume;

@@ -32,6 +32,7 @@ mod run;
 mod save;
 mod start;
 mod stop;
+mod system;
 mod tag;
 mod top;
 mod volume;
@@ -84,9 +85,18 @@ pub enum Command {
     /// Manage images (the same verbs as above).
     #[command(subcommand)]
     Image(groups::Image),
+    Info(system::InfoArgs),
+    Version(system::VersionArgs),
+    /// The engine as a whole: info, df, prune, events.
+    #[command(subcommand)]
+    System(system::System),
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::Volume),
+    #[command(hide = true)]
+    ContainerPrune(system::ContainerPruneArgs),
+    #[command(hide = true)]
+    ImagePrune(system::ImagePruneArgs),
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
@@ -127,6 +137,16 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Container(c) => run(c.into(), ctx),
         Command::Image(c) => run(c.into(), ctx),
         Command::Volume(v) => done(volume::run(v, ctx)),
+        Command::Info(a) => done(system::info(a, ctx)),
+        Command::Version(a) => done(system::version(a)),
+        Command::System(s) => done(match s {
+            system::System::Info(a) => system::info(a, ctx),
+            system::System::Df(a) => system::df(a, ctx),
+            system::System::Prune(a) => system::prune(a, ctx),
+            system::System::Events(a) => events::run(a, ctx),
+        }),
+        Command::ContainerPrune(a) => done(system::container_prune(a, ctx)),
+        Command::ImagePrune(a) => done(system::image_prune(a, ctx)),
         Command::Run(a) => run::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
         Command::Monitor(a) => monitor::run(a, ctx),
@@ -169,6 +189,17 @@ pub struct TlsArgs {
     /// Require HTTPS with a verified certificate (false also allows plain HTTP).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub tls_verify: bool,
+}
+
+/// docker's question before a prune: `WARNING! what`; only "y" or "yes" goes on (an
+/// empty stdin is a no).
+pub fn confirm(what: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    print!("WARNING! {what}\nAre you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 /// Sizes as docker prints them: decimal units, three significant digits (`4.26MB`).

@@ -147,18 +147,10 @@ impl LogConfig {
     }
 }
 
-/// `10m`, `1g`, `512k`, bytes: a log size.
+/// `10m`, `1g`, `512k`, bytes: a log size, at least 4 KiB.
 fn size(opt: &str, v: &str) -> Result<u64, OptionsError> {
-    let lower = v.to_ascii_lowercase();
-    let (num, mult) = match lower.char_indices().last() {
-        Some((i, 'k')) => (&lower[..i], 1u64 << 10),
-        Some((i, 'm')) => (&lower[..i], 1 << 20),
-        Some((i, 'g')) => (&lower[..i], 1 << 30),
-        _ => (lower.as_str(), 1),
-    };
-    num.parse::<u64>()
+    crate::options::size("--log-opt", v)
         .ok()
-        .and_then(|n| n.checked_mul(mult))
         .filter(|n| *n >= 4096)
         .ok_or_else(|| {
             bad(

@@ -11,6 +11,7 @@ pub use tuning::{
     BlockIo, BlockLimit, Device, DeviceRule, Seccomp, Sharing, Tuning, TuningFlags, Ulimit,
 };
 
+pub(crate) use values::size;
 pub use values::{env_files, env_list, labels};
 
 use crate::logging::{Driver, LogConfig};
