@@ -432,3 +432,58 @@ fn info_version_df_and_prunes() {
     assert_eq!(e.ok(&["images", "-q"]), "");
     e.assert_clean();
 }
+
+#[test]
+fn stats_sample_and_stream() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do :; done",
+    ]);
+    e.ok(&["create", "--name", "idle", "busybox", "true"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let line = e.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}",
+    ]);
+    let f: Vec<&str> = line.trim().split('|').collect();
+    assert_eq!(f[0], "busy", "{line}");
+    let cpu: f64 = f[1].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 10.0, "{line}");
+    assert!(f[2].ends_with(" / 64MiB"), "{line}");
+    assert_eq!(f[3], "1");
+    let table = e.ok(&["stats", "--no-stream", "-a"]);
+    assert!(table.starts_with("CONTAINER ID"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("idle") && l.contains("0.00%")),
+        "{table}"
+    );
+    // A stream: a new table each second until stopped.
+    let child = e
+        .cmd(&["stats", "busy"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // SAFETY: SIGTERM to the child started above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    assert!(out.matches("CONTAINER ID").count() >= 2, "{out}");
+    assert!(e
+        .fail(1, &["stats", "--no-stream", "nosuch"])
+        .contains("nosuch"));
+    e.ok(&["rm", "-f", "busy", "idle"]);
+    e.assert_clean();
+}

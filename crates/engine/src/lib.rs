@@ -38,6 +38,7 @@ mod restart;
 mod restart_cmd;
 pub mod run;
 pub mod start;
+pub mod stats;
 mod status;
 pub mod stop;
 pub mod system;

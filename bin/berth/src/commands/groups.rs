@@ -3,8 +3,8 @@
 
 use super::{
     commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load, logs,
-    pause, ps, pull, push, rename, restart, rm, rmi, run, save, start, stop, system, tag, top,
-    wait, Command,
+    pause, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop, system, tag,
+    top, wait, Command,
 };
 
 /// `berth container VERB`.
@@ -35,6 +35,7 @@ pub enum Container {
     Restart(restart::Args),
     Rename(rename::Args),
     Prune(system::ContainerPruneArgs),
+    Stats(stats::Args),
 }
 
 /// `berth image VERB`.
@@ -75,6 +76,7 @@ impl From<Container> for Command {
             Container::Top(a) => Command::Top(a),
             Container::Inspect(a) => Command::Inspect(a.only(inspect::Kind::Container)),
             Container::Prune(a) => Command::ContainerPrune(a),
+            Container::Stats(a) => Command::Stats(a),
             Container::Pause(a) => Command::Pause(a),
             Container::Unpause(a) => Command::Unpause(a),
             Container::Restart(a) => Command::Restart(a),

@@ -31,6 +31,7 @@ mod rmi;
 mod run;
 mod save;
 mod start;
+mod stats;
 mod stop;
 mod system;
 mod tag;
@@ -85,6 +86,7 @@ pub enum Command {
     /// Manage images (the same verbs as above).
     #[command(subcommand)]
     Image(groups::Image),
+    Stats(stats::Args),
     Info(system::InfoArgs),
     Version(system::VersionArgs),
     /// The engine as a whole: info, df, prune, events.
@@ -137,6 +139,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Container(c) => run(c.into(), ctx),
         Command::Image(c) => run(c.into(), ctx),
         Command::Volume(v) => done(volume::run(v, ctx)),
+        Command::Stats(a) => done(stats::run(a, ctx)),
         Command::Info(a) => done(system::info(a, ctx)),
         Command::Version(a) => done(system::version(a)),
         Command::System(s) => done(match s {
@@ -204,24 +207,36 @@ pub fn confirm(what: &str) -> anyhow::Result<bool> {
 
 /// Sizes as docker prints them: decimal units, three significant digits (`4.26MB`).
 pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    scaled(n, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"], 3)
+}
+
+/// Memory as docker's `stats` prints it: binary units, four significant digits (`1.953MiB`).
+pub fn binary_size(n: u64) -> String {
+    scaled(n, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4)
+}
+
+/// `n` in the largest unit (each `base` times the last) that keeps it below `base`, with
+/// `digits` significant digits and no trailing zeros, as Go's `%.Ng` prints it.
+fn scaled(n: u64, base: f64, units: &[&str], digits: i32) -> String {
     let mut v = n as f64;
     let mut u = 0;
-    while v >= 999.5 && u < UNITS.len() - 1 {
-        v /= 1000.0;
+    let top = base - 0.5 * 10f64.powi(3 - digits);
+    while v >= top && u < units.len() - 1 {
+        v /= base;
         u += 1;
     }
-    let decimals = match v {
-        v if v >= 99.95 => 0,
-        v if v >= 9.995 => 1,
-        _ => 2,
+    let whole = if v >= 1.0 {
+        v.log10().floor() as i32 + 1
+    } else {
+        1
     };
+    let decimals = (digits - whole).max(0) as usize;
     let text = format!("{v:.decimals$}");
     let text = match text.contains('.') {
         true => text.trim_end_matches('0').trim_end_matches('.'),
         false => &text,
     };
-    format!("{text}{}", UNITS[u])
+    format!("{text}{}", units[u])
 }
 
 /// The time since an image-config moment (RFC 3339), as docker words it: `2 weeks ago`.
@@ -250,5 +265,8 @@ mod tests {
         for (n, text) in cases {
             assert_eq!(super::human_size(n), text);
         }
+        assert_eq!(super::binary_size(2_048_000), "1.953MiB");
+        assert_eq!(super::binary_size(512), "512B");
+        assert_eq!(super::binary_size(16 << 30), "16GiB");
     }
 }
