@@ -3,6 +3,7 @@
 //! then how it ended, and removes it (with its anonymous volumes) when it was created with
 //! `--rm`. Its `-o` volumes are mounted before it starts and released when it ends.
 
+use crate::attach::AttachServer;
 use crate::logging::{Collector, PipedStdio};
 use crate::options::{Network, Sharing};
 use crate::record::{Lock, Owner, Record, State};
@@ -13,6 +14,7 @@ use berth_container::create::CreateOptions;
 use berth_container::run::{Observer, Output};
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Told by the runtime core how the start goes.
 struct Attendant<'a> {
@@ -75,8 +77,9 @@ impl Observer for Attendant<'_> {
 pub(crate) enum Caller {
     /// `berth run` without `-d`: the caller sees the output too.
     Foreground,
-    /// A detached container's monitor.
-    Monitor,
+    /// A detached container's monitor; with `wait_attach`, it starts the container once a
+    /// first attach client is there (`start -a`).
+    Monitor { wait_attach: bool },
 }
 
 impl Engine {
@@ -181,7 +184,9 @@ impl Engine {
         caller: Caller,
     ) -> Result<(Option<PipedStdio>, Option<Collector>), Error> {
         let log = &r.settings.log;
-        if !log.driver.collects() {
+        let monitor = matches!(caller, Caller::Monitor { .. });
+        // A monitor takes the output for its attach clients whatever the log driver.
+        if !log.driver.collects() && !monitor {
             return Ok((None, None));
         }
         let io = |what: &'static str| Error::io(what);
@@ -193,9 +198,31 @@ impl Engine {
             }
         };
         let echo = match (caller, &stdio) {
-            (Caller::Monitor, _) => None,
+            (Caller::Monitor { .. }, _) => None,
             (Caller::Foreground, Some(g)) => Some(g.originals().map_err(io("dup stdout"))?),
             (Caller::Foreground, None) => Some(PipedStdio::current().map_err(io("dup stdout"))?),
+        };
+        let attach = match caller {
+            Caller::Foreground => None,
+            Caller::Monitor { wait_attach } => {
+                // With -i the container's stdin (the monitor's, which it inherits) is a pipe
+                // that stays open for attach clients, as `docker run -di` keeps it.
+                let stdin = match r.settings.interactive {
+                    true => {
+                        let (rd, wr) = std::io::pipe().map_err(io("pipe for stdin"))?;
+                        berth_sys::fs::dup_onto(rd.as_fd(), 0).map_err(io("dup stdin"))?;
+                        Some(OwnedFd::from(wr))
+                    }
+                    false => None,
+                };
+                let dir = self.containers.dir(&r.id);
+                let mut a =
+                    AttachServer::open(&dir, r.settings.tty, stdin).map_err(Error::path(&dir))?;
+                if wait_attach {
+                    a.wait_for_client(std::time::Duration::from_secs(10));
+                }
+                Some(a)
+            }
         };
         let env = match log.env.is_empty() {
             true => Vec::new(),
@@ -207,9 +234,10 @@ impl Engine {
             (&r.id, &r.name, &env),
             pipes,
             echo,
+            attach,
         )
         .map_err(Error::path(self.containers.log_path(&r.id)))?;
-        Ok((stdio, collector))
+        Ok((stdio, Some(collector)))
     }
 
     /// The environment of container `id`'s process, from its config.

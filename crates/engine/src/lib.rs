@@ -10,6 +10,7 @@
 //! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`], [`cp`], [`diff`],
 //! [`commit`], and [`volume`]'s.
 
+pub mod attach;
 mod attend;
 pub mod commit;
 pub mod config;

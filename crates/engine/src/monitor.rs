@@ -24,7 +24,7 @@ pub(crate) const ALREADY_RUNNING: &str = "running";
 /// The body of a monitor for container `id` under `root`; returns the container's last exit
 /// status. With a restart policy it starts the container again after each end that the
 /// policy names, after a pause (see [`Backoff`]).
-pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
+pub fn monitor(root: &Path, id: &str, wait_attach: bool) -> Result<i32, Error> {
     let _ = berth_sys::process::set_name(c"berth-monitor");
     // SAFETY: F_GETFD only reads the flags of an fd number.
     let open = unsafe { libc::fcntl(HANDSHAKE_FD, libc::F_GETFD) } != -1;
@@ -42,7 +42,7 @@ pub fn monitor(root: &Path, id: &str) -> Result<i32, Error> {
                 status: e.run_status(),
                 message: e.to_string(),
             })
-            .and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));
+            .and_then(|e| e.attend(id, Caller::Monitor { wait_attach }, &mut handshake));
         // Not started: the starter hears why (another start winning is no failure to it).
         if let Some(mut h) = handshake.take() {
             return match &result {

@@ -1,11 +1,12 @@
 //! `start`: run a created (or exited) container in the background, under a new monitor
 //! (see [`crate::monitor`]), and return once its program runs.
 
+use crate::attach::Attached;
 use crate::monitor::{ALREADY_RUNNING, HANDSHAKE_FD};
 use crate::record::{Record, State};
 use crate::{Engine, Error};
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{PipeReader, Read};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -31,12 +32,40 @@ impl Engine {
 
     /// Starts a monitor for container `r` and waits for its word.
     pub(crate) fn spawn_monitor(&self, r: &Record, m: &MonitorCommand) -> Result<(), Error> {
+        let handshake = self.launch_monitor(r, m, false)?;
+        self.handshake(r, handshake)
+    }
+
+    /// Starts container `what` with a client attached from before its program runs
+    /// (`start -a`): the monitor waits for the client.
+    pub fn start_attached(&self, what: &str, m: &MonitorCommand) -> Result<Attached, Error> {
+        let r = self.container(what)?;
+        if r.state == State::Running {
+            return self.attach(&r.id);
+        }
+        let since = std::time::Instant::now();
+        let handshake = self.launch_monitor(&r, m, true)?;
+        let attached = self.connect(&r.id, since)?;
+        self.handshake(&r, handshake)?;
+        Ok(attached)
+    }
+
+    /// Starts a monitor for container `r`; returns the pipe its word comes on.
+    fn launch_monitor(
+        &self,
+        r: &Record,
+        m: &MonitorCommand,
+        wait_attach: bool,
+    ) -> Result<PipeReader, Error> {
         let id = &r.id;
-        let (mut reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
+        let (reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
         let mut cmd = Command::new(&m.program);
+        cmd.args(&m.args);
+        if wait_attach {
+            cmd.arg("--wait-attach");
+        }
         // The monitor writes the container's log itself; it has nothing else to say.
-        cmd.args(&m.args)
-            .arg(id)
+        cmd.arg(id)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -52,13 +81,16 @@ impl Engine {
                 berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32 + 1)
             });
         }
-        let child = cmd.spawn().map_err(Error::path(&m.program))?;
-        drop(cmd);
-        drop(writer);
+        cmd.spawn().map_err(Error::path(&m.program))?;
+        Ok(reader)
+    }
+
+    /// Waits for the word of container `r`'s monitor on `reader`.
+    fn handshake(&self, r: &Record, mut reader: PipeReader) -> Result<(), Error> {
         let mut word = String::new();
-        let read = reader.read_to_string(&mut word);
-        drop(child);
-        read.map_err(Error::io("read the monitor's handshake"))?;
+        reader
+            .read_to_string(&mut word)
+            .map_err(Error::io("read the monitor's handshake"))?;
         match word.as_str() {
             "ok" | ALREADY_RUNNING => Ok(()),
             "" => Err(Error::Failed {

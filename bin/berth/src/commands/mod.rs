@@ -1,5 +1,6 @@
 //! One module per command: each parses its arguments and calls berth-image or berth-engine.
 
+mod attach;
 mod commit;
 mod cp;
 mod create;
@@ -87,6 +88,7 @@ pub enum Command {
     #[command(subcommand)]
     Image(groups::Image),
     Stats(stats::Args),
+    Attach(attach::Args),
     Info(system::InfoArgs),
     Version(system::VersionArgs),
     /// The engine as a whole: info, df, prune, events.
@@ -140,6 +142,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Image(c) => run(c.into(), ctx),
         Command::Volume(v) => done(volume::run(v, ctx)),
         Command::Stats(a) => done(stats::run(a, ctx)),
+        Command::Attach(a) => attach::run(a, ctx),
         Command::Info(a) => done(system::info(a, ctx)),
         Command::Version(a) => done(system::version(a)),
         Command::System(s) => done(match s {
@@ -154,7 +157,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Exec(a) => exec::run(a, ctx),
         Command::Monitor(a) => monitor::run(a, ctx),
         Command::Create(a) => done(create::run(a, ctx)),
-        Command::Start(a) => done(start::run(a, ctx)),
+        Command::Start(a) => start::run(a, ctx),
         Command::Ps(a) => done(ps::run(a, ctx)),
         Command::Logs(a) => done(logs::run(a, ctx)),
         Command::Export(a) => done(export::run(a, ctx)),

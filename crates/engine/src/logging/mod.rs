@@ -19,6 +19,7 @@ mod read;
 pub use berth_container::run::Stream;
 pub use read::{Entry, LogReader};
 
+use crate::attach::AttachServer;
 use crate::options::{bad, OptionsError};
 use berth_container::run::Output;
 use serde::{Deserialize, Serialize};
@@ -168,10 +169,13 @@ enum Sink {
 }
 
 /// What the attending process does with a container's output: the pipes it reads, the log
-/// it writes, and in the foreground, the caller's stdout and stderr it copies to.
+/// it writes, in the foreground the caller's stdout and stderr it copies to, and for a
+/// monitor the attach clients it sends to.
 pub(crate) struct Collector {
     pipes: [Option<OwnedFd>; 2],
-    sink: Sink,
+    /// `None` for the drivers that keep nothing.
+    sink: Option<Sink>,
+    pub(crate) attach: Option<AttachServer>,
     /// Each stream's line not yet ended.
     partial: [Vec<u8>; 2],
     echo: Option<[OwnedFd; 2]>,
@@ -181,16 +185,17 @@ pub(crate) struct Collector {
 const MAX_LINE: usize = 16 * 1024;
 
 impl Collector {
-    /// The collector of container `id` (named `name`, with `env`), for `config`; `None` when
-    /// its driver takes no output. `pipes` are the read ends of the container's stdout and
-    /// stderr pipes (none with a terminal); `echo` is where the caller sees the output.
+    /// The collector of container `id` (named `name`, with `env`), for `config`. `pipes` are
+    /// the read ends of the container's stdout and stderr pipes (none with a terminal);
+    /// `echo` is where the caller sees the output; `attach` serves attach clients.
     pub(crate) fn new(
         config: &LogConfig,
         log_path: &Path,
         container: (&str, &str, &[String]),
         pipes: [Option<OwnedFd>; 2],
         echo: Option<[OwnedFd; 2]>,
-    ) -> std::io::Result<Option<Collector>> {
+        attach: Option<AttachServer>,
+    ) -> std::io::Result<Collector> {
         let (id, name, env) = container;
         let attrs: Vec<(String, String)> = config
             .env
@@ -203,23 +208,24 @@ impl Collector {
             .collect();
         let sink = match config.driver {
             Driver::JsonFile | Driver::K8sFile => {
-                Sink::File(file::LogFile::open(log_path, config, attrs)?)
+                Some(Sink::File(file::LogFile::open(log_path, config, attrs)?))
             }
-            Driver::Journald => Sink::Journal(journald::Journal::connect(
+            Driver::Journald => Some(Sink::Journal(journald::Journal::connect(
                 Path::new(JOURNAL_SOCKET),
                 id,
                 name,
                 config.tag.clone(),
                 attrs,
-            )?),
-            Driver::None | Driver::Passthrough => return Ok(None),
+            )?)),
+            Driver::None | Driver::Passthrough => None,
         };
-        Ok(Some(Collector {
+        Ok(Collector {
             pipes,
             sink,
+            attach,
             partial: [Vec::new(), Vec::new()],
             echo,
-        }))
+        })
     }
 
     /// Logs complete lines of `stream`; with `flush`, what is left of the last one too.
@@ -238,13 +244,14 @@ impl Collector {
         {
             let end = end.min(MAX_LINE);
             match &mut self.sink {
-                Sink::File(f) => f.line(stream, &rest[..end]),
-                Sink::Journal(j) => j.line(stream, &rest[..end]),
+                Some(Sink::File(f)) => f.line(stream, &rest[..end]),
+                Some(Sink::Journal(j)) => j.line(stream, &rest[..end]),
+                None => {}
             }
             rest = &rest[end..];
         }
         self.partial[i] = rest.to_vec();
-        if let Sink::File(f) = &mut self.sink {
+        if let Some(Sink::File(f)) = &mut self.sink {
             f.flush();
         }
     }
@@ -259,8 +266,23 @@ impl Output for Collector {
         if let Some(echo) = &self.echo {
             let _ = berth_sys::fs::write_all(echo[stream as usize].as_fd(), data);
         }
-        self.partial[stream as usize].extend_from_slice(data);
-        self.log_lines(stream, false);
+        if let Some(a) = &mut self.attach {
+            a.send(stream, data);
+        }
+        if self.sink.is_some() {
+            self.partial[stream as usize].extend_from_slice(data);
+            self.log_lines(stream, false);
+        }
+    }
+
+    fn served(&self) -> Vec<BorrowedFd<'_>> {
+        self.attach.as_ref().map_or_else(Vec::new, |a| a.fds())
+    }
+
+    fn serve(&mut self, i: usize) {
+        if let Some(a) = &mut self.attach {
+            a.ready(i);
+        }
     }
 }
 
