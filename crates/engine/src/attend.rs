@@ -4,6 +4,8 @@
 //! `--rm`. Its `-o` volumes are mounted before it starts and released when it ends.
 
 use crate::attach::AttachServer;
+use crate::health::{Health, HealthTimer};
+use crate::logging::Stream;
 use crate::logging::{Collector, PipedStdio};
 use crate::options::{Network, Sharing};
 use crate::record::{Lock, Owner, Record, State};
@@ -28,8 +30,12 @@ struct Attendant<'a> {
     handshake: &'a mut Option<File>,
     started: bool,
     oom_kills: u64,
-    /// Takes the container's output into its log.
-    output: Option<Collector>,
+    /// Takes the container's output into its log (and the caller's terminal).
+    collector: Option<Collector>,
+    /// Serves attach clients (a monitor's).
+    attach: Option<AttachServer>,
+    /// Starts the container's health checks.
+    health: Option<HealthTimer>,
 }
 
 impl Observer for Attendant<'_> {
@@ -52,6 +58,7 @@ impl Observer for Attendant<'_> {
         r.error = None;
         r.oom_killed = false;
         r.manually_stopped = false;
+        r.health = r.settings.health.as_ref().map(|_| Health::starting());
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
         self.engine.event(r, "start", &[]);
@@ -68,7 +75,43 @@ impl Observer for Attendant<'_> {
     }
 
     fn output(&mut self) -> Option<&mut dyn Output> {
-        self.output.as_mut().map(|c| c as &mut dyn Output)
+        Some(self)
+    }
+}
+
+impl Output for Attendant<'_> {
+    fn pipes(&self) -> [Option<std::os::fd::BorrowedFd<'_>>; 2] {
+        self.collector
+            .as_ref()
+            .map_or([None, None], Collector::pipes)
+    }
+
+    fn write(&mut self, stream: Stream, data: &[u8]) {
+        if let Some(c) = &mut self.collector {
+            c.write(stream, data);
+        }
+        if let Some(a) = &mut self.attach {
+            a.send(stream, data);
+        }
+    }
+
+    /// The attach socket and its clients, then the health timer.
+    fn served(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        let mut fds = self
+            .attach
+            .as_ref()
+            .map_or_else(Vec::new, AttachServer::fds);
+        fds.extend(self.health.as_ref().map(HealthTimer::fd));
+        fds
+    }
+
+    fn serve(&mut self, i: usize) {
+        let attach = self.attach.as_ref().map_or(0, |a| a.fds().len());
+        match (&mut self.attach, &mut self.health) {
+            (Some(a), _) if i < attach => a.ready(i),
+            (_, Some(h)) => h.fire(),
+            _ => {}
+        }
     }
 }
 
@@ -123,7 +166,22 @@ impl Engine {
             ..Default::default()
         };
         let name = r.name.clone();
-        let (stdio, output) = self.collector(&r, caller)?;
+        let (stdio, collector) = self.collector(&r, caller)?;
+        let attach = match caller {
+            Caller::Monitor { wait_attach } => Some(self.attach_server(&r, wait_attach)?),
+            Caller::Foreground => None,
+        };
+        let health = match &r.settings.health {
+            Some(c) => {
+                let root = self
+                    .containers
+                    .base()
+                    .parent()
+                    .unwrap_or(self.containers.base());
+                Some(HealthTimer::new(c, root, id).map_err(Error::io("health check timer"))?)
+            }
+            None => None,
+        };
         let mut att = Attendant {
             engine: self,
             record: r,
@@ -132,7 +190,9 @@ impl Engine {
             handshake,
             started: false,
             oom_kills: 0,
-            output,
+            collector,
+            attach,
+            health,
         };
         let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
             .map_err(Error::runtime(&name));
@@ -202,28 +262,6 @@ impl Engine {
             (Caller::Foreground, Some(g)) => Some(g.originals().map_err(io("dup stdout"))?),
             (Caller::Foreground, None) => Some(PipedStdio::current().map_err(io("dup stdout"))?),
         };
-        let attach = match caller {
-            Caller::Foreground => None,
-            Caller::Monitor { wait_attach } => {
-                // With -i the container's stdin (the monitor's, which it inherits) is a pipe
-                // that stays open for attach clients, as `docker run -di` keeps it.
-                let stdin = match r.settings.interactive {
-                    true => {
-                        let (rd, wr) = std::io::pipe().map_err(io("pipe for stdin"))?;
-                        berth_sys::fs::dup_onto(rd.as_fd(), 0).map_err(io("dup stdin"))?;
-                        Some(OwnedFd::from(wr))
-                    }
-                    false => None,
-                };
-                let dir = self.containers.dir(&r.id);
-                let mut a =
-                    AttachServer::open(&dir, r.settings.tty, stdin).map_err(Error::path(&dir))?;
-                if wait_attach {
-                    a.wait_for_client(std::time::Duration::from_secs(10));
-                }
-                Some(a)
-            }
-        };
         let env = match log.env.is_empty() {
             true => Vec::new(),
             false => self.process_env(&r.id)?,
@@ -234,10 +272,29 @@ impl Engine {
             (&r.id, &r.name, &env),
             pipes,
             echo,
-            attach,
         )
         .map_err(Error::path(self.containers.log_path(&r.id)))?;
         Ok((stdio, Some(collector)))
+    }
+
+    /// A monitor's attach socket for container `r`; with `wait_attach`, once a first client
+    /// is there. With -i the container's stdin (the monitor's, which it inherits) is a pipe
+    /// that stays open for attach clients, as `docker run -di` keeps it.
+    fn attach_server(&self, r: &Record, wait_attach: bool) -> Result<AttachServer, Error> {
+        let stdin = match r.settings.interactive {
+            true => {
+                let (rd, wr) = std::io::pipe().map_err(Error::io("pipe for stdin"))?;
+                berth_sys::fs::dup_onto(rd.as_fd(), 0).map_err(Error::io("dup stdin"))?;
+                Some(OwnedFd::from(wr))
+            }
+            false => None,
+        };
+        let dir = self.containers.dir(&r.id);
+        let mut a = AttachServer::open(&dir, r.settings.tty, stdin).map_err(Error::path(&dir))?;
+        if wait_attach {
+            a.wait_for_client(std::time::Duration::from_secs(10));
+        }
+        Ok(a)
     }
 
     /// The environment of container `id`'s process, from its config.

@@ -20,6 +20,7 @@ pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod export;
+pub mod health;
 pub mod inspect;
 pub mod journal;
 pub mod kill;

@@ -11,6 +11,7 @@ mod export;
 mod filters;
 mod generate;
 mod groups;
+mod healthcheck;
 mod history;
 mod images;
 mod import;
@@ -98,6 +99,8 @@ pub enum Command {
     #[command(subcommand)]
     Volume(volume::Volume),
     #[command(hide = true)]
+    Healthcheck(healthcheck::Args),
+    #[command(hide = true)]
     ContainerPrune(system::ContainerPruneArgs),
     #[command(hide = true)]
     ImagePrune(system::ImagePruneArgs),
@@ -152,6 +155,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
             system::System::Events(a) => events::run(a, ctx),
         }),
         Command::ContainerPrune(a) => done(system::container_prune(a, ctx)),
+        Command::Healthcheck(a) => healthcheck::run(a, ctx),
         Command::ImagePrune(a) => done(system::image_prune(a, ctx)),
         Command::Run(a) => run::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),

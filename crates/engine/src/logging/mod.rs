@@ -19,9 +19,7 @@ mod read;
 pub use berth_container::run::Stream;
 pub use read::{Entry, LogReader};
 
-use crate::attach::AttachServer;
 use crate::options::{bad, OptionsError};
-use berth_container::run::Output;
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -169,13 +167,11 @@ enum Sink {
 }
 
 /// What the attending process does with a container's output: the pipes it reads, the log
-/// it writes, in the foreground the caller's stdout and stderr it copies to, and for a
-/// monitor the attach clients it sends to.
+/// it writes, and in the foreground the caller's stdout and stderr it copies to.
 pub(crate) struct Collector {
     pipes: [Option<OwnedFd>; 2],
     /// `None` for the drivers that keep nothing.
     sink: Option<Sink>,
-    pub(crate) attach: Option<AttachServer>,
     /// Each stream's line not yet ended.
     partial: [Vec<u8>; 2],
     echo: Option<[OwnedFd; 2]>,
@@ -187,14 +183,13 @@ const MAX_LINE: usize = 16 * 1024;
 impl Collector {
     /// The collector of container `id` (named `name`, with `env`), for `config`. `pipes` are
     /// the read ends of the container's stdout and stderr pipes (none with a terminal);
-    /// `echo` is where the caller sees the output; `attach` serves attach clients.
+    /// `echo` is where the caller sees the output.
     pub(crate) fn new(
         config: &LogConfig,
         log_path: &Path,
         container: (&str, &str, &[String]),
         pipes: [Option<OwnedFd>; 2],
         echo: Option<[OwnedFd; 2]>,
-        attach: Option<AttachServer>,
     ) -> std::io::Result<Collector> {
         let (id, name, env) = container;
         let attrs: Vec<(String, String)> = config
@@ -222,7 +217,6 @@ impl Collector {
         Ok(Collector {
             pipes,
             sink,
-            attach,
             partial: [Vec::new(), Vec::new()],
             echo,
         })
@@ -257,31 +251,20 @@ impl Collector {
     }
 }
 
-impl Output for Collector {
-    fn pipes(&self) -> [Option<BorrowedFd<'_>>; 2] {
+impl Collector {
+    /// The read ends of the container's stdout and stderr pipes.
+    pub(crate) fn pipes(&self) -> [Option<BorrowedFd<'_>>; 2] {
         [0, 1].map(|i| self.pipes[i].as_ref().map(|p| p.as_fd()))
     }
 
-    fn write(&mut self, stream: Stream, data: &[u8]) {
+    /// What the container wrote: to the caller and to the log.
+    pub(crate) fn write(&mut self, stream: Stream, data: &[u8]) {
         if let Some(echo) = &self.echo {
             let _ = berth_sys::fs::write_all(echo[stream as usize].as_fd(), data);
-        }
-        if let Some(a) = &mut self.attach {
-            a.send(stream, data);
         }
         if self.sink.is_some() {
             self.partial[stream as usize].extend_from_slice(data);
             self.log_lines(stream, false);
-        }
-    }
-
-    fn served(&self) -> Vec<BorrowedFd<'_>> {
-        self.attach.as_ref().map_or_else(Vec::new, |a| a.fds())
-    }
-
-    fn serve(&mut self, i: usize) {
-        if let Some(a) = &mut self.attach {
-            a.ready(i);
         }
     }
 }
