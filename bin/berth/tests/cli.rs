@@ -364,3 +364,126 @@ fn events_tell_what_happened_and_follow() {
         .contains("colour"));
     e.assert_clean();
 }
+
+#[test]
+fn info_version_df_and_prunes() {
+    let e = Engine::new();
+    assert_eq!(
+        e.ok(&[
+            "info",
+            "--format",
+            "{{.Images}} {{.Containers}} {{.Driver}}"
+        ]),
+        "1 0 overlay\n"
+    );
+    assert!(e.ok(&["info"]).contains("Storage Driver: overlay"));
+    assert_eq!(
+        e.ok(&["version", "--format", "{{.Client.Version}}"]),
+        e.ok(&["version", "--format", "{{.Server.Version}}"])
+    );
+    e.ok(&["run", "-d", "--name", "up", "busybox", "sleep", "1000"]);
+    e.ok(&[
+        "create", "--name", "made", "--label", "keep=yes", "busybox", "true",
+    ]);
+    e.ok(&[
+        "run",
+        "--name",
+        "done",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /anon/f",
+    ]);
+    let df = e.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}:{{.TotalCount}}:{{.Active}}",
+    ]);
+    assert_eq!(
+        df,
+        "Images:1:1\nContainers:3:1\nLocal Volumes:1:1\nBuild Cache:0:0\n"
+    );
+    // Without -f the question is asked; an empty answer is no.
+    e.ok(&["container", "prune"]);
+    assert_eq!(e.ok(&["ps", "-a", "-q"]).lines().count(), 3);
+    let pruned = e.ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert!(pruned.starts_with("Deleted Containers:\n"), "{pruned}");
+    let mut names: Vec<String> = e
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(String::from)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["made", "up"]);
+    // image prune -a: an image no container uses goes; one in use stays.
+    e.ok(&["tag", "busybox", "localhost/spare:1"]);
+    e.ok(&["image", "prune", "-f"]);
+    assert_eq!(e.ok(&["images", "-q"]).lines().count(), 1);
+    e.ok(&["rm", "made"]);
+    e.ok(&["system", "prune", "-f", "--volumes"]);
+    assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Names}}"]), "up\n");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+    e.ok(&["rm", "-f", "up"]);
+    let out = e.ok(&["system", "prune", "-a", "-f"]);
+    assert!(out.contains("untagged: "), "{out}");
+    assert_eq!(e.ok(&["images", "-q"]), "");
+    e.assert_clean();
+}
+
+#[test]
+fn stats_sample_and_stream() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do :; done",
+    ]);
+    e.ok(&["create", "--name", "idle", "busybox", "true"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let line = e.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}",
+    ]);
+    let f: Vec<&str> = line.trim().split('|').collect();
+    assert_eq!(f[0], "busy", "{line}");
+    let cpu: f64 = f[1].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 10.0, "{line}");
+    assert!(f[2].ends_with(" / 64MiB"), "{line}");
+    assert_eq!(f[3], "1");
+    let table = e.ok(&["stats", "--no-stream", "-a"]);
+    assert!(table.starts_with("CONTAINER ID"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("idle") && l.contains("0.00%")),
+        "{table}"
+    );
+    // A stream: a new table each second until stopped.
+    let child = e
+        .cmd(&["stats", "busy"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // SAFETY: SIGTERM to the child started above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    assert!(out.matches("CONTAINER ID").count() >= 2, "{out}");
+    assert!(e
+        .fail(1, &["stats", "--no-stream", "nosuch"])
+        .contains("nosuch"));
+    e.ok(&["rm", "-f", "busy", "idle"]);
+    e.assert_clean();
+}

@@ -38,6 +38,13 @@ pub trait Output {
     fn pipes(&self) -> [Option<BorrowedFd<'_>>; 2];
     /// What the container wrote.
     fn write(&mut self, stream: Stream, data: &[u8]);
+    /// Further fds the caller serves while the container runs (an attach socket and its
+    /// clients), polled with the rest.
+    fn served(&self) -> Vec<BorrowedFd<'_>> {
+        Vec::new()
+    }
+    /// `served()[i]` is readable.
+    fn serve(&mut self, _i: usize) {}
 }
 
 /// Waits for `pid` to exit while relaying the terminal (when `terminal` is given), the
@@ -184,11 +191,15 @@ fn supervise(
         let ready = {
             let pipes = output.as_deref().map_or([None, None], |o| o.pipes());
             let [out, err] = [0, 1].map(|i| pipes[i].filter(|_| open[i + 1]));
-            poll::readable(
-                &[Some(sigfd), notify.map(|n| n.fd()), master, stdin, out, err],
-                None,
-            )
-            .map_err(Error::io("poll"))?
+            let mut fds = vec![Some(sigfd), notify.map(|n| n.fd()), master, stdin, out, err];
+            fds.extend(
+                output
+                    .as_deref()
+                    .into_iter()
+                    .flat_map(|o| o.served())
+                    .map(Some),
+            );
+            poll::readable(&fds, None).map_err(Error::io("poll"))?
         };
         if let Some(n) = notify.filter(|_| ready[1]) {
             n.forward();
@@ -206,6 +217,9 @@ fn supervise(
                 if ready[4 + i] {
                     open[i + 1] = take_pipe(o, stream);
                 }
+            }
+            for i in (6..ready.len()).filter(|i| ready[*i]) {
+                o.serve(i - 6);
             }
         }
         while let Some(sig) = signal::read_signalfd(sigfd).map_err(Error::io("read signalfd"))? {

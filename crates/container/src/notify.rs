@@ -74,9 +74,7 @@ impl Caller {
 
 /// `name` in the open directory `dir`, as a path short enough for a socket address.
 fn through(dir: &File, name: &OsStr) -> PathBuf {
-    Path::new("/proc/self/fd")
-        .join(dir.as_raw_fd().to_string())
-        .join(name)
+    berth_sys::fs::fd_path(dir.as_raw_fd()).join(name)
 }
 
 /// At `create`: when the runtime has a `NOTIFY_SOCKET`, gives the container its side of the

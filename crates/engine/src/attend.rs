@@ -3,6 +3,9 @@
 //! then how it ended, and removes it (with its anonymous volumes) when it was created with
 //! `--rm`. Its `-o` volumes are mounted before it starts and released when it ends.
 
+use crate::attach::AttachServer;
+use crate::health::{Health, HealthTimer};
+use crate::logging::Stream;
 use crate::logging::{Collector, PipedStdio};
 use crate::options::{Network, Sharing};
 use crate::record::{Lock, Owner, Record, State};
@@ -14,6 +17,7 @@ use berth_container::run::{Observer, Output};
 use berth_network::Attachment;
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Told by the runtime core how the start goes.
 struct Attendant<'a> {
@@ -27,8 +31,12 @@ struct Attendant<'a> {
     handshake: &'a mut Option<File>,
     started: bool,
     oom_kills: u64,
-    /// Takes the container's output into its log.
-    output: Option<Collector>,
+    /// Takes the container's output into its log (and the caller's terminal).
+    collector: Option<Collector>,
+    /// Serves attach clients (a monitor's).
+    attach: Option<AttachServer>,
+    /// Starts the container's health checks.
+    health: Option<HealthTimer>,
     /// What the network prepared for it, connected once its namespaces exist.
     network: Option<Attachment>,
 }
@@ -50,6 +58,7 @@ impl Observer for Attendant<'_> {
         r.error = None;
         r.oom_killed = false;
         r.manually_stopped = false;
+        r.health = r.settings.health.as_ref().map(|_| Health::starting());
         r.monitor = Owner::current().ok();
         let _ = self.engine.containers.save(r);
         self.engine.event(r, "start", &[]);
@@ -66,7 +75,43 @@ impl Observer for Attendant<'_> {
     }
 
     fn output(&mut self) -> Option<&mut dyn Output> {
-        self.output.as_mut().map(|c| c as &mut dyn Output)
+        Some(self)
+    }
+}
+
+impl Output for Attendant<'_> {
+    fn pipes(&self) -> [Option<std::os::fd::BorrowedFd<'_>>; 2] {
+        self.collector
+            .as_ref()
+            .map_or([None, None], Collector::pipes)
+    }
+
+    fn write(&mut self, stream: Stream, data: &[u8]) {
+        if let Some(c) = &mut self.collector {
+            c.write(stream, data);
+        }
+        if let Some(a) = &mut self.attach {
+            a.send(stream, data);
+        }
+    }
+
+    /// The attach socket and its clients, then the health timer.
+    fn served(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        let mut fds = self
+            .attach
+            .as_ref()
+            .map_or_else(Vec::new, AttachServer::fds);
+        fds.extend(self.health.as_ref().map(HealthTimer::fd));
+        fds
+    }
+
+    fn serve(&mut self, i: usize) {
+        let attach = self.attach.as_ref().map_or(0, |a| a.fds().len());
+        match (&mut self.attach, &mut self.health) {
+            (Some(a), _) if i < attach => a.ready(i),
+            (_, Some(h)) => h.fire(),
+            _ => {}
+        }
     }
 }
 
@@ -75,8 +120,9 @@ impl Observer for Attendant<'_> {
 pub(crate) enum Caller {
     /// `berth run` without `-d`: the caller sees the output too.
     Foreground,
-    /// A detached container's monitor.
-    Monitor,
+    /// A detached container's monitor; with `wait_attach`, it starts the container once a
+    /// first attach client is there (`start -a`).
+    Monitor { wait_attach: bool },
 }
 
 impl Engine {
@@ -109,10 +155,8 @@ impl Engine {
         // After a host reboot the root filesystem is no longer mounted.
         self.store.ensure_rootfs(id)?;
         self.join_shared_namespaces(&r)?;
-        let network = self.network_start(&r)?;
         let volume_locks = self.mount_volumes(&r).inspect_err(|_| {
             let _ = self.release_volumes(&r.settings.mounts);
-            let _ = self.network_stop(id);
         })?;
         // Only a container with `-o` volumes has any to release when it ends.
         let release = (!volume_locks.is_empty()).then(|| r.settings.mounts.clone());
@@ -122,9 +166,26 @@ impl Engine {
             ..Default::default()
         };
         let name = r.name.clone();
-        let (stdio, output) = self
-            .collector(&r, caller)
-            .inspect_err(|_| drop(self.network_stop(id)))?;
+        let (stdio, collector) = self.collector(&r, caller)?;
+        let attach = match caller {
+            Caller::Monitor { wait_attach } => Some(self.attach_server(&r, wait_attach)?),
+            Caller::Foreground => None,
+        };
+        let health = match &r.settings.health {
+            Some(c) => {
+                let root = self
+                    .containers
+                    .base()
+                    .parent()
+                    .unwrap_or(self.containers.base());
+                Some(HealthTimer::new(c, root, id).map_err(Error::io("health check timer"))?)
+            }
+            None => None,
+        };
+        // Last before the runtime: a start that fails earlier made nothing on the network.
+        let network = self.network_start(&r).inspect_err(|_| {
+            let _ = self.release_volumes(&r.settings.mounts);
+        })?;
         let mut att = Attendant {
             engine: self,
             record: r,
@@ -133,7 +194,9 @@ impl Engine {
             handshake,
             started: false,
             oom_kills: 0,
-            output,
+            collector,
+            attach,
+            health,
             network,
         };
         let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
@@ -196,7 +259,9 @@ impl Engine {
         caller: Caller,
     ) -> Result<(Option<PipedStdio>, Option<Collector>), Error> {
         let log = &r.settings.log;
-        if !log.driver.collects() {
+        let monitor = matches!(caller, Caller::Monitor { .. });
+        // A monitor takes the output for its attach clients whatever the log driver.
+        if !log.driver.collects() && !monitor {
             return Ok((None, None));
         }
         let io = |what: &'static str| Error::io(what);
@@ -208,7 +273,7 @@ impl Engine {
             }
         };
         let echo = match (caller, &stdio) {
-            (Caller::Monitor, _) => None,
+            (Caller::Monitor { .. }, _) => None,
             (Caller::Foreground, Some(g)) => Some(g.originals().map_err(io("dup stdout"))?),
             (Caller::Foreground, None) => Some(PipedStdio::current().map_err(io("dup stdout"))?),
         };
@@ -224,7 +289,27 @@ impl Engine {
             echo,
         )
         .map_err(Error::path(self.containers.log_path(&r.id)))?;
-        Ok((stdio, collector))
+        Ok((stdio, Some(collector)))
+    }
+
+    /// A monitor's attach socket for container `r`; with `wait_attach`, once a first client
+    /// is there. With -i the container's stdin (the monitor's, which it inherits) is a pipe
+    /// that stays open for attach clients, as `docker run -di` keeps it.
+    fn attach_server(&self, r: &Record, wait_attach: bool) -> Result<AttachServer, Error> {
+        let stdin = match r.settings.interactive {
+            true => {
+                let (rd, wr) = std::io::pipe().map_err(Error::io("pipe for stdin"))?;
+                berth_sys::fs::dup_onto(rd.as_fd(), 0).map_err(Error::io("dup stdin"))?;
+                Some(OwnedFd::from(wr))
+            }
+            false => None,
+        };
+        let dir = self.containers.dir(&r.id);
+        let mut a = AttachServer::open(&dir, r.settings.tty, stdin).map_err(Error::path(&dir))?;
+        if wait_attach {
+            a.wait_for_client(std::time::Duration::from_secs(10));
+        }
+        Ok(a)
     }
 
     /// The environment of container `id`'s process, from its config.

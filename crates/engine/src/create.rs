@@ -4,6 +4,7 @@
 //! volume made on first use, which docker keeps too).
 
 use crate::config::{self, EtcFiles, Inputs};
+use crate::health::ImageHealthcheck;
 use crate::options::{self, Network, RunOptions, Settings, Sharing, UserMount};
 use crate::record::{Lock, Record, State};
 use crate::run::terminal_size;
@@ -79,6 +80,9 @@ impl Engine {
             )));
         }
         let image = self.store.image(&o.image)?;
+        settings.health = o
+            .health
+            .check(image_healthcheck(&self.store, &image).as_ref())?;
         let overrides = Overrides {
             entrypoint: settings.entrypoint.clone(),
             cmd: settings.command.clone(),
@@ -203,6 +207,7 @@ impl Engine {
             started_at: None,
             finished_at: None,
             oom_killed: false,
+            health: None,
             restart_count: 0,
             manually_stopped: false,
             monitor: None,
@@ -218,4 +223,11 @@ impl Engine {
         self.containers.save(&record)?;
         Ok(record)
     }
+}
+
+/// The image's HEALTHCHECK, which the OCI config types do not carry: read from the raw
+/// config (docker's `config.Healthcheck`).
+fn image_healthcheck(store: &berth_image::store::Store, image: &Image) -> Option<ImageHealthcheck> {
+    let raw: Value = serde_json::from_slice(&store.read_blob(&image.id).ok()?).ok()?;
+    serde_json::from_value(raw["config"]["Healthcheck"].clone()).ok()
 }

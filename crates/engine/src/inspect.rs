@@ -36,6 +36,7 @@ impl Engine {
             "State": {
                 "Status": if paused { "paused".to_string() } else { r.state.to_string() },
                 "Paused": paused,
+                "Health": r.health,
                 "Running": r.state == State::Running,
                 "Restarting": r.state == State::Restarting,
                 "OOMKilled": r.oom_killed,

@@ -10,6 +10,7 @@
 //! [`exec`], [`logs`], [`list`], [`inspect`], [`wait`], [`top`], [`cp`], [`diff`],
 //! [`commit`], and [`volume`]'s.
 
+pub mod attach;
 mod attend;
 pub mod commit;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod export;
+pub mod health;
 pub mod inspect;
 pub mod journal;
 pub mod kill;
@@ -39,8 +41,10 @@ mod restart;
 mod restart_cmd;
 pub mod run;
 pub mod start;
+pub mod stats;
 mod status;
 pub mod stop;
+pub mod system;
 pub mod time;
 pub mod top;
 pub mod volume;

@@ -43,7 +43,13 @@ fn status_text(r: &Record, now: Timestamp) -> String {
     let since = |t: Option<Timestamp>| human(t.map_or(0, |t| t.seconds_until(now)));
     match r.state {
         State::Created => "Created".into(),
-        State::Running => format!("Up {}", since(r.started_at)),
+        State::Running => match &r.health {
+            Some(h) if h.status == "starting" => {
+                format!("Up {} (health: starting)", since(r.started_at))
+            }
+            Some(h) => format!("Up {} ({})", since(r.started_at), h.status),
+            None => format!("Up {}", since(r.started_at)),
+        },
         State::Restarting => format!(
             "Restarting ({}) {} ago",
             r.exit_code.map_or("unknown".into(), |c| c.to_string()),

@@ -36,7 +36,7 @@ pub(crate) fn take_handshake() -> Result<Option<File>, Error> {
 /// The body of a monitor for container `id` under `root` (with berth's configuration in
 /// `config`); returns the container's last exit status. With a restart policy it starts the
 /// container again after each end that the policy names, after a pause (see [`Backoff`]).
-pub fn monitor(root: &Path, config: &Path, id: &str) -> Result<i32, Error> {
+pub fn monitor(root: &Path, config: &Path, id: &str, wait_attach: bool) -> Result<i32, Error> {
     let _ = berth_sys::process::set_name(c"berth-monitor");
     let mut handshake = take_handshake()?;
     let engine = Engine::open(root).and_then(|e| e.with_network_config(config));
@@ -48,7 +48,7 @@ pub fn monitor(root: &Path, config: &Path, id: &str) -> Result<i32, Error> {
                 status: e.run_status(),
                 message: e.to_string(),
             })
-            .and_then(|e| e.attend(id, Caller::Monitor, &mut handshake));
+            .and_then(|e| e.attend(id, Caller::Monitor { wait_attach }, &mut handshake));
         // Not started: the starter hears why (another start winning is no failure to it).
         if let Some(mut h) = handshake.take() {
             return match &result {

@@ -8,13 +8,14 @@
 use crate::config::hosts_text;
 use crate::options::{Network, Settings};
 use crate::record::{is_id, Record, State};
-use crate::start::spawn_detached;
+use crate::start::launch_detached;
 use crate::{Engine, Error};
 use berth_network::attach::{Attachment, Caller, EndpointRequest, Request};
 use berth_network::ports::{Mapping, PortSpec};
 use berth_network::{Network as Net, DEFAULT_NETWORK};
 use std::ffi::OsStr;
 use std::fs::File;
+use std::io::Read;
 use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -60,11 +61,14 @@ impl Caller for Holders<'_> {
             args.extend([OsStr::new("--config"), c.as_os_str()]);
         }
         args.extend([OsStr::new("dns-server"), OsStr::new(name)]);
-        match spawn_detached(&program, args) {
-            Ok(word) if word == "ok" => Ok(()),
-            Ok(word) if word.is_empty() => Err(std::io::Error::other("it exited at once")),
-            Ok(why) => Err(std::io::Error::other(why)),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
+        let mut reader =
+            launch_detached(&program, args).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut word = String::new();
+        reader.read_to_string(&mut word)?;
+        match word.as_str() {
+            "ok" => Ok(()),
+            "" => Err(std::io::Error::other("it exited at once")),
+            why => Err(std::io::Error::other(why.to_string())),
         }
     }
 }

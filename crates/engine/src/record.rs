@@ -108,6 +108,9 @@ pub struct Record {
     pub started_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
+    /// The health checks' results (with `--health-cmd` or the image's HEALTHCHECK).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
     /// How often its monitor started it again (`--restart`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restart_count: u32,

@@ -1,11 +1,12 @@
 //! `start`: run a created (or exited) container in the background, under a new monitor
 //! (see [`crate::monitor`]), and return once its program runs.
 
+use crate::attach::Attached;
 use crate::monitor::{ALREADY_RUNNING, HANDSHAKE_FD};
 use crate::record::{Record, State};
 use crate::{Engine, Error};
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
+use std::io::{PipeReader, Read};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -31,13 +32,45 @@ impl Engine {
 
     /// Starts a monitor for container `r` and waits for its word.
     pub(crate) fn spawn_monitor(&self, r: &Record, m: &MonitorCommand) -> Result<(), Error> {
-        let word = spawn_detached(
-            &m.program,
-            m.args
-                .iter()
-                .map(OsString::as_os_str)
-                .chain([r.id.as_ref()]),
-        )?;
+        let handshake = self.launch_monitor(r, m, false)?;
+        self.handshake(r, handshake)
+    }
+
+    /// Starts container `what` with a client attached from before its program runs
+    /// (`start -a`): the monitor waits for the client.
+    pub fn start_attached(&self, what: &str, m: &MonitorCommand) -> Result<Attached, Error> {
+        let r = self.container(what)?;
+        if r.state == State::Running {
+            return self.attach(&r.id);
+        }
+        let since = std::time::Instant::now();
+        let handshake = self.launch_monitor(&r, m, true)?;
+        let attached = self.connect(&r.id, since)?;
+        self.handshake(&r, handshake)?;
+        Ok(attached)
+    }
+
+    /// Starts a monitor for container `r`; returns the pipe its word comes on.
+    fn launch_monitor(
+        &self,
+        r: &Record,
+        m: &MonitorCommand,
+        wait_attach: bool,
+    ) -> Result<PipeReader, Error> {
+        let mut args: Vec<&OsStr> = m.args.iter().map(OsString::as_os_str).collect();
+        if wait_attach {
+            args.push(OsStr::new("--wait-attach"));
+        }
+        args.push(OsStr::new(&r.id));
+        launch_detached(&m.program, args)
+    }
+
+    /// Waits for the word of container `r`'s monitor on `reader`.
+    fn handshake(&self, r: &Record, mut reader: PipeReader) -> Result<(), Error> {
+        let mut word = String::new();
+        reader
+            .read_to_string(&mut word)
+            .map_err(Error::io("read the monitor's handshake"))?;
         match word.as_str() {
             "ok" | ALREADY_RUNNING => Ok(()),
             "" => Err(Error::Failed {
@@ -58,15 +91,16 @@ impl Engine {
     }
 }
 
-/// Starts `program ARGS` in a session of its own, stdio on /dev/null, with the write end of
-/// a pipe on [`HANDSHAKE_FD`], and returns what it writes there before closing it (empty:
-/// it died first). It outlives us.
-pub(crate) fn spawn_detached<'a>(
+/// Starts `program ARGS` in a session of its own (a monitor, a DNS server), stdio on
+/// /dev/null, with the write end of a pipe on [`HANDSHAKE_FD`]; returns the read end, where
+/// its word comes. It outlives us.
+pub(crate) fn launch_detached<'a>(
     program: &Path,
     args: impl IntoIterator<Item = &'a OsStr>,
-) -> Result<String, Error> {
-    let (mut reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
+) -> Result<PipeReader, Error> {
+    let (reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
     let mut cmd = Command::new(program);
+    // It has nothing to say but its word (a monitor writes the container's log itself).
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -83,12 +117,6 @@ pub(crate) fn spawn_detached<'a>(
             berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32 + 1)
         });
     }
-    let child = cmd.spawn().map_err(Error::path(program))?;
-    drop(cmd);
-    drop(writer);
-    let mut word = String::new();
-    let read = reader.read_to_string(&mut word);
-    drop(child);
-    read.map_err(Error::io("read a handshake"))?;
-    Ok(word)
+    cmd.spawn().map_err(Error::path(program))?;
+    Ok(reader)
 }

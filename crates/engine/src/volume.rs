@@ -7,9 +7,8 @@ use crate::names;
 use crate::options::UserMount;
 use crate::volumes::{local, valid_name, Volume, VolumeError, VolumeSpec, DRIVER};
 use crate::{Engine, Error};
-use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 /// A volume as `volume ls` and `volume inspect` show it.
 #[derive(Debug)]
@@ -138,7 +137,7 @@ impl Engine {
             {
                 continue;
             }
-            let size = disk_usage(&self.volumes.data(&name));
+            let size = crate::system::disk_usage(&self.volumes.data(&name));
             self.volumes.remove(lock)?;
             removed.push((name, size));
         }
@@ -151,45 +150,5 @@ impl Engine {
             self.refresh(&id)?;
         }
         Ok(())
-    }
-}
-
-/// Bytes of the files under `dir` (a file with several links counted once): what docker's
-/// prune reports as reclaimed.
-fn disk_usage(dir: &Path) -> u64 {
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else {
-                continue;
-            };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if m.is_file() && (m.nlink() == 1 || seen.insert((m.dev(), m.ino()))) {
-                total += m.len();
-            }
-        }
-    }
-    total
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usage_counts_linked_files_once() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir(tmp.path().join("d")).unwrap();
-        std::fs::write(tmp.path().join("d/a"), "12345").unwrap();
-        std::fs::hard_link(tmp.path().join("d/a"), tmp.path().join("b")).unwrap();
-        std::fs::write(tmp.path().join("c"), "xy").unwrap();
-        std::os::unix::fs::symlink("c", tmp.path().join("l")).unwrap();
-        assert_eq!(disk_usage(tmp.path()), 7);
     }
 }

@@ -17,6 +17,7 @@ pub mod process;
 pub mod pty;
 pub mod signal;
 pub mod socket;
+pub mod timer;
 
 use std::ffi::{CStr, CString};
 use std::io;

@@ -3,8 +3,8 @@
 
 use super::{
     commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load, logs,
-    pause, ps, pull, push, rename, restart, rm, rmi, run, save, start, stop, tag, top, wait,
-    Command,
+    pause, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop, system, tag,
+    top, wait, Command,
 };
 
 /// `berth container VERB`.
@@ -34,6 +34,8 @@ pub enum Container {
     Unpause(pause::Args),
     Restart(restart::Args),
     Rename(rename::Args),
+    Prune(system::ContainerPruneArgs),
+    Stats(stats::Args),
 }
 
 /// `berth image VERB`.
@@ -51,6 +53,7 @@ pub enum Image {
     Load(load::Args),
     Import(import::Args),
     Inspect(inspect::Args),
+    Prune(system::ImagePruneArgs),
 }
 
 impl From<Container> for Command {
@@ -72,6 +75,8 @@ impl From<Container> for Command {
             Container::Wait(a) => Command::Wait(a),
             Container::Top(a) => Command::Top(a),
             Container::Inspect(a) => Command::Inspect(a.only(inspect::Kind::Container)),
+            Container::Prune(a) => Command::ContainerPrune(a),
+            Container::Stats(a) => Command::Stats(a),
             Container::Pause(a) => Command::Pause(a),
             Container::Unpause(a) => Command::Unpause(a),
             Container::Restart(a) => Command::Restart(a),
@@ -93,6 +98,7 @@ impl From<Image> for Command {
             Image::Load(a) => Command::Load(a),
             Image::Import(a) => Command::Import(a),
             Image::Inspect(a) => Command::Inspect(a.only(inspect::Kind::Image)),
+            Image::Prune(a) => Command::ImagePrune(a),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per command: each parses its arguments and calls berth-image or berth-engine.
 
+mod attach;
 mod commit;
 mod cp;
 mod create;
@@ -11,6 +12,7 @@ mod export;
 mod filters;
 mod generate;
 mod groups;
+mod healthcheck;
 mod history;
 mod images;
 mod import;
@@ -34,7 +36,9 @@ mod rmi;
 mod run;
 mod save;
 mod start;
+mod stats;
 mod stop;
+mod system;
 mod tag;
 mod top;
 mod volume;
@@ -92,9 +96,22 @@ pub enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(network::Network),
+    Stats(stats::Args),
+    Attach(attach::Args),
+    Info(system::InfoArgs),
+    Version(system::VersionArgs),
+    /// The engine as a whole: info, df, prune, events.
+    #[command(subcommand)]
+    System(system::System),
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::Volume),
+    #[command(hide = true)]
+    Healthcheck(healthcheck::Args),
+    #[command(hide = true)]
+    ContainerPrune(system::ContainerPruneArgs),
+    #[command(hide = true)]
+    ImagePrune(system::ImagePruneArgs),
     /// The monitor of a detached container (started by berth itself).
     #[command(hide = true)]
     Monitor(monitor::Args),
@@ -138,11 +155,24 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Container(c) => run(c.into(), ctx),
         Command::Image(c) => run(c.into(), ctx),
         Command::Volume(v) => done(volume::run(v, ctx)),
+        Command::Stats(a) => done(stats::run(a, ctx)),
+        Command::Attach(a) => attach::run(a, ctx),
+        Command::Info(a) => done(system::info(a, ctx)),
+        Command::Version(a) => done(system::version(a)),
+        Command::System(s) => done(match s {
+            system::System::Info(a) => system::info(a, ctx),
+            system::System::Df(a) => system::df(a, ctx),
+            system::System::Prune(a) => system::prune(a, ctx),
+            system::System::Events(a) => events::run(a, ctx),
+        }),
+        Command::ContainerPrune(a) => done(system::container_prune(a, ctx)),
+        Command::Healthcheck(a) => healthcheck::run(a, ctx),
+        Command::ImagePrune(a) => done(system::image_prune(a, ctx)),
         Command::Run(a) => run::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
         Command::Monitor(a) => monitor::run(a, ctx),
         Command::Create(a) => done(create::run(a, ctx)),
-        Command::Start(a) => done(start::run(a, ctx)),
+        Command::Start(a) => start::run(a, ctx),
         Command::Ps(a) => done(ps::run(a, ctx)),
         Command::Logs(a) => done(logs::run(a, ctx)),
         Command::Export(a) => done(export::run(a, ctx)),
@@ -185,26 +215,49 @@ pub struct TlsArgs {
     pub tls_verify: bool,
 }
 
+/// docker's question before a prune: `WARNING! what`; only "y" or "yes" goes on (an
+/// empty stdin is a no).
+pub fn confirm(what: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    print!("WARNING! {what}\nAre you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 /// Sizes as docker prints them: decimal units, three significant digits (`4.26MB`).
 pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    scaled(n, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"], 3)
+}
+
+/// Memory as docker's `stats` prints it: binary units, four significant digits (`1.953MiB`).
+pub fn binary_size(n: u64) -> String {
+    scaled(n, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4)
+}
+
+/// `n` in the largest unit (each `base` times the last) that keeps it below `base`, with
+/// `digits` significant digits and no trailing zeros, as Go's `%.Ng` prints it.
+fn scaled(n: u64, base: f64, units: &[&str], digits: i32) -> String {
     let mut v = n as f64;
     let mut u = 0;
-    while v >= 999.5 && u < UNITS.len() - 1 {
-        v /= 1000.0;
+    let top = base - 0.5 * 10f64.powi(3 - digits);
+    while v >= top && u < units.len() - 1 {
+        v /= base;
         u += 1;
     }
-    let decimals = match v {
-        v if v >= 99.95 => 0,
-        v if v >= 9.995 => 1,
-        _ => 2,
+    let whole = if v >= 1.0 {
+        v.log10().floor() as i32 + 1
+    } else {
+        1
     };
+    let decimals = (digits - whole).max(0) as usize;
     let text = format!("{v:.decimals$}");
     let text = match text.contains('.') {
         true => text.trim_end_matches('0').trim_end_matches('.'),
         false => &text,
     };
-    format!("{text}{}", UNITS[u])
+    format!("{text}{}", units[u])
 }
 
 /// The time since an image-config moment (RFC 3339), as docker words it: `2 weeks ago`.
@@ -233,5 +286,8 @@ mod tests {
         for (n, text) in cases {
             assert_eq!(super::human_size(n), text);
         }
+        assert_eq!(super::binary_size(2_048_000), "1.953MiB");
+        assert_eq!(super::binary_size(512), "512B");
+        assert_eq!(super::binary_size(16 << 30), "16GiB");
     }
 }

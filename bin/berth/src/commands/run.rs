@@ -2,6 +2,7 @@
 //! foreground (exit status = the container's) or with `-d` under a monitor.
 
 use anyhow::Context as _;
+use berth_engine::health::HealthFlags;
 use berth_engine::options::TuningFlags;
 use berth_engine::run::Outcome;
 use berth_engine::RunOptions;
@@ -90,6 +91,24 @@ pub struct ContainerArgs {
     /// Block IO weight of a device: DEVICE:WEIGHT (10 to 1000).
     #[arg(long)]
     blkio_weight_device: Vec<String>,
+    /// A health check: a shell command, healthy when it exits 0.
+    #[arg(long)]
+    health_cmd: Option<String>,
+    /// Time between health checks (30s).
+    #[arg(long)]
+    health_interval: Option<String>,
+    /// How long a check may take (30s).
+    #[arg(long)]
+    health_timeout: Option<String>,
+    /// Failures in a row that make the container unhealthy (3).
+    #[arg(long)]
+    health_retries: Option<u32>,
+    /// A start-up time in which failures do not count until a check passes (0s).
+    #[arg(long)]
+    health_start_period: Option<String>,
+    /// No health check, not even the image's.
+    #[arg(long)]
+    no_healthcheck: bool,
     /// The OCI runtime: berth runs containers with its own runtime core, named berth.
     #[arg(long, value_parser = ["berth", "berth-runtime"])]
     runtime: Option<String>,
@@ -388,6 +407,14 @@ impl ContainerArgs {
             restart: self.restart,
             domainname: self.domainname,
             cidfile: self.cidfile,
+            health: HealthFlags {
+                cmd: self.health_cmd,
+                interval: self.health_interval,
+                timeout: self.health_timeout,
+                start_period: self.health_start_period,
+                retries: self.health_retries,
+                none: self.no_healthcheck,
+            },
         }
     }
 }

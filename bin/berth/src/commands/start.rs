@@ -1,4 +1,5 @@
-//! `berth start CONTAINER...`: run created or exited containers in the background.
+//! `berth start [-a [-i]] CONTAINER...`: run created or exited containers in the background,
+//! or with `-a` attached here.
 
 use crate::context::Context;
 
@@ -10,12 +11,18 @@ pub struct Args {
     /// `berth generate systemd`.
     #[arg(long, conflicts_with = "containers")]
     all_restartable: bool,
+    /// Attach to its output (and its stdin with -i); the exit status is the container's.
+    #[arg(short, long)]
+    attach: bool,
+    /// With -a, send this terminal's input to its stdin.
+    #[arg(short, long, requires = "attach")]
+    interactive: bool,
     /// Containers (names or ids).
     #[arg(required_unless_present = "all_restartable")]
     containers: Vec<String>,
 }
 
-pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
     let engine = ctx.engine()?;
     let monitor = ctx.monitor_command();
     if a.all_restartable {
@@ -30,11 +37,18 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             }
         }
         anyhow::ensure!(failed == 0, "{failed} container(s) did not start");
-        return Ok(());
+        return Ok(0);
+    }
+    if a.attach {
+        let [c] = a.containers.as_slice() else {
+            anyhow::bail!("start -a: one container at a time");
+        };
+        let attached = engine.start_attached(c, &monitor)?;
+        return super::attach::relay(&engine, attached, a.interactive);
     }
     for c in &a.containers {
         engine.start(c, &monitor)?;
         println!("{c}");
     }
-    Ok(())
+    Ok(0)
 }

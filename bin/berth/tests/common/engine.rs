@@ -4,6 +4,7 @@
 
 use super::Berth;
 use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -135,6 +136,11 @@ impl Engine {
         assert_eq!(err.lines().count(), 1, "berth {args:?}: {err:?}");
         assert!(err.starts_with("berth: "), "berth {args:?}: {err:?}");
         err.trim_end().to_string()
+    }
+
+    /// Runs `berth ARGS` on a pty (see [`on_pty`]).
+    pub fn on_pty(&self, args: &[&str], input: &[u8]) -> (Option<i32>, String) {
+        on_pty(self, args, input)
     }
 
     /// `berth inspect` of one container.
@@ -300,4 +306,64 @@ pub fn eventually(what: &str, cond: impl Fn() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A pty pair for the test's side of `-t`, with the given window size.
+pub fn pty(rows: u16, cols: u16) -> (OwnedFd, OwnedFd) {
+    let (mut m, mut s) = (0, 0);
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: valid out-pointers; no name buffer; a valid winsize.
+    let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    assert_eq!(r, 0);
+    // SAFETY: openpty returned two new fds that we own.
+    unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+}
+
+/// Runs `berth ARGS` on a pty, writing `input` to it a moment later; returns its exit
+/// status and what it printed on the terminal.
+pub fn on_pty(e: &Engine, args: &[&str], input: &[u8]) -> (Option<i32>, String) {
+    let (master, slave) = pty(33, 111);
+    let mut c = e.cmd(args);
+    c.stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave));
+    let mut child = c.spawn().unwrap();
+    drop(c);
+    // Typed once berth has had time to set the terminal up (raw mode, with ctrl-q no longer
+    // the terminal's flow control), as a person would.
+    std::thread::sleep(Duration::from_millis(300));
+    let m = master.as_raw_fd();
+    // SAFETY: writing a buffer to the open master.
+    let n = unsafe { libc::write(m, input.as_ptr().cast(), input.len()) };
+    assert_eq!(n, input.len() as isize);
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a buffer from the open master; EIO once all slaves closed.
+            let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "berth {args:?} on a pty hangs"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (status.code(), reader.join().unwrap())
 }

@@ -20,7 +20,6 @@ pub use berth_container::run::Stream;
 pub use read::{Entry, LogReader};
 
 use crate::options::{bad, OptionsError};
-use berth_container::run::Output;
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -147,18 +146,10 @@ impl LogConfig {
     }
 }
 
-/// `10m`, `1g`, `512k`, bytes: a log size.
+/// `10m`, `1g`, `512k`, bytes: a log size, at least 4 KiB.
 fn size(opt: &str, v: &str) -> Result<u64, OptionsError> {
-    let lower = v.to_ascii_lowercase();
-    let (num, mult) = match lower.char_indices().last() {
-        Some((i, 'k')) => (&lower[..i], 1u64 << 10),
-        Some((i, 'm')) => (&lower[..i], 1 << 20),
-        Some((i, 'g')) => (&lower[..i], 1 << 30),
-        _ => (lower.as_str(), 1),
-    };
-    num.parse::<u64>()
+    crate::options::size("--log-opt", v)
         .ok()
-        .and_then(|n| n.checked_mul(mult))
         .filter(|n| *n >= 4096)
         .ok_or_else(|| {
             bad(
@@ -176,10 +167,11 @@ enum Sink {
 }
 
 /// What the attending process does with a container's output: the pipes it reads, the log
-/// it writes, and in the foreground, the caller's stdout and stderr it copies to.
+/// it writes, and in the foreground the caller's stdout and stderr it copies to.
 pub(crate) struct Collector {
     pipes: [Option<OwnedFd>; 2],
-    sink: Sink,
+    /// `None` for the drivers that keep nothing.
+    sink: Option<Sink>,
     /// Each stream's line not yet ended.
     partial: [Vec<u8>; 2],
     echo: Option<[OwnedFd; 2]>,
@@ -189,16 +181,16 @@ pub(crate) struct Collector {
 const MAX_LINE: usize = 16 * 1024;
 
 impl Collector {
-    /// The collector of container `id` (named `name`, with `env`), for `config`; `None` when
-    /// its driver takes no output. `pipes` are the read ends of the container's stdout and
-    /// stderr pipes (none with a terminal); `echo` is where the caller sees the output.
+    /// The collector of container `id` (named `name`, with `env`), for `config`. `pipes` are
+    /// the read ends of the container's stdout and stderr pipes (none with a terminal);
+    /// `echo` is where the caller sees the output.
     pub(crate) fn new(
         config: &LogConfig,
         log_path: &Path,
         container: (&str, &str, &[String]),
         pipes: [Option<OwnedFd>; 2],
         echo: Option<[OwnedFd; 2]>,
-    ) -> std::io::Result<Option<Collector>> {
+    ) -> std::io::Result<Collector> {
         let (id, name, env) = container;
         let attrs: Vec<(String, String)> = config
             .env
@@ -211,23 +203,23 @@ impl Collector {
             .collect();
         let sink = match config.driver {
             Driver::JsonFile | Driver::K8sFile => {
-                Sink::File(file::LogFile::open(log_path, config, attrs)?)
+                Some(Sink::File(file::LogFile::open(log_path, config, attrs)?))
             }
-            Driver::Journald => Sink::Journal(journald::Journal::connect(
+            Driver::Journald => Some(Sink::Journal(journald::Journal::connect(
                 Path::new(JOURNAL_SOCKET),
                 id,
                 name,
                 config.tag.clone(),
                 attrs,
-            )?),
-            Driver::None | Driver::Passthrough => return Ok(None),
+            )?)),
+            Driver::None | Driver::Passthrough => None,
         };
-        Ok(Some(Collector {
+        Ok(Collector {
             pipes,
             sink,
             partial: [Vec::new(), Vec::new()],
             echo,
-        }))
+        })
     }
 
     /// Logs complete lines of `stream`; with `flush`, what is left of the last one too.
@@ -246,29 +238,34 @@ impl Collector {
         {
             let end = end.min(MAX_LINE);
             match &mut self.sink {
-                Sink::File(f) => f.line(stream, &rest[..end]),
-                Sink::Journal(j) => j.line(stream, &rest[..end]),
+                Some(Sink::File(f)) => f.line(stream, &rest[..end]),
+                Some(Sink::Journal(j)) => j.line(stream, &rest[..end]),
+                None => {}
             }
             rest = &rest[end..];
         }
         self.partial[i] = rest.to_vec();
-        if let Sink::File(f) = &mut self.sink {
+        if let Some(Sink::File(f)) = &mut self.sink {
             f.flush();
         }
     }
 }
 
-impl Output for Collector {
-    fn pipes(&self) -> [Option<BorrowedFd<'_>>; 2] {
+impl Collector {
+    /// The read ends of the container's stdout and stderr pipes.
+    pub(crate) fn pipes(&self) -> [Option<BorrowedFd<'_>>; 2] {
         [0, 1].map(|i| self.pipes[i].as_ref().map(|p| p.as_fd()))
     }
 
-    fn write(&mut self, stream: Stream, data: &[u8]) {
+    /// What the container wrote: to the caller and to the log.
+    pub(crate) fn write(&mut self, stream: Stream, data: &[u8]) {
         if let Some(echo) = &self.echo {
             let _ = berth_sys::fs::write_all(echo[stream as usize].as_fd(), data);
         }
-        self.partial[stream as usize].extend_from_slice(data);
-        self.log_lines(stream, false);
+        if self.sink.is_some() {
+            self.partial[stream as usize].extend_from_slice(data);
+            self.log_lines(stream, false);
+        }
     }
 }
 

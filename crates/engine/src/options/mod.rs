@@ -13,6 +13,7 @@ pub use tuning::{
     BlockIo, BlockLimit, Device, DeviceRule, Seccomp, Sharing, Tuning, TuningFlags, Ulimit,
 };
 
+pub(crate) use values::size;
 pub use values::{env_files, env_list, labels};
 
 use crate::logging::{Driver, LogConfig};
@@ -120,6 +121,8 @@ pub struct RunOptions {
     pub domainname: Option<String>,
     /// A file to write the new container's id to; it must not exist (docker's `--cidfile`).
     pub cidfile: Option<PathBuf>,
+    /// `--health-*` and `--no-healthcheck`.
+    pub health: crate::health::HealthFlags,
 }
 
 /// When the container's monitor starts it again after it ends (`--restart`).
@@ -270,6 +273,9 @@ pub struct Settings {
     pub restart: Restart,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domainname: Option<String>,
+    /// The health check: the flags' over the image's (set at create, which has the image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::HealthConfig>,
 }
 
 /// The CFS period `--cpus` is expressed in, as docker uses.
@@ -384,6 +390,7 @@ impl RunOptions {
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
             restart,
+            health: self.health.check(None)?,
             domainname: match &self.domainname {
                 Some(d) => {
                     hostname(d)

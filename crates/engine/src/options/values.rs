@@ -124,7 +124,7 @@ pub(super) fn caps(flag: &'static str, list: &[String]) -> Result<Vec<String>, O
 
 /// `64m`, `1g`, `512k`, `100b`, `1048576`, `1.5g`: bytes, below what the kernel counts in
 /// pages in a signed long.
-pub(super) fn size(flag: &'static str, s: &str) -> Result<u64, OptionsError> {
+pub(crate) fn size(flag: &'static str, s: &str) -> Result<u64, OptionsError> {
     let lower = s.to_ascii_lowercase();
     let t = lower
         .strip_suffix('b')

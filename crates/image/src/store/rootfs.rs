@@ -171,6 +171,11 @@ impl Store {
             })
     }
 
+    /// The directory of container `id`'s changes (its overlay's upper directory).
+    pub fn rootfs_upper(&self, id: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.rootfs_dir(id)?.join("upper"))
+    }
+
     /// Unmounts and removes container `id`'s root filesystem (and its changes).
     pub fn remove_rootfs(&self, id: &str) -> Result<(), StoreError> {
         let dir = self.rootfs_dir(id)?;

@@ -1,10 +1,8 @@
 //! `berth volume prune [-a] [-f] [--filter label=...]`: remove the volumes no container uses,
 //! only anonymous ones unless `-a`, as docker 23 and later.
 
-use std::io::Write;
-
 use crate::commands::filters::{label_matches, Filters};
-use crate::commands::human_size;
+use crate::commands::{confirm, human_size};
 use crate::context::Context;
 
 /// Remove unused volumes.
@@ -24,7 +22,10 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let filters = Filters::parse(&a.filters, &["label", "label!"])?;
     let engine = ctx.engine()?;
-    if !a.force && !confirmed(a.all)? {
+    let which = if a.all { "all" } else { "anonymous" };
+    let warning =
+        format!("This will remove {which} local volumes not used by at least one container.");
+    if !a.force && !confirm(&warning)? {
         return Ok(());
     }
     let removed = engine.prune_volumes(a.all, &|v| {
@@ -40,17 +41,4 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let total = removed.iter().map(|(_, size)| size).sum();
     println!("Total reclaimed space: {}", human_size(total));
     Ok(())
-}
-
-/// docker's question; only "y" or "yes" goes on.
-fn confirmed(all: bool) -> anyhow::Result<bool> {
-    let which = if all { "all" } else { "anonymous" };
-    print!(
-        "WARNING! This will remove {which} local volumes not used by at least one container.\n\
-         Are you sure you want to continue? [y/N] "
-    );
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
