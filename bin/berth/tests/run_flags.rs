@@ -452,3 +452,36 @@ fn the_rest_of_dockers_run_flags() {
     }
     e.assert_clean();
 }
+
+#[test]
+fn exec_env_file_and_privileged() {
+    let e = Engine::new();
+    let env = e.b.dir.path().join("env");
+    std::fs::write(&env, "FROM_FILE=yes\n").unwrap();
+    e.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let caps = |extra: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "box",
+            "sh",
+            "-c",
+            "echo $FROM_FILE; grep CapEff /proc/self/status",
+        ]);
+        e.ok(&args)
+    };
+    let plain = caps(&["--env-file", env.to_str().unwrap()]);
+    assert!(
+        plain.starts_with("yes\nCapEff:\t00000000a80425fb"),
+        "{plain}"
+    );
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = own
+        .lines()
+        .find(|l| l.starts_with("CapEff:"))
+        .unwrap()
+        .to_string();
+    assert_eq!(caps(&["--privileged"]), format!("\n{eff}\n"));
+    e.ok(&["rm", "-f", "box"]);
+    e.assert_clean();
+}

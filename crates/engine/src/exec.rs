@@ -1,7 +1,7 @@
 //! `exec`: run another program in a running container, through the runtime core's `exec`
 //! (it joins the container's namespaces, cgroup and security settings).
 
-use crate::options::env_list;
+use crate::options::{env_files, env_list};
 use crate::record::State;
 use crate::run::stdin_unless_interactive;
 use crate::{Engine, Error};
@@ -20,6 +20,10 @@ pub struct ExecOptions {
     /// `user[:group]`, names resolved in the image's /etc/passwd and /etc/group.
     pub user: Option<String>,
     pub workdir: Option<String>,
+    /// Files of `KEY=VALUE` lines, before `env`.
+    pub env_files: Vec<std::path::PathBuf>,
+    /// Every capability berth holds, for this process.
+    pub privileged: bool,
 }
 
 impl Engine {
@@ -60,10 +64,22 @@ impl Engine {
             args: o.command.clone(),
             tty: o.tty,
             detach: o.detach,
-            env: env_list(&o.env, &|k| std::env::var(k).ok())?,
+            env: {
+                let getenv = |k: &str| std::env::var(k).ok();
+                let mut env = env_files(&o.env_files, &getenv)?;
+                env.extend(env_list(&o.env, &getenv)?);
+                env
+            },
             cwd: o.workdir.as_ref().map(PathBuf::from),
             user,
             additional_gids,
+            caps: match o.privileged {
+                true => crate::config::all_caps()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                false => Vec::new(),
+            },
             ..Default::default()
         };
         if !o.detach {

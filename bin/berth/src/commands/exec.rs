@@ -1,4 +1,5 @@
-//! `berth exec [-i] [-t] [-d] [-e ENV] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]`
+//! `berth exec [-i] [-t] [-d] [-e ENV] [--env-file F] [-u USER] [-w DIR] [--privileged]
+//! CONTAINER COMMAND [ARG...]`
 
 use berth_engine::exec::ExecOptions;
 
@@ -25,6 +26,12 @@ pub struct Args {
     /// Working directory inside the container.
     #[arg(short, long)]
     workdir: Option<String>,
+    /// Read environment variables from a file of KEY=VALUE lines.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<std::path::PathBuf>,
+    /// Every capability berth holds, for this process only.
+    #[arg(long)]
+    privileged: bool,
     /// Container (name or id), then the command and its arguments. As in docker, flags end
     /// at the container: what follows it is the command's.
     #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true)]
@@ -40,6 +47,8 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
         interactive: a.interactive,
         detach: a.detach,
         env: a.env,
+        env_files: a.env_file,
+        privileged: a.privileged,
         user: a.user,
         workdir: a.workdir,
     };

@@ -80,7 +80,13 @@ pub fn parse(data: &[u8]) -> Result<Spec, (String, String)> {
     }
 }
 
+/// A valid config is parsed without path tracking, which allocates a segment per field; only a
+/// bad one is parsed again to locate its error.
 fn parse_exact(data: &[u8]) -> Result<Spec, (String, String)> {
+    serde_json::from_slice(data).or_else(|_| locate_error(data))
+}
+
+fn locate_error(data: &[u8]) -> Result<Spec, (String, String)> {
     let de = &mut serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = match e.path().to_string() {

@@ -9,6 +9,7 @@ mod resources;
 mod security;
 mod tuning;
 
+pub(crate) use security::all_caps;
 pub use tuning::join_at_start;
 
 pub use etc::{hosts_text, EtcFiles};

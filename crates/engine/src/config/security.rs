@@ -9,7 +9,7 @@ const DEFAULT_CAPS: [&str; 14] = berth_seccomp::DEFAULT_CAPABILITIES;
 
 /// Every capability berth itself holds (as podman: a host's root may lack some, and a
 /// container cannot be given those).
-fn all_caps() -> Vec<&'static str> {
+pub(crate) fn all_caps() -> Vec<&'static str> {
     let last = berth_sys::caps::last_cap() as usize;
     let held = berth_sys::caps::get().map_or(u64::MAX, |s| s.permitted);
     berth_sys::caps::NAMES
