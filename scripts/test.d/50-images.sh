@@ -68,4 +68,5 @@ export BERTH_TEST_DIR=$W BERTH_TEST_PLAIN=127.0.0.1:5110 BERTH_TEST_BASIC=127.0.
 cargo build --locked -p berth
 # Test stores (and any mount a failing test leaves) live under $W, which cleanup clears.
 mkdir -p "$W/tmp"
-TMPDIR=$W/tmp tini -s -- cargo test --locked -p berth -p berth-image -- --include-ignored --test-threads=2
+# Only the tests that need these registries (ignored in a plain run); 10-unit runs the rest.
+TMPDIR=$W/tmp tini -s -- cargo test --locked -p berth --test registry -- --ignored --test-threads=2
