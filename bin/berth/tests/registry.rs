@@ -1,6 +1,6 @@
 //! berth against real registries (docker-registry: plain HTTP, TLS + basic auth, TLS +
 //! token auth) and real tools (skopeo, umoci). scripts/test.d/50-images.sh sets them up
-//! and runs these with --include-ignored; they are ignored in a plain `cargo test`.
+//! and runs these with --ignored; they are ignored in a plain `cargo test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -324,5 +324,7 @@ fn run_pulls_what_the_store_lacks_as_pull_says() {
     let o = run(&["--platform", "linux/arm64"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--platform"));
-    let _ = std::fs::remove_dir("/sys/fs/cgroup/pids/berth-test/pull");
+    for dir in common::engine::cgroup_dirs("/berth-test/pull") {
+        let _ = std::fs::remove_dir(dir);
+    }
 }

@@ -485,3 +485,43 @@ fn exec_env_file_and_privileged() {
     e.ok(&["rm", "-f", "box"]);
     e.assert_clean();
 }
+
+#[test]
+fn containers_carry_dockers_and_podmans_markers() {
+    let e = Engine::new();
+    let version = env!("CARGO_PKG_VERSION");
+    // Read-only: a program cannot forge or remove them.
+    let out = sh(
+        &e,
+        &[],
+        "test -f /.dockerenv && test ! -s /.dockerenv && cat /run/.containerenv; \
+         echo x > /run/.containerenv || echo read-only",
+    );
+    assert_eq!(out, format!("engine=\"berth-{version}\"\nread-only\n"));
+    // Only a privileged container learns its names, as with podman.
+    e.ok(&[
+        "run",
+        "--name",
+        "p",
+        "--privileged",
+        "busybox",
+        "cat",
+        "/run/.containerenv",
+    ]);
+    let id = e.ok(&["inspect", "-f", "{{.Id}}", "p"]);
+    let image = e.ok(&["inspect", "-f", "{{.Image}}", "p"]);
+    let logs = e.ok(&["logs", "p"]);
+    assert_eq!(
+        logs,
+        format!(
+            "engine=\"berth-{version}\"\nname=\"p\"\nid=\"{}\"\nimage=\"busybox\"\n\
+             imageid=\"{}\"\nrootless=0\n",
+            id.trim(),
+            image.trim().trim_start_matches("sha256:")
+        )
+    );
+    // The markers (and the /run the runtime made for one) are no change of the container's.
+    assert_eq!(e.ok(&["diff", "p"]), "");
+    e.ok(&["rm", "p"]);
+    e.assert_clean();
+}

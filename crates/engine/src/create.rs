@@ -220,6 +220,7 @@ impl Engine {
                 .unwrap_or_else(|| "SIGTERM".into()),
             settings: p.settings.clone(),
         };
+        config::markers::write(&dir, &record)?;
         self.containers.save(&record)?;
         Ok(record)
     }

@@ -4,6 +4,7 @@
 
 mod etc;
 pub mod init;
+pub mod markers;
 mod mounts;
 mod resources;
 mod security;

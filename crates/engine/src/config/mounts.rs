@@ -1,4 +1,4 @@
-//! Mounts: berth's defaults, the generated /etc files, then the user's (`-v`, `--mount`,
+//! Mounts: berth's defaults, the generated /etc files, the container markers, then the user's (`-v`, `--mount`,
 //! `--tmpfs`, `--volumes-from`, the image's VOLUMEs). A user mount on a default's
 //! destination (say `/dev/shm`) replaces that default, as in docker. A volume is a bind of
 //! its `_data`.
@@ -64,6 +64,10 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
             let source = i.etc.source(i.dir, name).display().to_string();
             mounts.push(bind(&source, &dest, &["rbind", "rprivate"]));
         }
+    }
+    for (file, dest) in super::markers::MARKERS {
+        let source = i.dir.join(file).display().to_string();
+        mounts.push(bind(&source, dest, &["rbind", "rprivate", "ro"]));
     }
     mounts.extend(user.iter().map(|m| user_mount(m, i.volumes)));
     if i.settings.init {

@@ -126,6 +126,12 @@ impl Walk<'_> {
                     }
                     _ => false,
                 };
+                // A directory the image lacks, made by the runtime only to hold mount
+                // points (`/run` for `/run/.containerenv`), is no change either.
+                if below.is_none() && is_dir && self.only_mount_points(dir, &name, parts, &at)? {
+                    parts.pop();
+                    continue;
+                }
                 match below {
                     None => self.record(ChangeKind::Added, parts),
                     Some(_) if !same_dir => self.record(ChangeKind::Changed, parts),
@@ -152,7 +158,7 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// Whether the directory `name` in `dir` (at `parts`) holds nothing but empty mount points.
+    /// Whether the directory `name` in `dir` (at `parts`) holds empty mount points and nothing else.
     fn only_mount_points(
         &self,
         dir: BorrowedFd<'_>,
@@ -164,6 +170,10 @@ impl Walk<'_> {
         let sub = sys::open_beneath(dir, Path::new(name), flags, 0)
             .map_err(io_err("open", &at.join(name)))?;
         let children = sys::list_dir(sub.as_fd()).map_err(io_err("list", &at.join(name)))?;
+        // An empty directory holds no mount point: something else made or changed it.
+        if children.is_empty() {
+            return Ok(false);
+        }
         for child in children {
             parts.push(child.clone());
             let point = self.empty_mount_point(sub.as_fd(), &child, parts, &at.join(name));
