@@ -43,8 +43,26 @@ fn management_groups_alias_the_verbs() {
     e.ok(&["image", "tag", "busybox", "localhost/other:1"]);
     e.ok(&["image", "rm", "localhost/other:1"]);
     assert!(!e.ok(&["image", "list"]).contains("localhost/other"));
+    assert_eq!(e.ok(&["container", "port", "grouped"]), "");
     e.ok(&["container", "stop", "-t", "1", "grouped"]);
     e.ok(&["container", "rm", "grouped"]);
+    e.assert_clean();
+}
+
+#[test]
+fn stop_and_restart_with_a_signal_and_docker_28s_timeout_flag() {
+    let e = Engine::new();
+    let script = "trap 'echo got INT; exit 3' INT; echo up; while :; do sleep 0.1; done";
+    e.ok(&["run", "-d", "--name", "t", "busybox", "sh", "-c", script]);
+    common::engine::eventually("up", || e.ok(&["logs", "t"]) == "up\n");
+    assert!(e
+        .fail(1, &["stop", "-s", "NOPE", "t"])
+        .contains("unknown signal"));
+    e.ok(&["restart", "--signal", "SIGINT", "--timeout", "5", "t"]);
+    e.ok(&["stop", "-s", "INT", "--timeout", "5", "t"]);
+    assert_eq!(e.ok(&["logs", "t"]), "up\ngot INT\nup\ngot INT\n");
+    assert_eq!(e.ok(&["inspect", "-f", "{{.State.ExitCode}}", "t"]), "3\n");
+    e.ok(&["rm", "t"]);
     e.assert_clean();
 }
 

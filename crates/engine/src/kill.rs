@@ -6,10 +6,7 @@ use crate::{Engine, Error};
 impl Engine {
     /// Sends `signal` (a name such as `TERM`/`SIGTERM`, or a number) to container `what`.
     pub fn kill(&self, what: &str, signal: &str) -> Result<String, Error> {
-        let sig = berth_sys::signal::parse(signal).ok_or_else(|| Error::Failed {
-            name: what.to_string(),
-            reason: format!("--signal {signal:?}: unknown signal"),
-        })?;
+        let sig = crate::stop::parse_signal(what, signal)?;
         let r = self.settled(what)?;
         if r.state == State::Running {
             self.stopped_by_hand(&r.id)?;

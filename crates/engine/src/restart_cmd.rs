@@ -10,9 +10,10 @@ impl Engine {
         &self,
         what: &str,
         timeout: Option<Duration>,
+        signal: Option<&str>,
         monitor: &MonitorCommand,
     ) -> Result<String, Error> {
-        self.stop(what, timeout)?;
+        self.stop(what, timeout, signal)?;
         let r = self.start(what, monitor)?;
         self.event(&r, "restart", &[]);
         Ok(r.id)

@@ -10,7 +10,13 @@ impl Engine {
     /// Stops the container `what` names; one that does not run is left as it is. A
     /// container that removes itself once stopped (`--rm`) is stopped when it is gone.
     /// Without `timeout`, the container's `--stop-timeout` or 10 s, as docker.
-    pub fn stop(&self, what: &str, timeout: Option<Duration>) -> Result<(), Error> {
+    pub fn stop(
+        &self,
+        what: &str,
+        timeout: Option<Duration>,
+        signal: Option<&str>,
+    ) -> Result<(), Error> {
+        let signal = signal.map(|s| parse_signal(what, s)).transpose()?;
         let r = self.settled(what)?;
         if matches!(r.state, State::Created | State::Exited) {
             return Ok(());
@@ -24,7 +30,9 @@ impl Engine {
             Duration::from_secs(r.settings.stop_timeout.map_or(10, |t| t.max(0) as u64))
         });
         if let Some(init) = self.init(&r.id)? {
-            let sig = berth_sys::signal::parse(&r.stop_signal).unwrap_or(libc::SIGTERM);
+            let sig = signal
+                .or_else(|| berth_sys::signal::parse(&r.stop_signal))
+                .unwrap_or(libc::SIGTERM);
             let _ = berth_container::kill::kill(&self.runtime, &r.id, sig, false);
             if !process::wait_exit(init, Some(timeout))? {
                 let _ = berth_container::kill::kill(&self.runtime, &r.id, libc::SIGKILL, true);
@@ -37,4 +45,12 @@ impl Engine {
         self.event(&r, "stop", &[]);
         Ok(())
     }
+}
+
+/// Signal `signal` (a name such as `TERM`/`SIGTERM`, or a number), given for container `what`.
+pub(crate) fn parse_signal(what: &str, signal: &str) -> Result<i32, Error> {
+    berth_sys::signal::parse(signal).ok_or_else(|| Error::Failed {
+        name: what.to_string(),
+        reason: format!("--signal {signal:?}: unknown signal"),
+    })
 }

@@ -2,8 +2,8 @@
 //! of the top-level verbs, here in the command line only; each verb has one implementation.
 
 use super::{
-    commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load, logs,
-    pause, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop, system, tag,
+    attach, commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load, logs,
+    pause, port, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop, system, tag,
     top, wait, Command,
 };
 
@@ -36,6 +36,8 @@ pub enum Container {
     Rename(rename::Args),
     Prune(system::ContainerPruneArgs),
     Stats(stats::Args),
+    Attach(attach::Args),
+    Port(port::Args),
 }
 
 /// `berth image VERB`.
@@ -81,6 +83,8 @@ impl From<Container> for Command {
             Container::Unpause(a) => Command::Unpause(a),
             Container::Restart(a) => Command::Restart(a),
             Container::Rename(a) => Command::Rename(a),
+            Container::Attach(a) => Command::Attach(a),
+            Container::Port(a) => Command::Port(a),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `berth restart [-t SECONDS] CONTAINER...`: stop, then start again.
+//! `berth restart [-t SECONDS] [-s SIGNAL] CONTAINER...`: stop, then start again.
 
 use std::time::Duration;
 
@@ -8,8 +8,12 @@ use crate::context::Context;
 #[derive(clap::Args)]
 pub struct Args {
     /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10).
-    #[arg(short = 't', long = "time")]
+    #[arg(short = 't', long = "time", visible_alias = "timeout")]
     time: Option<u64>,
+    /// Signal to stop with (default: the container's --stop-signal, else the image's, else
+    /// SIGTERM).
+    #[arg(short, long)]
+    signal: Option<String>,
     /// Containers (names or ids).
     #[arg(required = true)]
     containers: Vec<String>,
@@ -19,7 +23,12 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
     let monitor = ctx.monitor_command();
     for c in &a.containers {
-        engine.restart(c, a.time.map(Duration::from_secs), &monitor)?;
+        engine.restart(
+            c,
+            a.time.map(Duration::from_secs),
+            a.signal.as_deref(),
+            &monitor,
+        )?;
         println!("{c}");
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `berth stop [-t SECONDS] CONTAINER...`: the stop signal, then SIGKILL after the timeout.
+//! `berth stop [-t SECONDS] [-s SIGNAL] CONTAINER...`: the stop signal, then SIGKILL after the timeout.
 
 use std::time::Duration;
 
@@ -8,8 +8,12 @@ use crate::context::Context;
 #[derive(clap::Args)]
 pub struct Args {
     /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10).
-    #[arg(short = 't', long = "time")]
+    #[arg(short = 't', long = "time", visible_alias = "timeout")]
     time: Option<u64>,
+    /// Signal to stop with (default: the container's --stop-signal, else the image's, else
+    /// SIGTERM).
+    #[arg(short, long)]
+    signal: Option<String>,
     /// Containers (names or ids).
     #[arg(required = true)]
     containers: Vec<String>,
@@ -18,7 +22,7 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
     for c in &a.containers {
-        engine.stop(c, a.time.map(Duration::from_secs))?;
+        engine.stop(c, a.time.map(Duration::from_secs), a.signal.as_deref())?;
         println!("{c}");
     }
     Ok(())
