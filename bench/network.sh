@@ -57,6 +57,8 @@ mkdir -p "$W"
 export W
 # shellcheck source=tests/interop/podman-env.sh
 . tests/interop/podman-env.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 sed -i -e 's/network_backend = "cni"/network_backend = "netavark"/' -e '/network_config_dir/d' "$CONTAINERS_CONF"
 B=("$BERTH" --root "$W/berth" --config "$W/berth-config")
 DK=(docker -H "unix://$W/docker/docker.sock")
@@ -99,7 +101,6 @@ run_cmd() { # engine → its `run` words
 }
 img() { [ "$1" = berth ] && echo bench || echo "$IMG"; }
 # 2 and 3. Servers: iperf3 and httpd, published; then the clients.
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 iperf() { # iperf3 client words → received Gbit/s, the median of REPEAT runs
   for _ in $(seq "$REPEAT"); do
     "$@" -t "$SECS" -J >"$OUT/iperf.json" || true
@@ -208,16 +209,7 @@ done >"$OUT/adds.dat"
 
 # The chart: what the bridge adds to a start (paired), throughput, connections per second.
 gnuplot <<EOF
-set terminal svg size 960,340 font "sans,11" background rgb "white"
-set output "$OUT/network.svg"
-set multiplot layout 1,3
-set style data histogram
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set boxwidth 0.9
-set grid ytics
-set yrange [0:*]
-set key below
+$(chart_preamble "$OUT/network.svg" 960 340 3)
 set title "bridge: ms added to run --rm true"
 set yrange [*:*]
 plot "$OUT/adds.dat" using 2:xtic(1) notitle lc rgb "#4a7ab5"

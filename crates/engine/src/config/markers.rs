@@ -30,7 +30,10 @@ fn containerenv(r: &Record) -> String {
 
 /// Writes the markers of container `r` into its directory `dir`.
 pub fn write(dir: &Path, r: &Record) -> Result<(), Error> {
-    for (file, text) in [("dockerenv", String::new()), ("containerenv", containerenv(r))] {
+    for (file, text) in [
+        ("dockerenv", String::new()),
+        ("containerenv", containerenv(r)),
+    ] {
         let p = dir.join(file);
         std::fs::write(&p, text).map_err(Error::path(&p))?;
     }
