@@ -2,9 +2,9 @@
 //! of the top-level verbs, here in the command line only; each verb has one implementation.
 
 use super::{
-    attach, commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load, logs,
-    pause, port, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop, system, tag,
-    top, wait, Command,
+    attach, commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load,
+    logs, pause, port, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop,
+    system, tag, top, wait, Command,
 };
 
 /// `berth container VERB`.

@@ -305,7 +305,9 @@ mod tests {
         fs::write(lower.join("etc/motd"), "m").unwrap();
         fs::write(lower.join("old/f"), "x").unwrap();
         fs::create_dir_all(upper.join("etc/keep")).unwrap();
+        // Made only to hold a mount point: no change. An empty new directory is one.
         fs::create_dir_all(upper.join("new/sub")).unwrap();
+        fs::create_dir_all(upper.join("made")).unwrap();
         fs::create_dir_all(upper.join("old")).unwrap();
         fs::write(upper.join("etc/passwd"), "b").unwrap();
         fs::write(upper.join("old/f"), "y").unwrap();
@@ -335,7 +337,7 @@ mod tests {
                 "C /etc",
                 "D /etc/motd",
                 "C /etc/passwd",
-                "A /new",
+                "A /made",
                 "C /old/f"
             ]
         );
