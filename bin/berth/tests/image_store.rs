@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_image::store::Store;
+use berth_image::store::{Durability, Store};
 use common::{docker_archive, Berth};
 
 fn file_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
@@ -198,7 +198,9 @@ fn root_opaque_layer_hides_the_layers_below() {
         store.read_image_file(&img, "/top").unwrap(),
         Some(b"2".to_vec())
     );
-    let rootfs = store.create_rootfs(&img, "opq").unwrap();
+    let rootfs = store
+        .create_rootfs(&img, "opq", Durability::Synced)
+        .unwrap();
     let mut seen: Vec<String> = fs::read_dir(&rootfs.path)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use berth_image::store::Store;
+use berth_image::store::{Durability, Store};
 use common::{assert_same_tree, Berth};
 
 fn env(k: &str) -> String {
@@ -57,7 +57,9 @@ fn compare_with_umoci(b: &Berth, image: &str, umoci: &str) {
     let top = store.snapshot_path(&layers.last().unwrap().chain_id);
     let theirs = test_dir().join("umoci").join(umoci).join("rootfs");
     assert_same_tree(&top, &theirs);
-    let rootfs = store.create_rootfs(&img, "cmp").unwrap();
+    let rootfs = store
+        .create_rootfs(&img, "cmp", Durability::Synced)
+        .unwrap();
     // Unmounted even when an assertion below fails.
     let guard = RootfsGuard(&store);
     assert_same_tree(&rootfs.path, &theirs);

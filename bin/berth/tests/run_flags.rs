@@ -525,3 +525,30 @@ fn containers_carry_dockers_and_podmans_markers() {
     e.ok(&["rm", "p"]);
     e.assert_clean();
 }
+
+#[test]
+fn only_a_container_removed_at_its_end_has_a_volatile_root() {
+    let e = Engine::new();
+    let options = |name: &str| {
+        let rootfs = e.ok(&["inspect", "-f", "{{.Rootfs}}", name]);
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let line = mounts
+            .lines()
+            .find(|l| l.split(' ').nth(1) == Some(rootfs.trim()))
+            .unwrap_or_else(|| panic!("{rootfs} is not mounted"))
+            .to_string();
+        // Newer kernels show it as `fsync=volatile`.
+        let options = line.split(' ').nth(3).unwrap().split(',');
+        options
+            .into_iter()
+            .any(|o| o == "volatile" || o == "fsync=volatile")
+    };
+    e.ok(&[
+        "run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "1000",
+    ]);
+    e.ok(&["run", "-d", "--name", "kept", "busybox", "sleep", "1000"]);
+    assert!(options("gone"));
+    assert!(!options("kept"));
+    e.ok(&["rm", "-f", "gone", "kept"]);
+    e.assert_clean();
+}

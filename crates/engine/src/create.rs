@@ -13,7 +13,7 @@ use crate::volumes::lifecycle::Claimed;
 use crate::workdir::make_workdir;
 use crate::{names, Engine, Error};
 use berth_image::spec::{image_spec, resolve_groups, ContainerSpec, Overrides};
-use berth_image::store::Image;
+use berth_image::store::{Durability, Image};
 use serde_json::{json, Value};
 
 /// A container about to be made: everything checked, nothing on disk yet.
@@ -184,7 +184,12 @@ impl Engine {
         if p.settings.init {
             config::init::install(&dir)?;
         }
-        let rootfs = self.store.create_rootfs(&p.image, &p.id)?;
+        // A container removed when it ends needs no changes kept past a crash.
+        let durability = match p.settings.auto_remove {
+            true => Durability::Volatile,
+            false => Durability::Synced,
+        };
+        let rootfs = self.store.create_rootfs(&p.image, &p.id, durability)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
         self.fill_volumes(volumes, &p.settings.mounts, &rootfs.path)?;
         let mut config = p.config.clone();

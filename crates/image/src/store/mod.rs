@@ -23,7 +23,7 @@ pub use gc::GcReport;
 pub use image::{layers_of, Image, Layer};
 pub use index::ImageRecord;
 pub use lock::Lock;
-pub use rootfs::Rootfs;
+pub use rootfs::{Durability, Rootfs};
 pub use snapshots::{chain_ids, SnapshotMeta};
 pub use staging::{discard_staging_of_this_process, Staging};
 
