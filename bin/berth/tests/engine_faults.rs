@@ -308,5 +308,15 @@ fn a_lost_root_filesystem_mount_comes_back_with_the_changes() {
     assert_eq!(e.ok(&["wait", "rebooted"]), "0\n");
     assert_eq!(e.ok(&["logs", "rebooted"]), "kept\n");
     e.ok(&["rm", "rebooted"]);
+    // A --rm container's root is volatile: overlayfs refuses such an upper directory unless
+    // berth clears the mark it left.
+    e.ok(&[
+        "create", "--rm", "--name", "fresh", "busybox", "echo", "fresh",
+    ]);
+    let rootfs = e.ok(&["inspect", "-f", "{{.Rootfs}}", "fresh"]);
+    let c = std::ffi::CString::new(rootfs.trim()).unwrap();
+    // SAFETY: umount2 of the created container's root filesystem mount.
+    assert_eq!(unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) }, 0);
+    assert_eq!(e.ok(&["start", "-a", "fresh"]), "fresh\n");
     e.assert_clean();
 }

@@ -29,8 +29,7 @@ pub enum Durability {
     /// overlayfs's `volatile`: never synced, for a container removed when it ends (`run
     /// --rm`, as podman does). Its unmount then does not wait for a `syncfs` of the whole
     /// file system under the store, which took 2 ms to over 600 ms here while other work
-    /// wrote to that disk. After a host crash overlayfs refuses to mount it again; such a
-    /// container is only ever removed.
+    /// wrote to that disk. Mounted again (after a host reboot), its changes may be lost.
     Volatile,
 }
 
@@ -141,6 +140,15 @@ impl Store {
         }
         if dir.join(VOLATILE).exists() {
             opts.push_str(",volatile");
+            // overlayfs leaves this behind and will not mount over it again; the changes of
+            // a container that is removed at its end may be lost, so it goes.
+            let stale = dir.join("work/work/incompat/volatile");
+            match fs::remove_dir_all(&stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err("remove", &stale)(e))
+                }
+                _ => {}
+            }
         }
         if opts.len() > MAX_MOUNT_DATA
             || opts.contains(',') && lowers.iter().any(|l| l.contains([',', ':']))
