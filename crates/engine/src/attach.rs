@@ -41,12 +41,16 @@ impl AttachServer {
     pub(crate) fn open(dir: &Path, tty: bool, stdin: Option<OwnedFd>) -> std::io::Result<Self> {
         let dir = File::open(dir)?;
         let path = address(&dir);
-        match std::fs::remove_file(&path) {
+        // Bound and listening under another name first: a client that finds the socket
+        // between bind and listen would be refused.
+        let early = path.with_extension("new");
+        match std::fs::remove_file(&early) {
             Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        let listener = UnixListener::bind(&path)?;
+        let listener = UnixListener::bind(&early)?;
         listener.set_nonblocking(true)?;
+        std::fs::rename(&early, &path)?;
         Ok(AttachServer {
             dir,
             listener,

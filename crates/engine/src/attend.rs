@@ -221,36 +221,39 @@ impl Engine {
             .err()
             .map(ToString::to_string)
             .or_else(|| stopped.err().map(|e| e.to_string()));
-        let ended = self.update(id, |r| {
-            if started {
-                if oom_killed {
-                    self.event(r, "oom", &[]);
-                }
-                let code = result.as_ref().map_or(String::new(), |c| c.to_string());
-                self.event(r, "die", &[("exitCode", &code)]);
-            }
-            if started {
-                r.state = State::Exited;
-                r.exit_code = result.as_ref().ok().copied();
-                r.finished_at = Some(Timestamp::now());
-                r.monitor = None;
-                r.oom_killed = oom_killed;
-            }
-            r.error = message;
-        })?;
         if let Some(mounts) = release {
             // Not the container's failure: a mount left is detached by the next release,
             // or by `volume rm`.
             let _ = self.release_volumes(&mounts);
         }
-        if let Some(r) = ended.filter(|r| r.settings.auto_remove) {
-            if let Some(_lock) = self.containers.lock(id, true)? {
-                if let Some(code) = r.exit_code {
-                    self.containers.keep_removed_exit(id, code)?;
-                }
-                self.discard(id, Some(&r.name))?;
-                self.remove_anonymous_volumes(&r.settings.mounts)?;
+        // The end is recorded and a `--rm` container removed under one lock, so that `wait`
+        // (which takes the lock after the end) returns only once it is gone.
+        let Some(_lock) = self.containers.lock(id, true)? else {
+            return result;
+        };
+        let Some(mut r) = self.containers.load(id)? else {
+            return result;
+        };
+        if started {
+            if oom_killed {
+                self.event(&r, "oom", &[]);
             }
+            let code = result.as_ref().map_or(String::new(), |c| c.to_string());
+            self.event(&r, "die", &[("exitCode", &code)]);
+            r.state = State::Exited;
+            r.exit_code = result.as_ref().ok().copied();
+            r.finished_at = Some(Timestamp::now());
+            r.monitor = None;
+            r.oom_killed = oom_killed;
+        }
+        r.error = message;
+        self.containers.save(&r)?;
+        if r.settings.auto_remove {
+            if let Some(code) = r.exit_code {
+                self.containers.keep_removed_exit(id, code)?;
+            }
+            self.discard(id, Some(&r.name))?;
+            self.remove_anonymous_volumes(&r.settings.mounts)?;
         }
         result
     }

@@ -4,12 +4,20 @@ use crate::record::State;
 use crate::{process, Engine, Error};
 
 impl Engine {
-    /// The exit status of container `what` once it has stopped.
+    /// The exit status of container `what` once it has stopped (and, with `--rm`, been
+    /// removed).
     pub fn wait(&self, what: &str) -> Result<i32, Error> {
         let mut r = self.settled(what)?;
         loop {
             match (r.state, r.exit_code) {
-                (State::Exited, Some(code)) => return Ok(code),
+                (State::Exited, Some(code)) => {
+                    // Its monitor removes a `--rm` container under the lock it recorded the
+                    // end under: once we hold it, the container is gone.
+                    if r.settings.auto_remove {
+                        drop(self.containers.lock(&r.id, true)?);
+                    }
+                    return Ok(code);
+                }
                 (State::Running, _) => {
                     // Its attending process records the exit; if that one died, the init's
                     // end is what there is to wait for.
