@@ -221,17 +221,23 @@ impl Engine {
             .err()
             .map(ToString::to_string)
             .or_else(|| stopped.err().map(|e| e.to_string()));
-        if let Some(mounts) = release {
-            // Not the container's failure: a mount left is detached by the next release,
-            // or by `volume rm`.
-            let _ = self.release_volumes(&mounts);
-        }
+        // Not the container's failure: a mount left is detached by the next release, or by
+        // `volume rm`.
+        let release_volumes = || {
+            if let Some(mounts) = &release {
+                let _ = self.release_volumes(mounts);
+            }
+        };
         // The end is recorded and a `--rm` container removed under one lock, so that `wait`
         // (which takes the lock after the end) returns only once it is gone.
-        let Some(_lock) = self.containers.lock(id, true)? else {
-            return result;
-        };
-        let Some(mut r) = self.containers.load(id)? else {
+        let lock = self.containers.lock(id, true)?;
+        let Some(mut r) = lock
+            .as_ref()
+            .map(|_| self.containers.load(id))
+            .transpose()?
+            .flatten()
+        else {
+            release_volumes();
             return result;
         };
         if started {
@@ -248,6 +254,8 @@ impl Engine {
         }
         r.error = message;
         self.containers.save(&r)?;
+        // After the save: a volume is unmounted once no record says running with it.
+        release_volumes();
         if r.settings.auto_remove {
             if let Some(code) = r.exit_code {
                 self.containers.keep_removed_exit(id, code)?;
