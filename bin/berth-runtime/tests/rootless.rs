@@ -9,8 +9,15 @@ use std::process::Command;
 
 const USER: &str = "berth-rootless";
 
-/// The test user (created once; it gets a subordinate id range from useradd).
+/// The test user (created once; it gets a subordinate id range from useradd). Once per
+/// process: a test that looks the user up while another's useradd writes /etc/passwd can
+/// read ids that are not yet the user's.
 fn user() -> (u32, u32) {
+    static USER_IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *USER_IDS.get_or_init(create_user)
+}
+
+fn create_user() -> (u32, u32) {
     if Command::new("id").arg(USER).output().unwrap().status.code() != Some(0) {
         let st = Command::new("useradd").args(["-m", USER]).status().unwrap();
         assert!(st.success() || Command::new("id").arg(USER).status().unwrap().success());
