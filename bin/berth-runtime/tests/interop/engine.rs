@@ -223,19 +223,22 @@ pub fn interactive_tty(e: &Engine) {
     wait_for("the shell's prompt", 30, || {
         pane().contains("/ #").then_some(())
     });
-    tmux(&[
-        "send-keys",
-        "-t",
-        &session,
-        "tty; stty size; echo $((6*7))",
-        "Enter",
-    ]);
+    tmux(&["send-keys", "-t", &session, "tty; echo $((6*7))", "Enter"]);
     let screen = wait_for("the answer", 10, || {
         let p = pane();
         p.lines().any(|l| l.trim() == "42").then_some(p)
     });
     assert!(screen.contains("/dev/pts/0"), "{screen}");
-    assert!(screen.contains("30 100"), "{screen}");
+    // docker's client sets the terminal's size once the container has started, which can
+    // come after the shell's prompt: asked again each second until it is there.
+    let mut tries = 0;
+    wait_for("the terminal's size", 10, || {
+        if tries % 10 == 0 {
+            tmux(&["send-keys", "-t", &session, "stty size", "Enter"]);
+        }
+        tries += 1;
+        pane().contains("30 100").then_some(())
+    });
     tmux(&["send-keys", "-t", &session, "exit 5", "Enter"]);
     let code = wait_for("the client to exit", 20, || {
         std::fs::read_to_string(&status).ok()
