@@ -7,7 +7,7 @@
 //! ```no_run
 //! # fn demo(spec_path: Option<&std::path::Path>, resources: &oci_spec::runtime::LinuxResources,
 //! #         init_pid: i32) -> berth_cgroups::Result<()> {
-//! use berth_cgroups::Manager;
+//! use berth_cgroups::{Detail, Manager};
 //!
 //! // `create`: resolve linux.cgroupsPath for the container and make its cgroup.
 //! let cg = Manager::for_container(spec_path, "my-container")?;
@@ -23,7 +23,7 @@
 //! let cg: Manager = serde_json::from_str(&state).unwrap();
 //! cg.freeze()?;                       // waits until really frozen
 //! cg.thaw()?;
-//! let _stats = cg.stats()?;           // runc's `events --stats` shape
+//! let _stats = cg.stats(Detail::Full)?; // runc's `events --stats` shape
 //! let mut oom = cg.oom_watcher()?;    // pollable fd (AsFd) plus a blocking wait
 //! let _ = oom.wait(Some(std::time::Duration::from_secs(5)))?;
 //! cg.update(resources)?;
@@ -78,5 +78,5 @@ pub use manager::{CgroupMount, Manager};
 pub use oom::{OomEvent, OomWatcher};
 pub use path::{CgroupsPath, OwnCgroups};
 pub use stats::{
-    Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
+    Blkio, BlkioEntry, Cpu, CpuUsage, Detail, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
 };

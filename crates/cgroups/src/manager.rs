@@ -12,7 +12,7 @@ use crate::fs::{keyed, open_dir};
 use crate::layout::{Kind, Layout};
 use crate::oom::{self, OomWatcher};
 use crate::path::{CgroupsPath, OwnCgroups};
-use crate::stats::{self, Stats};
+use crate::stats::{self, Detail, Stats};
 use crate::v1::V1;
 use crate::v2::V2;
 use crate::{sys, tree};
@@ -222,15 +222,16 @@ impl Manager {
         first.map_or(Ok(()), Err)
     }
 
-    /// Usage counters, shaped like runc's `events --stats`.
-    pub fn stats(&self) -> Result<Stats> {
+    /// Usage counters, shaped like runc's `events --stats`; with [`Detail::Summary`], only
+    /// some of them.
+    pub fn stats(&self, detail: Detail) -> Result<Stats> {
         let dir = self.procs_dir()?;
         if !dir.exists() {
             return Err(Error::io("stats", dir, std::io::ErrorKind::NotFound.into()));
         }
         match &self.driver {
-            Driver::V1(v) => stats::read_v1(v),
-            Driver::V2(v) => stats::read_v2(v.dir()),
+            Driver::V1(v) => stats::read_v1(v, detail),
+            Driver::V2(v) => stats::read_v2(v.dir(), detail),
         }
     }
 

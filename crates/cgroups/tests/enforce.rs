@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use berth_cgroups::{FreezerState, Kind, Manager, OomEvent};
+use berth_cgroups::{Detail, FreezerState, Kind, Manager, OomEvent};
 use common::{not_root, read, res, Proc, TestCgroup};
 
 #[test]
@@ -67,7 +67,7 @@ fn pids_limit_makes_fork_fail() {
     assert!(!status.success());
     assert!(err.to_lowercase().contains("fork"), "{err}");
     assert!(pids.len() <= 4, "{pids:?}");
-    let stats = cg.m.stats().unwrap();
+    let stats = cg.m.stats(Detail::Full).unwrap();
     assert_eq!(stats.pids.limit, 4);
 }
 
@@ -81,7 +81,7 @@ fn cpu_quota_throttles_a_busy_loop() {
         .unwrap();
     let p = Proc::start_in(&cg.m, "while :; do :; done");
     std::thread::sleep(Duration::from_millis(1500));
-    let s = cg.m.stats().unwrap();
+    let s = cg.m.stats(Detail::Full).unwrap();
     drop(p);
     assert!(s.cpu.throttling.periods > 0, "{:?}", s.cpu);
     assert!(s.cpu.throttling.throttled_periods > 0, "{:?}", s.cpu);
@@ -93,6 +93,36 @@ fn cpu_quota_throttles_a_busy_loop() {
         "quota not enforced: {:?}",
         s.cpu.usage
     );
+}
+
+#[test]
+fn a_summary_reads_what_berth_stats_shows_and_no_more() {
+    if not_root() {
+        return;
+    }
+    let cg = TestCgroup::new("summary");
+    cg.m.apply(&res(r#"{"memory":{"limit":67108864},"pids":{"limit":10}}"#))
+        .unwrap();
+    // Some CPU, and 2 MB the shell holds: charged here (v2 charges what is allocated after
+    // the move).
+    let p = Proc::start_in(
+        &cg.m,
+        r"x=$(head -c 2000000 /dev/zero | tr '\0' a); sleep 100",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let full = cg.m.stats(Detail::Full).unwrap();
+    let brief = cg.m.stats(Detail::Summary).unwrap();
+    drop(p);
+    assert!(brief.cpu.usage.total >= full.cpu.usage.total && full.cpu.usage.total > 0);
+    assert_eq!(brief.memory.usage.limit, 67108864);
+    assert!(brief.memory.usage.usage > 0, "{:?}", brief.memory);
+    assert!(!brief.memory.raw.is_empty());
+    assert!(brief.pids.current >= 1);
+    // What `berth stats` does not show is left out; the full read has it.
+    assert_eq!(full.pids.limit, 10);
+    assert_eq!(brief.pids.limit, 0);
+    assert!(brief.cpu.usage.percpu.is_empty() && brief.hugetlb.is_empty());
+    assert!(brief.blkio.io_serviced_recursive.is_empty());
 }
 
 #[test]

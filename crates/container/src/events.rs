@@ -42,7 +42,7 @@ fn stats_event(saved: &Saved) -> Result<Event, Error> {
     Ok(Event {
         kind: Kind::Stats,
         id: saved.id.clone(),
-        data: Some(manager(saved, "read its stats")?.stats()?),
+        data: Some(manager(saved, "read its stats")?.stats(berth_cgroups::Detail::Full)?),
     })
 }
 

@@ -67,6 +67,41 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// The part of a saved state that a look at a container needs (`list`, a status, stats):
+/// reading only it skips the config, whose parse costs more than the look itself.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Glance {
+    pub pid: i32,
+    pub start_time: u64,
+    #[serde(default)]
+    pub cgroup: Option<berth_cgroups::Manager>,
+}
+
+/// What tells a saved container's status: its init and its cgroup.
+pub trait Live {
+    fn init(&self) -> (i32, u64);
+    fn cgroup(&self) -> Option<&berth_cgroups::Manager>;
+}
+
+impl Live for Glance {
+    fn init(&self) -> (i32, u64) {
+        (self.pid, self.start_time)
+    }
+    fn cgroup(&self) -> Option<&berth_cgroups::Manager> {
+        self.cgroup.as_ref()
+    }
+}
+
+impl Live for Saved {
+    fn init(&self) -> (i32, u64) {
+        (self.pid, self.start_time)
+    }
+    fn cgroup(&self) -> Option<&berth_cgroups::Manager> {
+        self.cgroup.as_ref()
+    }
+}
+
 /// What `status` holds: enough to act on the container from a later process.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,6 +281,11 @@ impl ContainerDir {
         self.read_json(STATE_FILE)
     }
 
+    /// The saved state's [`Glance`]; `Ok(None)` before there is one.
+    pub fn glance(&self) -> Result<Option<Glance>, StateError> {
+        self.read_json(STATE_FILE)
+    }
+
     /// Reads the JSON file `name` of this directory; `Ok(None)` when it does not exist.
     fn read_json<T: serde::de::DeserializeOwned>(
         &self,
@@ -286,18 +326,19 @@ impl ContainerDir {
     }
 
     /// The status of the container described by `saved`, looking at the live system.
-    pub fn status(&self, saved: Option<&Saved>) -> Result<Status, StateError> {
+    pub fn status(&self, saved: Option<&impl Live>) -> Result<Status, StateError> {
         let Some(s) = saved else {
             return Ok(Status::Creating);
         };
-        let alive = procfs::is_alive(s.pid, s.start_time).map_err(io_err(&self.path))?;
+        let (pid, start_time) = s.init();
+        let alive = procfs::is_alive(pid, start_time).map_err(io_err(&self.path))?;
         if !alive {
             return Ok(Status::Stopped);
         }
         if self.fifo_path().exists() {
             return Ok(Status::Created);
         }
-        let frozen = s.cgroup.as_ref().and_then(|c| c.freezer_state().ok());
+        let frozen = s.cgroup().and_then(|c| c.freezer_state().ok());
         if frozen == Some(berth_cgroups::FreezerState::Frozen) {
             return Ok(Status::Paused);
         }
@@ -356,7 +397,7 @@ mod tests {
         assert!(matches!(root.create("one"), Err(StateError::Exists(_))));
         assert_eq!(root.ids().unwrap(), vec!["one".to_string()]);
         assert!(dir.load().unwrap().is_none());
-        assert_eq!(dir.status(None).unwrap(), Status::Creating);
+        assert_eq!(dir.status(None::<&Saved>).unwrap(), Status::Creating);
         dir.remove().unwrap();
         assert!(root.ids().unwrap().is_empty());
         assert!(matches!(root.open("one"), Err(StateError::NotFound(_))));

@@ -36,7 +36,11 @@ impl Engine {
 
     /// Whether running container `id` is frozen.
     pub(crate) fn paused(&self, id: &str) -> bool {
-        berth_container::state_cmd::state(&self.runtime, id)
-            .is_ok_and(|s| s.status == berth_container::state::Status::Paused)
+        let status = self
+            .glance(id)
+            .ok()
+            .flatten()
+            .map(|(d, g)| d.status(Some(&g)));
+        matches!(status, Some(Ok(berth_container::state::Status::Paused)))
     }
 }

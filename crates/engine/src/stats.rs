@@ -1,9 +1,11 @@
 //! `stats`: a running container's use of CPU, memory, network, block IO and tasks, read from
 //! its cgroup and its network namespace; the caller turns two samples into rates.
 
-use crate::record::State;
+use crate::record::{Owner, State};
+use crate::status::owner;
 use crate::time::Timestamp;
 use crate::{Engine, Error};
+use berth_cgroups::Detail;
 
 /// What a container has used so far, at one moment.
 #[derive(Clone, Debug)]
@@ -37,9 +39,22 @@ impl Engine {
                 action: "show its stats",
             });
         }
-        let event = berth_container::events::stats(&self.runtime, &r.id)
-            .map_err(Error::runtime(&r.name))?;
-        let s = event.data.unwrap_or_default();
+        let not_running = || Error::WrongState {
+            name: r.name.clone(),
+            state: "stopped".into(),
+            action: "show its stats",
+        };
+        let (_, glance) = self.glance(&r.id)?.ok_or_else(not_running)?;
+        let init = Some(owner(&glance))
+            .filter(Owner::alive)
+            .ok_or_else(not_running)?;
+        let s = match &glance.cgroup {
+            Some(cgroup) => cgroup
+                .stats(Detail::Summary)
+                .map_err(|e| Error::runtime(&r.name)(e.into()))?,
+            // Rootless without a delegated cgroup: nothing to read.
+            None => Default::default(),
+        };
         let inactive = ["total_inactive_file", "inactive_file"]
             .iter()
             .find_map(|k| s.memory.raw.get(*k))
@@ -61,10 +76,7 @@ impl Engine {
                 .map(|e| e.value)
                 .sum()
         };
-        let (net_rx, net_tx) = match self.init(&r.id)? {
-            Some(init) => net_bytes(init.pid),
-            None => (0, 0),
-        };
+        let (net_rx, net_tx) = net_bytes(init.pid);
         Ok(Sample {
             at: Timestamp::now(),
             started: r.started_at,

@@ -10,7 +10,7 @@
 use crate::record::{Owner, Record, State};
 use crate::time::Timestamp;
 use crate::{Engine, Error};
-use berth_container::state::StateError;
+use berth_container::state::{ContainerDir, Glance, StateError};
 
 impl Engine {
     /// Container `id`'s record, refreshed; `None` if the container is gone.
@@ -90,18 +90,22 @@ impl Engine {
 
     /// The container's init, while it runs.
     pub(crate) fn init(&self, id: &str) -> Result<Option<Owner>, Error> {
+        Ok(self
+            .glance(id)?
+            .map(|(_, g)| owner(&g))
+            .filter(Owner::alive))
+    }
+
+    /// The runtime's saved state of container `id`, without its config, and the directory
+    /// it is in; `None` when there is none.
+    pub(crate) fn glance(&self, id: &str) -> Result<Option<(ContainerDir, Glance)>, Error> {
         let dir = match self.runtime.root.peek(id) {
             Ok(d) => d,
             Err(StateError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(Error::runtime(id)(e.into())),
         };
-        let saved = dir.load().map_err(|e| Error::runtime(id)(e.into()))?;
-        Ok(saved
-            .map(|s| Owner {
-                pid: s.pid,
-                start_time: s.start_time,
-            })
-            .filter(Owner::alive))
+        let glance = dir.glance().map_err(|e| Error::runtime(id)(e.into()))?;
+        Ok(glance.map(|g| (dir, g)))
     }
 
     /// Removes the runtime's state of container `id`, killing what is left of it.
@@ -110,5 +114,13 @@ impl Engine {
             Err(berth_container::Error::State(StateError::NotFound(_))) | Ok(()) => Ok(()),
             Err(e) => Err(Error::runtime(id)(e)),
         }
+    }
+}
+
+/// The init a glance names.
+pub(crate) fn owner(g: &Glance) -> Owner {
+    Owner {
+        pid: g.pid,
+        start_time: g.start_time,
     }
 }

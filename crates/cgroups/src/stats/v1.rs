@@ -1,16 +1,19 @@
 //! Stats from v1 controller files. A controller that is not mounted, or a file this kernel
 //! lacks, leaves its numbers at zero.
 
-use super::{hugepage_sizes, parse_dev, BlkioEntry, Hugetlb, MemoryEntry, Stats};
+use super::{hugepage_sizes, parse_dev, BlkioEntry, Detail, Hugetlb, MemoryEntry, Stats};
 use crate::error::Result;
 use crate::fs::{keyed, parse_keyed, Dir};
 use crate::v1::V1;
 
-pub(crate) fn read(v1: &V1) -> Result<Stats> {
+pub(crate) fn read(v1: &V1, detail: Detail) -> Result<Stats> {
     let mut s = Stats::default();
+    let full = detail == Detail::Full;
     if let Some(d) = v1.dir("cpuacct") {
+        s.cpu.usage.total = num(d, "cpuacct.usage")?;
+    }
+    if let Some(d) = v1.dir("cpuacct").filter(|_| full) {
         let u = &mut s.cpu.usage;
-        u.total = num(d, "cpuacct.usage")?;
         u.percpu = list(d, "cpuacct.usage_percpu")?;
         u.percpu_kernel = list(d, "cpuacct.usage_percpu_sys")?;
         u.percpu_user = list(d, "cpuacct.usage_percpu_user")?;
@@ -20,7 +23,7 @@ pub(crate) fn read(v1: &V1) -> Result<Stats> {
         u.user = keyed(&stat, "user") * ns_per_tick;
         u.kernel = keyed(&stat, "system") * ns_per_tick;
     }
-    if let Some(d) = v1.dir("cpu") {
+    if let Some(d) = v1.dir("cpu").filter(|_| full) {
         let stat = keyed_or_empty(d, "cpu.stat")?;
         let t = &mut s.cpu.throttling;
         t.periods = keyed(&stat, "nr_periods");
@@ -36,21 +39,33 @@ pub(crate) fn read(v1: &V1) -> Result<Stats> {
             .or(m.raw.get("cache"))
             .copied()
             .unwrap_or(0);
-        m.usage = entry(d, "memory")?;
-        m.swap = entry(d, "memory.memsw")?;
-        m.kernel = entry(d, "memory.kmem")?;
-        m.kernel_tcp = entry(d, "memory.kmem.tcp")?;
+        if full {
+            m.usage = entry(d, "memory")?;
+            m.swap = entry(d, "memory.memsw")?;
+            m.kernel = entry(d, "memory.kmem")?;
+            m.kernel_tcp = entry(d, "memory.kmem.tcp")?;
+        } else {
+            m.usage.usage = num(d, "memory.usage_in_bytes")?;
+            m.usage.limit = num(d, "memory.limit_in_bytes")?;
+        }
     }
     if let Some(d) = v1.dir("pids") {
         s.pids.current = num(d, "pids.current")?;
-        s.pids.limit = match num(d, "pids.max")? {
-            u64::MAX => 0,
-            n => n,
-        };
+        if full {
+            s.pids.limit = match num(d, "pids.max")? {
+                u64::MAX => 0,
+                n => n,
+            };
+        }
     }
     if let Some(d) = v1.dir("blkio") {
         s.blkio.io_service_bytes_recursive = blkio(d, "blkio.throttle.io_service_bytes_recursive")?;
-        s.blkio.io_serviced_recursive = blkio(d, "blkio.throttle.io_serviced_recursive")?;
+        if full {
+            s.blkio.io_serviced_recursive = blkio(d, "blkio.throttle.io_serviced_recursive")?;
+        }
+    }
+    if !full {
+        return Ok(s);
     }
     if let Some(d) = v1.dir("hugetlb") {
         for size in hugepage_sizes() {

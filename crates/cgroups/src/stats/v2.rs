@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use super::v1::{keyed_or_empty, num};
-use super::{hugepage_sizes, parse_dev, BlkioEntry, Hugetlb, Stats};
+use super::{hugepage_sizes, parse_dev, BlkioEntry, Detail, Hugetlb, Stats};
 use crate::error::Result;
 use crate::fs::{keyed, Dir};
 
-pub(crate) fn read(d: Dir<'_>) -> Result<Stats> {
+pub(crate) fn read(d: Dir<'_>, detail: Detail) -> Result<Stats> {
     let mut s = Stats::default();
+    let full = detail == Detail::Full;
     let cpu = keyed_or_empty(d, "cpu.stat")?;
     s.cpu.usage.total = keyed(&cpu, "usage_usec") * 1000;
     s.cpu.usage.user = keyed(&cpu, "user_usec") * 1000;
@@ -22,19 +23,20 @@ pub(crate) fn read(d: Dir<'_>) -> Result<Stats> {
     m.cache = m.raw.get("file").copied().unwrap_or(0);
     m.usage.usage = num(d, "memory.current")?;
     m.usage.limit = num(d, "memory.max")?;
-    m.usage.max = num(d, "memory.peak")?;
-    m.usage.failcnt = keyed(&keyed_or_empty(d, "memory.events")?, "max");
-    // v1's memsw counts memory plus swap; runc reports v2 the same way.
-    if d.has("memory.swap.current") {
-        m.swap.usage = num(d, "memory.swap.current")?.saturating_add(m.usage.usage);
-        m.swap.limit = num(d, "memory.swap.max")?.saturating_add(m.usage.limit);
-    }
-
     s.pids.current = num(d, "pids.current")?;
-    s.pids.limit = match num(d, "pids.max")? {
-        u64::MAX => 0,
-        n => n,
-    };
+    if full {
+        m.usage.max = num(d, "memory.peak")?;
+        m.usage.failcnt = keyed(&keyed_or_empty(d, "memory.events")?, "max");
+        // v1's memsw counts memory plus swap; runc reports v2 the same way.
+        if d.has("memory.swap.current") {
+            m.swap.usage = num(d, "memory.swap.current")?.saturating_add(m.usage.usage);
+            m.swap.limit = num(d, "memory.swap.max")?.saturating_add(m.usage.limit);
+        }
+        s.pids.limit = match num(d, "pids.max")? {
+            u64::MAX => 0,
+            n => n,
+        };
+    }
 
     let io = if d.has("io.stat") {
         d.read("io.stat")?
@@ -68,7 +70,9 @@ pub(crate) fn read(d: Dir<'_>) -> Result<Stats> {
         s.blkio.io_serviced_recursive.push(e("Read", get("rios")));
         s.blkio.io_serviced_recursive.push(e("Write", get("wios")));
     }
-    s.hugetlb = hugetlb(d)?;
+    if full {
+        s.hugetlb = hugetlb(d)?;
+    }
     Ok(s)
 }
 
