@@ -2,7 +2,7 @@
 # bench/engine.sh — berth's engine operations beside podman (crun and runc) and docker
 # (DOCKER=1), the same image run the same way, in one run (as root):
 #
-#   cargo build --release -p berth && bench/engine.sh
+#   cargo build --release -p berth && scripts/build-static.sh && bench/engine.sh
 #
 #   run --rm busybox true                      all engines in one hyperfine run
 #   20 × run -d, then 20 × stop, then 20 × rm  one batch a hyperfine run (BATCH_RUNS of them)
@@ -48,6 +48,13 @@ done
 if [ -z "${BENCH_INNER:-}" ]; then
   [ -x "$BERTH" ] || { echo "build it first: cargo build --release -p berth" >&2; exit 1; }
   OUT=${OUT:-$(mktemp -d /tmp/berth-bench-engine.XXXXXX)}
+  # As installed: with the static berth-monitor beside berth when scripts/build-static.sh
+  # made one (else berth's sibling in target/release).
+  if [ -x target/static/berth-monitor ]; then
+    mkdir -p "$OUT/bin"
+    cp "$BERTH" target/static/berth-monitor "$OUT/bin/"
+    BERTH=$OUT/bin/berth
+  fi
   export BENCH_INNER=1 OUT BERTH
   exec tini -s -- unshare --net --mount --propagation private "$0" "$@"
 fi

@@ -23,7 +23,7 @@ fi
 
 cargo build --release --locked -p berth
 scripts/build-static.sh >/dev/null
-install -m 0755 target/static/berth-runtime target/release/berth /usr/local/bin/
+install -m 0755 target/static/berth-runtime target/static/berth-monitor target/release/berth /usr/local/bin/
 
 bundle=/tmp/berth-quickstart
 rm -rf "$bundle"

@@ -86,9 +86,10 @@ impl Context {
         Ok(Engine::open(&self.root)?.with_network_config(&self.config)?)
     }
 
-    /// This binary, re-executed as a container's monitor.
+    /// How to start a container's monitor: `berth-monitor` (see its source), else this
+    /// binary's hidden `monitor` command.
     pub fn monitor_command(&self) -> MonitorCommand {
-        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        let program = berth_engine::start::helper_program();
         MonitorCommand {
             program,
             args: vec![

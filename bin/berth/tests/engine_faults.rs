@@ -18,6 +18,46 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 }
 
 #[test]
+fn berth_monitor_attends_detached_containers_and_berth_alone_does_too() {
+    let e = Engine::new();
+    let exe = |name: &str| {
+        let pid = e.inspect(name)["State"]["MonitorPid"].as_i64().unwrap();
+        std::fs::read_link(format!("/proc/{pid}/exe")).unwrap()
+    };
+    e.ok(&["run", "-d", "--name", "small", "busybox", "sleep", "1000"]);
+    let helper = std::path::PathBuf::from(env!("CARGO_BIN_EXE_berth-monitor"));
+    assert_eq!(exe("small"), helper.canonicalize().unwrap());
+    // A berth installed without it runs its own hidden `monitor` command.
+    let alone = e.b.dir.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_berth"), alone.join("berth")).unwrap();
+    let args: Vec<std::ffi::OsString> = e
+        .cmd(&["run", "-d", "--name", "big", "busybox", "sleep", "1000"])
+        .get_args()
+        .map(|a| a.to_owned())
+        .collect();
+    let out = std::process::Command::new(alone.join("berth"))
+        .args(&args)
+        .env("HOME", e.b.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(exe("big"), alone.join("berth").canonicalize().unwrap());
+    e.ok(&["rm", "-f", "small", "big"]);
+    e.assert_clean();
+    // Only berth starts it: a wrong word is one line and 125.
+    let out = std::process::Command::new(&helper)
+        .args(["--root", "/nonexistent", "bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}
+
+#[test]
 fn the_monitor_keeps_none_of_its_callers_files() {
     let e = Engine::new();
     let (r, w) = pipe();

@@ -68,10 +68,11 @@ impl Observer for Attendant<'_> {
         if let Some(mut h) = self.handshake.take() {
             let _ = h.write_all(b"ok");
             // A monitor idles from here on, for as long as its container runs: the heap
-            // that starting it left free goes back to the kernel (docs/BENCHMARKS.md,
-            // "Engine operations").
+            // that starting it left free, and the stack its deepest calls used, go back to
+            // the kernel (docs/BENCHMARKS.md, "Engine operations").
             // SAFETY: malloc_trim only releases free memory of glibc's own heap.
             unsafe { libc::malloc_trim(0) };
+            let _ = berth_sys::process::release_stack_below(16 * 1024);
         }
     }
 

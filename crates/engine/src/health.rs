@@ -194,11 +194,11 @@ pub(crate) struct HealthTimer {
 }
 
 impl HealthTimer {
-    /// Every `interval` of `c`, `berth healthcheck ID` on the store at `root`.
+    /// Every `interval` of `c`, `berth-monitor healthcheck ID` on the store at `root`.
     pub(crate) fn new(c: &HealthConfig, root: &std::path::Path, id: &str) -> std::io::Result<Self> {
         let every = Duration::from_millis(c.interval_ms);
         let timer = berth_sys::timer::periodic(every, every)?;
-        let mut command = std::process::Command::new(std::env::current_exe()?);
+        let mut command = std::process::Command::new(crate::start::helper_program());
         command
             .arg("--root")
             .arg(root)

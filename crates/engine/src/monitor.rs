@@ -1,5 +1,6 @@
-//! The monitor of a detached container, conmon-style but without a daemon: `berth`
-//! re-executed with a hidden subcommand, in a session of its own, its stdout and stderr on
+//! The monitor of a detached container, conmon-style but without a daemon: `berth-monitor`
+//! (or `berth` re-executed with a hidden subcommand, when it is alone), in a session of its
+//! own, its stdout and stderr on
 //! the container's log (which the container inherits). It runs the container in the
 //! foreground through the runtime core, so it is the container's parent and subreaper (the
 //! host's PID 1 may never reap), forwards signals to it, records its exit and removes it

@@ -8,7 +8,7 @@
 use crate::config::hosts_text;
 use crate::options::{Network, Settings};
 use crate::record::{is_id, Record, State};
-use crate::start::launch_detached;
+use crate::start::{helper_program, launch_detached};
 use crate::{Engine, Error};
 use berth_network::attach::{Attachment, Caller, EndpointRequest, Request};
 use berth_network::ports::{Mapping, PortSpec};
@@ -51,10 +51,10 @@ impl Caller for Holders<'_> {
             .collect()
     }
 
-    /// `berth --root ROOT --config CONFIG dns-server NAME`, detached like a monitor.
+    /// `berth-monitor --root ROOT --config CONFIG dns-server NAME`, detached like a monitor.
     fn start_dns(&self, name: &str) -> std::io::Result<()> {
         let e = self.0;
-        let program = std::env::current_exe()?;
+        let program = helper_program();
         let root = e.containers.base().parent().unwrap_or(Path::new("/"));
         let mut args: Vec<&OsStr> = vec![OsStr::new("--root"), root.as_os_str()];
         if let Some(c) = &e.config_dir {

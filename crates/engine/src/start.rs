@@ -91,6 +91,19 @@ impl Engine {
     }
 }
 
+/// The program of berth's long-lived helpers (a container's monitor, a network's DNS
+/// server) and of the health checks a monitor starts: `berth-monitor` beside the running
+/// binary, which loads no registry, TLS or command-line code, else the running binary
+/// itself, which knows the same hidden commands.
+pub fn helper_program() -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+    let helper = me.with_file_name("berth-monitor");
+    match helper.is_file() {
+        true => helper,
+        false => me,
+    }
+}
+
 /// Starts `program ARGS` in a session of its own (a monitor, a DNS server), stdio on
 /// /dev/null, with the write end of a pipe on [`HANDSHAKE_FD`]; returns the read end, where
 /// its word comes. It outlives us.

@@ -255,3 +255,33 @@ pub fn set_key_permissions(serial: i64, perm: u32) -> io::Result<()> {
     // SAFETY: plain syscall with integer arguments.
     cvt_long(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm) }).map(drop)
 }
+
+/// Gives the kernel back the pages of this thread's stack that lie more than `keep` bytes
+/// below the caller's frame: what deeper calls used once and no call of a long idle process
+/// reaches again. A later call that goes that deep finds zeroed pages, as on first use. For
+/// the main thread only (its stack is the `[stack]` mapping); a no-op when that is not found.
+pub fn release_stack_below(keep: usize) -> io::Result<()> {
+    let here = 0u8;
+    let sp = std::hint::black_box(&here) as *const u8 as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    let Some(low) = maps.lines().find(|l| l.ends_with("[stack]")).and_then(|l| {
+        let (range, _) = l.split_once(' ')?;
+        let (low, high) = range.split_once('-')?;
+        let (low, high) = (
+            usize::from_str_radix(low, 16).ok()?,
+            usize::from_str_radix(high, 16).ok()?,
+        );
+        (low..high).contains(&sp).then_some(low)
+    }) else {
+        return Ok(());
+    };
+    let end = sp.saturating_sub(keep) & !4095;
+    if end <= low {
+        return Ok(());
+    }
+    // SAFETY: [low, end) is below this frame by `keep` bytes, more than this function and
+    // the madvise call below it use: no live frame is there, and MADV_DONTNEED only makes
+    // those anonymous pages read as zero when touched again.
+    cvt(unsafe { libc::madvise(low as *mut libc::c_void, end - low, libc::MADV_DONTNEED) })
+        .map(drop)
+}
