@@ -2,7 +2,7 @@
 //! every error names the file and the value, and unit tests can point it at a tempdir.
 
 use std::fs::OpenOptions;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -69,12 +69,39 @@ impl Dir<'_> {
 
     pub fn read(&self, name: &str) -> Result<String> {
         let path = self.file(name);
-        std::fs::read_to_string(&path).map_err(|e| Error::io("read", path, e))
+        self.read_if_there(name)?
+            .ok_or_else(|| Error::io("read", path, ErrorKind::NotFound.into()))
+    }
+
+    /// The file's text; `None` when this kernel or controller has no such file. Kernel files
+    /// report no size: they are read into a page-sized buffer, without the stat and the
+    /// growing small reads of `fs::read_to_string` (`stats` of many containers spends its
+    /// time here).
+    pub fn read_if_there(&self, name: &str) -> Result<Option<String>> {
+        let path = self.file(name);
+        let mut text = String::with_capacity(4096);
+        let read =
+            std::fs::File::open(&path).and_then(|f| f.take(u64::MAX).read_to_string(&mut text));
+        match read {
+            Ok(_) => Ok(Some(text)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", path, e)),
+        }
     }
 
     /// Reads a single-number file; `max` (v2's "no limit") reads as `u64::MAX`.
     pub fn read_u64(&self, name: &str) -> Result<u64> {
-        let text = self.read(name)?;
+        self.number(name, &self.read(name)?)
+    }
+
+    /// [`Dir::read_u64`] of a file this kernel or controller may lack.
+    pub fn read_u64_if_there(&self, name: &str) -> Result<Option<u64>> {
+        self.read_if_there(name)?
+            .map(|text| self.number(name, &text))
+            .transpose()
+    }
+
+    fn number(&self, name: &str, text: &str) -> Result<u64> {
         parse_u64(text.trim()).ok_or_else(|| Error::Parse {
             file: "cgroup file",
             reason: "not a number",
@@ -177,6 +204,24 @@ pub(crate) fn remove_made(made: &[PathBuf]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_whole_files_and_tells_a_missing_one() {
+        let t = tempfile::tempdir().unwrap();
+        let d = Dir(t.path());
+        let big: String = (0..2000).map(|i| format!("key{i} {i}\n")).collect();
+        std::fs::write(t.path().join("memory.stat"), &big).unwrap();
+        std::fs::write(t.path().join("pids.current"), "7\n").unwrap();
+        assert_eq!(d.read_if_there("memory.stat").unwrap().unwrap(), big);
+        assert_eq!(d.read_keyed("memory.stat").unwrap().len(), 2000);
+        assert_eq!(d.read_u64_if_there("pids.current").unwrap(), Some(7));
+        assert_eq!(d.read_u64_if_there("pids.max").unwrap(), None);
+        assert!(d
+            .read("pids.max")
+            .unwrap_err()
+            .to_string()
+            .contains("pids.max"));
+    }
 
     #[test]
     fn write_appends_and_missing_file_is_named() {

@@ -31,8 +31,14 @@ pub fn parse_stat(s: &str) -> Option<Stat> {
 
 /// `/proc/PID/stat` of a live (or zombie) process; `Ok(None)` when there is no such process.
 pub fn stat(pid: i32) -> io::Result<Option<Stat>> {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => parse_stat(&s).map(Some).ok_or_else(|| {
+    // A few hundred bytes: one read into a buffer that holds them, without the stat and the
+    // growing small reads of `fs::read_to_string` on a file that reports no size (`ps` of
+    // many containers reads one per container and monitor).
+    let mut text = String::with_capacity(1024);
+    let read = std::fs::File::open(format!("/proc/{pid}/stat"))
+        .and_then(|f| io::Read::read_to_string(&mut io::Read::take(f, u64::MAX), &mut text));
+    match read {
+        Ok(_) => parse_stat(&text).map(Some).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("/proc/{pid}/stat: unexpected format"),

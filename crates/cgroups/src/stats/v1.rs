@@ -84,26 +84,18 @@ pub(crate) fn read(v1: &V1, detail: Detail) -> Result<Stats> {
 
 /// A number file, 0 when the file does not exist here.
 pub(super) fn num(d: Dir<'_>, file: &str) -> Result<u64> {
-    if d.has(file) {
-        d.read_u64(file)
-    } else {
-        Ok(0)
-    }
+    Ok(d.read_u64_if_there(file)?.unwrap_or(0))
 }
 
 pub(super) fn keyed_or_empty(d: Dir<'_>, file: &str) -> Result<Vec<(String, u64)>> {
-    if d.has(file) {
-        Ok(parse_keyed(&d.read(file)?))
-    } else {
-        Ok(Vec::new())
-    }
+    Ok(d.read_if_there(file)?
+        .map(|text| parse_keyed(&text))
+        .unwrap_or_default())
 }
 
 fn list(d: Dir<'_>, file: &str) -> Result<Vec<u64>> {
-    if !d.has(file) {
-        return Ok(Vec::new());
-    }
-    Ok(d.read(file)?
+    Ok(d.read_if_there(file)?
+        .unwrap_or_default()
         .split_whitespace()
         .filter_map(|n| n.parse().ok())
         .collect())
@@ -120,10 +112,8 @@ fn entry(d: Dir<'_>, prefix: &str) -> Result<MemoryEntry> {
 
 /// `8:0 Read 4096` lines; the closing `Total N` line has no device and is skipped.
 fn blkio(d: Dir<'_>, file: &str) -> Result<Vec<BlkioEntry>> {
-    if !d.has(file) {
-        return Ok(Vec::new());
-    }
-    Ok(d.read(file)?
+    Ok(d.read_if_there(file)?
+        .unwrap_or_default()
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();

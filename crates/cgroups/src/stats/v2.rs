@@ -38,11 +38,7 @@ pub(crate) fn read(d: Dir<'_>, detail: Detail) -> Result<Stats> {
         };
     }
 
-    let io = if d.has("io.stat") {
-        d.read("io.stat")?
-    } else {
-        String::new()
-    };
+    let io = d.read_if_there("io.stat")?.unwrap_or_default();
     for line in io.lines() {
         let mut f = line.split_whitespace();
         let Some((major, minor)) = f.next().and_then(parse_dev) else {
