@@ -1,7 +1,7 @@
 //! `stats`: a running container's use of CPU, memory, network, block IO and tasks, read from
 //! its cgroup and its network namespace; the caller turns two samples into rates.
 
-use crate::record::{Owner, State};
+use crate::record::{Owner, Record, State};
 use crate::status::owner;
 use crate::time::Timestamp;
 use crate::{Engine, Error};
@@ -28,26 +28,67 @@ pub struct Sample {
     pub pids: u64,
 }
 
+/// What `stats` shows of one container.
+#[derive(Clone, Debug)]
+pub enum Reading {
+    /// A running container's use so far.
+    Sample(Sample),
+    /// One that does not run (asked for by name, or with `-a`): nothing to read.
+    Idle { id: String, name: String },
+}
+
 impl Engine {
-    /// A sample of container `what`, which must be running.
-    pub fn stats(&self, what: &str) -> Result<Sample, Error> {
-        let r = self.settled(what)?;
-        if r.state != State::Running {
-            return Err(Error::WrongState {
-                name: r.name,
-                state: r.state.to_string(),
-                action: "show its stats",
-            });
-        }
-        let not_running = || Error::WrongState {
-            name: r.name.clone(),
-            state: "stopped".into(),
-            action: "show its stats",
+    /// The readings of the containers `what` names, or with none named, of every running
+    /// container (and with `all`, every other one as idle). One pass over the records: each
+    /// is loaded once, and the host's memory read once.
+    pub fn stats(&self, what: &[String], all: bool) -> Result<Vec<Reading>, Error> {
+        let host_memory = host_memory();
+        let records = match what.is_empty() {
+            true => {
+                let mut rs = Vec::new();
+                for id in self.containers.ids()? {
+                    rs.extend(self.refresh(&id)?);
+                }
+                // Newest first, as `ps`.
+                rs.sort_by_key(|r: &Record| std::cmp::Reverse(r.created));
+                rs
+            }
+            false => what
+                .iter()
+                .map(|w| self.settled(w))
+                .collect::<Result<_, _>>()?,
         };
-        let (_, glance) = self.glance(&r.id)?.ok_or_else(not_running)?;
-        let init = Some(owner(&glance))
-            .filter(Owner::alive)
-            .ok_or_else(not_running)?;
+        let idle = |r: Record| Reading::Idle {
+            id: r.id,
+            name: r.name,
+        };
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let shown = all || !what.is_empty();
+            if r.state != State::Running {
+                if shown {
+                    out.push(idle(r));
+                }
+                continue;
+            }
+            match self.sample(&r, host_memory)? {
+                Some(s) => out.push(Reading::Sample(s)),
+                // Stopped since its record was read.
+                None if shown => out.push(idle(r)),
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// A sample of running container `r`; `None` once its init is gone.
+    fn sample(&self, r: &Record, host_memory: u64) -> Result<Option<Sample>, Error> {
+        let Some((_, glance)) = self.glance(&r.id)? else {
+            return Ok(None);
+        };
+        let Some(init) = Some(owner(&glance)).filter(Owner::alive) else {
+            return Ok(None);
+        };
         let s = match &glance.cgroup {
             Some(cgroup) => cgroup
                 .stats(Detail::Summary)
@@ -60,14 +101,6 @@ impl Engine {
             .find_map(|k| s.memory.raw.get(*k))
             .copied()
             .unwrap_or(0);
-        let host_memory = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| {
-                m.lines()
-                    .find_map(|l| l.strip_prefix("MemTotal:"))
-                    .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok())
-            })
-            .map_or(u64::MAX, |kib| kib * 1024);
         let io = |op: &str| {
             s.blkio
                 .io_service_bytes_recursive
@@ -77,7 +110,7 @@ impl Engine {
                 .sum()
         };
         let (net_rx, net_tx) = net_bytes(init.pid);
-        Ok(Sample {
+        Ok(Some(Sample {
             at: Timestamp::now(),
             started: r.started_at,
             cpu_ns: s.cpu.usage.total,
@@ -88,10 +121,22 @@ impl Engine {
             block_read: io("Read"),
             block_write: io("Write"),
             pids: s.pids.current,
-            id: r.id,
-            name: r.name,
-        })
+            id: r.id.clone(),
+            name: r.name.clone(),
+        }))
     }
+}
+
+/// The host's memory in bytes (`MemTotal`), the limit shown for a container without one.
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(u64::MAX, |kib| kib * 1024)
 }
 
 /// Bytes received and sent on every interface but loopback of the network namespace of

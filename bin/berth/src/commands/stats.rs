@@ -1,7 +1,7 @@
 //! `berth stats [-a] [--no-stream] [--format F] [CONTAINER...]`: live use of CPU, memory,
 //! network, block IO and tasks, one screen refreshed in place on a terminal, as docker's.
 
-use berth_engine::stats::Sample;
+use berth_engine::stats::{Reading, Sample};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -51,37 +51,18 @@ const INTERVAL: Duration = Duration::from_secs(1);
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
-    let named = !a.containers.is_empty();
     let mut previous: HashMap<String, Sample> = HashMap::new();
     let clear = !a.no_stream && std::io::stdout().is_terminal();
     loop {
-        // (what to ask for, the name to show)
-        let who: Vec<(String, String)> = match named {
-            true => a
-                .containers
-                .iter()
-                .map(|c| (c.clone(), c.clone()))
-                .collect(),
-            false => engine
-                .list(a.all)?
-                .into_iter()
-                .map(|c| (c.id, c.names.join(",")))
-                .collect(),
-        };
         let mut rows = Vec::new();
-        for (c, name) in &who {
-            let sample = match engine.stats(c) {
-                Ok(s) => s,
-                // Not running (any more): shown empty when asked for by name or with -a.
-                Err(berth_engine::Error::WrongState { .. }) if named || a.all => {
-                    rows.push(idle_row(c, name, a.no_trunc));
-                    continue;
+        for reading in engine.stats(&a.containers, a.all)? {
+            match reading {
+                Reading::Sample(s) => {
+                    rows.push(row(&s, previous.get(&s.id), a.no_trunc));
+                    previous.insert(s.id.clone(), s);
                 }
-                Err(_) if !named => continue,
-                Err(e) => return Err(e.into()),
-            };
-            rows.push(row(&sample, previous.get(&sample.id), a.no_trunc));
-            previous.insert(sample.id.clone(), sample);
+                Reading::Idle { id, name } => rows.push(idle_row(&id, &name, a.no_trunc)),
+            }
         }
         let text = format::render(a.format.as_deref(), &rows, &COLUMNS)?;
         let mut out = std::io::stdout().lock();
@@ -126,14 +107,14 @@ fn row(s: &Sample, before: Option<&Sample>, no_trunc: bool) -> serde_json::Value
 }
 
 /// The row of a container that does not run: nothing used.
-fn idle_row(c: &str, name: &str, no_trunc: bool) -> serde_json::Value {
-    let id = if no_trunc || c.len() < 12 {
-        c
+fn idle_row(id: &str, name: &str, no_trunc: bool) -> serde_json::Value {
+    let short = if no_trunc {
+        id
     } else {
-        &c[..12]
+        &id[..id.len().min(12)]
     };
     json!({
-        "ID": id, "Container": c, "Name": name, "CPUPerc": "0.00%", "MemUsage": "0B / 0B",
+        "ID": short, "Container": name, "Name": name, "CPUPerc": "0.00%", "MemUsage": "0B / 0B",
         "MemPerc": "0.00%", "NetIO": "0B / 0B", "BlockIO": "0B / 0B", "PIDs": "0",
     })
 }
