@@ -1,6 +1,7 @@
 //! [`Manager`]: one container's cgroup, whichever driver the host calls for.
 
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
@@ -139,13 +140,39 @@ impl Manager {
         }
     }
 
-    /// On v2, the cgroup directory opened for clone3's `CLONE_INTO_CGROUP` (the child starts
-    /// in the cgroup, no later move). `None` on v1 and hybrid hosts, where the kernel only
-    /// takes a cgroup2 fd and the child must be placed with [`Manager::add_process`].
+    /// The cgroup2 directory opened for clone3's `CLONE_INTO_CGROUP`: the child starts in
+    /// it, no later move. On v2 the container's cgroup; on a hybrid host its cgroup on the
+    /// cgroup2 side; `None` on plain v1, where the kernel has no such directory.
     pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
         match &self.driver {
-            Driver::V1(_) => Ok(None),
+            Driver::V1(v) => v.unified.as_ref().map(|u| open_dir(&u.path)).transpose(),
             Driver::V2(v) => open_dir(&v.path).map(Some),
+        }
+    }
+
+    /// On v1, each hierarchy's `tasks` file, opened for writing, for a child that moves
+    /// itself by writing "0" to each; none on v2.
+    ///
+    /// Writing a pid to `cgroup.procs` takes the kernel's global threadgroup lock for
+    /// writing, which waits for an RCU grace period (5–23 ms of a `berth run` on the CI host,
+    /// docs/CGROUPS.md); a thread that moves only itself skips that lock, and a child that
+    /// has not started a thread is all of its process.
+    pub fn tasks_files(&self) -> Result<Vec<OwnedFd>> {
+        match &self.driver {
+            Driver::V1(v) => v
+                .dirs
+                .iter()
+                .map(|d| {
+                    let path = d.path.join("tasks");
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_CLOEXEC)
+                        .open(&path)
+                        .map(OwnedFd::from)
+                        .map_err(|e| Error::io("open", &path, e))
+                })
+                .collect(),
+            Driver::V2(_) => Ok(Vec::new()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The container's cgroup: made and limited before the init exists, joined by the init at
-//! clone time (v2) or right after (v1), removed with the container.
+//! clone time (v2, and the cgroup2 side of a hybrid host) or by itself right after (v1),
+//! removed with the container.
 
 use crate::process::CgroupJoin;
 use crate::state::{ContainerDir, Saved, Status};
@@ -8,10 +9,12 @@ use berth_cgroups::Manager;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-/// A created cgroup and, on v2, the directory fd the init is cloned into.
+/// A created cgroup, the cgroup2 directory fd the init is cloned into, and the v1 `tasks`
+/// files it writes itself into.
 pub struct ContainerCgroup {
     pub manager: Manager,
     clone_fd: Option<OwnedFd>,
+    tasks: Vec<OwnedFd>,
 }
 
 fn requests_resources(spec: &Spec) -> bool {
@@ -52,10 +55,10 @@ impl ContainerCgroup {
         }
         let ready = || -> Result<ContainerCgroup, Error> {
             manager.apply(&resources(spec))?;
-            let clone_fd = manager.clone_into_fd()?;
             Ok(ContainerCgroup {
                 manager: manager.clone(),
-                clone_fd,
+                clone_fd: manager.clone_into_fd()?,
+                tasks: manager.tasks_files()?,
             })
         };
         ready()
@@ -125,8 +128,8 @@ impl CgroupJoin for ContainerCgroup {
         self.clone_fd.as_ref().map(|f| f.as_fd())
     }
 
-    fn join(&self, pid: i32) -> Result<(), String> {
-        self.manager.add_process(pid).map_err(|e| e.to_string())
+    fn tasks_files(&self) -> Vec<BorrowedFd<'_>> {
+        self.tasks.iter().map(AsFd::as_fd).collect()
     }
 }
 
@@ -166,8 +169,8 @@ pub(crate) fn manager<'a>(saved: &'a Saved, action: &str) -> Result<&'a Manager,
 /// The cgroup an exec'd process joins: the container's, or with `--cgroup` a sub-cgroup of
 /// it (cgroup v2 only, and it must exist).
 pub struct SubCgroup {
-    manager: Manager,
     clone_fd: Option<OwnedFd>,
+    tasks: Vec<OwnedFd>,
 }
 
 impl SubCgroup {
@@ -201,8 +204,8 @@ impl SubCgroup {
             }
         };
         Ok(SubCgroup {
-            manager: manager.clone(),
             clone_fd,
+            tasks: manager.tasks_files()?,
         })
     }
 }
@@ -212,7 +215,7 @@ impl CgroupJoin for SubCgroup {
         self.clone_fd.as_ref().map(|f| f.as_fd())
     }
 
-    fn join(&self, pid: i32) -> Result<(), String> {
-        self.manager.add_process(pid).map_err(|e| e.to_string())
+    fn tasks_files(&self) -> Vec<BorrowedFd<'_>> {
+        self.tasks.iter().map(AsFd::as_fd).collect()
     }
 }

@@ -1,6 +1,7 @@
 //! v1 driver against a fake cgroupfs: which file gets which value, in which order.
 
 use oci_spec::runtime::LinuxResources;
+use std::io::Write;
 
 use crate::error::Error;
 use crate::layout::Kind;
@@ -381,7 +382,36 @@ fn add_process_serde_and_mounts() {
     assert_eq!(mounts.len(), 3);
     assert_eq!(mounts[1].options, ["name=systemd"]);
     assert_eq!(mounts[2].fstype, "cgroup2");
-    assert!(m.clone_into_fd().unwrap().is_none());
+}
+
+#[test]
+fn a_child_joins_by_clone_into_the_unified_side_and_by_the_v1_tasks_files() {
+    let fs = FakeFs::new();
+    let layout = fs.v1(&["memory", "name=systemd"], true);
+    for d in ["memory/c", "name=systemd/c"] {
+        fs.files(d, &[("tasks", "")]);
+    }
+    fs.files("unified/c", &[("cgroup.procs", "")]);
+    let m = fs.manager(&layout, "/c");
+    assert!(
+        m.clone_into_fd().unwrap().is_some(),
+        "hybrid: the cgroup2 side"
+    );
+    let files = m.tasks_files().unwrap();
+    assert_eq!(files.len(), 2, "one per v1 hierarchy, none for unified");
+    for f in files {
+        std::fs::File::from(f).write_all(b"0").unwrap();
+    }
+    for d in ["memory/c", "name=systemd/c"] {
+        assert_eq!(fs.read(&format!("{d}/tasks")), "0", "{d}");
+    }
+
+    let fs = FakeFs::new();
+    let layout = fs.v1(&["memory"], false);
+    fs.files("memory/c", &[("tasks", "")]);
+    let m = fs.manager(&layout, "/c");
+    assert!(m.clone_into_fd().unwrap().is_none(), "pure v1: no cgroup2");
+    assert_eq!(m.tasks_files().unwrap().len(), 1);
 }
 
 #[test]

@@ -61,7 +61,11 @@ fn setup_and_exec(
     let mut keep = vec![chan.raw_fd()];
     keep.extend(l.prepared.raw_fds());
     keep.extend(l.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    let tasks = l.cgroup.map(|c| c.tasks_files()).unwrap_or_default();
+    keep.extend(tasks.iter().map(|f| f.as_raw_fd()));
     finish::begin(c"berth:init", l.preserve_fds, &keep)?;
+    // First, so that all it does is the container's (and before the intermediate forks).
+    super::join_self(&tasks).ctx(|| "join the container's cgroup")?;
     let host = open_host(l)?;
     let agent = match l.seccomp {
         Some(s) => s.connect_agent()?,

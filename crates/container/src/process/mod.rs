@@ -30,12 +30,22 @@ pub enum StartSignal {
     Channel,
 }
 
-/// What the process chain needs of the cgroup driver.
+/// What the process chain needs of the cgroup driver: the child starts in the cgroup2
+/// directory, and moves itself into the v1 hierarchies' (`Manager::tasks_files`); the
+/// runtime never writes its pid to `cgroup.procs`, which costs an RCU grace period.
 pub trait CgroupJoin {
     /// A cgroup v2 directory to start the child in (`CLONE_INTO_CGROUP`), when there is one.
     fn clone_into(&self) -> Option<BorrowedFd<'_>>;
-    /// Moves `pid` into the container's cgroups.
-    fn join(&self, pid: i32) -> Result<(), String>;
+    /// cgroup v1 `tasks` files, open for writing, for [`join_self`].
+    fn tasks_files(&self) -> Vec<BorrowedFd<'_>>;
+}
+
+/// Moves the calling child into the cgroups whose `tasks` files are `files`. "0" moves the
+/// writing thread, and a freshly forked child has only that one.
+pub(crate) fn join_self(files: &[BorrowedFd<'_>]) -> std::io::Result<()> {
+    files
+        .iter()
+        .try_for_each(|f| berth_sys::fs::write_all(*f, b"0"))
 }
 
 /// Everything the chain needs to build one container, prepared by the parent before forking:

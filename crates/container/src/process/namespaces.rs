@@ -37,7 +37,7 @@ pub struct Plan {
     pub unshare_user: bool,
     /// The intermediate must fork: a pid or time namespace only applies to children.
     pub fork: bool,
-    /// The cgroup namespace is created by the init once the parent has placed it in its cgroup.
+    /// The cgroup namespace is created by the init once it is in all its cgroups.
     pub late_cgroupns: bool,
     /// `/proc/self/timens_offsets` contents, written before the init exists.
     pub time_offsets: Option<String>,
@@ -49,8 +49,8 @@ pub struct Plan {
     pub new_cgroupns: bool,
 }
 
-/// Plans namespace entry for `spec`. `cgroup_at_clone` says whether `clone3` will place the
-/// child in its cgroup (v2), so a cgroup namespace can be created at clone time too.
+/// Plans namespace entry for `spec`. `cgroup_at_clone` says whether `clone3` places the
+/// child in all its cgroups (v2), so a cgroup namespace can be created at clone time too.
 pub fn plan(spec: &Spec, cgroup_at_clone: bool) -> Plan {
     let list = spec
         .linux()

@@ -1,11 +1,11 @@
 //! The runtime's side of the chain: fork the container's first process with its namespaces,
-//! map its ids, place it in its cgroup, run the runtime's hooks when it asks, and return once
-//! it is ready (or clean up after it when it is not).
+//! (in its cgroup2 directory, when there is one), map its ids, run the runtime's hooks when
+//! it asks, and return once it is ready (or clean up after it when it is not).
 
 use super::channel::{self, ChannelError, ParentEnd, Report};
 use super::namespaces;
 use super::tenant::{self, Tenant};
-use super::{init, userns, CgroupJoin, Launch};
+use super::{init, userns, Launch};
 use crate::hooks::{self, HookError, HookState};
 use crate::init::ProgramFault;
 use crate::state::Status;
@@ -25,8 +25,6 @@ pub enum LaunchError {
     Clone(std::io::Error),
     #[error("map ids: {0}")]
     Maps(#[from] userns::MapError),
-    #[error("cgroup: {0}")]
-    Cgroup(String),
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error("the container's process exited during setup{0}")]
@@ -48,7 +46,11 @@ pub struct Spawned {
 /// Forks the container's init and drives its setup to readiness.
 pub fn spawn(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
     let clone_into = l.cgroup.and_then(|c| c.clone_into());
-    let plan = namespaces::plan(l.spec, clone_into.is_some());
+    // A cgroup namespace made at clone time is rooted where the child starts: only right
+    // when no v1 hierarchy is still to be joined.
+    let in_cgroup_at_clone =
+        clone_into.is_some() && l.cgroup.is_none_or(|c| c.tasks_files().is_empty());
+    let plan = namespaces::plan(l.spec, in_cgroup_at_clone);
     let mut run = fork(plan.clone_flags, clone_into, Stage::Init(l, &plan))?;
     run.init = (!plan.intermediate || !plan.fork).then_some(run.child);
     let prelude = |run: &Running| -> Result<(), LaunchError> {
@@ -58,14 +60,14 @@ pub fn spawn(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
         }
         Ok(())
     };
-    finish(drive(Some(l), l.cgroup, &mut run, prelude), run)
+    finish(drive(Some(l), &mut run, prelude), run)
 }
 
 /// Forks a process that joins the running container (`exec`) and drives it to readiness.
 pub fn spawn_tenant(t: &Tenant<'_>) -> Result<Spawned, LaunchError> {
     let clone_into = t.cgroup.and_then(|c| c.clone_into());
     let mut run = fork(0, clone_into, Stage::Tenant(t))?;
-    finish(drive(None, t.cgroup, &mut run, |_| Ok(())), run)
+    finish(drive(None, &mut run, |_| Ok(())), run)
 }
 
 /// What the forked child runs.
@@ -155,20 +157,14 @@ impl Running {
     }
 }
 
-/// Places the child in its cgroup, lets it proceed, and answers its reports until it is
-/// ready. `launch` is the new container's (id maps and hooks), `None` for an exec.
+/// Lets the child proceed, and answers its reports until it is ready. `launch` is the new
+/// container's (id maps and hooks), `None` for an exec.
 fn drive(
     launch: Option<&Launch<'_>>,
-    cgroup: Option<&dyn CgroupJoin>,
     run: &mut Running,
     prelude: impl FnOnce(&Running) -> Result<(), LaunchError>,
 ) -> Result<Option<OwnedFd>, LaunchError> {
     prelude(run)?;
-    if let Some(c) = cgroup {
-        if c.clone_into().is_none() {
-            c.join(run.child).map_err(LaunchError::Cgroup)?;
-        }
-    }
     run.channel.proceed().map_err(LaunchError::Channel)?;
     loop {
         let report = match run.channel.next_report() {

@@ -52,7 +52,10 @@ fn setup_and_exec(
     let mut keep = vec![chan.raw_fd(), t.init.as_raw_fd()];
     keep.extend(t.root.map(|r| r.as_raw_fd()));
     keep.extend(t.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    let tasks = t.cgroup.map(|c| c.tasks_files()).unwrap_or_default();
+    keep.extend(tasks.iter().map(|f| f.as_raw_fd()));
     finish::begin(c"berth:exec", t.preserve_fds, &keep)?;
+    super::join_self(&tasks).ctx(|| "join the container's cgroup")?;
     let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "open /proc")?;
     let agent = match t.seccomp {
