@@ -245,6 +245,12 @@ fn kill_all_reaches_every_process_and_destroy_leaves_nothing() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // An empty cgroup is not frozen and thawed to be signalled: a paused one stays paused
+    // (on v1 a SIGKILL through the freezer always ends thawed).
+    cg.m.freeze().unwrap();
+    cg.m.kill_all(libc::SIGKILL).unwrap();
+    assert_eq!(cg.m.freezer_state().unwrap(), FreezerState::Frozen);
+    cg.m.thaw().unwrap();
     // A busy cgroup: destroy(kill) SIGKILLs (cgroup.kill on v2) and removes it.
     let _p = Proc::start_in(&cg.m, "sleep 60 & sleep 60 & wait");
     std::thread::sleep(Duration::from_millis(100));
