@@ -2,7 +2,7 @@
 # bench/engine.sh — berth's engine operations beside podman (crun and runc) and docker
 # (DOCKER=1), the same image run the same way, in one run (as root):
 #
-#   cargo build --release -p berth && scripts/build-static.sh && bench/engine.sh
+#   scripts/build-static.sh && BERTH=target/static/berth bench/engine.sh     (berth as installed)
 #
 #   run --rm busybox true                      all engines in one hyperfine run
 #   20 × run -d, then 20 × stop, then 20 × rm  one batch a hyperfine run (BATCH_RUNS of them)
@@ -29,6 +29,7 @@
 # DOCKER=1 the daemons' VmHWM is printed beside).
 #
 # Environment: RUNS=30 WARMUP=5 BATCH_RUNS=3 RSS_SAMPLES=10 DOCKER=0|1 BERTH=target/release/berth
+#   BERTH_RUNTIME=the berth-runtime beside BERTH
 # Output: hyperfine's tables, then summary.md (medians, ratios to podman + crun, RSS), the
 # numbers (ops.dat, rss.dat) and the chart (engine.svg) in $OUT (default a fresh
 # /tmp/berth-bench-engine.XXXXXX, kept), and berth's monitor's smaps (monitor.smaps).
@@ -48,6 +49,9 @@ done
 if [ -z "${BENCH_INNER:-}" ]; then
   [ -x "$BERTH" ] || { echo "build it first: cargo build --release -p berth" >&2; exit 1; }
   OUT=${OUT:-$(mktemp -d /tmp/berth-bench-engine.XXXXXX)}
+  # The runtime beside berth (target/static/ after scripts/build-static.sh).
+  BERTH_RUNTIME=$(readlink -f "${BERTH_RUNTIME:-$(dirname "$BERTH")/berth-runtime}")
+  [ -x "$BERTH_RUNTIME" ] || { echo "no berth-runtime beside $BERTH (set BERTH_RUNTIME)" >&2; exit 1; }
   # As installed: with the static berth-monitor beside berth when scripts/build-static.sh
   # made one (else berth's sibling in target/release).
   if [ -x target/static/berth-monitor ]; then
@@ -55,7 +59,7 @@ if [ -z "${BENCH_INNER:-}" ]; then
     cp "$BERTH" target/static/berth-monitor "$OUT/bin/"
     BERTH=$OUT/bin/berth
   fi
-  export BENCH_INNER=1 OUT BERTH
+  export BENCH_INNER=1 OUT BERTH BERTH_RUNTIME
   exec tini -s -- unshare --net --mount --propagation private "$0" "$@"
 fi
 
@@ -107,7 +111,14 @@ fi
 img() { [ "$1" = berth ] && echo busybox || echo "$IMG"; }
 cmds=()
 for i in "${!names[@]}"; do cmds+=("${clis[$i]} run --rm --network none $(img "${names[$i]}") true"); done
-for c in "${cmds[@]}"; do $c >/dev/null || { echo "failed: $c" >&2; exit 1; }; done
+# The engine's own container run by its runtime alone: the config `berth create` generates and
+# the overlay it mounts, as a bundle for `berth-runtime run` (timed beside the engines; the
+# engine's goal is at most 1.5× this).
+cid=$("${B[@]}" create --network none busybox true)
+mkdir -p "$W/bundle"
+cp "$W/berth/containers/$cid/config.json" "$W/bundle/"
+rt_cmd="$BERTH_RUNTIME --root $W/runtime run --bundle $W/bundle bench"
+for c in "${cmds[@]}" "$rt_cmd"; do $c >/dev/null || { echo "failed: $c" >&2; exit 1; }; done
 
 # A detached container that ends on SIGTERM (see the top); batch.sh runs the 20-container batch.
 cat >"$W/batch.sh" <<'EOF'
@@ -144,6 +155,9 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/load"
 args=()
 for i in "${!names[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$OUT/run.json" "${args[@]}"
+# berth and its runtime back to back, apart from the other engines' daemons and cleanups.
+hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$OUT/pair.json" \
+  -n berth "${cmds[0]}" -n berth-runtime "$rt_cmd"
 
 # Each engine alone: the batch, then 20 running (exec, stats, the attendant's RSS), then 100 (ps).
 : >"$OUT/rss.dat"
@@ -194,6 +208,9 @@ median_ms() { jq '.results[0].median * 1000 * 10 | round / 10' "$OUT/$1.json"; }
   echo "|---|$(printf -- '---|%.0s' "${names[@]}")---|"
   tail -n +2 "$OUT/ops.dat" | awk -F'" ' '{gsub(/"/, "", $1); n = split($2, v, " ")
     printf "| %s |", $1; for (j = 1; j <= n; j++) printf " %s |", v[j]; printf " %.2f |\n", v[1] / v[2]}'
+  echo
+  jq -r '.results[0].median as $e | .results[1].median as $r
+    | "berth run --rm: \($e * 10000 | round / 10) ms; berth-runtime run of the same bundle: \($r * 10000 | round / 10) ms; engine / runtime: \($e / $r * 100 | round / 100) (goal ≤ 1.5)"' "$OUT/pair.json"
   echo
   echo "| engine | attends a container | idle VmRSS KiB | Pss KiB | median Pss of 20 KiB | run --rm peak RSS KiB (client) |"
   echo "|---|---|---|---|---|---|"

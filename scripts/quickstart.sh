@@ -21,9 +21,8 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-cargo build --release --locked -p berth
 scripts/build-static.sh >/dev/null
-install -m 0755 target/static/berth-runtime target/static/berth-monitor target/release/berth /usr/local/bin/
+install -m 0755 target/static/berth-runtime target/static/berth-monitor target/static/berth /usr/local/bin/
 
 bundle=/tmp/berth-quickstart
 rm -rf "$bundle"
