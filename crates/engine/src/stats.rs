@@ -62,9 +62,10 @@ impl Engine {
             id: r.id,
             name: r.name,
         };
+        // Containers that do not run are shown (idle) when named, or with `-a`.
+        let shown = all || !what.is_empty();
         let mut out = Vec::with_capacity(records.len());
         for r in records {
-            let shown = all || !what.is_empty();
             if r.state != State::Running {
                 if shown {
                     out.push(idle(r));

@@ -78,7 +78,6 @@ fn echo_peer_udp(ns: &OwnedFd, addr: &str) {
     });
 }
 
-/// What a TCP server at `addr` says, or the error.
 /// What the TCP echo peer at `addr` saw as the client's address. The connect timeout outlasts
 /// two SYN retransmissions (at 1 s and 3 s): a first SYN lost while a new veth settles is not
 /// a failure (CI once lost one at a 1 s timeout).
