@@ -1,12 +1,16 @@
 //! attach and start -a: a detached container's live output, its stdin with -i, its terminal
-//! with -t, and ctrl-p ctrl-q to leave it running.
+//! with -t (sized as the client's), the detach keys to leave it running, and signals passed
+//! on without a terminal.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use common::engine::{eventually, Engine};
+use common::engine::{eventually, on_pty_acting, type_on, Engine};
 use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
+use std::time::Duration;
 
 #[test]
 fn start_attached_gets_all_the_output_and_the_status() {
@@ -121,5 +125,96 @@ fn attach_to_a_terminal_and_detach_with_ctrl_p_ctrl_q() {
         e.ok(&["inspect", "-f", "{{.State.Status}}", "shell"]) == "exited\n"
     });
     e.ok(&["rm", "shell"]);
+    e.assert_clean();
+}
+
+#[test]
+fn the_container_terminal_takes_the_client_size_and_follows_it() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "-it", "--name", "shell", "busybox", "sh"]);
+    // On attach: the client's 33 rows and 111 columns.
+    let (status, out) = e.on_pty(&["attach", "shell"], b"stty size; exit 5\r");
+    assert_eq!(status, Some(5), "{out}");
+    assert!(out.contains("33 111"), "{out:?}");
+    // While attached: the window changes, and the client gets SIGWINCH as a terminal's
+    // foreground process would.
+    e.ok(&["start", "shell"]);
+    let (status, out) = on_pty_acting(&e, &["attach", "shell"], |master, pid| {
+        let ws = libc::winsize {
+            ws_row: 50,
+            ws_col: 132,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize; kill signals the berth we started.
+        unsafe {
+            assert_eq!(libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws), 0);
+            libc::kill(pid as i32, libc::SIGWINCH);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        type_on(master, b"stty size; exit 6\r");
+    });
+    assert_eq!(status, Some(6), "{out}");
+    assert!(out.contains("50 132"), "{out:?}");
+    e.ok(&["rm", "shell"]);
+    e.assert_clean();
+}
+
+#[test]
+fn detach_keys_are_the_clients_choice() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "-it", "--name", "shell", "busybox", "sh"]);
+    let (status, out) = e.on_pty(&["attach", "--detach-keys", "ctrl-a,x", "shell"], b"\x01x");
+    assert_eq!(status, Some(0), "{out}");
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.State.Status}}", "shell"]),
+        "running\n"
+    );
+    // With detaching off, ctrl-p ctrl-q are input; the shell's exit ends the attach.
+    let (status, out) = e.on_pty(
+        &["attach", "--detach-keys=", "shell"],
+        b"\x10\x11\x15exit 3\r",
+    );
+    assert_eq!(status, Some(3), "{out}");
+    let err = e.fail(1, &["start", "-a", "--detach-keys", "ctrl-1", "shell"]);
+    assert!(err.contains("--detach-keys \"ctrl-1\""), "{err}");
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.State.Status}}", "shell"]),
+        "exited\n",
+        "a bad flag starts nothing"
+    );
+    e.ok(&["rm", "shell"]);
+    e.assert_clean();
+}
+
+#[test]
+fn signals_reach_the_container_through_an_attached_client() {
+    let e = Engine::new();
+    let trapper = "trap 'echo got INT; exit 7' INT; while :; do sleep 0.1; done";
+    for name in ["proxied", "kept"] {
+        e.ok(&["run", "-d", "--name", name, "busybox", "sh", "-c", trapper]);
+    }
+    let attach = |args: &[&str]| {
+        let child = e.cmd(args).stdout(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        // SAFETY: signals the berth we started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        child.wait_with_output().unwrap()
+    };
+    // --sig-proxy (the default): the container traps it, and its exit ends the attach.
+    let out = attach(&["attach", "proxied"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.stdout, b"got INT\n");
+    eventually("exited", || {
+        e.ok(&["inspect", "-f", "{{.State.Status}}", "proxied"]) == "exited\n"
+    });
+    // --sig-proxy=false: the client dies of it; the container runs on.
+    let out = attach(&["attach", "--sig-proxy=false", "kept"]);
+    assert_eq!(out.status.signal(), Some(libc::SIGINT));
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.State.Status}}", "kept"]),
+        "running\n"
+    );
+    e.ok(&["rm", "-f", "proxied", "kept"]);
     e.assert_clean();
 }

@@ -43,8 +43,11 @@ pub trait Output {
     fn served(&self) -> Vec<BorrowedFd<'_>> {
         Vec::new()
     }
-    /// `served()[i]` is readable.
-    fn serve(&mut self, _i: usize) {}
+    /// `served()[i]` is readable; returns the window size (rows, columns) that a client asked
+    /// the container's terminal to take, if it did.
+    fn serve(&mut self, _i: usize) -> Option<(u16, u16)> {
+        None
+    }
 }
 
 /// Waits for `pid` to exit while relaying the terminal (when `terminal` is given), the
@@ -219,7 +222,9 @@ fn supervise(
                 }
             }
             for i in (6..ready.len()).filter(|i| ready[*i]) {
-                o.serve(i - 6);
+                if let (Some((rows, cols)), Some(r)) = (o.serve(i - 6), &relay) {
+                    let _ = pty::set_window_size(r.master, rows, cols);
+                }
             }
         }
         while let Some(sig) = signal::read_signalfd(sigfd).map_err(Error::io("read signalfd"))? {

@@ -3,7 +3,9 @@
 //! open with `-i`, as `docker run -di`). Output goes out as docker streams it: raw bytes for
 //! a container with a terminal, else frames of an 8-byte header (the stream: 1 stdout,
 //! 2 stderr; three zero bytes; the length, big-endian) and the data. A client that cannot
-//! keep up loses its connection; the container never waits for a client.
+//! keep up loses its connection; the container never waits for a client. Clients send
+//! frames of the same shape: input for the container's stdin, or a new size for its
+//! terminal.
 
 use crate::logging::Stream;
 use crate::record::State;
@@ -13,6 +15,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The socket's name in the container's directory.
@@ -24,12 +27,66 @@ fn address(dir: &File) -> PathBuf {
     berth_sys::fs::fd_path(dir.as_raw_fd()).join(SOCKET)
 }
 
+/// A client's frame kinds: bytes for the container's stdin; a terminal size (rows, then
+/// columns, each 16 bits big-endian).
+const INPUT: u8 = 0;
+const RESIZE: u8 = 4;
+
+/// The largest frame a client may send; a bigger length is not a client of ours.
+const MAX_FRAME: usize = 64 * 1024;
+
+/// The frame header: kind, three zero bytes, the data's length big-endian.
+fn header(kind: u8, len: usize) -> [u8; 8] {
+    let l = (len as u32).to_be_bytes();
+    [kind, 0, 0, 0, l[0], l[1], l[2], l[3]]
+}
+
+/// A connected client and what it sent that does not make a whole frame yet.
+struct Client {
+    stream: UnixStream,
+    partial: Vec<u8>,
+}
+
+/// What a client asked for, frame by frame.
+#[derive(Debug, PartialEq, Eq)]
+enum Request<'a> {
+    Input(&'a [u8]),
+    Resize(u16, u16),
+}
+
+/// Takes the whole frames off the front of `buf`; `Err` for a stream that is not ours (a
+/// frame too long, an unknown kind).
+fn take_requests(buf: &mut Vec<u8>, mut each: impl FnMut(Request<'_>)) -> Result<(), ()> {
+    let mut at = 0;
+    while buf.len() - at >= 8 {
+        let h = &buf[at..at + 8];
+        let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+        if len > MAX_FRAME {
+            return Err(());
+        }
+        let Some(data) = buf.get(at + 8..at + 8 + len) else {
+            break;
+        };
+        match (h[0], data) {
+            (INPUT, _) => each(Request::Input(data)),
+            (RESIZE, [r0, r1, c0, c1]) => each(Request::Resize(
+                u16::from_be_bytes([*r0, *r1]),
+                u16::from_be_bytes([*c0, *c1]),
+            )),
+            _ => return Err(()),
+        }
+        at += 8 + len;
+    }
+    buf.drain(..at);
+    Ok(())
+}
+
 /// The monitor's side.
 pub(crate) struct AttachServer {
     /// The container's directory, open while the socket's address goes through it.
     dir: File,
     listener: UnixListener,
-    clients: Vec<UnixStream>,
+    clients: Vec<Client>,
     /// The write end of the container's stdin, with `-i`.
     stdin: Option<OwnedFd>,
     tty: bool,
@@ -71,36 +128,51 @@ impl AttachServer {
     /// The listening socket, then every client.
     pub(crate) fn fds(&self) -> Vec<BorrowedFd<'_>> {
         std::iter::once(self.listener.as_fd())
-            .chain(self.clients.iter().map(|c| c.as_fd()))
+            .chain(self.clients.iter().map(|c| c.stream.as_fd()))
             .collect()
     }
 
-    /// `fds()[i]` is readable: a new client, or a client's input (or its end).
-    pub(crate) fn ready(&mut self, i: usize) {
+    /// `fds()[i]` is readable: a new client, or a client's frames (or its end). Returns the
+    /// last terminal size the client asked for.
+    pub(crate) fn ready(&mut self, i: usize) -> Option<(u16, u16)> {
         if i == 0 {
-            return self.accept();
+            self.accept();
+            return None;
         }
+        let client = self.clients.get_mut(i - 1)?;
         let mut buf = [0u8; 8192];
-        let read = self.clients.get_mut(i - 1).map(|c| c.read(&mut buf));
-        match read {
-            Some(Ok(0)) | Some(Err(_)) => {
+        let n = match client.stream.read(&mut buf) {
+            Ok(0) | Err(_) => {
                 self.clients.remove(i - 1);
+                return None;
             }
-            Some(Ok(n)) => {
-                if let Some(stdin) = &self.stdin {
+            Ok(n) => n,
+        };
+        client.partial.extend_from_slice(&buf[..n]);
+        let (stdin, mut size) = (&self.stdin, None);
+        let taken = take_requests(&mut client.partial, |request| match request {
+            Request::Input(data) => {
+                if let Some(stdin) = stdin {
                     // A container that does not read its stdin fills the pipe: input is
                     // dropped rather than the monitor blocked.
-                    let _ = berth_sys::fs::write_all(stdin.as_fd(), &buf[..n]);
+                    let _ = berth_sys::fs::write_all(stdin.as_fd(), data);
                 }
             }
-            None => {}
+            Request::Resize(rows, cols) => size = Some((rows, cols)),
+        });
+        if taken.is_err() {
+            self.clients.remove(i - 1);
         }
+        size
     }
 
     fn accept(&mut self) {
-        while let Ok((c, _)) = self.listener.accept() {
-            if c.set_nonblocking(true).is_ok() {
-                self.clients.push(c);
+        while let Ok((stream, _)) = self.listener.accept() {
+            if stream.set_nonblocking(true).is_ok() {
+                self.clients.push(Client {
+                    stream,
+                    partial: Vec::new(),
+                });
             }
         }
     }
@@ -120,7 +192,7 @@ impl AttachServer {
             frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
         }
         frame.extend_from_slice(data);
-        self.clients.retain_mut(|c| c.write_all(&frame).is_ok());
+        self.clients.retain_mut(|c| c.stream.write_all(&frame).is_ok());
     }
 }
 
@@ -138,9 +210,53 @@ pub struct Attached {
     pub tty: bool,
     /// Its stdin is open for input (`-i`).
     pub stdin: bool,
+    /// The container's output, framed unless it has a terminal ([`read_frame`]).
     pub stream: UnixStream,
     /// Keeps the socket's address valid while connecting.
     _dir: File,
+}
+
+impl Attached {
+    /// The way to the container's stdin and terminal size, for any number of threads.
+    pub fn input(&self) -> std::io::Result<Input> {
+        Ok(Input(Arc::new(Mutex::new(self.stream.try_clone()?))))
+    }
+}
+
+/// Sends a client's requests to the monitor, one whole frame at a time.
+#[derive(Clone)]
+pub struct Input(Arc<Mutex<UnixStream>>);
+
+impl Input {
+    /// Bytes for the container's stdin.
+    pub fn send(&self, data: &[u8]) -> std::io::Result<()> {
+        let mut frame = header(INPUT, data.len()).to_vec();
+        frame.extend_from_slice(data);
+        self.write(&frame)
+    }
+
+    /// Gives the container's terminal `rows` and `cols`.
+    pub fn resize(&self, rows: u16, cols: u16) -> std::io::Result<()> {
+        let mut frame = header(RESIZE, 4).to_vec();
+        frame.extend_from_slice(&rows.to_be_bytes());
+        frame.extend_from_slice(&cols.to_be_bytes());
+        self.write(&frame)
+    }
+
+    /// Ends the connection both ways (a detach).
+    pub fn hang_up(&self) -> std::io::Result<()> {
+        self.lock()?.shutdown(std::net::Shutdown::Both)
+    }
+
+    fn write(&self, frame: &[u8]) -> std::io::Result<()> {
+        self.lock()?.write_all(frame)
+    }
+
+    fn lock(&self) -> std::io::Result<std::sync::MutexGuard<'_, UnixStream>> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("attach input: a writer panicked"))
+    }
 }
 
 impl Engine {
@@ -211,4 +327,142 @@ pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(Stream, Vec<u8>)
     let mut data = vec![0u8; len];
     r.read_exact(&mut data)?;
     Ok(Some((stream, data)))
+}
+
+/// The key sequence that leaves an attached terminal with the container running: docker's
+/// `--detach-keys` syntax, `ctrl-p,ctrl-q` by default; empty turns detaching off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetachKeys {
+    keys: Vec<u8>,
+    /// How many of `keys` the input has matched so far, held back from the container.
+    matched: usize,
+}
+
+/// What input means once detach keys are looked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Keyed {
+    /// Bytes for the container (a held-back partial match that did not go on is among them).
+    Pass(Vec<u8>),
+    /// The keys were typed; what came before them still goes to the container.
+    Detach(Vec<u8>),
+}
+
+impl Default for DetachKeys {
+    fn default() -> Self {
+        DetachKeys {
+            keys: vec![0x10, 0x11],
+            matched: 0,
+        }
+    }
+}
+
+impl DetachKeys {
+    /// Reads docker's syntax: comma-separated keys, each one character or `ctrl-X` with X a
+    /// letter or one of `@ [ \ ] ^ _`.
+    pub fn parse(spec: &str) -> Result<Self, crate::options::OptionsError> {
+        let bad = |why: &str| crate::options::bad("--detach-keys", spec, why);
+        let mut keys = DetachKeys::off();
+        for key in spec.split(',').filter(|_| !spec.is_empty()) {
+            let byte = match key.strip_prefix("ctrl-") {
+                Some(c) => match c.as_bytes() {
+                    [b @ (b'a'..=b'z' | b'@' | b'[' | b'\\' | b']' | b'^' | b'_')] => b & 0x1f,
+                    _ => return Err(bad(&format!("{key:?} is not ctrl- and one of a-z @ [ \\ ] ^ _"))),
+                },
+                None => match key.as_bytes() {
+                    [b] if b.is_ascii() => *b,
+                    _ => return Err(bad(&format!("{key:?} is not one character"))),
+                },
+            };
+            keys.keys.push(byte);
+        }
+        Ok(keys)
+    }
+
+    /// No keys: everything is input (a container without a terminal).
+    pub fn off() -> Self {
+        DetachKeys {
+            keys: Vec::new(),
+            matched: 0,
+        }
+    }
+
+    /// Looks for the keys in the next chunk of input.
+    pub fn scan(&mut self, input: &[u8]) -> Keyed {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if self.keys.is_empty() {
+                out.push(b);
+                continue;
+            }
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
+                    return Keyed::Detach(out);
+                }
+                continue;
+            }
+            // A partial match that goes no further was input after all; the byte may begin
+            // a new match.
+            out.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = 0;
+            match b == self.keys[0] && self.keys.len() > 1 {
+                true => self.matched = 1,
+                false => out.push(b),
+            }
+        }
+        Keyed::Pass(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_as_docker_writes_them() {
+        assert_eq!(DetachKeys::parse("ctrl-p,ctrl-q").unwrap(), DetachKeys::default());
+        assert_eq!(DetachKeys::parse("ctrl-a,x").unwrap().keys, [1, b'x']);
+        assert_eq!(DetachKeys::parse("ctrl-@,ctrl-_").unwrap().keys, [0, 31]);
+        assert!(DetachKeys::parse("").unwrap().keys.is_empty());
+        for bad in ["ctrl-", "ctrl-1", "ctrl-ab", "xy", "a,,b", "é"] {
+            let e = DetachKeys::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("--detach-keys"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn detach_keys_are_found_across_chunks_and_partial_matches_pass() {
+        let mut k = DetachKeys::default();
+        assert_eq!(k.scan(b"ab\x10"), Keyed::Pass(b"ab".to_vec()));
+        assert_eq!(k.scan(b"\x11rest"), Keyed::Detach(Vec::new()));
+        // ctrl-p then something else: both go to the container.
+        assert_eq!(k.scan(b"\x10z"), Keyed::Pass(b"\x10z".to_vec()));
+        assert_eq!(k.scan(b"\x10\x10\x11"), Keyed::Detach(b"\x10".to_vec()));
+        let mut off = DetachKeys::parse("").unwrap();
+        assert_eq!(off.scan(b"\x10\x11"), Keyed::Pass(b"\x10\x11".to_vec()));
+        let mut one = DetachKeys::parse("ctrl-x").unwrap();
+        assert_eq!(one.scan(b"a\x18b"), Keyed::Detach(b"a".to_vec()));
+    }
+
+    #[test]
+    fn client_frames_are_taken_whole_and_strangers_refused() {
+        let mut buf = header(INPUT, 3).to_vec();
+        buf.extend_from_slice(b"abc");
+        buf.extend_from_slice(&header(RESIZE, 4));
+        buf.extend_from_slice(&[0, 40, 0, 120]);
+        buf.extend_from_slice(&header(INPUT, 5)[..6]);
+        let mut got = Vec::new();
+        take_requests(&mut buf, |r| {
+            got.push(match r {
+                Request::Input(d) => format!("in {}", String::from_utf8_lossy(d)),
+                Request::Resize(r, c) => format!("size {r}x{c}"),
+            })
+        })
+        .unwrap();
+        assert_eq!(got, ["in abc", "size 40x120"]);
+        assert_eq!(buf.len(), 6, "the partial frame waits for the rest");
+        let mut stranger = b"GET / HTTP/1.1\r\n".to_vec();
+        assert!(take_requests(&mut stranger, |_| {}).is_err());
+    }
 }

@@ -111,12 +111,15 @@ impl Output for Attendant<'_> {
         fds
     }
 
-    fn serve(&mut self, i: usize) {
+    fn serve(&mut self, i: usize) -> Option<(u16, u16)> {
         let attach = self.attach.as_ref().map_or(0, |a| a.fds().len());
         match (&mut self.attach, &mut self.health) {
             (Some(a), _) if i < attach => a.ready(i),
-            (_, Some(h)) => h.fire(),
-            _ => {}
+            (_, Some(h)) => {
+                h.fire();
+                None
+            }
+            _ => None,
         }
     }
 }

@@ -84,15 +84,22 @@ pub fn wait(signals: &[i32]) -> io::Result<i32> {
 /// A non-blocking, close-on-exec `signalfd` for every signal (all must be blocked already).
 pub fn signalfd_all() -> io::Result<OwnedFd> {
     let mut all = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigfillset initialises `all`; signalfd returns a new fd or -1.
-    let fd = unsafe {
+    // SAFETY: sigfillset initialises `all`.
+    let all = unsafe {
         libc::sigfillset(all.as_mut_ptr());
-        cvt(libc::signalfd(
-            -1,
-            all.as_ptr(),
-            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
-        ))?
+        all.assume_init()
     };
+    signalfd_of(&all)
+}
+
+/// A non-blocking, close-on-exec `signalfd` for `signals` (blocked already, see [`block`]).
+pub fn signalfd(signals: &[i32]) -> io::Result<OwnedFd> {
+    signalfd_of(&set_of(signals))
+}
+
+fn signalfd_of(set: &libc::sigset_t) -> io::Result<OwnedFd> {
+    // SAFETY: an initialised set; signalfd returns a new fd or -1.
+    let fd = cvt(unsafe { libc::signalfd(-1, set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
     // SAFETY: fresh fd.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

@@ -17,6 +17,8 @@ pub struct Args {
     /// With -a, send this terminal's input to its stdin.
     #[arg(short, long, requires = "attach")]
     interactive: bool,
+    #[command(flatten)]
+    relay: super::attach::RelayArgs,
     /// Containers (names or ids).
     #[arg(required_unless_present = "all_restartable")]
     containers: Vec<String>,
@@ -43,8 +45,9 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
         let [c] = a.containers.as_slice() else {
             anyhow::bail!("start -a: one container at a time");
         };
+        let keys = a.relay.detach_keys()?;
         let attached = engine.start_attached(c, &monitor)?;
-        return super::attach::relay(&engine, attached, a.interactive);
+        return super::attach::relay(&engine, attached, a.interactive, keys, a.relay.sig_proxy());
     }
     for c in &a.containers {
         engine.start(c, &monitor)?;

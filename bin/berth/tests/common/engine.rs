@@ -327,6 +327,23 @@ pub fn pty(rows: u16, cols: u16) -> (OwnedFd, OwnedFd) {
 /// Runs `berth ARGS` on a pty, writing `input` to it a moment later; returns its exit
 /// status and what it printed on the terminal.
 pub fn on_pty(e: &Engine, args: &[&str], input: &[u8]) -> (Option<i32>, String) {
+    on_pty_acting(e, args, |master, _| type_on(master, input))
+}
+
+/// Writes `input` to a pty's master, as typed.
+pub fn type_on(master: &OwnedFd, input: &[u8]) {
+    // SAFETY: writing a buffer to the open master.
+    let n = unsafe { libc::write(master.as_raw_fd(), input.as_ptr().cast(), input.len()) };
+    assert_eq!(n, input.len() as isize);
+}
+
+/// Runs `berth ARGS` on a 33×111 pty and, a moment later, `act` with the pty's master and
+/// berth's pid; returns berth's exit status and what it printed on the terminal.
+pub fn on_pty_acting(
+    e: &Engine,
+    args: &[&str],
+    act: impl FnOnce(&OwnedFd, u32),
+) -> (Option<i32>, String) {
     let (master, slave) = pty(33, 111);
     let mut c = e.cmd(args);
     c.stdin(Stdio::from(slave.try_clone().unwrap()))
@@ -334,13 +351,10 @@ pub fn on_pty(e: &Engine, args: &[&str], input: &[u8]) -> (Option<i32>, String) 
         .stderr(Stdio::from(slave));
     let mut child = c.spawn().unwrap();
     drop(c);
-    // Typed once berth has had time to set the terminal up (raw mode, with ctrl-q no longer
+    // Done once berth has had time to set the terminal up (raw mode, with ctrl-q no longer
     // the terminal's flow control), as a person would.
     std::thread::sleep(Duration::from_millis(300));
-    let m = master.as_raw_fd();
-    // SAFETY: writing a buffer to the open master.
-    let n = unsafe { libc::write(m, input.as_ptr().cast(), input.len()) };
-    assert_eq!(n, input.len() as isize);
+    act(&master, child.id());
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
