@@ -552,3 +552,93 @@ fn only_a_container_removed_at_its_end_has_a_volatile_root() {
     e.ok(&["rm", "-f", "gone", "kept"]);
     e.assert_clean();
 }
+
+#[test]
+fn update_changes_the_limits_of_running_and_stopped_containers() {
+    let e = Engine::new();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory").is_dir();
+    let read = match v1 {
+        true => {
+            "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes pids/pids.max cpu/cpu.shares \
+                 cpu/cpu.cfs_quota_us"
+        }
+        false => "cd /sys/fs/cgroup; cat memory.max pids.max cpu.weight; cut -d' ' -f1 cpu.max",
+    };
+    // shares 512 is cpu.weight 20 on v2, as runc converts it.
+    let (default_weight, weight) = if v1 { ("1024", "512") } else { ("100", "20") };
+    let no_quota = if v1 { "-1" } else { "max" };
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let limits = || e.ok(&["exec", "live", "sh", "-c", read]);
+    assert_eq!(
+        limits(),
+        format!("67108864\n20\n{default_weight}\n{no_quota}\n")
+    );
+    e.ok(&[
+        "update",
+        "-m",
+        "96m",
+        "--pids-limit",
+        "30",
+        "-c",
+        "512",
+        "--cpus",
+        "0.5",
+        "--restart",
+        "on-failure:2",
+        "live",
+    ]);
+    let updated = format!("100663296\n30\n{weight}\n50000\n");
+    assert_eq!(limits(), updated, "the running container's cgroup");
+    let host = &e.inspect("live")["HostConfig"];
+    assert_eq!(
+        (
+            &host["Memory"],
+            &host["PidsLimit"],
+            &host["CpuShares"],
+            &host["NanoCpus"]
+        ),
+        (
+            &serde_json::json!(96 << 20),
+            &serde_json::json!(30),
+            &serde_json::json!(512),
+            &serde_json::json!(500_000_000)
+        )
+    );
+    assert_eq!(host["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(host["RestartPolicy"]["MaximumRetryCount"], 2);
+    // Kept for the next start.
+    e.ok(&["restart", "-t", "0", "live"]);
+    assert_eq!(limits(), updated, "after a restart");
+    // A container that does not run gets them at its start.
+    e.ok(&["create", "--name", "later", "busybox", "sleep", "1000"]);
+    e.ok(&["update", "--pids-limit", "9", "later"]);
+    e.ok(&["start", "later"]);
+    let pids = e.ok(&["exec", "later", "sh", "-c", read]);
+    assert_eq!(pids.lines().nth(1), Some("9"), "{pids}");
+    // Refused, in one line, with nothing changed.
+    for (args, why) in [
+        (&["update", "live"][..], "at least one flag"),
+        (&["update", "-m", "1m", "live"], "--memory \"1m\""),
+        (&["update", "--memory-swap", "64m", "live"], "--memory-swap"),
+        (&["update", "--cpu-quota", "20000", "live"], "--cpus"),
+        (&["update", "-m", "96m", "nosuch"], "nosuch"),
+    ] {
+        let err = e.fail(1, args);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    assert_eq!(limits(), updated);
+    e.ok(&["rm", "-f", "live", "later"]);
+    e.assert_clean();
+}

@@ -192,7 +192,8 @@ impl AttachServer {
             frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
         }
         frame.extend_from_slice(data);
-        self.clients.retain_mut(|c| c.stream.write_all(&frame).is_ok());
+        self.clients
+            .retain_mut(|c| c.stream.write_all(&frame).is_ok());
     }
 }
 
@@ -366,7 +367,11 @@ impl DetachKeys {
             let byte = match key.strip_prefix("ctrl-") {
                 Some(c) => match c.as_bytes() {
                     [b @ (b'a'..=b'z' | b'@' | b'[' | b'\\' | b']' | b'^' | b'_')] => b & 0x1f,
-                    _ => return Err(bad(&format!("{key:?} is not ctrl- and one of a-z @ [ \\ ] ^ _"))),
+                    _ => {
+                        return Err(bad(&format!(
+                            "{key:?} is not ctrl- and one of a-z @ [ \\ ] ^ _"
+                        )))
+                    }
                 },
                 None => match key.as_bytes() {
                     [b] if b.is_ascii() => *b,
@@ -421,7 +426,10 @@ mod tests {
 
     #[test]
     fn detach_keys_parse_as_docker_writes_them() {
-        assert_eq!(DetachKeys::parse("ctrl-p,ctrl-q").unwrap(), DetachKeys::default());
+        assert_eq!(
+            DetachKeys::parse("ctrl-p,ctrl-q").unwrap(),
+            DetachKeys::default()
+        );
         assert_eq!(DetachKeys::parse("ctrl-a,x").unwrap().keys, [1, b'x']);
         assert_eq!(DetachKeys::parse("ctrl-@,ctrl-_").unwrap().keys, [0, 31]);
         assert!(DetachKeys::parse("").unwrap().keys.is_empty());

@@ -380,18 +380,8 @@ impl Engine {
         if joins.is_empty() {
             return Ok(());
         }
-        let path = self.containers.dir(&r.id).join("config.json");
-        let bytes = std::fs::read(&path).map_err(Error::path(&path))?;
-        let mut config: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| Error::Config {
-                field: "(document)".into(),
-                reason: e.to_string(),
-            })?;
+        let mut config = self.oci_config(r)?;
         crate::config::join_at_start(&mut config, &joins);
-        let bytes = serde_json::to_vec_pretty(&config).map_err(|e| Error::Config {
-            field: "(document)".into(),
-            reason: e.to_string(),
-        })?;
-        berth_container::state::write_atomic(&path, &bytes).map_err(Error::path(&path))
+        self.save_oci_config(&r.id, &config)
     }
 }

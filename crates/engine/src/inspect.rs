@@ -1,6 +1,7 @@
 //! `inspect` of a container: its record, shaped as docker shows it, with the runtime's
 //! state and the generated config's process.
 
+use crate::options::CPU_PERIOD;
 use crate::record::State;
 use crate::{Engine, Error};
 use serde_json::{json, Value};
@@ -22,6 +23,11 @@ impl Engine {
         };
         let paused = r.state == State::Running && self.paused(&r.id);
         let s = &r.settings;
+        let t = &s.tuning;
+        // --cpus is kept as a quota per CPU_PERIOD; docker shows it in billionths of a CPU.
+        let nano_cpus = s
+            .cpu_quota
+            .map_or(0, |q| q * 1_000_000_000 / CPU_PERIOD as i64);
         let p = &config["process"];
         let log = self.containers.log_path(&r.id);
         Ok(json!({
@@ -80,7 +86,15 @@ impl Engine {
                 "CapAdd": s.cap_add,
                 "CapDrop": s.cap_drop,
                 "Memory": s.memory.unwrap_or(0),
-                "CpuQuota": s.cpu_quota.unwrap_or(0),
+                "MemorySwap": t.memory_swap.unwrap_or(0),
+                "MemoryReservation": t.memory_reservation.unwrap_or(0),
+                "NanoCpus": nano_cpus,
+                "CpuQuota": t.cpu_quota.unwrap_or(0),
+                "CpuPeriod": t.cpu_period.unwrap_or(0),
+                "CpuShares": t.cpu_shares.unwrap_or(0),
+                "CpusetCpus": t.cpuset_cpus.clone().unwrap_or_default(),
+                "CpusetMems": t.cpuset_mems.clone().unwrap_or_default(),
+                "BlkioWeight": t.blkio_weight.unwrap_or(0),
                 "PidsLimit": s.pids_limit.unwrap_or(0),
             },
             "NetworkSettings": self.network_settings(&r),

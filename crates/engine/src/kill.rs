@@ -36,7 +36,6 @@ impl Engine {
     /// Passes signal `sig` on to container `id`'s main process as an attached client got it
     /// (`--sig-proxy`): no event, and not a stop by hand, so a restart policy still applies.
     pub fn signal(&self, id: &str, sig: i32) -> Result<(), Error> {
-        berth_container::kill::kill(&self.runtime, id, sig, false)
-            .map_err(Error::runtime(id))
+        berth_container::kill::kill(&self.runtime, id, sig, false).map_err(Error::runtime(id))
     }
 }

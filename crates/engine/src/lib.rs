@@ -47,6 +47,7 @@ pub mod stop;
 pub mod system;
 pub mod time;
 pub mod top;
+pub mod update;
 pub mod volume;
 pub mod volumes;
 pub mod wait;
@@ -119,6 +120,20 @@ impl Engine {
             name: r.name.clone(),
             reason: format!("{}: {e}", path.display()),
         })
+    }
+
+    /// Replaces container `id`'s generated config (atomically: a start reads it whole).
+    pub(crate) fn save_oci_config(
+        &self,
+        id: &str,
+        config: &serde_json::Value,
+    ) -> Result<(), Error> {
+        let path = self.containers.dir(id).join("config.json");
+        let bytes = serde_json::to_vec_pretty(config).map_err(|e| Error::Config {
+            field: "(document)".into(),
+            reason: e.to_string(),
+        })?;
+        berth_container::state::write_atomic(&path, &bytes).map_err(Error::path(&path))
     }
 
     /// Changes container `id`'s record under its lock; `None` when the container is gone.

@@ -4,7 +4,7 @@
 use super::{
     attach, commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load,
     logs, pause, port, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop,
-    system, tag, top, wait, Command,
+    system, tag, top, update, wait, Command,
 };
 
 /// `berth container VERB`.
@@ -34,6 +34,7 @@ pub enum Container {
     Unpause(pause::Args),
     Restart(restart::Args),
     Rename(rename::Args),
+    Update(update::Args),
     Prune(system::ContainerPruneArgs),
     Stats(stats::Args),
     Attach(attach::Args),
@@ -83,6 +84,7 @@ impl From<Container> for Command {
             Container::Unpause(a) => Command::Unpause(a),
             Container::Restart(a) => Command::Restart(a),
             Container::Rename(a) => Command::Rename(a),
+            Container::Update(a) => Command::Update(a),
             Container::Attach(a) => Command::Attach(a),
             Container::Port(a) => Command::Port(a),
         }

@@ -41,6 +41,7 @@ mod stop;
 mod system;
 mod tag;
 mod top;
+mod update;
 mod volume;
 mod wait;
 
@@ -85,6 +86,7 @@ pub enum Command {
     Unpause(pause::Args),
     Restart(restart::Args),
     Rename(rename::Args),
+    Update(update::Args),
     /// Manage containers (the same verbs as above).
     #[command(subcommand)]
     Container(groups::Container),
@@ -185,6 +187,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Unpause(a) => done(pause::run(a, ctx, false)),
         Command::Restart(a) => done(restart::run(a, ctx)),
         Command::Rename(a) => done(rename::run(a, ctx)),
+        Command::Update(a) => done(update::run(a, ctx)),
         Command::Stop(a) => done(stop::run(a, ctx)),
         Command::Kill(a) => done(kill::run(a, ctx)),
         Command::Rm(a) => done(rm::run(a, ctx)),

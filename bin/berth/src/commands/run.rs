@@ -11,11 +11,14 @@ use berth_image::store::StoreError;
 use berth_image::Reference;
 use std::path::PathBuf;
 
+use super::update::LimitArgs;
 use crate::context::Context;
 
 /// The flags of `run` and `create`.
 #[derive(clap::Args)]
 pub struct ContainerArgs {
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Name of the container (default: a generated one).
     #[arg(long)]
     name: Option<String>,
@@ -64,12 +67,6 @@ pub struct ContainerArgs {
     /// cgroup namespace: private (default) or host.
     #[arg(long)]
     cgroupns: Option<String>,
-    /// CFS period in microseconds (instead of --cpus).
-    #[arg(long)]
-    cpu_period: Option<u64>,
-    /// CFS quota in microseconds per period, -1 for none (instead of --cpus).
-    #[arg(long, allow_negative_numbers = true)]
-    cpu_quota: Option<i64>,
     /// How readily the kernel swaps the container's memory out (0 to 100).
     #[arg(long)]
     memory_swappiness: Option<u64>,
@@ -124,15 +121,6 @@ pub struct ContainerArgs {
     /// Drop a capability (or ALL).
     #[arg(long)]
     cap_drop: Vec<String>,
-    /// Memory limit (e.g. 64m, 1g).
-    #[arg(short, long)]
-    memory: Option<String>,
-    /// Number of CPUs (e.g. 0.5).
-    #[arg(long, allow_negative_numbers = true)]
-    cpus: Option<String>,
-    /// Most processes the container may have (-1: no limit).
-    #[arg(long, allow_negative_numbers = true)]
-    pids_limit: Option<i64>,
     /// Network: bridge (the default network), a network's name, none (loopback only),
     /// host, or container:NAME; repeat to join several networks.
     #[arg(long, alias = "net", value_name = "NETWORK")]
@@ -195,24 +183,6 @@ pub struct ContainerArgs {
     /// Read labels from a file of KEY=VALUE lines.
     #[arg(long = "label-file", value_name = "FILE")]
     label_file: Vec<PathBuf>,
-    /// Memory plus swap limit (-1: unlimited swap).
-    #[arg(long, allow_negative_numbers = true)]
-    memory_swap: Option<String>,
-    /// Memory soft limit.
-    #[arg(long)]
-    memory_reservation: Option<String>,
-    /// CPU shares (relative weight, 2 to 262144).
-    #[arg(short = 'c', long)]
-    cpu_shares: Option<u64>,
-    /// CPUs the container may run on (0-3, 0,1).
-    #[arg(long)]
-    cpuset_cpus: Option<String>,
-    /// Memory nodes the container may use (0-3, 0,1).
-    #[arg(long)]
-    cpuset_mems: Option<String>,
-    /// Block IO weight (10 to 1000).
-    #[arg(long)]
-    blkio_weight: Option<u16>,
     /// Size of /dev/shm (default 64m).
     #[arg(long)]
     shm_size: Option<String>,
@@ -255,9 +225,6 @@ pub struct ContainerArgs {
     /// Seconds `stop` waits before SIGKILL (default 10).
     #[arg(long, allow_negative_numbers = true)]
     stop_timeout: Option<i64>,
-    /// Start it again when it ends: no, on-failure[:N], always, unless-stopped.
-    #[arg(long)]
-    restart: Option<String>,
     /// Pull the image first: missing (default: when the store lacks it), always, never.
     #[arg(long, value_enum, default_value = "missing")]
     pull: PullPolicy,
@@ -328,6 +295,7 @@ impl ContainerArgs {
     }
 
     pub fn options(self, detach: bool) -> RunOptions {
+        let limits = self.limits.options();
         let mut words = self.image_and_command.into_iter();
         RunOptions {
             image: words.next().unwrap_or_default(),
@@ -348,9 +316,9 @@ impl ContainerArgs {
             privileged: self.privileged,
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
-            memory: self.memory,
-            cpus: self.cpus,
-            pids_limit: self.pids_limit,
+            memory: limits.memory,
+            cpus: limits.cpus,
+            pids_limit: limits.pids_limit,
             network: self.network,
             publish: self.publish,
             publish_all: self.publish_all,
@@ -369,12 +337,12 @@ impl ContainerArgs {
             log_driver: self.log_driver,
             log_opts: self.log_opt,
             tuning: TuningFlags {
-                memory_swap: self.memory_swap,
-                memory_reservation: self.memory_reservation,
-                cpu_shares: self.cpu_shares,
-                cpuset_cpus: self.cpuset_cpus,
-                cpuset_mems: self.cpuset_mems,
-                blkio_weight: self.blkio_weight,
+                memory_swap: limits.memory_swap,
+                memory_reservation: limits.memory_reservation,
+                cpu_shares: limits.cpu_shares,
+                cpuset_cpus: limits.cpuset_cpus,
+                cpuset_mems: limits.cpuset_mems,
+                blkio_weight: limits.blkio_weight,
                 shm_size: self.shm_size,
                 oom_score_adj: self.oom_score_adj,
                 ulimits: self.ulimit,
@@ -383,8 +351,8 @@ impl ContainerArgs {
                 device_cgroup_rules: self.device_cgroup_rule,
                 security_opts: self.security_opt,
                 group_add: self.group_add,
-                cpu_period: self.cpu_period,
-                cpu_quota: self.cpu_quota,
+                cpu_period: limits.cpu_period,
+                cpu_quota: limits.cpu_quota,
                 memory_swappiness: self.memory_swappiness,
                 oom_kill_disable: self.oom_kill_disable,
                 device_read_bps: self.device_read_bps,
@@ -404,7 +372,7 @@ impl ContainerArgs {
             init: self.init,
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
-            restart: self.restart,
+            restart: limits.restart,
             domainname: self.domainname,
             cidfile: self.cidfile,
             health: HealthFlags {

@@ -37,6 +37,19 @@ pub struct Inputs<'a> {
     pub etc: &'a EtcFiles,
 }
 
+/// The sections of `linux.resources` that a container's settings make, device list aside:
+/// what `update` changes.
+pub(crate) const LIMITS: [&str; 4] = ["memory", "cpu", "pids", "blockIO"];
+
+/// `linux.resources` for `settings` with only the [`LIMITS`] sections, as [`build`] makes
+/// them.
+pub(crate) fn limits(settings: &Settings) -> Value {
+    let mut v = json!({"linux": {"resources": {}}});
+    resources::apply(&mut v, settings);
+    tuning::resources(&mut v["linux"]["resources"], &settings.tuning);
+    v["linux"]["resources"].take()
+}
+
 /// Builds the config. `root.path` is left for the caller to fill in.
 pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
     let mut v = berth_container::spec::default_spec(false, 0, 0)?;

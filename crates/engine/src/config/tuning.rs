@@ -30,7 +30,7 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn resources(r: &mut Value, t: &Tuning) {
+pub(super) fn resources(r: &mut Value, t: &Tuning) {
     let memory = &mut r["memory"];
     if let Some(s) = t.memory_swap {
         memory["swap"] = json!(s);

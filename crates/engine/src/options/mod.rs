@@ -4,6 +4,7 @@
 mod mounts;
 mod net;
 mod tuning;
+mod update;
 mod values;
 
 pub use mounts::complete;
@@ -13,6 +14,7 @@ pub use tuning::{
     BlockIo, BlockLimit, Device, DeviceRule, Seccomp, Sharing, Tuning, TuningFlags, Ulimit,
 };
 
+pub use update::UpdateOptions;
 pub(crate) use values::size;
 pub use values::{env_files, env_list, labels};
 
