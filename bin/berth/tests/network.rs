@@ -287,8 +287,13 @@ fn udp_and_random_ports() {
     let tar = e.busybox_tar();
     e.ok(&["import", "-c", "EXPOSE 80", tar.to_str().unwrap(), "web"]);
     e.ok(&[
-        "run", "-d", "-P", "--name", "w", "web", "httpd", "-f", "-p", "80", "-h", "/etc",
+        "run", "-d", "-P", "--expose", "81-82", "--expose", "80", "--name", "w", "web", "httpd",
+        "-f", "-p", "80", "-h", "/etc",
     ]);
+    // --expose adds ports for -P; one exposed twice is published once.
+    let all = e.ok(&["port", "w"]);
+    let published: Vec<&str> = all.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(published, ["80/tcp", "81/tcp", "82/tcp"], "{all}");
     let port = e.ok(&["port", "w", "80/tcp"]);
     let port = port.trim().strip_prefix("0.0.0.0:").unwrap().to_string();
     eventually("httpd", || {

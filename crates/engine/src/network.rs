@@ -119,7 +119,7 @@ impl Engine {
     }
 
     /// At create: the networks exist, `--ip` is in their subnet, `-P` becomes the image's
-    /// exposed ports, and `container:NAME` names a container (by id from now on; it must
+    /// and `--expose`'s ports, and `container:NAME` names a container (by id from now on; it must
     /// run when this one starts). Returns, for the latter, its directory, whose /etc files
     /// it shares.
     pub(crate) fn plan_network(
@@ -133,8 +133,15 @@ impl Engine {
                     self.check_endpoint(ep)?;
                 }
                 if s.net.publish_all {
-                    for e in exposed {
-                        if let Ok(p) = PortSpec::exposed(e) {
+                    let image = exposed.iter().filter_map(|e| PortSpec::exposed(e).ok());
+                    for p in image.chain(s.net.exposed.clone()) {
+                        // A port published with -p keeps that binding, as in docker.
+                        let bound = s
+                            .net
+                            .ports
+                            .iter()
+                            .any(|q| (q.proto, q.container) == (p.proto, p.container));
+                        if !bound {
                             s.net.ports.push(p);
                         }
                     }

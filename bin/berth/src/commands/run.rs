@@ -131,6 +131,10 @@ pub struct ContainerArgs {
     /// Publish every port the image exposes on a free host port.
     #[arg(short = 'P', long)]
     publish_all: bool,
+    /// Offer a port (or range) besides the image's: PORT[-PORT][/tcp|udp|sctp]; -P publishes
+    /// it.
+    #[arg(long, value_name = "PORTS")]
+    expose: Vec<String>,
     /// IPv4 address on the first network.
     #[arg(long)]
     ip: Option<String>,
@@ -322,6 +326,7 @@ impl ContainerArgs {
             network: self.network,
             publish: self.publish,
             publish_all: self.publish_all,
+            expose: self.expose,
             ip: self.ip,
             ip6: self.ip6,
             mac_address: self.mac_address,

@@ -86,6 +86,8 @@ pub struct RunOptions {
     pub publish: Vec<String>,
     /// `-P`: the image's exposed ports on free host ports.
     pub publish_all: bool,
+    /// `--expose PORT[-PORT][/PROTO]`: ports it offers besides the image's (for `-P`).
+    pub expose: Vec<String>,
     pub ip: Option<String>,
     pub ip6: Option<String>,
     pub mac_address: Option<String>,

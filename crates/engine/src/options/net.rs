@@ -32,6 +32,9 @@ pub struct NetSettings {
     pub ports: Vec<PortSpec>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub publish_all: bool,
+    /// `--expose`: ports it offers besides the image's; `-P` publishes both.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<PortSpec>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<IpAddr>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -208,6 +211,10 @@ impl RunOptions {
                 .push(PortSpec::parse(p).map_err(|e| bad("--publish", p, e.reason))?);
         }
         s.publish_all = self.publish_all;
+        for p in &self.expose {
+            s.exposed
+                .push(PortSpec::exposed(p).map_err(|e| bad("--expose", p, e.reason))?);
+        }
         for d in &self.dns {
             s.dns.push(
                 d.parse()
@@ -272,6 +279,7 @@ mod tests {
             mac_address: Some("02:42:AA:00:00:01".into()),
             publish: vec!["8080:80".into()],
             publish_all: true,
+            expose: vec!["7000-7001/udp".into()],
             dns: vec!["1.1.1.1".into()],
             add_host: vec!["gw:host-gateway".into(), "six=[::1]".into()],
             network_opt: vec!["bandwidth=10mbit".into()],
@@ -286,6 +294,7 @@ mod tests {
         assert_eq!(s.add_hosts[1].ip, "::1");
         assert_eq!(s.bandwidth, Some(10_000_000));
         assert!(s.publish_all);
+        assert_eq!(s.exposed, [PortSpec::exposed("7000-7001/udp").unwrap()]);
     }
 
     #[test]
