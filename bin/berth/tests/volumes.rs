@@ -134,9 +134,23 @@ fn volume_commands_as_dockers() {
         ]),
         "data1:{\"bare\":\"\",\"tier\":\"db\"}\nfast:null\n"
     );
+    // docker's inspect finds volumes (and networks) when no container or image has the name.
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.Name}} {{.Driver}}", "data1"]),
+        "data1 local\n"
+    );
+    assert_eq!(
+        e.ok(&["inspect", "--type", "network", "-f", "{{.Name}}", "bridge"]),
+        "bridge\n"
+    );
 
     for (args, what) in [
         (&["volume", "inspect", "nosuch"][..], "no such volume"),
+        (&["inspect", "nosuch"], "no such object: nosuch"),
+        (
+            &["inspect", "--type", "volume", "busybox"],
+            "no such volume",
+        ),
         (&["volume", "rm", "nosuch"], "no such volume"),
         (&["volume", "create", "-d", "flocker", "v1"], "only local"),
         (&["volume", "create", "-o", "size=1g", "v1"], "\"size\""),

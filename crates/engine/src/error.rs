@@ -79,6 +79,21 @@ impl Error {
         }
     }
 
+    /// Whether this says that no container, image, volume or network has the name asked for
+    /// (`inspect` then looks at the next kind).
+    pub fn is_not_found(&self) -> bool {
+        use berth_image::store::StoreError;
+        matches!(
+            self,
+            Error::NoSuchContainer(_)
+                | Error::Image(StoreError::NotFound(_))
+                | Error::Volume(crate::volumes::VolumeError::NotFound(_))
+                | Error::Network(berth_network::Error::Network(
+                    berth_network::networks::NetworkError::NotFound(_)
+                ))
+        )
+    }
+
     pub(crate) fn path(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Path { path, source }

@@ -1,16 +1,17 @@
-//! `berth inspect [--type container|image] NAME...`: JSON about containers and images. A
-//! name is looked up among containers first (by name, id or id prefix), then images, as
-//! docker does; `--type` restricts the lookup.
+//! `berth inspect [--type container|image|volume|network] NAME...`: JSON about containers,
+//! images, volumes and networks. A name is looked up in that order (containers by name, id
+//! or id prefix), as docker does; `--type` restricts the lookup.
 
 use anyhow::Context as _;
+use berth_engine::Engine;
 use berth_image::spec::{image_spec, Overrides};
-use berth_image::store::Store;
+use berth_image::store::{Store, StoreError};
 use serde_json::{json, Value};
 
 use crate::context::Context;
 use crate::format::{self, Columns};
 
-/// Show containers' or images' details as JSON.
+/// Show containers', images', volumes' or networks' details as JSON.
 #[derive(clap::Args)]
 pub struct Args {
     /// What to look at (default: whichever the name is, containers first).
@@ -19,16 +20,21 @@ pub struct Args {
     /// A Go template applied to each (`{{.State.Status}}`), or `json`.
     #[arg(short, long)]
     format: Option<String>,
-    /// Containers or images (names or IDs).
+    /// Containers, images, volumes or networks (names or IDs).
     #[arg(required = true)]
     names: Vec<String>,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     Container,
     Image,
+    Volume,
+    Network,
 }
+
+/// docker's lookup order.
+const ORDER: [Kind; 4] = [Kind::Container, Kind::Image, Kind::Volume, Kind::Network];
 
 impl Args {
     /// The same arguments, looking at one kind only (`berth container inspect`).
@@ -41,34 +47,61 @@ impl Args {
 }
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let (containers, images) = match a.kind {
-        None => (true, true),
-        Some(Kind::Container) => (true, false),
-        Some(Kind::Image) => (false, true),
-    };
-    // Without root there are no containers to look at; images still inspect.
-    let engine = match ctx.engine() {
-        Ok(e) if containers => Some(e),
-        Err(e) if !images => return Err(e),
-        _ => None,
+    let kinds = a.kind.map_or(ORDER.to_vec(), |k| vec![k]);
+    // Without root there are no containers, volumes or networks to look at; images still
+    // inspect.
+    let (engine, kinds) = match ctx.engine() {
+        Ok(e) => (Some(e), kinds),
+        Err(e) if !kinds.contains(&Kind::Image) => return Err(e),
+        Err(_) => (None, vec![Kind::Image]),
     };
     let store = ctx.store()?;
     let mut out = Vec::new();
     for name in &a.names {
-        out.push(match (&engine, images) {
-            (Some(e), true) => match e.inspect(name) {
-                Err(berth_engine::Error::NoSuchContainer(_)) => image_json(&store, name)?,
-                r => r?,
-            },
-            (Some(e), false) => e.inspect(name)?,
-            (None, _) => image_json(&store, name)?,
-        });
+        let mut last = None;
+        for &kind in &kinds {
+            match lookup(kind, name, engine.as_ref(), &store) {
+                Ok(v) => {
+                    out.push(v);
+                    last = None;
+                    break;
+                }
+                Err(e) if not_found(&e) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        match last {
+            Some(e) if kinds.len() == 1 => return Err(e),
+            Some(_) => anyhow::bail!("no such object: {name}"),
+            None => {}
+        }
     }
     match &a.format {
         None => println!("{}", serde_json::to_string_pretty(&out)?),
         Some(f) => format::print(Some(f), &out, &Columns::NONE)?,
     }
     Ok(())
+}
+
+/// `name` as a `kind`; kinds other than images need the engine (root).
+fn lookup(kind: Kind, name: &str, engine: Option<&Engine>, store: &Store) -> anyhow::Result<Value> {
+    let engine = || engine.context("containers, volumes and networks need root");
+    Ok(match kind {
+        Kind::Container => engine()?.inspect(name)?,
+        Kind::Image => image_json(store, name)?,
+        Kind::Volume => super::volume::inspect_json(&engine()?.volume(name)?),
+        Kind::Network => engine()?.network_inspect(name)?,
+    })
+}
+
+/// The lookup found nothing of its kind by that name.
+fn not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<berth_engine::Error>()
+        .is_some_and(berth_engine::Error::is_not_found)
+        || matches!(
+            e.downcast_ref::<StoreError>(),
+            Some(StoreError::NotFound(_))
+        )
 }
 
 /// The image's identity, config and the container spec berth derives from it.

@@ -35,7 +35,7 @@ pub fn run(v: Volume, ctx: &Context) -> anyhow::Result<()> {
 }
 
 /// A volume as `volume inspect` prints it: docker's fields, `null` for no labels or options.
-fn inspect_json(v: &VolumeInfo) -> Value {
+pub(crate) fn inspect_json(v: &VolumeInfo) -> Value {
     let map = |m: &BTreeMap<String, String>| match m.is_empty() {
         true => Value::Null,
         false => json!(m),
