@@ -1,14 +1,16 @@
 //! Copy-up, as docker does it: a volume that is empty when a container that mounts it is
 //! created gets what the image has at the mount's destination, files with their owners,
-//! modes and times, and the owner and mode of that directory itself. The copy is a tar
-//! stream from the container's root (the destination resolved inside it) through the image
-//! store's unpacker, which keeps every write inside the volume.
+//! modes, times and hard links, and the owner and mode of that directory itself. The copy
+//! is a tar stream from the container's root (the destination resolved inside it, then read
+//! through fds only, as `cp` and `commit` read) through the image store's unpacker, which
+//! keeps every write inside the volume.
 
 use super::VolumeError;
+use berth_image::pack::{Format, Packer};
 use berth_image::unpack::{self, Options};
 use berth_sys::fs::{self as sysfs, Resolve};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Fills volume `name`'s `data` from `destination` under the container root `root`, if the
@@ -46,29 +48,29 @@ pub(crate) fn copy_up(
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => return Ok(()),
         Err(e) => return Err(fail(e.to_string())),
     };
-    // The path the kernel resolved: nothing in it is a link, and nothing runs in the root
-    // while a container is created, so it stays so.
-    let source =
-        std::fs::read_link(sysfs::fd_path(source.as_raw_fd())).map_err(|e| fail(e.to_string()))?;
     let target = std::fs::File::open(data).map_err(super::io_err(data))?;
     let (mut reader, writer) = io::pipe().map_err(|e| fail(e.to_string()))?;
     let (packed, unpacked) = std::thread::scope(|s| {
+        // Packed from the resolved fd, never by path: hard links stay links, a file's
+        // capabilities stay with it.
         let packer = s.spawn(move || {
-            let mut tar = tar::Builder::new(writer);
-            tar.follow_symlinks(false);
-            tar.mode(tar::HeaderMode::Complete);
-            tar.append_dir_all(".", &source)?;
-            tar.into_inner().map(drop)
+            let mut p = Packer::new(writer, Format::Plain);
+            p.add(source.as_fd(), Path::new("."))?;
+            p.finish().map(drop)
         });
         let unpacked = unpack::unpack(&mut reader, target.into(), Options::default(), "copy-up");
         // The packer must never write into a pipe nobody reads (SIGPIPE, or a full pipe).
         let drained = io::copy(&mut reader, &mut io::sink());
-        let packed = packer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the packing thread panicked")));
-        (packed.and(drained.map(drop)), unpacked)
+        let packed = match packer.join() {
+            Ok(p) => p.map_err(|e| e.to_string()),
+            Err(_) => Err("the packing thread panicked".to_string()),
+        };
+        (
+            packed.and(drained.map(drop).map_err(|e| e.to_string())),
+            unpacked,
+        )
     });
-    packed.map_err(|e| fail(e.to_string()))?;
+    packed.map_err(fail)?;
     unpacked.map(drop).map_err(|e| fail(e.to_string()))
 }
 
@@ -84,12 +86,15 @@ mod tests {
         std::fs::create_dir_all(root.join("srv/app/sub")).unwrap();
         std::fs::create_dir(&data).unwrap();
         std::fs::write(root.join("srv/app/sub/f"), "seed").unwrap();
+        std::fs::hard_link(root.join("srv/app/sub/f"), root.join("srv/app/hard")).unwrap();
         std::fs::set_permissions(root.join("srv/app"), PermissionsExt::from_mode(0o710)).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", root.join("srv/app/link")).unwrap();
         // A link to the destination resolves inside the root.
         std::os::unix::fs::symlink("/srv/app", root.join("app")).unwrap();
         copy_up("v1", &root, "/app", &data).unwrap();
         assert_eq!(std::fs::read_to_string(data.join("sub/f")).unwrap(), "seed");
+        let inode = |p: &str| std::fs::metadata(data.join(p)).unwrap().ino();
+        assert_eq!(inode("hard"), inode("sub/f"), "a hard link stays one");
         assert_eq!(
             std::fs::read_link(data.join("link")).unwrap(),
             Path::new("/etc/passwd")

@@ -89,6 +89,12 @@ impl Dirs {
 
     /// The existing directory `path` below the root, resolved in the root's scope.
     pub fn open_existing(&self, path: &Path) -> io::Result<OwnedFd> {
+        // The root itself (a hard link to a file at the top of the archive); an empty
+        // path names nothing to openat2.
+        let path = match path.as_os_str().is_empty() {
+            true => Path::new("."),
+            false => path,
+        };
         sys::open_scoped(
             self.root.as_fd(),
             path,

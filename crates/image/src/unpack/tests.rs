@@ -51,6 +51,9 @@ fn unpacks_files_links_and_metadata() {
     raw(&mut b, "bin/su2", T::Link, "bin/su", b"", 0o4755);
     raw(&mut b, "deep/a/b/file", T::Regular, "", b"x", 0o644);
     raw(&mut b, "fifo", T::Fifo, "", b"", 0o600);
+    // A link to a file at the top of the archive.
+    raw(&mut b, "./top", T::Regular, "", b"t", 0o644);
+    raw(&mut b, "bin/top", T::Link, "./top", b"", 0o644);
     let mut h = tar::Header::new_ustar();
     h.set_entry_type(T::Regular);
     h.set_mode(0o644);
@@ -74,6 +77,8 @@ fn unpacks_files_links_and_metadata() {
         Path::new("/bin/busybox")
     );
     assert_eq!(fs::metadata(p.join("bin/su2")).unwrap().ino(), su.ino());
+    let ino = |n: &str| fs::metadata(p.join(n)).unwrap().ino();
+    assert_eq!(ino("bin/top"), ino("top"));
     assert_eq!(fs::read(p.join("deep/a/b/file")).unwrap(), b"x");
     assert_eq!(
         fs::metadata(p.join("deep/a")).unwrap().permissions().mode() & 0o7777,
