@@ -135,6 +135,7 @@ impl Engine {
             hostname: &hostname,
             console,
             dir: &dir,
+            shared: &self.containers.shared_dir(),
             volumes: self.volumes.base(),
             etc: &etc,
         })?;
@@ -182,7 +183,7 @@ impl Engine {
         let dir = self.containers.dir(&p.id);
         p.etc.write(&dir)?;
         if p.settings.init {
-            config::init::install(&dir)?;
+            config::init::install(&self.containers.shared_dir())?;
         }
         // A container removed when it ends needs no changes kept past a crash.
         let durability = match p.settings.auto_remove {
@@ -225,7 +226,7 @@ impl Engine {
                 .unwrap_or_else(|| "SIGTERM".into()),
             settings: p.settings.clone(),
         };
-        config::markers::write(&dir, &record)?;
+        config::markers::write(&dir, &self.containers.shared_dir(), &record)?;
         self.containers.save(&record)?;
         Ok(record)
     }

@@ -192,6 +192,11 @@ impl Containers {
         &self.base
     }
 
+    /// Where the files that containers share are (`config::shared`).
+    pub fn shared_dir(&self) -> PathBuf {
+        self.base.join("shared")
+    }
+
     /// The directory of container `id` (the OCI bundle).
     pub fn dir(&self, id: &str) -> PathBuf {
         self.base.join(id)
@@ -264,36 +269,58 @@ impl Containers {
         }
     }
 
-    /// Where the exit status of a container that removed itself (`--rm`) stays for a while,
-    /// so that a `wait` or `stop` that watched it can still report it.
-    fn removed_path(&self, id: &str) -> PathBuf {
-        self.base.join("removed").join(id)
+    /// Where the exit statuses of containers that removed themselves (`--rm`) stay for a
+    /// while, so that a `wait` or `stop` that watched one can still report it: a symlink
+    /// `removed/<minute>/<id>` → the status, in a directory per minute of the Unix clock.
+    /// Keeping one is one `symlink(2)`; the old ones go a minute's directory at a time, so
+    /// no start ever looks at each status kept (a busy host keeps thousands).
+    fn removed_dir(&self) -> PathBuf {
+        self.base.join("removed")
     }
 
-    /// Keeps the exit status of container `id`, which is about to remove itself; statuses
-    /// older than [`REMOVED_KEPT`] go at the same time.
+    /// Keeps the exit status of container `id`, which is about to remove itself; the
+    /// minutes older than [`REMOVED_KEPT`] go at the same time.
     pub fn keep_removed_exit(&self, id: &str, code: i32) -> Result<(), RecordError> {
-        let dir = self.base.join("removed");
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let now = std::time::SystemTime::now();
-        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > REMOVED_KEPT);
-            if old {
-                let _ = std::fs::remove_file(e.path());
+        let dir = self.removed_dir();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let minute = dir.join((now / 60).to_string());
+        let link = minute.join(id);
+        let code = code.to_string();
+        match std::os::unix::fs::symlink(&code, &link) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // A new minute: its directory, and the old minutes gone.
+                std::fs::create_dir_all(&minute).map_err(io_err(&minute))?;
+                let oldest = (now.saturating_sub(REMOVED_KEPT.as_secs())) / 60;
+                for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+                    let name = e.file_name();
+                    match name.to_str().and_then(|n| n.parse::<u64>().ok()) {
+                        Some(m) if m >= oldest => {}
+                        // An old minute, or what an older berth kept (a file per status).
+                        Some(_) => drop(std::fs::remove_dir_all(e.path())),
+                        None => drop(std::fs::remove_file(e.path())),
+                    }
+                }
+                std::os::unix::fs::symlink(&code, &link).map_err(io_err(&link))
             }
+            other => other.map_err(io_err(&link)),
         }
-        let p = self.removed_path(id);
-        berth_container::state::write_atomic(&p, code.to_string().as_bytes()).map_err(io_err(&p))
     }
 
     /// The exit status kept by [`Containers::keep_removed_exit`].
     pub fn removed_exit(&self, id: &str) -> Option<i32> {
-        std::fs::read_to_string(self.removed_path(id))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        let mut minutes: Vec<u64> = std::fs::read_dir(self.removed_dir())
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        minutes.sort_unstable_by(|a, b| b.cmp(a));
+        minutes.into_iter().find_map(|m| {
+            let link = self.removed_dir().join(m.to_string()).join(id);
+            std::fs::read_link(link).ok()?.to_str()?.parse().ok()
+        })
     }
 
     /// Replaces the record (temporary file, then rename).
@@ -317,6 +344,27 @@ mod tests {
         assert!(!is_id(&"A1".repeat(32)));
         assert!(!is_id("abc"));
         assert!(!is_id("names"));
+    }
+
+    #[test]
+    fn exits_of_removed_containers_are_kept_by_the_minute() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = Containers::new(tmp.path());
+        let removed = c.base().join("removed");
+        // What an older berth kept, and a minute long past.
+        std::fs::create_dir_all(removed.join("1000")).unwrap();
+        std::os::unix::fs::symlink("9", removed.join("1000/old")).unwrap();
+        std::fs::write(removed.join("a".repeat(64)), "3").unwrap();
+        c.keep_removed_exit("one", 0).unwrap();
+        c.keep_removed_exit("two", -1).unwrap();
+        assert_eq!(
+            (c.removed_exit("one"), c.removed_exit("two")),
+            (Some(0), Some(-1))
+        );
+        assert_eq!(c.removed_exit("three"), None);
+        let left: Vec<_> = std::fs::read_dir(&removed).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "only this minute stays: {left:?}");
+        assert_eq!(c.removed_exit("old"), None);
     }
 
     #[test]

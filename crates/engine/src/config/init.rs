@@ -11,7 +11,7 @@ const BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/berth-init"));
 /// Where it is in the container.
 pub const PATH: &str = "/sbin/berth-init";
 
-/// Its file in the container's directory.
+/// Its file among the shared ones.
 pub const FILE: &str = "berth-init";
 
 /// The process's arguments: the command, under berth-init with `init`.
@@ -25,16 +25,13 @@ pub(super) fn args(init: bool, command: &[String]) -> Vec<String> {
     }
 }
 
-/// Writes berth-init into the container's directory `dir`.
-pub fn install(dir: &Path) -> Result<(), Error> {
+/// Makes berth-init ready to mount, among the shared files in `shared`.
+pub fn install(shared: &Path) -> Result<(), Error> {
     if BINARY.is_empty() {
         return Err(Error::Failed {
             name: "--init".into(),
             reason: "berth-init is not built for this architecture".into(),
         });
     }
-    let p = dir.join(FILE);
-    std::fs::write(&p, BINARY).map_err(Error::path(&p))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o555)).map_err(Error::path(&p))
+    super::shared::ensure(shared, FILE, BINARY, 0o555).map(drop)
 }

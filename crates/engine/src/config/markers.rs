@@ -1,16 +1,27 @@
 //! The files by which a program learns that it runs in a container: docker's empty
 //! `/.dockerenv` and podman's `/run/.containerenv` (which `systemd-detect-virt` reads). Both
-//! are written into the container's directory and bind-mounted read-only, so they are
-//! neither in `diff` nor in a committed image, as they are in no layer with docker.
+//! are bind-mounted read-only, so they are neither in `diff` nor in a committed image, as
+//! they are in no layer with docker. They are the same for every container, and so shared
+//! ([`super::shared`]), except a `--privileged` container's `.containerenv`, which names it
+//! and is written into its directory.
 
 use crate::{Error, Record};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Each marker's file in the container's directory, and its path in the container.
+/// Each marker's file name, and its path in the container.
 pub const MARKERS: [(&str, &str); 2] = [
     ("dockerenv", "/.dockerenv"),
     ("containerenv", "/run/.containerenv"),
 ];
+
+/// Where marker `file` of a container is mounted from: its directory `dir` for what is its
+/// own, else `shared`.
+pub fn source(file: &str, privileged: bool, dir: &Path, shared: &Path) -> PathBuf {
+    match file == "containerenv" && privileged {
+        true => dir.join(file),
+        false => shared.join(file),
+    }
+}
 
 /// `/run/.containerenv` in podman's format. It names the engine always; the container and
 /// image only for a `--privileged` container, as podman does (others should not learn them).
@@ -28,14 +39,20 @@ fn containerenv(r: &Record) -> String {
     t
 }
 
-/// Writes the markers of container `r` into its directory `dir`.
-pub fn write(dir: &Path, r: &Record) -> Result<(), Error> {
+/// Makes the markers of container `r` (whose directory is `dir`) where [`source`] finds
+/// them.
+pub fn write(dir: &Path, shared: &Path, r: &Record) -> Result<(), Error> {
     for (file, text) in [
         ("dockerenv", String::new()),
         ("containerenv", containerenv(r)),
     ] {
-        let p = dir.join(file);
-        std::fs::write(&p, text).map_err(Error::path(&p))?;
+        match source(file, r.settings.privileged, dir, shared).starts_with(dir) {
+            true => {
+                let p = dir.join(file);
+                std::fs::write(&p, text).map_err(Error::path(&p))?;
+            }
+            false => drop(super::shared::ensure(shared, file, text.as_bytes(), 0o444)?),
+        }
     }
     Ok(())
 }

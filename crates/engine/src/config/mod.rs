@@ -8,6 +8,7 @@ pub mod markers;
 mod mounts;
 mod resources;
 mod security;
+mod shared;
 mod tuning;
 
 pub(crate) use security::all_caps;
@@ -32,6 +33,8 @@ pub struct Inputs<'a> {
     pub console: Option<(u16, u16)>,
     /// The container's directory, holding the generated /etc files.
     pub dir: &'a Path,
+    /// `ROOT/containers/shared`, the files every container may mount (see `shared`).
+    pub shared: &'a Path,
     /// `ROOT/volumes`, where the volumes it mounts are.
     pub volumes: &'a Path,
     pub etc: &'a EtcFiles,
@@ -160,6 +163,7 @@ mod tests {
             hostname: "abc",
             console: Some((24, 80)),
             dir: Path::new("/c"),
+            shared: Path::new("/s"),
             volumes: Path::new("/v"),
             etc: &etc,
         })

@@ -66,12 +66,13 @@ pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
         }
     }
     for (file, dest) in super::markers::MARKERS {
-        let source = i.dir.join(file).display().to_string();
+        let source = super::markers::source(file, i.settings.privileged, i.dir, i.shared);
+        let source = source.display().to_string();
         mounts.push(bind(&source, dest, &["rbind", "rprivate", "ro"]));
     }
     mounts.extend(user.iter().map(|m| user_mount(m, i.volumes)));
     if i.settings.init {
-        let source = i.dir.join(super::init::FILE).display().to_string();
+        let source = i.shared.join(super::init::FILE).display().to_string();
         mounts.push(bind(
             &source,
             super::init::PATH,
