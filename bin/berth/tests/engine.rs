@@ -442,6 +442,18 @@ fn two_containers_of_one_image_are_isolated() {
         "A\n"
     );
     assert!(!upper(&b).join("mine").exists());
+    // The mount points the image lacks (busybox has no /proc, /etc, ...) are in one stub
+    // layer both share, not in either one's changes.
+    let stubs = e.b.root.join("image/stubs");
+    assert_eq!(std::fs::read_dir(&stubs).unwrap().count(), 1);
+    for id in [&a, &b] {
+        let changed: Vec<_> = std::fs::read_dir(upper(id)).unwrap().flatten().collect();
+        assert!(
+            changed.iter().all(|c| c.file_name() == "mine"),
+            "{changed:?}"
+        );
+    }
+    assert_eq!(e.ok(&["diff", "b"]), "");
     let ns = |c: &str| {
         e.ok(&[
             "exec",
@@ -458,6 +470,9 @@ fn two_containers_of_one_image_are_isolated() {
     assert!(err.contains("already in use"), "{err}");
     e.ok(&["rm", "-f", "a", "b"]);
     e.assert_clean();
+    // With the image, its stub layer goes.
+    e.ok(&["rmi", "busybox"]);
+    assert_eq!(std::fs::read_dir(&stubs).unwrap().count(), 0);
 }
 
 #[test]

@@ -199,7 +199,7 @@ fn root_opaque_layer_hides_the_layers_below() {
         Some(b"2".to_vec())
     );
     let rootfs = store
-        .create_rootfs(&img, "opq", Durability::Synced)
+        .create_rootfs(&img, "opq", Durability::Synced, &[])
         .unwrap();
     let mut seen: Vec<String> = fs::read_dir(&rootfs.path)
         .unwrap()

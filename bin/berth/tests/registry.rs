@@ -58,7 +58,7 @@ fn compare_with_umoci(b: &Berth, image: &str, umoci: &str) {
     let theirs = test_dir().join("umoci").join(umoci).join("rootfs");
     assert_same_tree(&top, &theirs);
     let rootfs = store
-        .create_rootfs(&img, "cmp", Durability::Synced)
+        .create_rootfs(&img, "cmp", Durability::Synced, &[])
         .unwrap();
     // Unmounted even when an assertion below fails.
     let guard = RootfsGuard(&store);

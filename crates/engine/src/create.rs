@@ -190,7 +190,10 @@ impl Engine {
             true => Durability::Volatile,
             false => Durability::Synced,
         };
-        let rootfs = self.store.create_rootfs(&p.image, &p.id, durability)?;
+        let stubs = config::stubbed(&p.config, &p.settings.mounts);
+        let rootfs = self
+            .store
+            .create_rootfs(&p.image, &p.id, durability, &stubs)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
         self.fill_volumes(volumes, &p.settings.mounts, &rootfs.path)?;
         let mut config = p.config.clone();

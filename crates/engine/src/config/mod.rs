@@ -11,6 +11,7 @@ mod security;
 mod shared;
 mod tuning;
 
+pub(crate) use mounts::stubbed;
 pub(crate) use security::all_caps;
 pub use tuning::join_at_start;
 

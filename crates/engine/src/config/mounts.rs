@@ -6,6 +6,7 @@
 use super::Inputs;
 use crate::options::UserMount;
 use crate::volumes::data_path;
+use berth_image::store::MountPoint;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -54,6 +55,29 @@ fn user_mount(m: &UserMount, volumes: &Path) -> Value {
     }
 }
 
+/// The mount points of the mounts berth gives every container in `config` (not the user's
+/// `-v`/`--mount`/`--tmpfs`, nor those inside another mount, such as `/dev/pts`): what the
+/// image store makes once per image instead of in each container's changes. berth's bind
+/// mounts are all of files.
+pub(crate) fn stubbed(config: &Value, user: &[UserMount]) -> Vec<MountPoint> {
+    let mounts = config["mounts"].as_array().map_or(&[][..], Vec::as_slice);
+    let dests: Vec<&str> = mounts
+        .iter()
+        .filter_map(|m| m["destination"].as_str())
+        .collect();
+    mounts
+        .iter()
+        .filter_map(|m| {
+            let dest = m["destination"].as_str()?;
+            let inside = |d: &&str| dest.strip_prefix(*d).is_some_and(|r| r.starts_with('/'));
+            if user.iter().any(|u| u.destination() == dest) || dests.iter().any(inside) {
+                return None;
+            }
+            MountPoint::new(dest, m["type"] != "bind")
+        })
+        .collect()
+}
+
 pub(super) fn apply(v: &mut Value, i: &Inputs<'_>) {
     let mut mounts: Vec<Value> = v["mounts"].as_array().cloned().unwrap_or_default();
     let user = &i.settings.mounts;
@@ -87,6 +111,33 @@ mod tests {
     use super::super::tests::config;
     use crate::options::RunOptions;
     use serde_json::json;
+
+    #[test]
+    fn only_berths_own_top_mounts_are_stubbed() {
+        let o = RunOptions {
+            volumes: vec!["db:/db".into(), "/tmp:/etc/hosts".into()],
+            ..Default::default()
+        };
+        let settings = o.check(&|_| None).unwrap();
+        let v = config(o);
+        let stubs: Vec<String> = super::stubbed(&v, &settings.mounts)
+            .into_iter()
+            .map(|m| format!("{}{}", m.path, if m.dir { "/" } else { "" }))
+            .collect();
+        for want in [
+            "proc/",
+            "dev/",
+            "sys/",
+            "etc/hostname",
+            ".dockerenv",
+            "run/.containerenv",
+        ] {
+            assert!(stubs.iter().any(|s| s == want), "{want} in {stubs:?}");
+        }
+        for not in ["db/", "etc/hosts", "dev/pts/", "sys/fs/cgroup/", "dev/shm/"] {
+            assert!(!stubs.iter().any(|s| s == not), "{not} in {stubs:?}");
+        }
+    }
 
     #[test]
     fn etc_files_volumes_and_tmpfs() {

@@ -50,6 +50,13 @@ impl Store {
             // A snapshot killed half-way through its deletion must not look whole.
             snapshots: sweep(&self.dir.join("snapshots"), &snaps, |p| self.discard(p))?,
         };
+        // Stub layers are cheap to make again: only those of existing root filesystems stay.
+        if self.stubs_dir().is_dir() {
+            let used: HashSet<String> = self.stubs_in_use()?.into_iter().collect();
+            sweep(&self.stubs_dir(), &used, |p| {
+                fs::remove_dir_all(p).map_err(io_err("remove", p))
+            })?;
+        }
         self.collect_tmp(true)?;
         Ok(report)
     }

@@ -12,6 +12,7 @@ mod lock;
 mod rootfs;
 mod snapshots;
 mod staging;
+mod stubs;
 mod tmp;
 
 use std::io;
@@ -26,6 +27,7 @@ pub use lock::Lock;
 pub use rootfs::{Durability, Rootfs};
 pub use snapshots::{chain_ids, SnapshotMeta};
 pub use staging::{discard_staging_of_this_process, Staging};
+pub use stubs::MountPoint;
 
 use crate::digest::{Digest, DigestError};
 use crate::unpack::UnpackError;

@@ -6,6 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::image::Image;
+use super::stubs::MountPoint;
 use super::{io_err, Store, StoreError};
 use crate::digest::Digest;
 use crate::sys;
@@ -36,6 +37,9 @@ pub enum Durability {
 /// Its marker in the rootfs directory, so that a remount uses the same option.
 const VOLATILE: &str = "volatile";
 
+/// The line of a rootfs's `layers` file that names its mount-point stub layer.
+const STUBS: &str = "stubs ";
+
 /// Overlay options are one mount(2) data page.
 const MAX_MOUNT_DATA: usize = 4095;
 
@@ -62,27 +66,21 @@ impl Store {
         image: &Image,
         id: &str,
         durability: Durability,
+        mount_points: &[MountPoint],
     ) -> Result<Rootfs, StoreError> {
         let _content = self.content_lock()?;
         let dir = self.rootfs_dir(id)?;
         let layers = image.layers()?;
-        let lowers: Vec<String> = self
-            .lower_dirs(image)?
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
+        let mut lowers = self.lower_dirs(image)?;
+        let stubs = self.stub_layer(&lowers, mount_points)?;
+        let mut recorded: Vec<String> = layers.iter().map(|l| l.chain_id.to_string()).collect();
+        if let Some((key, path)) = stubs {
+            lowers.insert(0, path);
+            recorded.push(format!("{STUBS}{key}"));
+        }
+        let lowers: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
         fs::create_dir(&dir).map_err(io_err("create rootfs directory", &dir))?;
-        let res = self.mount_rootfs(
-            id,
-            &dir,
-            image,
-            &layers
-                .iter()
-                .map(|l| l.chain_id.clone())
-                .collect::<Vec<_>>(),
-            &lowers,
-            durability,
-        );
+        let res = self.mount_rootfs(id, &dir, image, &recorded, &lowers, durability);
         if res.is_err() {
             let _ = fs::remove_dir_all(&dir);
         }
@@ -94,7 +92,7 @@ impl Store {
         id: &str,
         dir: &std::path::Path,
         image: &Image,
-        chains: &[Digest],
+        layers: &[String],
         lowers: &[String],
         durability: Durability,
     ) -> Result<Rootfs, StoreError> {
@@ -103,7 +101,10 @@ impl Store {
             fs::create_dir(p).map_err(io_err("create directory", p))?;
         }
         // The merged root takes the upper directory's attributes: give it the image's.
-        if let Some(top) = lowers.first() {
+        if let Some(top) = lowers
+            .iter()
+            .find(|l| !Path::new(l).starts_with(self.stubs_dir()))
+        {
             let m = fs::metadata(top).map_err(io_err("stat", Path::new(top)))?;
             fs::set_permissions(&upper, m.permissions()).map_err(io_err("chmod", &upper))?;
             if !self.rootless {
@@ -111,8 +112,7 @@ impl Store {
                     .map_err(io_err("chown", &upper))?;
             }
         }
-        let chain_list: Vec<String> = chains.iter().map(ToString::to_string).collect();
-        fs::write(dir.join("layers"), chain_list.join("\n")).map_err(io_err("write", dir))?;
+        fs::write(dir.join("layers"), layers.join("\n")).map_err(io_err("write", dir))?;
         fs::write(dir.join("image"), image.manifest_digest.to_string())
             .map_err(io_err("write", dir))?;
         if durability == Durability::Volatile {
@@ -202,11 +202,38 @@ impl Store {
         let layers = self.rootfs_dir(id)?.join("layers");
         let text = fs::read_to_string(&layers).map_err(io_err("read", &layers))?;
         let chains: Vec<Digest> = text.lines().filter_map(|l| l.parse().ok()).collect();
-        self.lower_dirs_of(&chains)
-            .map_err(|chain| StoreError::Invalid {
-                what: format!("rootfs {id}"),
-                why: format!("its layer snapshot {chain} is gone"),
-            })
+        let gone = |what: String| StoreError::Invalid {
+            what: format!("rootfs {id}"),
+            why: format!("its {what} is gone"),
+        };
+        let mut lowers = self
+            .lower_dirs_of(&chains)
+            .map_err(|chain| gone(format!("layer snapshot {chain}")))?;
+        if let Some(key) = text.lines().find_map(|l| l.strip_prefix(STUBS)) {
+            let stubs = self.stubs_dir().join(key);
+            if !stubs.is_dir() {
+                return Err(gone(format!("mount-point stub layer {key}")));
+            }
+            lowers.insert(0, stubs);
+        }
+        Ok(lowers)
+    }
+
+    /// The stub layers the root filesystems use (their keys).
+    pub(crate) fn stubs_in_use(&self) -> Result<Vec<String>, StoreError> {
+        let base = self.dir.join("rootfs");
+        let mut out = Vec::new();
+        for e in fs::read_dir(&base).map_err(io_err("list", &base))? {
+            let e = e.map_err(io_err("list", &base))?;
+            let layers = fs::read_to_string(e.path().join("layers")).unwrap_or_default();
+            out.extend(
+                layers
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(STUBS))
+                    .map(String::from),
+            );
+        }
+        Ok(out)
     }
 
     /// The directory of container `id`'s changes (its overlay's upper directory).
