@@ -97,6 +97,12 @@ impl Engine {
         })
     }
 
+    /// The image store the engine makes containers from (one per command: opening it
+    /// again costs a start time).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The up-to-date record of the container `what` names (id, name or id prefix).
     pub fn container(&self, what: &str) -> Result<Record, Error> {
         let id = self.containers.resolve(what)?;

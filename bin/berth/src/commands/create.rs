@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
-    a.container.pull_image(ctx)?;
+    a.container.pull_image(ctx, engine.store())?;
     let r = engine.create(&a.container.options(true))?;
     println!("{}", r.id);
     Ok(())

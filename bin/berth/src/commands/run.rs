@@ -7,7 +7,7 @@ use berth_engine::options::TuningFlags;
 use berth_engine::run::Outcome;
 use berth_engine::RunOptions;
 use berth_image::registry::{self, Platform, PullOptions};
-use berth_image::store::StoreError;
+use berth_image::store::{Store, StoreError};
 use berth_image::Reference;
 use std::path::PathBuf;
 
@@ -255,11 +255,10 @@ enum PullPolicy {
 impl ContainerArgs {
     /// Pulls the image as `--pull` says, as docker's client does before it creates (the
     /// engine itself never pulls); checks that the image is of `--platform`.
-    pub fn pull_image(&self, ctx: &Context) -> anyhow::Result<()> {
+    pub fn pull_image(&self, ctx: &Context, store: &Store) -> anyhow::Result<()> {
         let Some(reference) = self.image_and_command.first() else {
             return Ok(());
         };
-        let store = ctx.store()?;
         let platform = self.platform.clone().unwrap_or_else(Platform::host);
         let have = store.image(reference);
         let missing = matches!(have, Err(StoreError::NotFound(_)));
@@ -277,7 +276,7 @@ impl ContainerArgs {
                     parallel: 4,
                 };
                 let progress = crate::progress::for_stderr(self.quiet);
-                registry::pull(&store, &r, &opts, progress.as_ref()).with_context(
+                registry::pull(store, &r, &opts, progress.as_ref()).with_context(
                     || match missing {
                         true => {
                             format!("image {reference} is not in the store, and pulling {r} failed")
@@ -408,7 +407,7 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
     let engine = ctx.engine()?;
-    a.container.pull_image(ctx)?;
+    a.container.pull_image(ctx, engine.store())?;
     match engine.run(&a.container.options(a.detach), &ctx.monitor_command())? {
         Outcome::Detached(id) => {
             println!("{id}");

@@ -123,19 +123,21 @@ impl Store {
 
     /// Reads a small blob (manifest, config) whole and checks its digest.
     pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
-        let mut buf = Vec::new();
-        let p = self.blob_path(d);
-        self.open_blob(d)?
-            .read_to_end(&mut buf)
-            .map_err(io_err("read blob", &p))?;
-        let actual = Digest::of(&buf);
-        if actual != *d {
-            return Err(StoreError::DigestMismatch {
-                what: format!("blob {}", p.display()),
-                expected: d.clone(),
-                actual,
-            });
-        }
-        Ok(buf)
+        self.memo.blob(&d.to_string(), || {
+            let mut buf = Vec::new();
+            let p = self.blob_path(d);
+            self.open_blob(d)?
+                .read_to_end(&mut buf)
+                .map_err(io_err("read blob", &p))?;
+            let actual = Digest::of(&buf);
+            if actual != *d {
+                return Err(StoreError::DigestMismatch {
+                    what: format!("blob {}", p.display()),
+                    expected: d.clone(),
+                    actual,
+                });
+            }
+            Ok(buf)
+        })
     }
 }

@@ -15,9 +15,9 @@ use crate::reference::Reference;
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase")]
-struct IndexJson {
+pub(crate) struct IndexJson {
     schema_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     media_type: Option<String>,
@@ -56,17 +56,7 @@ impl Store {
 
     fn read_index(&self) -> Result<IndexJson, StoreError> {
         let p = self.index_path();
-        match std::fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Invalid {
-                what: p.display().to_string(),
-                why: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexJson {
-                schema_version: 2,
-                ..Default::default()
-            }),
-            Err(e) => Err(io_err("read", &p)(e)),
-        }
+        self.memo.index(&p, || read_index_file(&p))
     }
 
     /// Every named image, in index order. Entries that do not parse are skipped.
@@ -137,4 +127,19 @@ fn to_record(d: &Desc) -> Option<ImageRecord> {
         media_type: d.media_type.clone(),
         size: d.size,
     })
+}
+
+/// Reads and parses `index.json` at `p` (none yet: an empty index).
+fn read_index_file(p: &std::path::Path) -> Result<IndexJson, StoreError> {
+    match std::fs::read(p) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Invalid {
+            what: p.display().to_string(),
+            why: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IndexJson {
+            schema_version: 2,
+            ..Default::default()
+        }),
+        Err(e) => Err(io_err("read", &p)(e)),
+    }
 }

@@ -9,6 +9,7 @@ mod gc;
 mod image;
 mod index;
 mod lock;
+mod memo;
 mod rootfs;
 mod snapshots;
 mod staging;
@@ -95,6 +96,7 @@ pub(crate) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) ->
 pub struct Store {
     dir: PathBuf,
     rootless: bool,
+    memo: memo::Memo,
 }
 
 impl Store {
@@ -102,26 +104,28 @@ impl Store {
     /// store lives in `root/image`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let dir = root.join("image");
-        for sub in ["blobs/sha256", "snapshots", "tmp", "rootfs"] {
-            let p = dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
-        }
         let layout = dir.join("oci-layout");
+        // Written last when a store is made: a store that has it has the rest.
         if !layout.exists() {
+            for sub in ["blobs/sha256", "snapshots", "tmp", "rootfs"] {
+                let p = dir.join(sub);
+                std::fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
+            }
+            for lock in ["content.lock", "index.lock", "tmp.lock"] {
+                let p = dir.join(lock);
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .map_err(io_err("create", &p))?;
+            }
             let body = br#"{"imageLayoutVersion":"1.0.0"}"#;
             blobs::write_atomic(&dir.join("tmp"), &layout, body)?;
-        }
-        for lock in ["content.lock", "index.lock", "tmp.lock"] {
-            let p = dir.join(lock);
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&p)
-                .map_err(io_err("create", &p))?;
         }
         Ok(Store {
             dir,
             rootless: crate::sys::rootless(),
+            memo: memo::Memo::default(),
         })
     }
 
