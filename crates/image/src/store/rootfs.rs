@@ -34,11 +34,48 @@ pub enum Durability {
     Volatile,
 }
 
-/// Its marker in the rootfs directory, so that a remount uses the same option.
+/// A rootfs directory's record of how it was made: a line per layer's chain ID (bottom
+/// first), then `stubs KEY` (its stub layer), `image DIGEST` (the image's manifest) and
+/// `volatile` (mounted so, and so again). Older berths kept the last two in files of their
+/// own, `image` and `volatile`, which are still read.
+const LAYERS: &str = "layers";
+const STUBS: &str = "stubs ";
+const IMAGE: &str = "image ";
 const VOLATILE: &str = "volatile";
 
-/// The line of a rootfs's `layers` file that names its mount-point stub layer.
-const STUBS: &str = "stubs ";
+/// What a rootfs directory's record says.
+#[derive(Default)]
+struct Recorded {
+    chains: Vec<Digest>,
+    stubs: Option<String>,
+    image: Option<String>,
+    volatile: bool,
+}
+
+impl Recorded {
+    fn read(dir: &Path) -> std::io::Result<Recorded> {
+        let text = fs::read_to_string(dir.join(LAYERS))?;
+        let mut r = Recorded::default();
+        for l in text.lines() {
+            if let Some(key) = l.strip_prefix(STUBS) {
+                r.stubs = Some(key.to_string());
+            } else if let Some(d) = l.strip_prefix(IMAGE) {
+                r.image = Some(d.to_string());
+            } else if l == VOLATILE {
+                r.volatile = true;
+            } else if let Ok(c) = l.parse() {
+                r.chains.push(c);
+            }
+        }
+        if r.image.is_none() {
+            r.image = fs::read_to_string(dir.join("image"))
+                .ok()
+                .map(|s| s.trim().to_string());
+        }
+        r.volatile |= dir.join(VOLATILE).exists();
+        Ok(r)
+    }
+}
 
 /// Overlay options are one mount(2) data page.
 const MAX_MOUNT_DATA: usize = 4095;
@@ -112,13 +149,15 @@ impl Store {
                     .map_err(io_err("chown", &upper))?;
             }
         }
-        fs::write(dir.join("layers"), layers.join("\n")).map_err(io_err("write", dir))?;
-        fs::write(dir.join("image"), image.manifest_digest.to_string())
-            .map_err(io_err("write", dir))?;
+        // One file says all a later mount, `gc` and `rmi` need: a file fewer to make and
+        // remove per container is start time (docs/BENCHMARKS.md).
+        let mut record = layers.to_vec();
+        record.push(format!("{IMAGE}{}", image.manifest_digest));
         if durability == Durability::Volatile {
-            let p = dir.join(VOLATILE);
-            fs::write(&p, "").map_err(io_err("write", &p))?;
+            record.push(VOLATILE.to_string());
         }
+        let p = dir.join(LAYERS);
+        fs::write(&p, record.join("\n")).map_err(io_err("write", &p))?;
         self.mount_overlay(id, dir, lowers)?;
         Ok(Rootfs {
             id: id.to_string(),
@@ -138,7 +177,7 @@ impl Store {
         if self.rootless {
             opts.push_str(",userxattr");
         }
-        if dir.join(VOLATILE).exists() {
+        if Recorded::read(dir).is_ok_and(|r| r.volatile) {
             opts.push_str(",volatile");
             // overlayfs leaves this behind and will not mount over it again; the changes of
             // a container that is removed at its end may be lost, so it goes.
@@ -199,18 +238,17 @@ impl Store {
     /// The overlay lower directories of container `id`'s root filesystem, top first, from
     /// the layers its directory records.
     pub fn rootfs_lowers(&self, id: &str) -> Result<Vec<PathBuf>, StoreError> {
-        let layers = self.rootfs_dir(id)?.join("layers");
-        let text = fs::read_to_string(&layers).map_err(io_err("read", &layers))?;
-        let chains: Vec<Digest> = text.lines().filter_map(|l| l.parse().ok()).collect();
+        let dir = self.rootfs_dir(id)?;
+        let r = Recorded::read(&dir).map_err(io_err("read", &dir.join(LAYERS)))?;
         let gone = |what: String| StoreError::Invalid {
             what: format!("rootfs {id}"),
             why: format!("its {what} is gone"),
         };
         let mut lowers = self
-            .lower_dirs_of(&chains)
+            .lower_dirs_of(&r.chains)
             .map_err(|chain| gone(format!("layer snapshot {chain}")))?;
-        if let Some(key) = text.lines().find_map(|l| l.strip_prefix(STUBS)) {
-            let stubs = self.stubs_dir().join(key);
+        if let Some(key) = r.stubs {
+            let stubs = self.stubs_dir().join(&key);
             if !stubs.is_dir() {
                 return Err(gone(format!("mount-point stub layer {key}")));
             }
@@ -219,21 +257,25 @@ impl Store {
         Ok(lowers)
     }
 
-    /// The stub layers the root filesystems use (their keys).
-    pub(crate) fn stubs_in_use(&self) -> Result<Vec<String>, StoreError> {
+    /// What the record of each rootfs directory says: its name and record.
+    fn recorded_all(&self) -> Result<Vec<(String, Recorded)>, StoreError> {
         let base = self.dir.join("rootfs");
         let mut out = Vec::new();
         for e in fs::read_dir(&base).map_err(io_err("list", &base))? {
             let e = e.map_err(io_err("list", &base))?;
-            let layers = fs::read_to_string(e.path().join("layers")).unwrap_or_default();
-            out.extend(
-                layers
-                    .lines()
-                    .filter_map(|l| l.strip_prefix(STUBS))
-                    .map(String::from),
-            );
+            let r = Recorded::read(&e.path()).unwrap_or_default();
+            out.push((e.file_name().to_string_lossy().into_owned(), r));
         }
         Ok(out)
+    }
+
+    /// The stub layers the root filesystems use (their keys).
+    pub(crate) fn stubs_in_use(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .recorded_all()?
+            .into_iter()
+            .filter_map(|(_, r)| r.stubs)
+            .collect())
     }
 
     /// The directory of container `id`'s changes (its overlay's upper directory).
@@ -257,30 +299,55 @@ impl Store {
         fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))
     }
 
-    /// Containers with a root filesystem: their ID, chain IDs and image manifest digest.
+    /// Containers with a root filesystem: their ID and chain IDs.
     pub(crate) fn rootfs_users(&self) -> Result<Vec<(String, Vec<Digest>)>, StoreError> {
-        let base = self.dir.join("rootfs");
-        let mut out = Vec::new();
-        for e in fs::read_dir(&base).map_err(io_err("list", &base))? {
-            let e = e.map_err(io_err("list", &base))?;
-            let layers = fs::read_to_string(e.path().join("layers")).unwrap_or_default();
-            let chains = layers.lines().filter_map(|l| l.parse().ok()).collect();
-            out.push((e.file_name().to_string_lossy().into_owned(), chains));
-        }
-        Ok(out)
+        Ok(self
+            .recorded_all()?
+            .into_iter()
+            .map(|(id, r)| (id, r.chains))
+            .collect())
     }
 
     /// IDs of containers whose root filesystem comes from the image with this manifest.
     pub fn containers_using(&self, manifest: &Digest) -> Result<Vec<String>, StoreError> {
-        let base = self.dir.join("rootfs");
         let want = manifest.to_string();
-        let mut out = Vec::new();
-        for e in fs::read_dir(&base).map_err(io_err("list", &base))? {
-            let e = e.map_err(io_err("list", &base))?;
-            if fs::read_to_string(e.path().join("image")).is_ok_and(|s| s.trim() == want) {
-                out.push(e.file_name().to_string_lossy().into_owned());
-            }
-        }
-        Ok(out)
+        Ok(self
+            .recorded_all()?
+            .into_iter()
+            .filter(|(_, r)| r.image.as_deref() == Some(want.as_str()))
+            .map(|(id, _)| id)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_is_one_file_and_an_older_berths_is_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let chain = format!("sha256:{}", "a".repeat(64));
+        let new = tmp.path().join("new");
+        fs::create_dir(&new).unwrap();
+        let text = format!("{chain}\nstubs k1\nimage sha256:m\nvolatile");
+        fs::write(new.join(LAYERS), text).unwrap();
+        let r = Recorded::read(&new).unwrap();
+        assert_eq!(r.chains.len(), 1);
+        assert_eq!(
+            (r.stubs.as_deref(), r.image.as_deref(), r.volatile),
+            (Some("k1"), Some("sha256:m"), true)
+        );
+        let old = tmp.path().join("old");
+        fs::create_dir(&old).unwrap();
+        fs::write(old.join(LAYERS), &chain).unwrap();
+        fs::write(old.join("image"), "sha256:m\n").unwrap();
+        let r = Recorded::read(&old).unwrap();
+        assert_eq!(
+            (r.image.as_deref(), r.volatile, r.stubs),
+            (Some("sha256:m"), false, None)
+        );
+        fs::write(old.join(VOLATILE), "").unwrap();
+        assert!(Recorded::read(&old).unwrap().volatile);
     }
 }
