@@ -140,6 +140,6 @@ fn read_index_file(p: &std::path::Path) -> Result<IndexJson, StoreError> {
             schema_version: 2,
             ..Default::default()
         }),
-        Err(e) => Err(io_err("read", &p)(e)),
+        Err(e) => Err(io_err("read", p)(e)),
     }
 }
