@@ -8,7 +8,7 @@ mod common;
 use common::engine::{eventually, on_pty_acting, type_on, Engine};
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -194,23 +194,33 @@ fn signals_reach_the_container_through_an_attached_client() {
     for name in ["proxied", "kept"] {
         e.ok(&["run", "-d", "--name", name, "busybox", "sh", "-c", trapper]);
     }
-    let attach = |args: &[&str]| {
-        let child = e.cmd(args).stdout(Stdio::piped()).spawn().unwrap();
+    let attach = |args: &[&str], sig: i32| {
+        let mut c = e.cmd(args);
+        // SAFETY: the child only sets a disposition before exec. It starts ignoring SIGINT,
+        // as a program started from a background shell does.
+        unsafe {
+            c.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let child = c.stdout(Stdio::piped()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(500));
         // SAFETY: signals the berth we started.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(child.id() as i32, sig) };
         child.wait_with_output().unwrap()
     };
-    // --sig-proxy (the default): the container traps it, and its exit ends the attach.
-    let out = attach(&["attach", "proxied"]);
+    // --sig-proxy (the default): passed on although ignored here (a blocked signal is queued
+    // whatever its disposition); the container traps it, and its exit ends the attach.
+    let out = attach(&["attach", "proxied"], libc::SIGINT);
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(out.stdout, b"got INT\n");
     eventually("exited", || {
         e.ok(&["inspect", "-f", "{{.State.Status}}", "proxied"]) == "exited\n"
     });
-    // --sig-proxy=false: the client dies of it; the container runs on.
-    let out = attach(&["attach", "--sig-proxy=false", "kept"]);
-    assert_eq!(out.status.signal(), Some(libc::SIGINT));
+    // --sig-proxy=false: the client dies of what ends it; the container runs on.
+    let out = attach(&["attach", "--sig-proxy=false", "kept"], libc::SIGTERM);
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM));
     assert_eq!(
         e.ok(&["inspect", "-f", "{{.State.Status}}", "kept"]),
         "running\n"
