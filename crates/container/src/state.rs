@@ -358,6 +358,16 @@ impl ContainerDir {
 /// Writes `data` to `path` through a temporary file in the same directory and a rename, so a
 /// reader sees the old or the new contents, never a half-written file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_new(path, data, None)
+}
+
+/// [`write_atomic`] with `mode` (whatever the umask): for a file other processes mount or
+/// run as it is.
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    write_new(path, data, Some(mode))
+}
+
+fn write_new(path: &Path, data: &[u8], mode: Option<u32>) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -367,6 +377,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
+        if let Some(m) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(m))?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -14,10 +14,16 @@ pub const MARKERS: [(&str, &str); 2] = [
     ("containerenv", "/run/.containerenv"),
 ];
 
-/// Where marker `file` of a container is mounted from: its directory `dir` for what is its
-/// own, else `shared`.
+/// Whether marker `file` is the container's own (a `--privileged` container's
+/// `.containerenv` names it) rather than shared.
+fn own(file: &str, privileged: bool) -> bool {
+    file == "containerenv" && privileged
+}
+
+/// Where marker `file` of a container is mounted from: its directory `dir` for its own,
+/// else `shared`.
 pub fn source(file: &str, privileged: bool, dir: &Path, shared: &Path) -> PathBuf {
-    match file == "containerenv" && privileged {
+    match own(file, privileged) {
         true => dir.join(file),
         false => shared.join(file),
     }
@@ -46,7 +52,7 @@ pub fn write(dir: &Path, shared: &Path, r: &Record) -> Result<(), Error> {
         ("dockerenv", String::new()),
         ("containerenv", containerenv(r)),
     ] {
-        match source(file, r.settings.privileged, dir, shared).starts_with(dir) {
+        match own(file, r.settings.privileged) {
             true => {
                 let p = dir.join(file);
                 std::fs::write(&p, text).map_err(Error::path(&p))?;

@@ -26,14 +26,7 @@ pub(crate) fn ensure(
     std::fs::create_dir_all(shared).map_err(Error::path(shared))?;
     // Made whole under another name, then renamed: a container being created at the same
     // time binds either the old file or the new one, never a half-written one.
-    let tmp = shared.join(format!(".{name}.{}", std::process::id()));
-    std::fs::write(&tmp, content).map_err(Error::path(&tmp))?;
-    let made = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = made {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::path(&path)(e));
-    }
+    berth_container::state::write_atomic_mode(&path, content, mode).map_err(Error::path(&path))?;
     Ok(path)
 }
 
