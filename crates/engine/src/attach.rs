@@ -330,8 +330,8 @@ pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(Stream, Vec<u8>)
     Ok(Some((stream, data)))
 }
 
-/// The key sequence that leaves an attached terminal with the container running: docker's
-/// `--detach-keys` syntax, `ctrl-p,ctrl-q` by default; empty turns detaching off.
+/// The key sequence that leaves an attached terminal with the container running, in docker's
+/// `--detach-keys` syntax (`ctrl-p,ctrl-q`, the clients' default); empty turns detaching off.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DetachKeys {
     keys: Vec<u8>,
@@ -346,15 +346,6 @@ pub enum Keyed {
     Pass(Vec<u8>),
     /// The keys were typed; what came before them still goes to the container.
     Detach(Vec<u8>),
-}
-
-impl Default for DetachKeys {
-    fn default() -> Self {
-        DetachKeys {
-            keys: vec![0x10, 0x11],
-            matched: 0,
-        }
-    }
 }
 
 impl DetachKeys {
@@ -428,7 +419,10 @@ mod tests {
     fn detach_keys_parse_as_docker_writes_them() {
         assert_eq!(
             DetachKeys::parse("ctrl-p,ctrl-q").unwrap(),
-            DetachKeys::default()
+            DetachKeys {
+                keys: vec![0x10, 0x11],
+                matched: 0
+            }
         );
         assert_eq!(DetachKeys::parse("ctrl-a,x").unwrap().keys, [1, b'x']);
         assert_eq!(DetachKeys::parse("ctrl-@,ctrl-_").unwrap().keys, [0, 31]);
@@ -441,7 +435,7 @@ mod tests {
 
     #[test]
     fn detach_keys_are_found_across_chunks_and_partial_matches_pass() {
-        let mut k = DetachKeys::default();
+        let mut k = DetachKeys::parse("ctrl-p,ctrl-q").unwrap();
         assert_eq!(k.scan(b"ab\x10"), Keyed::Pass(b"ab".to_vec()));
         assert_eq!(k.scan(b"\x11rest"), Keyed::Detach(Vec::new()));
         // ctrl-p then something else: both go to the container.

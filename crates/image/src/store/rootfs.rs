@@ -158,7 +158,7 @@ impl Store {
         }
         let p = dir.join(LAYERS);
         fs::write(&p, record.join("\n")).map_err(io_err("write", &p))?;
-        self.mount_overlay(id, dir, lowers)?;
+        self.mount_overlay(id, dir, lowers, durability == Durability::Volatile)?;
         Ok(Rootfs {
             id: id.to_string(),
             path: merged,
@@ -166,8 +166,15 @@ impl Store {
         })
     }
 
-    /// Mounts the overlay of rootfs directory `dir` (`upper`, `work`, `merged`) over `lowers`.
-    fn mount_overlay(&self, id: &str, dir: &Path, lowers: &[String]) -> Result<(), StoreError> {
+    /// Mounts the overlay of rootfs directory `dir` (`upper`, `work`, `merged`) over `lowers`,
+    /// with overlayfs's `volatile` when it was made so.
+    fn mount_overlay(
+        &self,
+        id: &str,
+        dir: &Path,
+        lowers: &[String],
+        volatile: bool,
+    ) -> Result<(), StoreError> {
         let mut opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             lowers.join(":"),
@@ -177,7 +184,7 @@ impl Store {
         if self.rootless {
             opts.push_str(",userxattr");
         }
-        if Recorded::read(dir).is_ok_and(|r| r.volatile) {
+        if volatile {
             opts.push_str(",volatile");
             // overlayfs leaves this behind and will not mount over it again; the changes of
             // a container that is removed at its end may be lost, so it goes.
@@ -213,12 +220,13 @@ impl Store {
             return Ok(false);
         }
         let _content = self.content_lock()?;
+        let r = self.recorded(id)?;
         let lowers: Vec<String> = self
-            .rootfs_lowers(id)?
+            .lowers_of(id, &r)?
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        self.mount_overlay(id, &dir, &lowers)?;
+        self.mount_overlay(id, &dir, &lowers, r.volatile)?;
         Ok(true)
     }
 
@@ -238,8 +246,17 @@ impl Store {
     /// The overlay lower directories of container `id`'s root filesystem, top first, from
     /// the layers its directory records.
     pub fn rootfs_lowers(&self, id: &str) -> Result<Vec<PathBuf>, StoreError> {
+        self.lowers_of(id, &self.recorded(id)?)
+    }
+
+    /// The record of container `id`'s rootfs directory.
+    fn recorded(&self, id: &str) -> Result<Recorded, StoreError> {
         let dir = self.rootfs_dir(id)?;
-        let r = Recorded::read(&dir).map_err(io_err("read", &dir.join(LAYERS)))?;
+        Recorded::read(&dir).map_err(io_err("read", &dir.join(LAYERS)))
+    }
+
+    /// The lower directories record `r` of container `id`'s rootfs names, top first.
+    fn lowers_of(&self, id: &str, r: &Recorded) -> Result<Vec<PathBuf>, StoreError> {
         let gone = |what: String| StoreError::Invalid {
             what: format!("rootfs {id}"),
             why: format!("its {what} is gone"),
@@ -247,8 +264,8 @@ impl Store {
         let mut lowers = self
             .lower_dirs_of(&r.chains)
             .map_err(|chain| gone(format!("layer snapshot {chain}")))?;
-        if let Some(key) = r.stubs {
-            let stubs = self.stubs_dir().join(&key);
+        if let Some(key) = &r.stubs {
+            let stubs = self.stubs_dir().join(key);
             if !stubs.is_dir() {
                 return Err(gone(format!("mount-point stub layer {key}")));
             }
