@@ -47,9 +47,11 @@ impl Engine {
             // bring it back.
             drop(lock);
             self.stopped_by_hand(&id)?;
+            let init = self.init(&id)?;
             let _ = berth_container::kill::kill(&self.runtime, &id, libc::SIGKILL, true);
-            if let Some(m) = r.monitor {
-                process::wait_exit(m, Some(MONITOR_GRACE))?;
+            // The init first: with its monitor dead, nothing else tells when it is gone.
+            for p in init.into_iter().chain(r.monitor) {
+                process::wait_exit(p, Some(MONITOR_GRACE))?;
             }
         }
         Err(Error::Failed {
