@@ -237,7 +237,21 @@ fn published_ports_answer_from_the_host_loopback_and_other_containers() {
     );
     assert!(err.contains("already in use on the host"), "{err}");
     drop(l);
-    e.ok(&["rm", "-f", &web]);
+    // One port on two host addresses, for two containers; then on every address, refused.
+    let lo = httpd(&e, &["--hostname", "lo", "-p", "127.0.0.1:8081:80"]);
+    let outer = httpd(&e, &["--hostname", "outer", "-p", "192.0.2.1:8081:80"]);
+    eventually("both httpd", || {
+        get("127.0.0.1:8081", "/hostname").is_ok() && get("192.0.2.1:8081", "/hostname").is_ok()
+    });
+    assert_eq!(get("127.0.0.1:8081", "/hostname").unwrap(), "lo\n");
+    assert_eq!(get("192.0.2.1:8081", "/hostname").unwrap(), "outer\n");
+    let err = e.fail(125, &["run", "--rm", "-p", "8081:80", "busybox", "true"]);
+    assert!(
+        err.contains("port 8081/tcp on 127.0.0.1 is already published by container")
+            || err.contains("port 8081/tcp on 192.0.2.1 is already published by container"),
+        "{err}"
+    );
+    e.ok(&["rm", "-f", &lo, &outer, &web]);
     assert!(get("127.0.0.1:8080", "/hostname").is_err());
     assert_eq!(leftovers(&e), Vec::<String>::new());
     e.assert_clean();
@@ -337,6 +351,53 @@ fn outbound_traffic_is_masqueraded_and_networks_are_isolated() {
     assert_eq!(fetched(&e, "bridge", "http://192.0.2.2:7000/"), "192.0.2.1");
     e.ok(&["rm", "-f", "on-a"]);
     e.ok(&["network", "rm", "a", "b", "i"]);
+    assert_eq!(leftovers(&e), Vec::<String>::new());
+    e.assert_clean();
+}
+
+#[test]
+fn ipv6_ports_publish_addresses_go_out_masqueraded_and_networks_stay_apart() {
+    let e = Engine::new();
+    let out = Outside::new();
+    // nodad: the addresses are usable at once.
+    sh("ip addr add 2001:db8::1/64 dev out0 nodad");
+    inside(&out.ns, || sh("ip addr add 2001:db8::2/64 dev eth0 nodad"));
+    serve_peer_address(&out.ns, "[2001:db8::2]:7006");
+    e.ok(&["network", "create", "--ipv6", "six"]);
+    e.ok(&["network", "create", "--ipv6", "seven"]);
+    let web = httpd(
+        &e,
+        &["--hostname", "v6web", "--network", "six", "-p", "8086:80"],
+    );
+    let ip6 = e.inspect(&web)["NetworkSettings"]["Networks"]["six"]["GlobalIPv6Address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ip6.starts_with("fd"), "{ip6}");
+    // The published port on the host's IPv6 address, from the host and from outside.
+    eventually("httpd over IPv6", || {
+        get("[2001:db8::1]:8086", "/hostname").is_ok()
+    });
+    assert_eq!(get("[2001:db8::1]:8086", "/hostname").unwrap(), "v6web\n");
+    assert_eq!(
+        inside(&out.ns, || get("[2001:db8::1]:8086", "/hostname")).unwrap(),
+        "v6web\n"
+    );
+    // Out through masquerade: the outside sees the host's address.
+    assert_eq!(
+        fetched(&e, "six", "http://[2001:db8::2]:7006/"),
+        "2001:db8::1"
+    );
+    // Directly on its network; not from another one.
+    let url = format!("http://[{ip6}]/hostname");
+    assert_eq!(fetched(&e, "six", &url), "v6web\n");
+    assert!(
+        !fetch(&e, "seven", &url).status.success(),
+        "seven reached six"
+    );
+    e.ok(&["rm", "-f", &web]);
+    assert!(get("[2001:db8::1]:8086", "/hostname").is_err());
+    e.ok(&["network", "rm", "six", "seven"]);
     assert_eq!(leftovers(&e), Vec::<String>::new());
     e.assert_clean();
 }
@@ -578,7 +639,7 @@ fn names_resolve_on_a_user_network_and_the_rest_is_forwarded() {
     fake_resolver(&out.ns, "192.0.2.2:53");
     std::fs::write(e.b.config.join("network.toml"), "dns = [\"192.0.2.2\"]\n").unwrap();
     e.ok(&["network", "create", "a"]);
-    e.ok(&["network", "create", "b"]);
+    e.ok(&["network", "create", "--subnet", "10.99.0.0/24", "b"]);
     httpd(
         &e,
         &[
@@ -606,6 +667,26 @@ fn names_resolve_on_a_user_network_and_the_rest_is_forwarded() {
     assert!(!fetch(&e, "b", "http://web/hostname").status.success());
     let ext = nslookup(&e, "a", "example.test");
     assert!(ext.contains("203.0.113.7"), "{ext}");
+    // docker's long form gives a network its own alias and address.
+    httpd(
+        &e,
+        &[
+            "--name",
+            "api",
+            "--hostname",
+            "apihost",
+            "--network",
+            "name=b,alias=backend,ip=10.99.0.50",
+        ],
+    );
+    let b = &e.inspect("api")["NetworkSettings"]["Networks"]["b"];
+    assert_eq!(b["IPAddress"], "10.99.0.50", "{b}");
+    assert_eq!(b["Aliases"][0], "backend", "{b}");
+    eventually("api by its alias", || {
+        fetch(&e, "b", "http://backend/hostname").status.success()
+    });
+    assert_eq!(fetched(&e, "b", "http://backend/hostname"), "apihost\n");
+    e.ok(&["rm", "-f", "api"]);
     assert_eq!(
         e.ok(&[
             "run",
@@ -758,7 +839,7 @@ fn bandwidth_is_limited_on_both_ends() {
 fn connect_and_disconnect_a_running_container() {
     let e = Engine::new();
     e.ok(&["network", "create", "a"]);
-    e.ok(&["network", "create", "b"]);
+    e.ok(&["network", "create", "--subnet", "10.99.0.0/24", "b"]);
     httpd(
         &e,
         &["--name", "web", "--hostname", "webhost", "--network", "b"],

@@ -11,12 +11,12 @@
 //!    container's recovery and a failed start all call it; it is safe to call again. The
 //!    veth pairs go with the container's namespace.
 
-use crate::hostports::HostPorts;
+use crate::hostports::{HostPort, HostPorts};
 use crate::ipam::Leases;
 use crate::link::{self, Rtnl};
 use crate::networks::Network;
 use crate::nft::Entry;
-use crate::ports::{Mapping, PortSpec, Proto};
+use crate::ports::{Mapping, PortSpec};
 use crate::resolv::Resolv;
 use crate::{dns, netlink, netns, state, Error, Networks};
 use ipnet::IpNet;
@@ -329,12 +329,7 @@ impl Networks {
         let host = HostPorts::new(&self.ports_dir());
         for spec in req.ports {
             for (port, range) in spec.wants() {
-                let mine: Vec<u16> = a
-                    .ports
-                    .iter()
-                    .filter(|m| m.proto == spec.proto)
-                    .map(|m| m.host_port)
-                    .collect();
+                let mine: Vec<HostPort> = a.ports.iter().map(Mapping::host).collect();
                 let host_port =
                     host.claim(spec.proto, spec.host_ip, range, req.owner, &live, &mine)?;
                 a.ports.push(Mapping {
@@ -605,13 +600,13 @@ impl Networks {
                 self.release(&a.owner, ep, a.complete)?;
             }
             let host = HostPorts::new(&self.ports_dir());
-            let ports: Vec<(Proto, u16)> = if a.complete {
-                a.ports.iter().map(|m| (m.proto, m.host_port)).collect()
+            let ports: Vec<HostPort> = if a.complete {
+                a.ports.iter().map(Mapping::host).collect()
             } else {
                 host.held_by(&a.owner)?
             };
-            for (proto, port) in ports {
-                host.release(proto, port, &a.owner)?;
+            for p in &ports {
+                host.release(p, &a.owner)?;
             }
             Ok(())
         };
@@ -706,6 +701,7 @@ pub fn loopback(netns: BorrowedFd<'_>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::Proto;
 
     #[test]
     fn macs() {

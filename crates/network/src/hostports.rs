@@ -1,6 +1,9 @@
-//! Host ports: claimed per protocol and port (`ROOT/networks/ports/<proto>-<port>` → owner),
-//! after checking that no process of the host listens on them. There is no proxy holding the
-//! port: the kernel's NAT forwards it, so the check is made once, before the container starts.
+//! Host ports: claimed per protocol, port and host address (`ROOT/networks/ports/
+//! <proto>-<port>` → owner on every address, `<proto>-<port>@<ip>` on one), after checking
+//! that no process of the host listens on them. A claim on every address excludes all others
+//! of its port; claims on different addresses coexist, as docker allows. There is no proxy
+//! holding the port: the kernel's NAT forwards it, so the check is made once, before the
+//! container starts.
 
 use crate::ports::{Proto, Range};
 use crate::state::{self, StateError};
@@ -13,6 +16,13 @@ pub enum PublishError {
     #[error("port {port}/{proto} is already published by container {owner}")]
     Published {
         proto: Proto,
+        port: u16,
+        owner: String,
+    },
+    #[error("port {port}/{proto} on {ip} is already published by container {owner}")]
+    PublishedAt {
+        proto: Proto,
+        ip: IpAddr,
         port: u16,
         owner: String,
     },
@@ -49,6 +59,59 @@ fn probe(proto: Proto, ip: Option<IpAddr>, port: u16) -> io::Result<u16> {
     }
 }
 
+/// One host port on one address (`None`: every address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostPort {
+    pub proto: Proto,
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+}
+
+impl HostPort {
+    fn name(&self) -> String {
+        match self.ip {
+            None => format!("{}-{}", self.proto, self.port),
+            Some(ip) => format!("{}-{}@{ip}", self.proto, self.port),
+        }
+    }
+
+    fn parse(name: &str) -> Option<HostPort> {
+        let (key, ip) = match name.split_once('@') {
+            Some((k, ip)) => (k, Some(ip.parse().ok()?)),
+            None => (name, None),
+        };
+        let (proto, port) = key.split_once('-')?;
+        Some(HostPort {
+            proto: serde_json::from_value(serde_json::Value::String(proto.into())).ok()?,
+            ip,
+            port: port.parse().ok()?,
+        })
+    }
+
+    /// Whether the two cannot both be published: one port, and one address or either on all.
+    pub fn clashes(&self, other: &HostPort) -> bool {
+        self.proto == other.proto
+            && self.port == other.port
+            && (self.ip.is_none() || other.ip.is_none() || self.ip == other.ip)
+    }
+
+    fn taken(self, owner: String) -> PublishError {
+        match self.ip {
+            None => PublishError::Published {
+                proto: self.proto,
+                port: self.port,
+                owner,
+            },
+            Some(ip) => PublishError::PublishedAt {
+                proto: self.proto,
+                ip,
+                port: self.port,
+                owner,
+            },
+        }
+    }
+}
+
 impl HostPorts {
     pub fn new(dir: &Path) -> HostPorts {
         HostPorts {
@@ -56,13 +119,13 @@ impl HostPorts {
         }
     }
 
-    fn path(&self, proto: Proto, port: u16) -> PathBuf {
-        self.dir.join(format!("{proto}-{port}"))
+    fn path(&self, p: &HostPort) -> PathBuf {
+        self.dir.join(p.name())
     }
 
-    /// Claims one host port: any free one of `range`, or with no range one the kernel picks
-    /// from its ephemeral range. `mine` are the ports the owner already took for other
-    /// container ports.
+    /// Claims one host port on `ip` (`None`: every address): any free one of `range`, or
+    /// with no range one the kernel picks from its ephemeral range. `mine` are the ports the
+    /// owner already took for other container ports.
     pub fn claim(
         &self,
         proto: Proto,
@@ -70,16 +133,17 @@ impl HostPorts {
         range: Option<Range>,
         owner: &str,
         live: &dyn Fn(&str) -> bool,
-        mine: &[u16],
+        mine: &[HostPort],
     ) -> Result<u16, PublishError> {
+        let at = |port| HostPort { proto, ip, port };
         let Some(r) = range else {
             for _ in 0..64 {
-                let p = probe(proto, ip, 0).map_err(PublishError::Ephemeral)?;
-                if mine.contains(&p) {
+                let p = at(probe(proto, ip, 0).map_err(PublishError::Ephemeral)?);
+                if mine.iter().any(|m| m.clashes(&p)) {
                     continue;
                 }
-                if state::claim_live(&self.path(proto, p), owner, live)?.is_none() {
-                    return Ok(p);
+                if self.claim_one(&p, owner, live)?.is_none() {
+                    return Ok(p.port);
                 }
             }
             return Err(PublishError::Ephemeral(io::Error::from_raw_os_error(
@@ -87,26 +151,23 @@ impl HostPorts {
             )));
         };
         let mut last_err = None;
-        for p in r.first..=r.last {
-            if mine.contains(&p) {
-                last_err = Some(PublishError::Twice { proto, port: p });
+        for port in r.first..=r.last {
+            let p = at(port);
+            if mine.iter().any(|m| m.clashes(&p)) {
+                last_err = Some(PublishError::Twice { proto, port });
                 continue;
             }
-            if let Some(holder) = state::claim_live(&self.path(proto, p), owner, live)? {
-                last_err = Some(PublishError::Published {
-                    proto,
-                    port: p,
-                    owner: holder,
-                });
+            if let Some(e) = self.claim_one(&p, owner, live)? {
+                last_err = Some(e);
                 continue;
             }
-            match probe(proto, ip, p) {
-                Ok(_) => return Ok(p),
+            match probe(proto, ip, port) {
+                Ok(_) => return Ok(port),
                 Err(source) => {
-                    self.release(proto, p, owner)?;
+                    self.release(&p, owner)?;
                     last_err = Some(PublishError::InUse {
                         proto,
-                        port: p,
+                        port,
                         source,
                     });
                 }
@@ -122,25 +183,50 @@ impl HostPorts {
         }
     }
 
-    pub fn release(&self, proto: Proto, port: u16, owner: &str) -> Result<(), StateError> {
-        state::release(&self.path(proto, port), owner)
+    /// Claims `p` for `owner`; the error that says who holds it or a port it clashes with.
+    /// Each claimer makes its own claim before it looks for clashing ones, and looks and
+    /// gives up under the directory's lock: of two clashing claimers, the one that looks
+    /// second sees the other's claim, and the first gives its own up before the second looks.
+    fn claim_one(
+        &self,
+        p: &HostPort,
+        owner: &str,
+        live: &dyn Fn(&str) -> bool,
+    ) -> Result<Option<PublishError>, PublishError> {
+        if let Some(h) = state::claim_live(&self.path(p), owner, live)? {
+            return Ok(Some(p.taken(h)));
+        }
+        let _lock = state::lock_dir(&self.dir)?;
+        for name in state::entries(&self.dir)? {
+            let Some(other) = HostPort::parse(&name).filter(|o| o != p && o.clashes(p)) else {
+                continue;
+            };
+            let path = self.path(&other);
+            match state::claimant(&path)? {
+                Some(h) if h != owner && live(&h) => {
+                    state::remove_file(&self.path(p))?;
+                    return Ok(Some(other.taken(h)));
+                }
+                Some(h) if h != owner => state::remove_file(&path)?,
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn release(&self, p: &HostPort, owner: &str) -> Result<(), StateError> {
+        state::release(&self.path(p), owner)
     }
 
     /// The ports `owner` holds (to clean up after a crash before its record listed them).
-    pub fn held_by(&self, owner: &str) -> Result<Vec<(Proto, u16)>, StateError> {
+    pub fn held_by(&self, owner: &str) -> Result<Vec<HostPort>, StateError> {
         let mut out = Vec::new();
         for name in state::entries(&self.dir)? {
-            let Some((proto, port)) = name.split_once('-') else {
+            let Some(p) = HostPort::parse(&name) else {
                 continue;
             };
-            let (Ok(proto), Ok(port)) = (
-                serde_json::from_value::<Proto>(serde_json::Value::String(proto.into())),
-                port.parse::<u16>(),
-            ) else {
-                continue;
-            };
-            if state::claimant(&self.path(proto, port))?.as_deref() == Some(owner) {
-                out.push((proto, port));
+            if state::claimant(&self.path(&p))?.as_deref() == Some(owner) {
+                out.push(p);
             }
         }
         Ok(out)
@@ -183,11 +269,23 @@ mod tests {
         );
         let any = h.claim(Proto::Udp, None, None, "a", &live, &[]).unwrap();
         assert!(any > 0);
+        let at = |proto, port| HostPort {
+            proto,
+            ip: None,
+            port,
+        };
         let mut held = h.held_by("a").unwrap();
         held.sort();
-        assert_eq!(held, [(Proto::Tcp, busy), (Proto::Udp, any)]);
+        assert_eq!(held, [at(Proto::Tcp, busy), at(Proto::Udp, any)]);
         let e = h
-            .claim(Proto::Tcp, None, Some(r), "a", &live, &[busy])
+            .claim(
+                Proto::Tcp,
+                None,
+                Some(r),
+                "a",
+                &live,
+                &[at(Proto::Tcp, busy)],
+            )
             .unwrap_err();
         assert!(matches!(e, PublishError::Twice { .. }), "{e}");
         // A dead owner's port is taken over.
@@ -196,5 +294,83 @@ mod tests {
                 .unwrap(),
             busy
         );
+    }
+
+    #[test]
+    fn claims_on_one_address_clash_with_all_addresses_not_with_others() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = HostPorts::new(tmp.path());
+        let live = |_: &str| true;
+        // A port no one listens on: bound and dropped; the claims never bind it for long.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let one = Some(Range {
+            first: port,
+            last: port,
+        });
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let lo2: IpAddr = "127.0.0.2".parse().unwrap();
+        let lo6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(
+            h.claim(Proto::Tcp, Some(lo), one, "a", &live, &[]).unwrap(),
+            port
+        );
+        // Another address, and the other protocol, are free; every address is not.
+        assert_eq!(
+            h.claim(Proto::Tcp, Some(lo2), one, "b", &live, &[])
+                .unwrap(),
+            port
+        );
+        assert_eq!(
+            h.claim(Proto::Udp, None, one, "c", &live, &[]).unwrap(),
+            port
+        );
+        let e = h.claim(Proto::Tcp, None, one, "d", &live, &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("already published by container"),
+            "{e}"
+        );
+        let e = h
+            .claim(Proto::Tcp, Some(lo), one, "d", &live, &[])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("port {port}/tcp on 127.0.0.1 is already published by container a")
+        );
+        // The one that failed left no claim behind.
+        assert!(h.held_by("d").unwrap().is_empty());
+        // Once a and b are gone, every address can be had, and then no single one.
+        h.release(
+            &HostPort {
+                proto: Proto::Tcp,
+                ip: Some(lo),
+                port,
+            },
+            "a",
+        )
+        .unwrap();
+        assert_eq!(
+            h.claim(Proto::Tcp, None, one, "d", &|o: &str| o != "b", &[])
+                .unwrap(),
+            port
+        );
+        assert!(h.held_by("b").unwrap().is_empty(), "b's stale claim stays");
+        let e = h
+            .claim(Proto::Tcp, Some(lo6), one, "e", &live, &[])
+            .unwrap_err();
+        assert!(e.to_string().contains("container d"), "{e}");
+        // The same container cannot have one port on all addresses and on one.
+        let mine = [HostPort {
+            proto: Proto::Tcp,
+            ip: None,
+            port,
+        }];
+        let e = h
+            .claim(Proto::Tcp, Some(lo6), one, "d", &live, &mine)
+            .unwrap_err();
+        assert!(matches!(e, PublishError::Twice { .. }), "{e}");
     }
 }

@@ -206,6 +206,15 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// The host port it holds.
+    pub fn host(&self) -> crate::hostports::HostPort {
+        crate::hostports::HostPort {
+            proto: self.proto,
+            ip: self.host_ip,
+            port: self.host_port,
+        }
+    }
+
     /// `0.0.0.0:8080->80/tcp`, as `docker ps` shows it.
     pub fn published(&self) -> String {
         let host = match self.host_ip {

@@ -157,13 +157,18 @@ pub(crate) fn claim_live(
     }
 }
 
-/// Takes over `path` from `stale`, an owner that is gone, under a lock on the claim's
-/// directory so two takers cannot both win; false if the claim changed meanwhile.
-pub(crate) fn take_over(path: &Path, stale: &str, owner: &str) -> Result<bool, StateError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+/// An exclusive lock on directory `dir`, held until the descriptor is dropped.
+pub(crate) fn lock_dir(dir: &Path) -> Result<std::os::fd::OwnedFd, StateError> {
     let fd = berth_sys::fs::open(dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
         .map_err(io_err(dir))?;
     berth_sys::fs::flock(std::os::fd::AsFd::as_fd(&fd), libc::LOCK_EX).map_err(io_err(dir))?;
+    Ok(fd)
+}
+
+/// Takes over `path` from `stale`, an owner that is gone, under a lock on the claim's
+/// directory so two takers cannot both win; false if the claim changed meanwhile.
+pub(crate) fn take_over(path: &Path, stale: &str, owner: &str) -> Result<bool, StateError> {
+    let _lock = lock_dir(path.parent().unwrap_or(Path::new(".")))?;
     if claimant(path)?.as_deref() != Some(stale) {
         return Ok(false);
     }

@@ -122,7 +122,8 @@ pub struct ContainerArgs {
     #[arg(long)]
     cap_drop: Vec<String>,
     /// Network: bridge (the default network), a network's name, none (loopback only),
-    /// host, or container:NAME; repeat to join several networks.
+    /// host, or container:NAME; repeat to join several networks; a network with its own
+    /// settings: name=NET[,alias=A][,ip=IP][,ip6=IP][,mac-address=MAC].
     #[arg(long, alias = "net", value_name = "NETWORK")]
     network: Vec<String>,
     /// Publish a container port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp].

@@ -21,8 +21,9 @@ pub struct HostEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct NetSettings {
-    /// With a bridge network: the networks, in order (the first gets `--ip`, `--ip6`,
-    /// `--mac-address` and the aliases).
+    /// With a bridge network: the networks, in order, each with its own `ip=`, `ip6=`,
+    /// `mac-address=` and `alias=` (the first also gets `--ip`, `--ip6`, `--mac-address` and
+    /// `--network-alias`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointRequest>,
     /// With `container:NAME`: the container whose network it joins (its id once created).
@@ -107,12 +108,77 @@ fn add_host(s: &str) -> Result<HostEntry, OptionsError> {
     })
 }
 
+/// One `--network` value: a network's name, or docker's long form
+/// `name=NET[,alias=A...][,ip=IP][,ip6=IP][,mac-address=MAC]`.
+fn endpoint(v: &str) -> Result<EndpointRequest, OptionsError> {
+    let mut ep = EndpointRequest::default();
+    if !v.contains('=') {
+        ep.network = v.to_string();
+        return Ok(ep);
+    }
+    for kv in v.split(',') {
+        let (k, val) = kv
+            .split_once('=')
+            .ok_or_else(|| bad("--network", v, format!("{kv:?}: want KEY=VALUE")))?;
+        let twice = || bad("--network", v, format!("{k}= given twice"));
+        match k {
+            "name" if ep.network.is_empty() => ep.network = val.to_string(),
+            "alias" => ep.aliases.push(val.to_string()),
+            "ip" if ep.ip.is_none() => ep.ip = Some(ip("--network", val, false)?),
+            "ip6" if ep.ip6.is_none() => ep.ip6 = Some(ip("--network", val, true)?),
+            "mac-address" if ep.mac.is_none() => ep.mac = Some(val.to_string()),
+            "name" | "ip" | "ip6" | "mac-address" => return Err(twice()),
+            _ => {
+                return Err(bad(
+                    "--network",
+                    v,
+                    format!("unknown option {k:?} (name, alias, ip, ip6, mac-address)"),
+                ))
+            }
+        }
+    }
+    if ep.network.is_empty() {
+        return Err(bad("--network", v, "no name=NETWORK"));
+    }
+    Ok(ep)
+}
+
+/// Puts flag `flag`'s value (`raw` as given, `value` parsed) into the first network's
+/// request, unless its long form set it too.
+fn merge<T>(
+    flag: &'static str,
+    raw: Option<&String>,
+    into: &mut Option<T>,
+    value: Option<T>,
+) -> Result<(), OptionsError> {
+    if let (Some(raw), true) = (raw, into.is_some()) {
+        return Err(bad(
+            flag,
+            raw,
+            "also given in the first --network's options",
+        ));
+    }
+    if value.is_some() {
+        *into = value;
+    }
+    Ok(())
+}
+
 impl RunOptions {
     /// The network mode and its settings.
     pub(super) fn network_settings(&self) -> Result<(Network, NetSettings), OptionsError> {
         let mut s = NetSettings::default();
-        let given: Vec<&str> = self.network.iter().map(String::as_str).collect();
-        let mode = match given.as_slice() {
+        let mut eps = self
+            .network
+            .iter()
+            .map(|v| endpoint(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let long = |n: &EndpointRequest| {
+            n.ip.is_some() || n.ip6.is_some() || n.mac.is_some() || !n.aliases.is_empty()
+        };
+        let given: Vec<String> = eps.iter().map(|e| e.network.clone()).collect();
+        let names: Vec<&str> = given.iter().map(String::as_str).collect();
+        let mode = match names.as_slice() {
             [] => Network::Bridge,
             ["none"] => Network::None,
             ["host"] => Network::Host,
@@ -159,52 +225,70 @@ impl RunOptions {
             if self.publish_all {
                 return Err(bridge_only("--publish-all", "true"));
             }
+            if let Some(i) = eps.iter().position(long) {
+                return Err(bridge_only("--network", &self.network[i]));
+            }
         }
         if mode == Network::Bridge {
-            let names = if given.is_empty() {
-                vec![DEFAULT_NETWORK]
-            } else {
-                given
-                    .iter()
-                    .map(|n| if *n == "default" { DEFAULT_NETWORK } else { n })
-                    .collect()
-            };
-            for (i, n) in names.iter().enumerate() {
-                if names[..i].contains(n) {
-                    return Err(bad("--network", n, "given twice"));
-                }
-                s.endpoints.push(EndpointRequest {
-                    network: n.to_string(),
+            if eps.is_empty() {
+                eps.push(EndpointRequest {
+                    network: DEFAULT_NETWORK.into(),
                     ..Default::default()
                 });
             }
-            let first = &mut s.endpoints[0];
-            first.ip = self
-                .ip
-                .as_deref()
-                .map(|v| ip("--ip", v, false))
-                .transpose()?;
-            first.ip6 = self
-                .ip6
-                .as_deref()
-                .map(|v| ip("--ip6", v, true))
-                .transpose()?;
-            if let Some(m) = &self.mac_address {
-                parse_mac(m).ok_or_else(|| bad("--mac-address", m, "not a unicast MAC address"))?;
-                first.mac = Some(m.to_lowercase());
+            for ep in &mut eps {
+                if ep.network == "default" {
+                    ep.network = DEFAULT_NETWORK.into();
+                }
             }
-            if !self.network_alias.is_empty() && first.network == DEFAULT_NETWORK {
-                return Err(bad(
-                    "--network-alias",
-                    &self.network_alias[0],
-                    "aliases need a user-defined network (berth network create)",
-                ));
+            for (i, ep) in eps.iter().enumerate() {
+                if eps[..i].iter().any(|e| e.network == ep.network) {
+                    return Err(bad("--network", &ep.network, "given twice"));
+                }
             }
-            for a in &self.network_alias {
-                super::values::hostname(a)
-                    .map_err(|_| bad("--network-alias", a, "want letters, digits, '-' and '.'"))?;
+            // The plain flags are the first network's, as docker has them.
+            let first = &mut eps[0];
+            let flag_ip =
+                |flag, v: &Option<String>, v6| v.as_deref().map(|v| ip(flag, v, v6)).transpose();
+            merge(
+                "--ip",
+                self.ip.as_ref(),
+                &mut first.ip,
+                flag_ip("--ip", &self.ip, false)?,
+            )?;
+            merge(
+                "--ip6",
+                self.ip6.as_ref(),
+                &mut first.ip6,
+                flag_ip("--ip6", &self.ip6, true)?,
+            )?;
+            merge(
+                "--mac-address",
+                self.mac_address.as_ref(),
+                &mut first.mac,
+                self.mac_address.clone(),
+            )?;
+            first.aliases.extend(self.network_alias.iter().cloned());
+            for ep in &mut eps {
+                if let Some(m) = &mut ep.mac {
+                    parse_mac(m)
+                        .ok_or_else(|| bad("--mac-address", m, "not a unicast MAC address"))?;
+                    *m = m.to_lowercase();
+                }
+                if let Some(a) = ep.aliases.first().filter(|_| ep.network == DEFAULT_NETWORK) {
+                    return Err(bad(
+                        "--network-alias",
+                        a,
+                        "aliases need a user-defined network (berth network create)",
+                    ));
+                }
+                for a in &ep.aliases {
+                    super::values::hostname(a).map_err(|_| {
+                        bad("--network-alias", a, "want letters, digits, '-' and '.'")
+                    })?;
+                }
             }
-            first.aliases = self.network_alias.clone();
+            s.endpoints = eps;
         }
         for p in &self.publish {
             s.ports
@@ -298,6 +382,35 @@ mod tests {
     }
 
     #[test]
+    fn long_network_form_sets_each_networks_endpoint() {
+        let (m, s) = net(RunOptions {
+            network: vec![
+                "name=front,alias=web,alias=www,ip=10.1.0.5,mac-address=02:42:AA:00:00:02".into(),
+                "name=back,ip6=fd00::5".into(),
+                "default".into(),
+            ],
+            network_alias: vec!["site".into()],
+            ip6: Some("fd01::9".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(m, Network::Bridge);
+        let [front, back, bridge] = &s.endpoints[..] else {
+            panic!("{:?}", s.endpoints)
+        };
+        assert_eq!(front.network, "front");
+        assert_eq!(front.aliases, ["web", "www", "site"]);
+        assert_eq!(front.ip, Some("10.1.0.5".parse().unwrap()));
+        assert_eq!(front.ip6, Some("fd01::9".parse().unwrap()));
+        assert_eq!(front.mac.as_deref(), Some("02:42:aa:00:00:02"));
+        assert_eq!(
+            (back.network.as_str(), back.ip6),
+            ("back", Some("fd00::5".parse().unwrap()))
+        );
+        assert_eq!(bridge.network, DEFAULT_NETWORK);
+    }
+
+    #[test]
     fn bad_network_flags() {
         for (o, why) in [
             (
@@ -356,6 +469,49 @@ mod tests {
                     ..Default::default()
                 },
                 "given twice",
+            ),
+            (
+                RunOptions {
+                    network: vec!["name=a,ip=10.0.0.1".into()],
+                    ip: Some("10.0.0.2".into()),
+                    ..Default::default()
+                },
+                "--ip \"10.0.0.2\": also given in the first --network's options",
+            ),
+            (
+                RunOptions {
+                    network: vec!["name=a,speed=fast".into()],
+                    ..Default::default()
+                },
+                "unknown option \"speed\"",
+            ),
+            (
+                RunOptions {
+                    network: vec!["ip=10.0.0.1".into()],
+                    ..Default::default()
+                },
+                "no name=NETWORK",
+            ),
+            (
+                RunOptions {
+                    network: vec!["name=a,ip=10.0.0.1,ip=10.0.0.2".into()],
+                    ..Default::default()
+                },
+                "ip= given twice",
+            ),
+            (
+                RunOptions {
+                    network: vec!["name=host,alias=x".into()],
+                    ..Default::default()
+                },
+                "needs a bridge network",
+            ),
+            (
+                RunOptions {
+                    network: vec!["name=bridge,alias=x".into()],
+                    ..Default::default()
+                },
+                "user-defined network",
             ),
         ] {
             let e = net(o).unwrap_err();
