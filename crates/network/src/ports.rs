@@ -137,6 +137,14 @@ impl PortSpec {
                     .map_err(|_| bad(spec, format!("{ip:?} is not an IP address")))?,
             ),
         };
+        // The kernel routes no IPv6 loopback address off `lo` (IPv4 has route_localnet), so
+        // a port there would never answer: refused rather than published into the void.
+        if host_ip == Some(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)) {
+            return Err(bad(
+                spec,
+                "[::1] cannot be forwarded to a container (publish on 127.0.0.1 or [::])",
+            ));
+        }
         let (host, container) = match rest.split_once(':') {
             Some(("", c)) => (None, c),
             Some((h, c)) => (Some(range(spec, h)?), c),
@@ -277,11 +285,15 @@ mod tests {
         );
         let s = p("127.0.0.1::80");
         assert_eq!((s.host, s.container), (None, r(80, 80)));
-        let s = p("[::1]:53:53/sctp");
+        let s = p("[fd00::1]:53:53/sctp");
         assert_eq!(
             (s.host_ip, s.proto),
-            (Some("::1".parse().unwrap()), Proto::Sctp)
+            (Some("fd00::1".parse().unwrap()), Proto::Sctp)
         );
+        assert!(PortSpec::parse("[::1]:53:53")
+            .unwrap_err()
+            .to_string()
+            .contains("[::1] cannot be forwarded"));
         assert_eq!(p("0.0.0.0:80:80").host_ip, None);
         let s = p("8000-8002:80-82");
         assert_eq!(
