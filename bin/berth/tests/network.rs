@@ -839,7 +839,7 @@ fn bandwidth_is_limited_on_both_ends() {
 fn connect_and_disconnect_a_running_container() {
     let e = Engine::new();
     e.ok(&["network", "create", "a"]);
-    e.ok(&["network", "create", "--subnet", "10.99.0.0/24", "b"]);
+    e.ok(&["network", "create", "b"]);
     httpd(
         &e,
         &["--name", "web", "--hostname", "webhost", "--network", "b"],
