@@ -11,6 +11,12 @@
 #
 # Needs: docker-registry, skopeo, umoci, podman, containerd, hyperfine, GNU time, gnuplot,
 # and the Debian rootfs tar from tests/registry/debian-rootfs.sh (debootstrap, cached).
+#
+# Every store (berth's, podman's, skopeo's layout and umoci's bundle, containerd's root)
+# lives on one ext4 made by the bench with mkfs's defaults (with a journal) on a loop
+# device. This host's root file system is ext4 without a journal, where each new inode
+# after a mass delete (the prepare steps' rm) scans the recently deleted ones: runs then
+# measured the host's deletion history, 1 to 9 s for the same pull.
 # Everything lives in a temporary directory and is stopped and removed on exit, but for
 # OUT (default a fresh /tmp/berth-bench-pull.XXXXXX): summary.md and pull.svg.
 set -euo pipefail
@@ -22,6 +28,7 @@ PORT=5120
 W=$(mktemp -d /tmp/berth-bench.XXXXXX)
 OUT=${OUT:-$(mktemp -d /tmp/berth-bench-pull.XXXXXX)}
 REGISTRY=127.0.0.1:$PORT
+S=$W/fs
 CSOCK=$W/containerd/containerd.sock
 CTR=(ctr --address "$CSOCK" -n pullbench)
 
@@ -36,6 +43,9 @@ trap cleanup EXIT
 
 [ -x "$BERTH" ] || { echo "build berth first: cargo build --release -p berth" >&2; exit 1; }
 CACHE=$(tests/registry/debian-rootfs.sh)
+
+truncate -s 16G "$W/fs.img" && mkfs.ext4 -q -F "$W/fs.img"
+mkdir "$S" && mount -o loop "$W/fs.img" "$S"
 
 # The images: the base as one gzip layer, as umoci writes it, and the base with six more;
 # pushed to a plain-HTTP registry.
@@ -55,10 +65,10 @@ mkdir -p "$W/podman" "$W/bcfg" "$W/containerd"
 printf '[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$PORT" > "$W/podman/registries.conf"
 cp "$W/podman/registries.conf" "$W/bcfg/registries.toml"
 export CONTAINERS_REGISTRIES_CONF=$W/podman/registries.conf
-PM=(--root "$W/podman/root" --runroot "$W/podman/run" --tmpdir "$W/podman/tmp" --storage-driver overlay)
+PM=(--root "$S/podman/root" --runroot "$W/podman/run" --tmpdir "$S/podman/tmp" --storage-driver overlay)
 cat > "$W/containerd/config.toml" <<EOF2
 version = 2
-root = "$W/containerd/root"
+root = "$S/containerd/root"
 state = "$W/containerd/state"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
@@ -75,21 +85,21 @@ for _ in $(seq 50); do "${CTR[@]}" version >/dev/null 2>&1 && break; sleep 0.1; 
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 for tag in bookworm multi; do
   REF=$REGISTRY/debian:$tag
-  BERTH_CMD="$BERTH --root $W/berth --config $W/bcfg pull -q $REF"
+  BERTH_CMD="$BERTH --root $S/berth --config $W/bcfg pull -q $REF"
   PODMAN_CMD="podman ${PM[*]} pull -q $REF"
-  SKOPEO_CMD="sh -c 'skopeo copy -q --src-tls-verify=false docker://$REF oci:$W/sk:x && umoci unpack --image $W/sk:x $W/bundle >/dev/null'"
+  SKOPEO_CMD="sh -c 'skopeo copy -q --src-tls-verify=false docker://$REF oci:$S/sk:x && umoci unpack --image $S/sk:x $S/bundle >/dev/null'"
   CTR_CMD="${CTR[*]} images pull --plain-http $REF"
   echo "== debian:$tag; load before: $(cat /proc/loadavg)"
   hyperfine -N --warmup 1 --runs "$RUNS" --style basic --export-json "$W/pull-$tag.json" \
-    -n berth --prepare "sh -c 'rm -rf $W/berth; sync'" "$BERTH_CMD" \
+    -n berth --prepare "sh -c 'rm -rf $S/berth; sync'" "$BERTH_CMD" \
     -n podman --prepare "sh -c 'podman ${PM[*]} rmi -af >/dev/null 2>&1; sync'" "$PODMAN_CMD" \
-    -n skopeo+umoci --prepare "sh -c 'rm -rf $W/sk $W/bundle; sync'" "$SKOPEO_CMD" \
+    -n skopeo+umoci --prepare "sh -c 'rm -rf $S/sk $S/bundle; sync'" "$SKOPEO_CMD" \
     -n ctr --prepare "sh -c '${CTR[*]} images rm --sync $REF >/dev/null 2>&1; sync'" "$CTR_CMD"
   echo "load after: $(cat /proc/loadavg)"
-  rm -rf "$W/berth"; r_berth=$(rss sh -c "$BERTH_CMD")
+  rm -rf "$S/berth"; r_berth=$(rss sh -c "$BERTH_CMD")
   podman "${PM[@]}" rmi -af >/dev/null 2>&1; r_podman=$(rss sh -c "$PODMAN_CMD")
-  rm -rf "$W/sk" "$W/bundle"; r_sk=$(rss skopeo copy -q --src-tls-verify=false "docker://$REF" "oci:$W/sk:x")
-  r_umoci=$(rss umoci unpack --image "$W/sk:x" "$W/bundle")
+  rm -rf "$S/sk" "$S/bundle"; r_sk=$(rss skopeo copy -q --src-tls-verify=false "docker://$REF" "oci:$S/sk:x")
+  r_umoci=$(rss umoci unpack --image "$S/sk:x" "$S/bundle")
   "${CTR[@]}" images rm --sync "$REF" >/dev/null 2>&1; "${CTR[@]}" images pull --plain-http "$REF" >/dev/null
   r_ctrd=$(awk '/VmHWM/{print $2}' "/proc/$(cat "$W/containerd.pid")/status")
   printf '%s\t%s\t%s\t%s\t%s\n' "$r_berth" "$r_podman" "$r_sk" "$r_umoci" "$r_ctrd" > "$W/rss-$tag.tsv"

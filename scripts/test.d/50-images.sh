@@ -52,10 +52,20 @@ busybox_rootfs
 layout busybox latest "$W/busybox.tar" /bin/sh
 cp "$(tests/registry/debian-rootfs.sh)" "$W/debian.tar"
 layout debian bookworm "$W/debian.tar" /bin/bash
+# The same base under six more layers (bench/pull.sh's multi-layer image: thousands of
+# small files, large files, overwrites, whiteouts): pulled with downloads running ahead
+# of the unpacker.
+umoci tag --image "$W/oci/debian:bookworm" multi
+mkdir "$W/layers" && python3 bench/layers.py "$W/layers"
+for l in "$W"/layers/*.tar; do umoci raw add-layer --image "$W/oci/debian:multi" "$l"; done
+umoci unpack --image "$W/oci/debian:multi" "$W/umoci/multi" >/dev/null
+# umoci leaves this rootfs 0700 although the base layer's "./" entry says 0755 (it does
+# not with one layer); berth, like docker, keeps the base's mode.
+chmod 755 "$W/umoci/multi/rootfs"
 
 tests/registry/registry.sh start "$W/registry"
 CD=$W/registry/certs.d
-for img in busybox:latest debian:bookworm; do
+for img in busybox:latest debian:bookworm debian:multi; do
   skopeo copy -q --dest-tls-verify=false "oci:$W/oci/${img%%:*}:${img#*:}" "docker://127.0.0.1:5110/$img"
 done
 skopeo copy -q --dest-cert-dir "$CD/127.0.0.1:5111" --dest-creds tester:testpass \
