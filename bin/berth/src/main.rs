@@ -71,11 +71,21 @@ fn main() {
 /// The command line, parsed as docker's is: a flag given twice takes the last value, and a
 /// mistake is one line on stderr and exit status 125 (`--help` and `--version` print as
 /// usual).
+///
+/// Each subcommand's arguments are defined only when the command line names it (the
+/// enums' `defer`): building all of some 60 commands' took 0.7 ms and 160 page faults of
+/// every command's start (docs/BENCHMARKS.md). Help and errors get the whole tree, so that
+/// listings describe every subcommand.
 fn parse_args() -> Cli {
-    let cmd = with_overriding_flags(Cli::command());
-    let parsed = cmd
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m));
+    let parse = |cmd: clap::Command| {
+        cmd.try_get_matches()
+            .and_then(|m| Cli::from_arg_matches(&m))
+    };
+    let parsed = parse(with_overriding_flags(Cli::command())).or_else(|_| {
+        let mut full = with_overriding_flags(Cli::command());
+        full.build();
+        parse(full)
+    });
     parsed.unwrap_or_else(|e| {
         use clap::error::ErrorKind;
         if matches!(

@@ -31,6 +31,9 @@ pub struct CreateOptions {
     /// Socket activation: the first N preserved fds are systemd's `LISTEN_FDS`, and the
     /// container's process gets `LISTEN_FDS=N` and `LISTEN_PID=1`.
     pub listen_fds: u32,
+    /// Set the loopback interface up in the network namespace the container creates, from
+    /// its init (an engine's `--network none`; runc leaves that to whoever made the config).
+    pub loopback_up: bool,
 }
 
 /// A container whose init is ready, with its state saved.
@@ -142,6 +145,7 @@ impl Request<'_> {
             relay_terminal: self.relay_terminal,
             preserve_fds: self.opts.preserve_fds,
             no_pivot: self.opts.no_pivot,
+            loopback_up: self.opts.loopback_up,
             new_keyring: !self.opts.no_new_keyring,
             lock_fd: Some(dir.lock_fd()),
             cgroup: cgroup.as_ref().map(|c| c as &dyn CgroupJoin),

@@ -44,7 +44,7 @@ struct Attendant<'a> {
 impl Observer for Attendant<'_> {
     fn created(&mut self, pid: i32) -> Result<(), berth_container::Error> {
         self.engine
-            .network_plug(&self.record, self.network.as_ref(), pid)
+            .network_plug(self.network.as_ref(), pid)
             .map_err(|e| berth_container::Error::Usage(format!("network: {e}")))
     }
 
@@ -172,6 +172,7 @@ impl Engine {
         let opts = CreateOptions {
             id: id.to_string(),
             bundle: self.containers.dir(id),
+            loopback_up: matches!(r.settings.network, Network::None),
             ..Default::default()
         };
         let name = r.name.clone();

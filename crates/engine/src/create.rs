@@ -14,7 +14,7 @@ use crate::workdir::make_workdir;
 use crate::{names, Engine, Error};
 use berth_image::spec::{image_spec, resolve_groups, ContainerSpec, Overrides};
 use berth_image::store::{Durability, Image};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A container about to be made: everything checked, nothing on disk yet.
 struct Plan {
@@ -24,6 +24,8 @@ struct Plan {
     settings: Settings,
     etc: EtcFiles,
     config: Value,
+    /// `config`, checked, as written to `config.json`.
+    config_bytes: Vec<u8>,
 }
 
 impl Engine {
@@ -128,6 +130,7 @@ impl Engine {
             None => EtcFiles::new(&hostname, settings.network),
         };
         let dir = self.containers.dir(&id);
+        let root = self.store.rootfs_mount_point(&id)?;
         let config = config::build(&Inputs {
             id: &id,
             spec: &spec,
@@ -138,8 +141,9 @@ impl Engine {
             shared: &self.containers.shared_dir(),
             volumes: self.volumes.base(),
             etc: &etc,
+            root: &root,
         })?;
-        config::check(&config)?;
+        let config_bytes = config::check(&config)?;
         Ok(Plan {
             id,
             image,
@@ -147,6 +151,7 @@ impl Engine {
             settings,
             etc,
             config,
+            config_bytes,
         })
     }
 
@@ -196,14 +201,8 @@ impl Engine {
             .create_rootfs(&p.image, &p.id, durability, &stubs)?;
         make_workdir(&rootfs.path, &p.spec.cwd)?;
         self.fill_volumes(volumes, &p.settings.mounts, &rootfs.path)?;
-        let mut config = p.config.clone();
-        config["root"]["path"] = json!(rootfs.path);
         let path = dir.join("config.json");
-        let bytes = serde_json::to_vec_pretty(&config).map_err(|e| Error::Config {
-            field: "(document)".into(),
-            reason: e.to_string(),
-        })?;
-        std::fs::write(&path, bytes).map_err(Error::path(&path))?;
+        std::fs::write(&path, &p.config_bytes).map_err(Error::path(&path))?;
         let record = Record {
             id: p.id.clone(),
             name,

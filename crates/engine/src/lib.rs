@@ -135,7 +135,7 @@ impl Engine {
         config: &serde_json::Value,
     ) -> Result<(), Error> {
         let path = self.containers.dir(id).join("config.json");
-        let bytes = serde_json::to_vec_pretty(config).map_err(|e| Error::Config {
+        let bytes = serde_json::to_vec(config).map_err(|e| Error::Config {
             field: "(document)".into(),
             reason: e.to_string(),
         })?;

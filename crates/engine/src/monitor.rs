@@ -39,8 +39,9 @@ pub(crate) fn take_handshake() -> Result<Option<File>, Error> {
 /// container again after each end that the policy names, after a pause (see [`Backoff`]).
 pub fn monitor(root: &Path, config: &Path, id: &str, wait_attach: bool) -> Result<i32, Error> {
     let _ = berth_sys::process::set_name(c"berth-monitor");
-    // One malloc arena: the thread that sets the container's loopback up would otherwise
-    // leave a second one behind, 70 KiB of each idle monitor's PSS (docs/BENCHMARKS.md).
+    // One malloc arena: the thread that configures a bridge container's network namespace
+    // would otherwise leave a second one behind, 70 KiB of each idle monitor's PSS
+    // (docs/BENCHMARKS.md).
     // SAFETY: mallopt only sets a parameter of glibc's allocator; no thread runs yet.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     let mut handshake = take_handshake()?;

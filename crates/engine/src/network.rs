@@ -224,24 +224,14 @@ impl Engine {
         }
     }
 
-    /// Once container `r`'s namespaces exist (its init is `pid`): loopback up, and on
-    /// bridge networks its interfaces, routes and published ports.
-    pub(crate) fn network_plug(
-        &self,
-        r: &Record,
-        a: Option<&Attachment>,
-        pid: i32,
-    ) -> Result<(), Error> {
-        if !matches!(r.settings.network, Network::None | Network::Bridge) {
-            return Ok(());
-        }
+    /// Once container `r`'s namespaces exist (its init is `pid`): on bridge networks its
+    /// interfaces, routes and published ports. (With `--network none` its init set loopback
+    /// up itself: `CreateOptions::loopback_up`.)
+    pub(crate) fn network_plug(&self, a: Option<&Attachment>, pid: i32) -> Result<(), Error> {
+        let Some(a) = a else { return Ok(()) };
         let path = format!("/proc/{pid}/ns/net");
         let ns = File::open(&path).map_err(Error::path(&path))?;
-        match a {
-            Some(a) => Ok(self.networks.connect(a, ns.as_fd(), &Holders(self))?),
-            None => berth_network::attach::loopback(ns.as_fd())
-                .map_err(Error::io("set loopback up in the container")),
-        }
+        Ok(self.networks.connect(a, ns.as_fd(), &Holders(self))?)
     }
 
     /// Removes what the network made for container `id`; safe to repeat.

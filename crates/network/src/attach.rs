@@ -691,13 +691,6 @@ fn inside(eps: &[Endpoint], lo: bool, bandwidth: Option<u64>) -> std::io::Result
     rt.apply(reqs, &|i| format!("request {i}"))
 }
 
-/// Loopback up in the namespace `netns`, for a container with no network.
-pub fn loopback(netns: BorrowedFd<'_>) -> std::io::Result<()> {
-    netns::run_in(netns, || {
-        Rtnl::open()?.apply(vec![(link::set_up(1), 0)], &|_| "set lo up".into())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

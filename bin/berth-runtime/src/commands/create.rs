@@ -48,6 +48,8 @@ impl CommonCreate {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds + listen_fds,
             listen_fds,
+            // As runc: the loopback of a new network namespace is the caller's business.
+            loopback_up: false,
         })
     }
 }

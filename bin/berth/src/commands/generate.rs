@@ -12,6 +12,7 @@ pub struct Args {
 }
 
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 enum What {
     /// A systemd unit for a container.
     Systemd {

@@ -9,6 +9,7 @@ use super::{
 
 /// `berth container VERB`.
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum Container {
     Run(run::Args),
     Create(create::Args),
@@ -43,6 +44,7 @@ pub enum Container {
 
 /// `berth image VERB`.
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum Image {
     Pull(pull::Args),
     Push(push::Args),

@@ -50,6 +50,7 @@ use berth_engine::time::{human, Timestamp};
 
 /// berth's commands.
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     Run(run::Args),
     Create(create::Args),

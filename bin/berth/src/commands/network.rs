@@ -9,6 +9,7 @@ use crate::format::{self, Columns};
 
 /// `berth network VERB`.
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum Network {
     /// Create a network (a bridge, with its own subnet and DNS for container names).
     Create(CreateArgs),

@@ -2,7 +2,8 @@
 
 use crate::context::Context;
 
-/// Freeze or thaw every process of containers.
+// No doc comment: it would be the about text of both commands, replacing their variants'
+// (the subcommands' arguments are deferred, and applied after the variants' attributes).
 #[derive(clap::Args)]
 pub struct Args {
     /// Containers (names or ids).

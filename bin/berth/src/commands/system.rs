@@ -11,6 +11,7 @@ use crate::format::{self, Columns};
 
 /// `berth system VERB`.
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum System {
     Info(InfoArgs),
     Df(DfArgs),

@@ -94,6 +94,11 @@ fn setup_and_exec(
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         ns::setdomainname(d).ctx(|| format!("setdomainname {d:?}"))?;
     }
+    // Never in a joined namespace: that one is someone else's to configure.
+    let new_net = (plan.clone_flags | plan.unshare_flags as u64) & libc::CLONE_NEWNET as u64 != 0;
+    if l.loopback_up && new_net {
+        berth_sys::net::link_up("lo").ctx(|| "set loopback up")?;
+    }
     let runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
         h.prestart().as_ref().is_some_and(|v| !v.is_empty())
             || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())

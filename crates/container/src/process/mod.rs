@@ -65,6 +65,8 @@ pub struct Launch<'a> {
     /// Fds 3..3+N pass into the container (`--preserve-fds`).
     pub preserve_fds: u32,
     pub no_pivot: bool,
+    /// Set `lo` up in a network namespace the chain creates (`CreateOptions::loopback_up`).
+    pub loopback_up: bool,
     /// Give the container a session keyring of its own (runc's default; `--no-new-keyring`).
     pub new_keyring: bool,
     /// The state directory's lock, which a forked child must not keep.

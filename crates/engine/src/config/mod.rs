@@ -39,6 +39,8 @@ pub struct Inputs<'a> {
     /// `ROOT/volumes`, where the volumes it mounts are.
     pub volumes: &'a Path,
     pub etc: &'a EtcFiles,
+    /// Where the root filesystem will be mounted (`root.path`).
+    pub root: &'a Path,
 }
 
 /// The sections of `linux.resources` that a container's settings make, device list aside:
@@ -54,11 +56,11 @@ pub(crate) fn limits(settings: &Settings) -> Value {
     v["linux"]["resources"].take()
 }
 
-/// Builds the config. `root.path` is left for the caller to fill in.
+/// Builds the config.
 pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
     let mut v = berth_container::spec::default_spec(false, 0, 0)?;
     v["process"] = process(i, &v["process"]);
-    v["root"] = json!({"path": "rootfs", "readonly": i.settings.read_only});
+    v["root"] = json!({"path": i.root, "readonly": i.settings.read_only});
     v["hostname"] = json!(i.hostname);
     if let Some(d) = &i.settings.domainname {
         v["domainname"] = json!(d);
@@ -122,7 +124,9 @@ fn process(i: &Inputs<'_>, defaults: &Value) -> Value {
 }
 
 /// Checks the config with the runtime core's own parser and validator.
-pub fn check(v: &Value) -> Result<(), Error> {
+/// Checks the config as the runtime will read it; returns it as `config.json`'s bytes
+/// (compact: the runtime parses every byte of it at each start).
+pub fn check(v: &Value) -> Result<Vec<u8>, Error> {
     let bytes = serde_json::to_vec(v).map_err(|e| Error::Config {
         field: "(document)".into(),
         reason: e.to_string(),
@@ -132,7 +136,8 @@ pub fn check(v: &Value) -> Result<(), Error> {
     berth_container::spec::validate(&spec).map_err(|e| Error::Config {
         field: "validate".into(),
         reason: e.to_string(),
-    })
+    })?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -167,6 +172,7 @@ mod tests {
             shared: Path::new("/s"),
             volumes: Path::new("/v"),
             etc: &etc,
+            root: Path::new("/r/merged"),
         })
     }
 

@@ -97,6 +97,11 @@ impl Store {
         Ok(self.dir.join("rootfs").join(id))
     }
 
+    /// Where container `id`'s root filesystem is (or will be) mounted.
+    pub fn rootfs_mount_point(&self, id: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.rootfs_dir(id)?.join("merged"))
+    }
+
     /// Mounts a new root filesystem for container `id` from `image`.
     pub fn create_rootfs(
         &self,

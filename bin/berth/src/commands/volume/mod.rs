@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 /// `berth volume VERB`.
 #[derive(clap::Subcommand)]
+#[command(defer = true)]
 pub enum Volume {
     Create(create::Args),
     #[command(visible_alias = "list")]
