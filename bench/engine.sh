@@ -67,6 +67,11 @@ ip link set lo up
 if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then umount /sys/fs/cgroup/unified; fi
 W=$OUT/work
 mkdir -p "$W"
+# Every engine's store on one ext4 made here with mkfs's defaults (with a journal, as
+# distributions make them). This host's root is ext4 without one, where each new inode scans
+# the inodes deleted in the last minute: a long run of starts slowed as it went
+# (docs/BENCHMARKS.md).
+truncate -s 16G "$OUT/fs.img" && mkfs.ext4 -q -F "$OUT/fs.img" && mount -o loop "$OUT/fs.img" "$W"
 export W
 # shellcheck source=tests/interop/podman-env.sh
 . tests/interop/podman-env.sh
@@ -89,7 +94,7 @@ cleanup() {
   for c in "${clis[@]}"; do remove_all $c; done
   if [ "$DOCKER" = 1 ]; then tests/interop/dockerd.sh stop "$W/docker" >/dev/null 2>&1 || true; fi
   { grep -o " $W[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
-  rm -rf "$W"
+  rm -rf "$W" "$OUT/fs.img"
 }
 trap cleanup EXIT
 
