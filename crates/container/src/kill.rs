@@ -1,6 +1,7 @@
 //! `kill`: send a signal to a container's init, or with `all` to every process in it.
 
 use crate::state::{Saved, Status};
+use berth_cgroups::FreezerState;
 use crate::{procfs, Error, Runtime};
 use berth_sys::process as sysproc;
 use std::os::fd::{AsFd, OwnedFd};
@@ -56,12 +57,39 @@ fn signal_init(saved: &Saved, signal: i32) -> Result<(), Error> {
 /// namespace.
 pub(crate) fn signal_all(saved: &Saved, signal: i32) -> Result<(), Error> {
     if let Some(c) = &saved.cgroup {
+        // SIGKILL to the init of a pid namespace the container made ends every process in
+        // it: the kernel kills them all before the init's exit is reported. That spares
+        // freezing and thawing the cgroup (on cgroup v1 about 1 ms of every `rm -f`), unless
+        // it is frozen (paused), where a kill waits for the thaw that `kill_all` does.
+        if signal == libc::SIGKILL
+            && makes_pid_namespace(saved)
+            && matches!(c.freezer_state(), Ok(FreezerState::Thawed))
+        {
+            return match signal_init(saved, signal) {
+                Err(Error::NotRunning(_)) => Ok(()),
+                r => r,
+            };
+        }
         return c.kill_all(signal).map_err(Error::from);
     }
     for pid in members(saved)? {
         let _ = sysproc::kill(pid, signal);
     }
     Ok(())
+}
+
+/// Whether the container's init was made in a pid namespace of its own (not one joined).
+fn makes_pid_namespace(saved: &Saved) -> bool {
+    saved
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| {
+            n.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+            })
+        })
 }
 
 /// Pids of the container's processes: every process whose pid namespace is the init's (when
