@@ -1,8 +1,8 @@
 //! `kill`: send a signal to a container's init, or with `all` to every process in it.
 
 use crate::state::{Saved, Status};
-use berth_cgroups::FreezerState;
 use crate::{procfs, Error, Runtime};
+use berth_cgroups::FreezerState;
 use berth_sys::process as sysproc;
 use std::os::fd::{AsFd, OwnedFd};
 
