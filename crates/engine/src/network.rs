@@ -224,9 +224,9 @@ impl Engine {
         }
     }
 
-    /// Once container `r`'s namespaces exist (its init is `pid`): on bridge networks its
-    /// interfaces, routes and published ports. (With `--network none` its init set loopback
-    /// up itself: `CreateOptions::loopback_up`.)
+    /// Once a container's namespaces exist (its init is `pid`): on bridge networks (`a`)
+    /// its interfaces, routes and published ports. (With `--network none` its init sets
+    /// loopback up itself: `CreateOptions::loopback_up`.)
     pub(crate) fn network_plug(&self, a: Option<&Attachment>, pid: i32) -> Result<(), Error> {
         let Some(a) = a else { return Ok(()) };
         let path = format!("/proc/{pid}/ns/net");

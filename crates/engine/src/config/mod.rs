@@ -123,9 +123,8 @@ fn process(i: &Inputs<'_>, defaults: &Value) -> Value {
     p
 }
 
-/// Checks the config with the runtime core's own parser and validator.
-/// Checks the config as the runtime will read it; returns it as `config.json`'s bytes
-/// (compact: the runtime parses every byte of it at each start).
+/// Checks the config with the runtime core's own parser and validator; returns it as
+/// `config.json`'s bytes (compact: the runtime parses every byte of it at each start).
 pub fn check(v: &Value) -> Result<Vec<u8>, Error> {
     let bytes = serde_json::to_vec(v).map_err(|e| Error::Config {
         field: "(document)".into(),
