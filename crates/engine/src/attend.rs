@@ -127,8 +127,9 @@ impl Output for Attendant<'_> {
 /// Who attends a container.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Caller {
-    /// `berth run` without `-d`: the caller sees the output too.
-    Foreground,
+    /// `berth run` without `-d` (and a build's RUN step): the caller sees the output
+    /// too when `echo`.
+    Foreground { echo: bool },
     /// A detached container's monitor; with `wait_attach`, it starts the container once a
     /// first attach client is there (`start -a`).
     Monitor { wait_attach: bool },
@@ -179,7 +180,7 @@ impl Engine {
         let (stdio, collector) = self.collector(&r, caller)?;
         let attach = match caller {
             Caller::Monitor { wait_attach } => Some(self.attach_server(&r, wait_attach)?),
-            Caller::Foreground => None,
+            Caller::Foreground { .. } => None,
         };
         let health = match &r.settings.health {
             Some(c) => {
@@ -294,9 +295,11 @@ impl Engine {
             }
         };
         let echo = match (caller, &stdio) {
-            (Caller::Monitor { .. }, _) => None,
-            (Caller::Foreground, Some(g)) => Some(g.originals().map_err(io("dup stdout"))?),
-            (Caller::Foreground, None) => Some(PipedStdio::current().map_err(io("dup stdout"))?),
+            (Caller::Monitor { .. } | Caller::Foreground { echo: false }, _) => None,
+            (Caller::Foreground { .. }, Some(g)) => Some(g.originals().map_err(io("dup stdout"))?),
+            (Caller::Foreground { .. }, None) => {
+                Some(PipedStdio::current().map_err(io("dup stdout"))?)
+            }
         };
         let env = match log.env.is_empty() {
             true => Vec::new(),

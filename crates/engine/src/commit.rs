@@ -55,6 +55,21 @@ impl Engine {
         Ok(changes.into_image(&base, &opts, reference.as_ref())?)
     }
 
+    /// Commits stopped container `what` with the config and history entry of `opts` as
+    /// they are (a build step's: not the container's own config); names the image
+    /// `reference`, else after its ID.
+    pub fn commit_changes(
+        &self,
+        what: &str,
+        opts: &ImageOptions,
+        reference: Option<&Reference>,
+    ) -> Result<Image, Error> {
+        let r = self.container(what)?;
+        let base = self.store.image(&r.image_id)?;
+        let changes = self.read_changes(&r, false)?;
+        Ok(changes.into_image(&base, opts, reference)?)
+    }
+
     /// Packs the container's changes, frozen if `pause` and it runs (and is not paused).
     fn read_changes(&self, r: &Record, pause: bool) -> Result<image_commit::Changes<'_>, Error> {
         let mounts = self.mount_points(r)?;

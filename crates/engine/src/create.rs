@@ -191,7 +191,7 @@ impl Engine {
             config::init::install(&self.containers.shared_dir())?;
         }
         // A container removed when it ends needs no changes kept past a crash.
-        let durability = match p.settings.auto_remove {
+        let durability = match p.settings.auto_remove || o.volatile {
             true => Durability::Volatile,
             false => Durability::Synced,
         };

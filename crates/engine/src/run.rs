@@ -27,9 +27,7 @@ impl Engine {
             self.spawn_monitor(&r, monitor)
                 .map(|()| Outcome::Detached(r.id.clone()))
         } else {
-            stdin_unless_interactive(o.interactive)
-                .and_then(|()| self.attend(&r.id, Caller::Foreground, &mut None))
-                .map(Outcome::Exited)
+            self.run_created(&r.id, o.interactive, true)
         };
         if result.is_err() {
             match self.remove(&r.id, true, true) {
@@ -38,6 +36,17 @@ impl Engine {
             }
         }
         result
+    }
+}
+
+impl Engine {
+    /// Runs created container `id` in the foreground until it exits, as `run` does (and
+    /// a build's RUN step); it reads the caller's stdin only if `interactive`, and its
+    /// output goes to the caller's stdout and stderr (besides its log) only if `echo`.
+    pub fn run_created(&self, id: &str, interactive: bool, echo: bool) -> Result<Outcome, Error> {
+        stdin_unless_interactive(interactive)?;
+        self.attend(id, Caller::Foreground { echo }, &mut None)
+            .map(Outcome::Exited)
     }
 }
 

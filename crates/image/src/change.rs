@@ -57,7 +57,7 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<(), 
             if rest.is_empty() {
                 return Err(fail(format!("{instr} requires at least one argument")));
             }
-            apply_one(config, &instr, rest, &mut cmd_set).map_err(fail)?;
+            apply_instruction(config, &instr, rest, &mut cmd_set).map_err(fail)?;
         }
     }
     Ok(())
@@ -89,7 +89,10 @@ fn instructions(change: &str) -> Vec<String> {
     out
 }
 
-fn apply_one(
+/// Applies one instruction (`instr` upper case, `rest` its arguments) to `config`;
+/// `cmd_set` says whether a CMD was applied before in the same run (an ENTRYPOINT drops
+/// the Cmd it did not set itself). The error says what is wrong, without the line.
+pub fn apply_instruction(
     config: &mut Map<String, Value>,
     instr: &str,
     rest: &str,
@@ -205,7 +208,7 @@ fn object_field<'c>(
 }
 
 /// `["a", "b"]` (exec form) if `rest` is a JSON list of strings; None when it is not JSON.
-fn json_list(rest: &str) -> Option<Result<Vec<String>, String>> {
+pub fn json_list(rest: &str) -> Option<Result<Vec<String>, String>> {
     if !rest.starts_with('[') {
         return None;
     }
@@ -244,7 +247,7 @@ fn key_values(rest: &str, instr: &str) -> Result<Vec<(String, String)>, String> 
 }
 
 /// Splits on unquoted whitespace, removing quotes and backslash escapes.
-fn words(s: &str) -> Result<Vec<String>, String> {
+pub fn words(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -290,7 +293,7 @@ fn words(s: &str) -> Result<Vec<String>, String> {
 }
 
 /// One value with quotes and escapes removed and its inner whitespace kept.
-fn unquote(s: &str) -> Result<String, String> {
+pub fn unquote(s: &str) -> Result<String, String> {
     // Whitespace is protected by quoting it, then the word reader removes the quotes.
     let mut quoted = String::new();
     let mut in_quote: Option<char> = None;

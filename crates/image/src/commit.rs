@@ -84,17 +84,12 @@ pub fn pack_changes<'s>(
     mount_points: &[PathBuf],
 ) -> Result<Changes<'s>, CommitError> {
     let upper = store.rootfs(id)?.upper;
-    let lock = store.content_lock()?;
-    let staging = Staging::new(store)?;
     // Nothing changed: docker then adds no layer, only history.
     if store.rootfs_changes(id, mount_points)?.is_empty() {
-        return Ok(Changes {
-            store,
-            staging,
-            layer: None,
-            _lock: lock,
-        });
+        return no_changes(store);
     }
+    let lock = store.content_lock()?;
+    let staging = Staging::new(store)?;
     let dir = File::open(&upper).map_err(io_err("open", &upper))?;
     let pack_err = |source| CommitError::Pack {
         container: id.to_string(),
@@ -116,6 +111,42 @@ pub fn pack_changes<'s>(
         layer,
         _lock: lock,
     })
+}
+
+/// No changes: an image made from these has its base's layers and one more history entry
+/// (a Dockerfile's ENV, LABEL, CMD...).
+pub fn no_changes(store: &Store) -> Result<Changes<'_>, CommitError> {
+    let lock = store.content_lock()?;
+    Ok(Changes {
+        store,
+        staging: Staging::new(store)?,
+        layer: None,
+        _lock: lock,
+    })
+}
+
+/// The empty image (`FROM scratch`): no layers, this host's platform, named `reference`.
+pub fn scratch(store: &Store, reference: &Reference) -> Result<Image, CommitError> {
+    let _lock = store.content_lock()?;
+    let staging = Staging::new(store)?;
+    let p = crate::registry::Platform::host();
+    let config = json!({
+        "architecture": p.architecture,
+        "os": p.os,
+        "config": {},
+        "rootfs": { "type": "layers", "diff_ids": [] },
+        "history": [],
+    });
+    let kinds = (media::OCI_MANIFEST, media::OCI_CONFIG);
+    Ok(store_image(
+        store,
+        staging,
+        &config,
+        kinds,
+        Vec::new(),
+        Some(reference),
+        "scratch",
+    )?)
 }
 
 impl Changes<'_> {

@@ -87,7 +87,12 @@ pub struct Packer<W: Write> {
     links: HashMap<(u64, u64), PathBuf>,
     /// Names left out when they are empty (see [`Packer::mount_points`]).
     mount_points: Vec<PathBuf>,
+    /// Says which entries (name, is a directory) to leave out, with what is below them.
+    skip: Option<Skip>,
 }
+
+/// A filter of entries: true leaves the entry (and a directory's contents) out.
+pub type Skip = Box<dyn FnMut(&Path, bool) -> bool>;
 
 impl<W: Write> Packer<W> {
     /// A packer writing to `out`.
@@ -97,7 +102,14 @@ impl<W: Write> Packer<W> {
             format,
             links: HashMap::new(),
             mount_points: Vec::new(),
+            skip: None,
         }
+    }
+
+    /// Leaves out the entries `skip` picks (a build context's `.dockerignore`).
+    pub fn skip(mut self, skip: Skip) -> Self {
+        self.skip = Some(skip);
+        self
     }
 
     /// Leaves out the empty files and directories at these names (as named in the
@@ -113,6 +125,10 @@ impl<W: Write> Packer<W> {
     /// in it below `name`.
     pub fn add(&mut self, item: BorrowedFd<'_>, name: &Path) -> Result<(), PackError> {
         let st = sys::fstat(item).map_err(io_err(name, "stat"))?;
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        if self.skip.as_mut().is_some_and(|skip| skip(name, is_dir)) {
+            return Ok(());
+        }
         if self.mount_points.iter().any(|m| m == name)
             && sys::is_empty(item, &st).map_err(io_err(name, "list"))?
         {

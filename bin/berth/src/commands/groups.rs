@@ -2,9 +2,9 @@
 //! of the top-level verbs, here in the command line only; each verb has one implementation.
 
 use super::{
-    attach, commit, cp, create, diff, exec, export, history, images, import, inspect, kill, load,
-    logs, pause, port, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats, stop,
-    system, tag, top, update, wait, Command,
+    attach, build, commit, cp, create, diff, exec, export, history, images, import, inspect, kill,
+    load, logs, pause, port, ps, pull, push, rename, restart, rm, rmi, run, save, start, stats,
+    stop, system, tag, top, update, wait, Command,
 };
 
 /// `berth container VERB`.
@@ -46,6 +46,7 @@ pub enum Container {
 #[derive(clap::Subcommand)]
 #[command(defer = true)]
 pub enum Image {
+    Build(build::Args),
     Pull(pull::Args),
     Push(push::Args),
     #[command(visible_alias = "list")]
@@ -96,6 +97,7 @@ impl From<Container> for Command {
 impl From<Image> for Command {
     fn from(c: Image) -> Command {
         match c {
+            Image::Build(a) => Command::Build(a),
             Image::Pull(a) => Command::Pull(a),
             Image::Push(a) => Command::Push(a),
             Image::Ls(a) => Command::Images(a),

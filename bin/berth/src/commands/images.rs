@@ -14,7 +14,7 @@ use crate::format::{self, Columns};
 pub struct Args {
     /// Only images of this repository (and tag); `*` and `?` match as in docker.
     reference: Option<String>,
-    /// Show all images (berth keeps no intermediate images: the same list).
+    /// Show all images, with the build cache's (intermediate) ones.
     #[arg(short, long)]
     all: bool,
     /// Print only image IDs.
@@ -81,6 +81,9 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     for r in store.records()? {
         let img = store.image_by_manifest(&r.manifest)?;
         let name = r.reference.name().to_string();
+        if name == berth_build::builder::CACHE_REPOSITORY && !a.all {
+            continue;
+        }
         let tag = r.reference.tag().unwrap_or("<none>").to_string();
         if !filters
             .iter()

@@ -1,6 +1,7 @@
 //! One module per command: each parses its arguments and calls berth-image or berth-engine.
 
 mod attach;
+mod build;
 mod commit;
 mod cp;
 mod create;
@@ -61,6 +62,10 @@ pub enum Command {
     Cp(cp::Args),
     Diff(diff::Args),
     Commit(commit::Args),
+    Build(build::Args),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(build::Builder),
     Stop(stop::Args),
     Kill(kill::Args),
     Rm(rm::Args),
@@ -182,6 +187,8 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Cp(a) => done(cp::run(a, ctx)),
         Command::Diff(a) => done(diff::run(a, ctx)),
         Command::Commit(a) => done(commit::run(a, ctx)),
+        Command::Build(a) => done(build::run(a, ctx)),
+        Command::Builder(build::Builder::Prune(a)) => done(build::prune(a, ctx)),
         Command::Generate(a) => done(generate::run(a, ctx)),
         Command::Events(a) => done(events::run(a, ctx)),
         Command::Pause(a) => done(pause::run(a, ctx, true)),

@@ -247,7 +247,7 @@ pub struct ContainerArgs {
 
 /// `--pull`, as docker's.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum PullPolicy {
+pub enum PullPolicy {
     Missing,
     Always,
     Never,
@@ -261,41 +261,7 @@ impl ContainerArgs {
             return Ok(());
         };
         let platform = self.platform.clone().unwrap_or_else(Platform::host);
-        let have = store.image(reference);
-        let missing = matches!(have, Err(StoreError::NotFound(_)));
-        let pull = match self.pull {
-            PullPolicy::Always => true,
-            PullPolicy::Missing => missing,
-            PullPolicy::Never => false,
-        };
-        let image = match pull {
-            true => {
-                let r = Reference::parse(reference)?;
-                let opts = PullOptions {
-                    platform: platform.clone(),
-                    config: ctx.registry_config(true)?,
-                    parallel: 4,
-                };
-                let progress = crate::progress::for_stderr(self.quiet);
-                registry::pull(store, &r, &opts, progress.as_ref()).with_context(
-                    || match missing {
-                        true => {
-                            format!("image {reference} is not in the store, and pulling {r} failed")
-                        }
-                        false => format!("pulling {r}"),
-                    },
-                )?
-            }
-            false => have?,
-        };
-        let (os, arch) = (
-            image.config.os().to_string(),
-            image.config.architecture().to_string(),
-        );
-        if !platform.matches(&os, &arch, image.config.variant().as_deref()) {
-            anyhow::bail!("image {reference} is {os}/{arch}, not --platform {platform}");
-        }
-        Ok(())
+        ensure_image(ctx, store, reference, self.pull, &platform, self.quiet).map(drop)
     }
 
     pub fn options(self, detach: bool) -> RunOptions {
@@ -307,6 +273,7 @@ impl ContainerArgs {
             name: self.name,
             detach,
             remove: self.rm,
+            volatile: false,
             env: self.env,
             workdir: self.workdir,
             user: self.user,
@@ -416,4 +383,47 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
         }
         Outcome::Exited(code) => Ok(code),
     }
+}
+
+/// The image `reference` names, pulled first as `pull` says (as docker's client does
+/// before it creates: the engine itself never pulls); checked to be of `platform`.
+pub fn ensure_image(
+    ctx: &Context,
+    store: &Store,
+    reference: &str,
+    pull: PullPolicy,
+    platform: &Platform,
+    quiet: bool,
+) -> anyhow::Result<berth_image::store::Image> {
+    let have = store.image(reference);
+    let missing = matches!(have, Err(StoreError::NotFound(_)));
+    let pull = match pull {
+        PullPolicy::Always => true,
+        PullPolicy::Missing => missing,
+        PullPolicy::Never => false,
+    };
+    let image = match pull {
+        true => {
+            let r = Reference::parse(reference)?;
+            let opts = PullOptions {
+                platform: platform.clone(),
+                config: ctx.registry_config(true)?,
+                parallel: 4,
+            };
+            let progress = crate::progress::for_stderr(quiet);
+            registry::pull(store, &r, &opts, progress.as_ref()).with_context(|| match missing {
+                true => format!("image {reference} is not in the store, and pulling {r} failed"),
+                false => format!("pulling {r}"),
+            })?
+        }
+        false => have?,
+    };
+    let (os, arch) = (
+        image.config.os().to_string(),
+        image.config.architecture().to_string(),
+    );
+    if !platform.matches(&os, &arch, image.config.variant().as_deref()) {
+        anyhow::bail!("image {reference} is {os}/{arch}, not --platform {platform}");
+    }
+    Ok(image)
 }

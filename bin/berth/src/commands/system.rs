@@ -170,6 +170,7 @@ pub fn prune(a: PruneArgs, ctx: &Context) -> anyhow::Result<()> {
     } else {
         "all dangling images"
     });
+    what.push("all build cache");
     let warning = format!("This will remove:\n  - {}", what.join("\n  - "));
     if !a.force && !confirm(&warning)? {
         return Ok(());
@@ -184,7 +185,12 @@ pub fn prune(a: PruneArgs, ctx: &Context) -> anyhow::Result<()> {
             println!();
         }
     }
+    let cache = berth_build::builder::prune(engine.store())?;
     prune_images(&engine, a.all)?;
+    if cache > 0 {
+        engine.store().gc()?;
+        println!("Deleted build cache entries: {cache}\n");
+    }
     println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(())
 }

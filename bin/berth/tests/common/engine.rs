@@ -103,7 +103,10 @@ impl Engine {
     /// `berth ARGS`, with this test's cgroup parent for `run` and `create`.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut args: Vec<&str> = args.to_vec();
-        if matches!(args.first(), Some(&"run") | Some(&"create")) {
+        if matches!(
+            args.first(),
+            Some(&"run") | Some(&"create") | Some(&"build")
+        ) {
             args.splice(1..1, ["--cgroup-parent", self.cgroup_parent.as_str()]);
         }
         self.b.cmd(&args)

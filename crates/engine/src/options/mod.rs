@@ -55,6 +55,9 @@ pub struct RunOptions {
     pub detach: bool,
     /// `--rm`: remove the container when it exits.
     pub remove: bool,
+    /// Its root filesystem's changes need not survive a crash (a build step's container,
+    /// removed once they are committed): mounted `volatile`, as for `--rm`.
+    pub volatile: bool,
     /// `KEY=VALUE`, or `KEY` to take the value from berth's environment.
     pub env: Vec<String>,
     pub workdir: Option<String>,

@@ -1,0 +1,165 @@
+//! `berth build [OPTIONS] CONTEXT` (and `berth image build`): an image from a Dockerfile,
+//! built by berth-build on this engine and store; `berth builder prune` drops its cache.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use berth_build::builder::{self, Bases, BuildOptions};
+use berth_image::registry::Platform;
+use berth_image::store::{Image, Store};
+use berth_image::Reference;
+
+use super::run::{ensure_image, PullPolicy};
+use crate::context::Context;
+
+/// Build an image from a Dockerfile.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Name the image (REPOSITORY[:TAG]); may be given several times.
+    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    tags: Vec<String>,
+    /// The Dockerfile (default: CONTEXT/Dockerfile, else CONTEXT/Containerfile).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// KEY=VALUE for an ARG (KEY alone: its value in this environment).
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    build_args: Vec<String>,
+    /// Build up to this stage (a name or index).
+    #[arg(long)]
+    target: Option<String>,
+    /// Run every step again instead of reusing cached ones.
+    #[arg(long)]
+    no_cache: bool,
+    /// Base images: pull missing ones (default), always, or never; --pull alone is always.
+    #[arg(long, value_enum, default_value = "missing", num_args = 0..=1,
+          require_equals = true, default_missing_value = "always")]
+    pull: PullPolicy,
+    /// KEY=VALUE labels of the image.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Write the image ID to this file.
+    #[arg(long, value_name = "FILE")]
+    iidfile: Option<PathBuf>,
+    /// The image's platform: only this host's can be built.
+    #[arg(long)]
+    platform: Option<Platform>,
+    /// Print only the image ID.
+    #[arg(short, long)]
+    quiet: bool,
+    /// The network of RUN steps: default (the default bridge), none or host.
+    #[arg(long)]
+    network: Option<String>,
+    /// The cgroup of the RUN steps' containers (default /berth).
+    #[arg(long, value_name = "PATH")]
+    cgroup_parent: Option<String>,
+    /// The build context: a directory.
+    context: PathBuf,
+}
+
+/// Base images from the store, pulled as `--pull` says.
+struct Pulling<'a> {
+    ctx: &'a Context,
+    store: &'a Store,
+    pull: PullPolicy,
+    quiet: bool,
+}
+
+impl Bases for Pulling<'_> {
+    fn base(&self, reference: &str) -> Result<Image, String> {
+        ensure_image(
+            self.ctx,
+            self.store,
+            reference,
+            self.pull,
+            &Platform::host(),
+            self.quiet,
+        )
+        .map_err(|e| format!("{e:#}"))
+    }
+}
+
+pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
+    if let Some(p) = a.platform.as_ref().filter(|p| **p != Platform::host()) {
+        anyhow::bail!(
+            "--platform {p}: berth builds only for this host's platform ({})",
+            Platform::host()
+        );
+    }
+    if a.context.as_os_str() == "-" {
+        anyhow::bail!("a build context on stdin (-) is not supported yet: give a directory");
+    }
+    let dockerfile = match &a.file {
+        Some(f) => f.clone(),
+        None => ["Dockerfile", "Containerfile"]
+            .iter()
+            .map(|n| a.context.join(n))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| a.context.join("Dockerfile")),
+    };
+    let tags = a
+        .tags
+        .iter()
+        .map(|t| Reference::parse_local(t).with_context(|| format!("-t {t}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let engine = ctx.engine()?;
+    let o = BuildOptions {
+        context: a.context.clone(),
+        dockerfile,
+        tags,
+        build_args: a.build_args,
+        target: a.target,
+        no_cache: a.no_cache,
+        labels: a.labels,
+        network: a.network,
+        quiet: a.quiet,
+        cgroup_parent: a.cgroup_parent,
+    };
+    let bases = Pulling {
+        ctx,
+        store: engine.store(),
+        pull: a.pull,
+        quiet: a.quiet,
+    };
+    let built = builder::build(&engine, &o, &bases, &mut std::io::stderr())?;
+    let id = built.image.id.to_string();
+    if let Some(f) = &a.iidfile {
+        std::fs::write(f, &id).with_context(|| format!("--iidfile {}", f.display()))?;
+    }
+    for t in &o.tags {
+        ctx.image_event("tag", &id, &t.to_string());
+    }
+    println!("{}", built.image.id.hex());
+    Ok(())
+}
+
+/// `berth builder VERB`.
+#[derive(clap::Subcommand)]
+pub enum Builder {
+    /// Remove the build cache.
+    Prune(PruneArgs),
+}
+
+/// Remove the build cache.
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    force: bool,
+    /// Accepted for docker's command line: berth's cache has only one kind of entry.
+    #[arg(short, long)]
+    all: bool,
+}
+
+pub fn prune(a: PruneArgs, ctx: &Context) -> anyhow::Result<()> {
+    if !a.force && !super::confirm("This will remove all build cache.")? {
+        return Ok(());
+    }
+    let store = ctx.store()?;
+    let n = builder::prune(&store)?;
+    let report = store.gc()?;
+    println!(
+        "Deleted {n} build cache entries ({} blobs, {} snapshots no longer used)",
+        report.blobs, report.snapshots
+    );
+    Ok(())
+}

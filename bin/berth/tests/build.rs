@@ -1,0 +1,576 @@
+//! `berth build` through the real binary as root: a multi-stage Dockerfile with heredocs,
+//! `.dockerignore` exceptions, `COPY --from`, `--chown`/`--chmod`, an `ADD` of a tar and
+//! `USER`/`WORKDIR` effects; the cache (reused, and rerun from a changed file on);
+//! ONBUILD triggers; failures that name the line and leave nothing; a build killed
+//! halfway cleaned up by the next; and the same Dockerfile built by `buildah bud` gives
+//! the same files, config and history.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::engine::{eventually, Engine};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A build context in the test's directory: `files` (path, content) and the Dockerfile.
+fn context(e: &Engine, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = e.b.dir.path().join(name);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    for (p, content) in files {
+        let p = dir.join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    dir
+}
+
+/// A gzipped tar of `d/f` and a symlink `link -> d/f`, for ADD.
+fn tar_gz(dir: &Path) {
+    let t = dir.join("t");
+    fs::create_dir_all(t.join("d")).unwrap();
+    fs::write(t.join("d/f"), "in the tar\n").unwrap();
+    std::os::unix::fs::symlink("d/f", t.join("link")).unwrap();
+    let st = Command::new("tar")
+        .arg("-czf")
+        .arg(dir.join("pkg.tar.gz"))
+        .arg("-C")
+        .arg(&t)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::remove_dir_all(t).unwrap();
+}
+
+fn image_config(e: &Engine, name: &str) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&e.ok(&["inspect", "--type", "image", name])).unwrap();
+    v[0].clone()
+}
+
+/// What the multi-stage test builds; buildah 1.28 (Debian 12) has no heredocs, so the
+/// comparison with it uses [`COMPARED`].
+const MULTI_STAGE: &str = r#"# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM ${BASE} AS build
+ARG GREETING=hi
+ENV OUT=/out
+WORKDIR /work
+COPY src/ ./src/
+RUN mkdir -p $OUT && echo "$GREETING" > $OUT/greeting && cat src/a.txt >> $OUT/greeting
+RUN <<EOF
+for i in 1 2 3; do
+  echo line$i >> /out/lines
+done
+EOF
+
+FROM busybox
+LABEL org.example.name="demo app" \
+      version=1
+COPY --from=build /out/ /app/
+COPY --chown=65534:65534 --chmod=640 logs /logs/
+ADD pkg.tar.gz /opt/pkg/
+COPY <<EOF /etc/motd
+welcome ${GREETING:-stranger}
+EOF
+RUN chmod 1777 /tmp
+USER nobody
+WORKDIR /tmp/w
+RUN id -u > /tmp/uid && pwd > /tmp/here
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/greeting"]
+"#;
+
+fn multi_stage_context(e: &Engine, name: &str, dockerfile: &str) -> PathBuf {
+    let dir = context(
+        e,
+        name,
+        dockerfile,
+        &[
+            ("src/a.txt", "hello\n"),
+            ("src/sub/b.txt", "sub\n"),
+            ("logs/x.log", "left out\n"),
+            ("logs/keep.log", "kept\n"),
+            (".dockerignore", "logs\n!logs/keep.log\n"),
+        ],
+    );
+    tar_gz(&dir);
+    dir
+}
+
+#[test]
+fn a_multi_stage_build_makes_a_runnable_image() {
+    let e = Engine::new();
+    let dir = multi_stage_context(&e, "ctx", MULTI_STAGE);
+    let d = dir.to_str().unwrap();
+    let id = e.ok(&["build", "-q", "-t", "demo:1", "--network", "none", d]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    // The entrypoint and cmd, and every file the steps made.
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "demo:1"]),
+        "hi\nhello\n"
+    );
+    let script = "cat /app/lines /etc/motd /tmp/uid /tmp/here /opt/pkg/link; ls -n /logs; \
+                  ls /work 2>&1 | head -1";
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "",
+        "demo:1",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[..7],
+        &[
+            "line1",
+            "line2",
+            "line3",
+            "welcome stranger",
+            "65534",
+            "/tmp/w",
+            "in the tar"
+        ],
+        "{out}"
+    );
+    // Only the exception of .dockerignore, with --chown and --chmod.
+    assert_eq!(lines.len(), 10, "{out}");
+    let keep: Vec<&str> = lines[8].split_whitespace().collect();
+    assert_eq!(
+        (keep[0], keep[2], keep[3], keep[8]),
+        ("-rw-r-----", "65534", "65534", "keep.log"),
+        "{out}"
+    );
+    assert!(
+        lines[9].contains("No such file"),
+        "the build stage's files stay out: {out}"
+    );
+    let c = image_config(&e, "demo:1");
+    assert_eq!(c["Config"]["User"], "nobody");
+    assert_eq!(c["Config"]["WorkingDir"], "/tmp/w");
+    assert_eq!(c["Config"]["Labels"]["org.example.name"], "demo app");
+    assert_eq!(c["Config"]["Cmd"], serde_json::json!(["cat /app/greeting"]));
+    // History: one entry per instruction of the last stage, over busybox's.
+    let history = e.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "demo:1",
+    ]);
+    let h: Vec<&str> = history.lines().collect();
+    assert_eq!(h.len(), 12, "{history}");
+    assert!(h[0].contains("CMD [\"cat /app/greeting\"]"), "{history}");
+    assert!(h[2].contains("id -u > /tmp/uid"), "{history}");
+    assert!(h[7].contains("ADD file:"), "{history}");
+    // The steps' images stay out of `images` (and show with -a).
+    let images = e.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.lines().count(), 2, "{images}");
+    assert!(e.ok(&["images", "-a", "-q"]).lines().count() > 2);
+    e.assert_clean();
+}
+
+#[test]
+fn steps_come_from_the_cache_until_a_copied_file_changes() {
+    let e = Engine::new();
+    let dir = context(
+        &e,
+        "ctx",
+        "FROM busybox\nRUN echo first > /first\nCOPY app.txt /app.txt\n\
+         RUN cat /app.txt > /copy\nCMD [\"cat\", \"/copy\"]\n",
+        &[("app.txt", "v1\n")],
+    );
+    let d = dir.to_str().unwrap();
+    let first = e.ok(&["build", "-q", "--network", "none", "-t", "c:1", d]);
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "--network", "none"];
+        args.extend_from_slice(extra);
+        args.push(d);
+        let o = e.run(&args);
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert!(o.status.success(), "{err}");
+        (String::from_utf8(o.stdout).unwrap(), err)
+    };
+    let (again, steps) = build(&["-t", "c:2"]);
+    assert_eq!(first, again);
+    assert_eq!(steps.matches("Using cache").count(), 4, "{steps}");
+    // A file's time is not its content: still cached.
+    let f = fs::File::options()
+        .append(true)
+        .open(dir.join("app.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+    let (_, steps) = build(&[]);
+    assert_eq!(steps.matches("Using cache").count(), 4, "{steps}");
+    fs::write(dir.join("app.txt"), "v2\n").unwrap();
+    let (changed, steps) = build(&["-t", "c:3"]);
+    assert_ne!(first, changed);
+    assert_eq!(
+        steps.matches("Using cache").count(),
+        1,
+        "only the RUN before the COPY: {steps}"
+    );
+    assert_eq!(e.ok(&["run", "--rm", "--network", "none", "c:3"]), "v2\n");
+    let (_, steps) = build(&["--no-cache"]);
+    assert_eq!(steps.matches("Using cache").count(), 0, "{steps}");
+    // `builder prune` drops the cache; the named images stay.
+    e.ok(&["builder", "prune", "-f"]);
+    let all = e.ok(&["images", "-a", "--format", "{{.Repository}}"]);
+    assert!(!all.contains("berth-build-cache"), "{all}");
+    assert_eq!(e.ok(&["run", "--rm", "--network", "none", "c:1"]), "v1\n");
+    e.assert_clean();
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    let e = Engine::new();
+    let parent = context(
+        &e,
+        "parent",
+        "FROM busybox\nONBUILD COPY hello /hello\nONBUILD RUN echo triggered > /onbuild\n",
+        &[],
+    );
+    let p = parent.to_str().unwrap();
+    e.ok(&["build", "-q", "--network", "none", "-t", "parent", p]);
+    let triggers = image_config(&e, "parent")["Config"]["OnBuild"].clone();
+    assert_eq!(triggers.as_array().unwrap().len(), 2, "{triggers}");
+    let child = context(
+        &e,
+        "child",
+        "FROM parent\nCMD cat /hello /onbuild\n",
+        &[("hello", "hi\n")],
+    );
+    let c = child.to_str().unwrap();
+    e.ok(&["build", "-q", "--network", "none", "-t", "child", c]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "child"]),
+        "hi\ntriggered\n"
+    );
+    assert!(image_config(&e, "child")["Config"]["OnBuild"].is_null());
+    e.assert_clean();
+}
+
+#[test]
+fn failures_name_the_line_and_leave_nothing() {
+    let e = Engine::new();
+    let dir = context(&e, "ctx", "", &[("ok", "x\n")]);
+    std::os::unix::fs::symlink("/etc", dir.join("escape")).unwrap();
+    let d = dir.to_str().unwrap();
+    let fail = |dockerfile: &str, extra: &[&str]| {
+        fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+        let mut args = vec!["build", "-q", "--network", "none", "-t", "bad"];
+        args.extend_from_slice(extra);
+        args.push(d);
+        let o = e.run(&args);
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(o.status.code(), Some(1), "{dockerfile}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err.trim_end().to_string()
+    };
+    assert_eq!(
+        fail("FROM busybox\nRUN echo one; echo two >&2; exit 3\n", &[]),
+        "berth: Dockerfile:2: RUN: exit status 3; its last output: one two"
+    );
+    let not_found = |src: &str| {
+        format!(
+            "berth: Dockerfile:2: COPY: {src}: not found in the build context \
+             (or left out by .dockerignore)"
+        )
+    };
+    assert_eq!(
+        fail("FROM busybox\nCOPY escape/passwd /x\n", &[]),
+        not_found("escape/passwd")
+    );
+    assert_eq!(
+        fail("FROM busybox\nCOPY ../../../etc/shadow /x\n", &[]),
+        not_found("../../../etc/shadow")
+    );
+    assert_eq!(
+        fail("FROM busybox\nCOPY ok ok /dir\n", &[]),
+        "berth: Dockerfile:2: COPY: with more than one source the destination must be a \
+         directory ending in /: /dir"
+    );
+    assert_eq!(
+        fail("FROM busybox\n  FROB x\n", &[]),
+        "berth: Dockerfile:2:1: unknown instruction: FROB"
+    );
+    assert_eq!(
+        fail("FROM busybox AS a\n", &["--target", "b"]),
+        "berth: --target b: no stage of that name in Dockerfile"
+    );
+    assert_eq!(
+        fail(
+            "FROM busybox AS a\nCOPY --from=b /x /y\nFROM busybox AS b\n",
+            &["--target", "a"]
+        ),
+        "berth: Dockerfile:2: COPY: --from=b: a stage can copy only from stages before it"
+    );
+    let missing = fail("FROM nosuch:1\n", &["--pull=never"]);
+    assert!(
+        missing.starts_with("berth: Dockerfile:1: FROM: ") && missing.contains("nosuch:1"),
+        "{missing}"
+    );
+    // No image was named.
+    let images = e.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!images.contains("bad"), "{images}");
+    e.assert_clean();
+}
+
+#[test]
+fn a_build_killed_halfway_is_cleaned_up_by_the_next() {
+    let e = Engine::new();
+    let dir = context(&e, "ctx", "FROM busybox\nRUN sleep 60\n", &[]);
+    let d = dir.to_str().unwrap();
+    let mut c = e.cmd(&["build", "-q", "--network", "none", d]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    eventually("the RUN step runs", || {
+        e.ok(&["ps", "-q"]).lines().count() == 1
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Its container is left; the next build removes it first.
+    assert_eq!(e.ok(&["ps", "-a", "-q"]).lines().count(), 1);
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN true\n").unwrap();
+    e.ok(&["build", "-q", "--network", "none", d]);
+    e.assert_clean();
+}
+
+/// Every path of a root filesystem: kind, content or link target, mode and owner.
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let what = if m.file_type().is_symlink() {
+                format!("link {}", fs::read_link(&p).unwrap().display())
+            } else if m.is_dir() {
+                stack.push(p.clone());
+                "dir".into()
+            } else if m.is_file() {
+                format!("file {:?}", fs::read(&p).unwrap())
+            } else {
+                "other".into()
+            };
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let mode = m.permissions().mode() & 0o7777;
+            out.insert(rel, format!("{what} {mode:o} {}:{}", m.uid(), m.gid()));
+        }
+    }
+    out
+}
+
+/// `umoci unpack` of an OCI layout's image into `dest`.
+fn unpack(layout: &str, dest: &Path) {
+    let st = Command::new("umoci")
+        .args(["unpack", "--image", layout])
+        .arg(dest)
+        .stdout(Stdio::null())
+        .status()
+        .expect("umoci installed");
+    assert!(st.success(), "umoci unpack {layout}");
+}
+
+/// The Dockerfile both berth and buildah build (no heredocs: buildah 1.28 has none).
+const COMPARED: &str = r#"ARG BASE=busybox
+FROM $BASE AS build
+ARG GREETING=hi
+ENV OUT=/out
+WORKDIR /work
+COPY src/ ./src/
+RUN mkdir -p $OUT && echo "$GREETING" > $OUT/greeting && cat src/a.txt >> $OUT/greeting
+RUN for i in 1 2 3; do echo line$i >> /out/lines; done && rm /etc/group && mkdir -p /var/x
+
+FROM busybox
+LABEL org.example.name="demo app" version=1
+COPY --from=build /out/ /app/
+COPY --chown=nobody:nogroup --chmod=640 logs /logs/
+ADD pkg.tar.gz /opt/pkg/
+COPY src/a.txt /srv/renamed.txt
+COPY src/*.txt src/sub /many/
+RUN rm /bin/vi && mkdir -p /home/n && chown nobody /home/n
+USER nobody
+WORKDIR /home/n
+EXPOSE 8080/tcp 53/udp
+VOLUME /data
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=2 CMD true
+SHELL ["/bin/sh", "-ec"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/greeting"]
+"#;
+
+/// Paths buildah's RUN leaves in an image as empty mount points; docker leaves none.
+const BUILDAH_MOUNT_POINTS: [&str; 7] = [
+    "dev",
+    "proc",
+    "sys",
+    "run",
+    "etc/hostname",
+    "etc/hosts",
+    "etc/resolv.conf",
+];
+
+/// Builds `dir` with buildah (in a store of its own, in a mount namespace of its own) into
+/// the OCI layout `W/bud-oci:demo`, and its docker-format config into `W/bud.json`.
+fn buildah_bud(w: &Path, dir: &Path) {
+    let script = format!(
+        "set -e; S='--root {w}/storage --runroot {w}/run --storage-driver vfs'\n\
+         buildah $S pull -q oci-archive:{w}/busybox.tar >/dev/null\n\
+         buildah $S tag $(buildah $S images -q | head -1) localhost/busybox:latest\n\
+         buildah $S bud -q --format docker --layers --network none -t demo:bud {ctx} \
+           >/dev/null\n\
+         buildah $S push -q demo:bud oci:{w}/bud-oci:demo\n\
+         buildah $S inspect --type image demo:bud > {w}/bud.json\n\
+         buildah $S rmi -a -f >/dev/null",
+        w = w.display(),
+        ctx = dir.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("BUILDAH_ISOLATION", "chroot")
+        .output()
+        .expect("unshare");
+    assert!(
+        out.status.success(),
+        "buildah: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A history entry as both tools write it; content digests differ by tool.
+fn shown(h: &serde_json::Value) -> (String, bool) {
+    let s = h["created_by"].as_str().unwrap_or("").trim().to_string();
+    let words: Vec<String> = s
+        .split(' ')
+        .map(|w| match w.split_once(':') {
+            Some((k @ ("file" | "dir" | "multi"), hex)) if hex.len() == 64 => format!("{k}:H"),
+            _ => w.to_string(),
+        })
+        .collect();
+    (words.join(" "), h["empty_layer"].as_bool().unwrap_or(false))
+}
+
+#[test]
+fn the_image_matches_what_buildah_builds() {
+    let e = Engine::new();
+    let dir = multi_stage_context(&e, "ctx", COMPARED);
+    let d = dir.to_str().unwrap();
+    e.ok(&["build", "-q", "--network", "none", "-t", "demo:cmp", d]);
+    let w = e.b.dir.path().join("cmp");
+    fs::create_dir_all(&w).unwrap();
+    for (name, file) in [("busybox", "busybox.tar"), ("demo:cmp", "demo.tar")] {
+        let out = w.join(file);
+        e.ok(&[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            out.to_str().unwrap(),
+            name,
+        ]);
+    }
+    buildah_bud(&w, &dir);
+    let b_oci = w.join("berth-oci");
+    fs::create_dir_all(&b_oci).unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&b_oci)
+        .arg("-xf")
+        .arg(w.join("demo.tar"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(b_oci.join("index.json")).unwrap()).unwrap();
+    let tag = index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    unpack(&format!("{}:{tag}", b_oci.display()), &w.join("berth"));
+    unpack(&format!("{}/bud-oci:demo", w.display()), &w.join("bud"));
+    let ours = tree(&w.join("berth/rootfs"));
+    let mut theirs = tree(&w.join("bud/rootfs"));
+    for m in BUILDAH_MOUNT_POINTS {
+        let empty = theirs
+            .get(m)
+            .is_some_and(|v| v.starts_with("dir ") || v.starts_with("file [] "));
+        let inside = format!("{m}/");
+        if empty && !theirs.keys().any(|k| k.starts_with(&inside)) && !ours.contains_key(m) {
+            theirs.remove(m);
+        }
+    }
+    let differ: Vec<_> = ours
+        .keys()
+        .chain(theirs.keys())
+        .filter(|k| ours.get(*k) != theirs.get(*k))
+        .map(|k| (k.clone(), ours.get(k).cloned(), theirs.get(k).cloned()))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "files differ (berth, buildah): {differ:#?}"
+    );
+    // The config and the history: berth's saved config, buildah's docker-format one.
+    let blob = |d: &str| -> serde_json::Value {
+        let (alg, hex) = d.split_once(':').unwrap();
+        let p = b_oci.join("blobs").join(alg).join(hex);
+        serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+    };
+    let manifest = blob(index["manifests"][0]["digest"].as_str().unwrap());
+    let ours = blob(manifest["config"]["digest"].as_str().unwrap());
+    let bud: serde_json::Value =
+        serde_json::from_slice(&fs::read(w.join("bud.json")).unwrap()).unwrap();
+    let theirs = &bud["Docker"];
+    let none = |v: &serde_json::Value| {
+        v.is_null() || *v == serde_json::json!([]) || *v == serde_json::json!("")
+    };
+    for k in [
+        "Env",
+        "Cmd",
+        "Entrypoint",
+        "WorkingDir",
+        "User",
+        "ExposedPorts",
+        "Volumes",
+        "StopSignal",
+        "Healthcheck",
+        "Shell",
+        "OnBuild",
+    ] {
+        let (a, b) = (&ours["config"][k], &theirs["config"][k]);
+        assert!(
+            a == b || none(a) && none(b),
+            "config {k}: berth {a}, buildah {b}"
+        );
+    }
+    let mut labels = theirs["config"]["Labels"].clone();
+    labels.as_object_mut().unwrap().remove("io.buildah.version");
+    assert_eq!(ours["config"]["Labels"], labels);
+    let a: Vec<_> = ours["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(shown)
+        .collect();
+    let b: Vec<_> = theirs["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(shown)
+        .collect();
+    assert_eq!(a, b);
+    e.assert_clean();
+}

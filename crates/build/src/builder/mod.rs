@@ -1,0 +1,400 @@
+//! Runs a parsed Dockerfile on berth's engine: the stages the target needs, in order, each
+//! step an image of the store. A RUN is a container of the engine (the isolation of
+//! `berth run`) whose changes are committed as a layer; COPY and ADD unpack into a created
+//! container's root filesystem ([`copy`]); the other instructions change the config only.
+//!
+//! Every step's image is named `localhost/berth-build-cache:KEY`, KEY the digest of its
+//! parent's ID, the instruction as it ran and what it copied ([`cache`]): the next build
+//! finds it there, and `berth builder prune` drops those names.
+
+mod cache;
+mod copy;
+mod stage;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use berth_engine::Engine;
+use berth_image::reference::Reference;
+use berth_image::store::Image;
+
+use crate::dockerfile::{self, expand::expand, ParseError};
+use crate::ignore::Ignore;
+
+pub use cache::{prune, CACHE_REPOSITORY};
+
+/// What to build and how.
+pub struct BuildOptions {
+    /// The build context: a directory.
+    pub context: PathBuf,
+    /// The Dockerfile.
+    pub dockerfile: PathBuf,
+    /// `-t`: names for the result.
+    pub tags: Vec<Reference>,
+    /// `--build-arg KEY=VALUE` (or `KEY`, from the environment).
+    pub build_args: Vec<String>,
+    /// `--target`: the stage to stop at (default: the last).
+    pub target: Option<String>,
+    /// `--no-cache`: run every step again.
+    pub no_cache: bool,
+    /// `--label KEY=VALUE`: labels of the result.
+    pub labels: Vec<String>,
+    /// `--network` of the RUN steps (default: the engine's default network).
+    pub network: Option<String>,
+    /// Print no step lines.
+    pub quiet: bool,
+    /// The cgroup the steps' containers are made in (default: the engine's).
+    pub cgroup_parent: Option<String>,
+}
+
+/// Where base images come from: the store, or a registry as `--pull` says.
+pub trait Bases {
+    /// The image `reference` names (a FROM or a COPY --from that is not a stage).
+    fn base(&self, reference: &str) -> Result<Image, String>;
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A step failed: the Dockerfile, its line, the instruction and why.
+    #[error("{file}:{line}: {instruction}: {why}")]
+    Step {
+        file: String,
+        line: usize,
+        instruction: String,
+        why: String,
+    },
+    /// Bad options or context.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// A build's result.
+pub struct Built {
+    pub image: Image,
+    /// Steps run, and of those found in the cache.
+    pub steps: usize,
+    pub cached: usize,
+}
+
+/// The label of a step's container: which build process made it (`PID:START`, the start
+/// time from /proc), so the next build removes what a killed one left.
+pub(crate) const OWNER_LABEL: &str = "berth.build.owner";
+
+/// Build arguments every Dockerfile may use without declaring them (docker's list).
+const PROXY_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// The state shared by the stages of one build.
+pub(crate) struct Build<'a> {
+    engine: &'a Engine,
+    o: &'a BuildOptions,
+    bases: &'a dyn Bases,
+    log: &'a mut dyn Write,
+    file: String,
+    escape: char,
+    ignore: Ignore,
+    /// `--build-arg` values.
+    build_args: HashMap<String, String>,
+    /// The global ARGs' values, and the platform ARGs BuildKit predefines.
+    global: Vec<(String, String)>,
+    /// Each built stage's image, by index.
+    stages: Vec<Option<Image>>,
+    names: Vec<Option<String>>,
+    /// The stage being built.
+    current: usize,
+    steps: usize,
+    cached: usize,
+    total: usize,
+    /// This process as [`OWNER_LABEL`] names it.
+    owner: String,
+}
+
+/// Builds the image `o` describes; step lines go to `log`.
+pub fn build(
+    engine: &Engine,
+    o: &BuildOptions,
+    bases: &dyn Bases,
+    log: &mut dyn Write,
+) -> Result<Built, BuildError> {
+    if !o.context.is_dir() {
+        return Err(BuildError::Usage(format!(
+            "build context {}: not a directory",
+            o.context.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&o.dockerfile)
+        .map_err(|e| BuildError::Usage(format!("reading {}: {e}", o.dockerfile.display())))?;
+    let file = o
+        .dockerfile
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| o.dockerfile.display().to_string());
+    let df = dockerfile::parse(&text, &file)?;
+    let ignore = read_ignore(o)?;
+    let mut build_args = HashMap::new();
+    for a in &o.build_args {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                build_args.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    build_args.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    let mut b = Build {
+        engine,
+        o,
+        bases,
+        log,
+        file,
+        escape: df.escape,
+        ignore,
+        build_args,
+        global: platform_args(),
+        stages: vec![None; df.stages.len()],
+        names: df.stages.iter().map(|s| s.name.clone()).collect(),
+        current: 0,
+        steps: 0,
+        cached: 0,
+        total: 0,
+        owner: process_key(std::process::id()).unwrap_or_default(),
+    };
+    sweep(engine);
+    if let Some(s) = &df.syntax {
+        b.say(&format!(
+            "note: # syntax={s} ignored: berth reads the Dockerfile itself"
+        ));
+    }
+    for a in &df.global_args {
+        let value = b.arg_value(a, &b.global.clone(), 0)?;
+        b.global.retain(|(k, _)| *k != a.name);
+        if let Some(v) = value {
+            b.global.push((a.name.clone(), v));
+        }
+    }
+    let target = match &o.target {
+        None => df.stages.len() - 1,
+        Some(t) => b.stage_index(t, df.stages.len()).ok_or_else(|| {
+            BuildError::Usage(format!("--target {t}: no stage of that name in {}", b.file))
+        })?,
+    };
+    let needed = b.needed(&df, target)?;
+    b.total = needed
+        .iter()
+        .map(|&i| 1 + df.stages[i].steps.len())
+        .sum::<usize>();
+    for &i in &needed {
+        b.current = i;
+        let image = b.run_stage(&df.stages[i], i)?;
+        b.stages[i] = Some(image);
+    }
+    let mut image = b.stages[target]
+        .clone()
+        .ok_or_else(|| BuildError::Usage("the target stage was not built".into()))?;
+    if !o.labels.is_empty() {
+        image = b.labels(image)?;
+    }
+    let store = engine.store();
+    let size = store
+        .read_blob(&image.manifest_digest)
+        .map_err(|e| BuildError::Usage(format!("reading the new image: {e}")))?
+        .len() as u64;
+    // An untagged result is named after its ID, as `commit` names one.
+    let by_id = match o.tags.is_empty() {
+        true => vec![Reference::parse_local(&image.id.hex()[..12])
+            .map_err(|e| BuildError::Usage(e.to_string()))?],
+        false => Vec::new(),
+    };
+    for t in o.tags.iter().chain(&by_id) {
+        store
+            .set_name(t, &image.manifest_digest, &image.manifest_media_type, size)
+            .map_err(|e| BuildError::Usage(format!("naming the image {t}: {e}")))?;
+        b.say(&format!("COMMIT {t}"));
+    }
+    Ok(Built {
+        image,
+        steps: b.steps,
+        cached: b.cached,
+    })
+}
+
+/// `PID:START` of a live process (START from /proc/PID/stat, so a reused pid differs).
+fn process_key(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces) in parentheses; starttime is the
+    // 22nd field, the 20th after it.
+    let after = stat.rsplit_once(')')?.1;
+    let start = after.split_whitespace().nth(19)?;
+    Some(format!("{pid}:{start}"))
+}
+
+/// Removes the step containers of builds that are gone (killed halfway).
+fn sweep(engine: &Engine) {
+    let Ok(all) = engine.list(true) else { return };
+    for c in all {
+        let Some(owner) = c.labels.get(OWNER_LABEL) else {
+            continue;
+        };
+        let alive = owner
+            .split_once(':')
+            .and_then(|(pid, _)| pid.parse().ok())
+            .and_then(process_key)
+            .is_some_and(|k| k == *owner);
+        if !alive {
+            let _ = engine.remove(&c.id, true, true);
+        }
+    }
+}
+
+/// `.dockerignore`, else `.containerignore`, of the context.
+fn read_ignore(o: &BuildOptions) -> Result<Ignore, BuildError> {
+    for name in [".dockerignore", ".containerignore"] {
+        let p = o.context.join(name);
+        match std::fs::read_to_string(&p) {
+            Ok(t) => return Ok(Ignore::parse(&t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(BuildError::Usage(format!("reading {}: {e}", p.display()))),
+        }
+    }
+    Ok(Ignore::default())
+}
+
+/// The ARGs BuildKit defines for this host's platform.
+fn platform_args() -> Vec<(String, String)> {
+    let p = berth_image::registry::Platform::host();
+    let platform = format!("{}/{}", p.os, p.architecture);
+    let mut out = Vec::new();
+    for side in ["BUILD", "TARGET"] {
+        out.push((format!("{side}PLATFORM"), platform.clone()));
+        out.push((format!("{side}OS"), p.os.clone()));
+        out.push((format!("{side}ARCH"), p.architecture.clone()));
+        out.push((
+            format!("{side}VARIANT"),
+            p.variant.clone().unwrap_or_default(),
+        ));
+    }
+    out
+}
+
+impl Build<'_> {
+    fn say(&mut self, line: &str) {
+        if !self.o.quiet {
+            let _ = writeln!(self.log, "{line}");
+        }
+    }
+
+    /// An ARG's value: the `--build-arg`, else its default expanded with `vars`.
+    fn arg_value(
+        &self,
+        a: &dockerfile::ArgDecl,
+        vars: &[(String, String)],
+        line: usize,
+    ) -> Result<Option<String>, BuildError> {
+        if let Some(v) = self.build_args.get(&a.name) {
+            return Ok(Some(v.clone()));
+        }
+        let Some(d) = &a.default else {
+            return Ok(None);
+        };
+        let lookup = |n: &str| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        let v = expand(d, self.escape, &lookup).map_err(|why| self.error(line, "ARG", why))?;
+        Ok(Some(
+            berth_image::change::unquote(&v).map_err(|why| self.error(line, "ARG", why))?,
+        ))
+    }
+
+    /// A stage named `name` (or numbered) before `before`.
+    fn stage_index(&self, name: &str, before: usize) -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(i) = self.names[..before]
+            .iter()
+            .position(|n| n.as_deref() == Some(&lower))
+        {
+            return Some(i);
+        }
+        name.parse::<usize>().ok().filter(|&i| i < before)
+    }
+
+    /// The stages `target` depends on (through FROM and COPY --from), and itself, in
+    /// order.
+    fn needed(&self, df: &dockerfile::Dockerfile, target: usize) -> Result<Vec<usize>, BuildError> {
+        let mut need = vec![false; df.stages.len()];
+        need[target] = true;
+        for i in (0..=target).rev() {
+            if !need[i] {
+                continue;
+            }
+            let s = &df.stages[i];
+            let base = self.expand_global(&s.base, s.line, "FROM")?;
+            if let Some(d) = self.stage_index(&base, i) {
+                need[d] = true;
+            }
+            for step in &s.steps {
+                let from = match &step.instruction {
+                    dockerfile::Instruction::Copy(c) => c.from.as_deref(),
+                    _ => None,
+                };
+                let Some(from) = from else { continue };
+                let from = self.expand_global(from, step.line, "COPY")?;
+                match self.stage_index(&from, i) {
+                    Some(d) => need[d] = true,
+                    None if self
+                        .names
+                        .iter()
+                        .any(|n| n.as_deref() == Some(&from.to_ascii_lowercase())) =>
+                    {
+                        return Err(self.error(
+                            step.line,
+                            "COPY",
+                            format!("--from={from}: a stage can copy only from stages before it"),
+                        ))
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok((0..=target).filter(|&i| need[i]).collect())
+    }
+
+    /// `s` with the global ARGs substituted, as one word.
+    fn expand_global(&self, s: &str, line: usize, what: &str) -> Result<String, BuildError> {
+        let lookup = |n: &str| {
+            self.global
+                .iter()
+                .rev()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        let v = expand(s, self.escape, &lookup).map_err(|why| self.error(line, what, why))?;
+        berth_image::change::unquote(&v).map_err(|why| self.error(line, what, why))
+    }
+
+    fn error(&self, line: usize, instruction: &str, why: String) -> BuildError {
+        BuildError::Step {
+            file: self.file.clone(),
+            line,
+            instruction: instruction.to_string(),
+            why,
+        }
+    }
+}
