@@ -260,6 +260,75 @@ fn onbuild_triggers_run_in_the_child_build() {
 }
 
 #[test]
+fn run_mounts_are_seen_by_the_step_and_left_out_of_the_image() {
+    let e = Engine::new();
+    let dockerfile = r#"FROM busybox AS base
+RUN mkdir /stagedir && echo fromstage > /stagedir/x
+
+FROM busybox
+RUN --mount=type=cache,target=/var/cache/app,id=c1 \
+    n=$(cat /var/cache/app/n 2>/dev/null || echo 0); echo $((n+1)) > /var/cache/app/n; cp /var/cache/app/n /runs
+RUN --mount=type=bind,source=sub,target=/mnt/ctx cat /mnt/ctx/f > /bound
+RUN --mount=type=bind,from=base,source=/stagedir,target=/s,rw cat /s/x > /fromstage && echo x > /s/junk
+RUN --mount=type=secret,id=tok,required=true wc -c < /run/secrets/tok > /secretlen
+RUN --mount=type=tmpfs,target=/t/mp,size=1m grep -c " /t/mp tmpfs " /proc/mounts > /tmpfs
+"#;
+    let dir = context(&e, "ctx", dockerfile, &[("sub/f", "in the context\n")]);
+    let secret = e.b.dir.path().join("secret");
+    fs::write(&secret, "s3cret-value").unwrap();
+    let src = format!("id=tok,src={}", secret.display());
+    let d = dir.to_str().unwrap();
+    for _ in 0..2 {
+        e.ok(&[
+            "build",
+            "-q",
+            "--no-cache",
+            "--network",
+            "none",
+            "--secret",
+            &src,
+            "-t",
+            "m",
+            d,
+        ]);
+    }
+    let out = e.ok(&[
+        "run", "--rm", "--network", "none", "m", "sh", "-c",
+        "cat /runs /bound /fromstage /secretlen /tmpfs; ls -d /var/cache/app /mnt /s /run/secrets /t 2>&1; true",
+    ]);
+    // The cache outlived the first build; the mount points and their parents made for the
+    // step are not in the image, nor the secret.
+    assert_eq!(
+        out,
+        "2\nin the context\nfromstage\n12\n1\nls: /var/cache/app: No such file or directory\n\
+         ls: /mnt: No such file or directory\nls: /s: No such file or directory\n\
+         ls: /run/secrets: No such file or directory\nls: /t: No such file or directory\n"
+    );
+    let saved = e.b.dir.path().join("m.tar");
+    e.ok(&["save", "-o", saved.to_str().unwrap(), "m"]);
+    let bytes = fs::read(&saved).unwrap();
+    assert!(
+        !bytes.windows(12).any(|w| w == b"s3cret-value"),
+        "the secret is in the image"
+    );
+    // Without the secret, a required one fails the step before it runs.
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN --mount=type=secret,id=tok,required true\n",
+    )
+    .unwrap();
+    let err = e.fail(1, &["build", "-q", "--network", "none", d]);
+    assert_eq!(
+        err,
+        "berth: Dockerfile:2: RUN: secret tok is required: give it with --secret id=tok,src=FILE"
+    );
+    // builder prune drops the cache mounts too.
+    e.ok(&["builder", "prune", "-f"]);
+    assert!(!e.b.root.join("build-mounts/cache").exists());
+    e.assert_clean();
+}
+
+#[test]
 fn failures_name_the_line_and_leave_nothing() {
     let e = Engine::new();
     let dir = context(&e, "ctx", "", &[("ok", "x\n")]);

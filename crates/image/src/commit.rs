@@ -84,6 +84,9 @@ pub fn pack_changes<'s>(
     mount_points: &[PathBuf],
 ) -> Result<Changes<'s>, CommitError> {
     let upper = store.rootfs(id)?.upper;
+    let mut mount_points = mount_points.to_vec();
+    mount_points.extend(store.stub_dirs(id)?);
+    let mount_points = &mount_points[..];
     // Nothing changed: docker then adds no layer, only history.
     if store.rootfs_changes(id, mount_points)?.is_empty() {
         return no_changes(store);

@@ -49,6 +49,9 @@ pub struct Args {
     /// The network of RUN steps: default (the default bridge), none or host.
     #[arg(long)]
     network: Option<String>,
+    /// A secret for `RUN --mount=type=secret`: id=ID[,src=FILE|,env=VARIABLE].
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
+    secrets: Vec<String>,
     /// The cgroup of the RUN steps' containers (default /berth).
     #[arg(long, value_name = "PATH")]
     cgroup_parent: Option<String>,
@@ -113,6 +116,8 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         network: a.network,
         quiet: a.quiet,
         cgroup_parent: a.cgroup_parent,
+        root: ctx.root.clone(),
+        secrets: a.secrets,
     };
     let bases = Pulling {
         ctx,
@@ -155,7 +160,7 @@ pub fn prune(a: PruneArgs, ctx: &Context) -> anyhow::Result<()> {
         return Ok(());
     }
     let store = ctx.store()?;
-    let n = builder::prune(&store)?;
+    let n = builder::prune(&store, &ctx.root)?;
     let report = store.gc()?;
     println!(
         "Deleted {n} build cache entries ({} blobs, {} snapshots no longer used)",

@@ -185,7 +185,7 @@ pub fn prune(a: PruneArgs, ctx: &Context) -> anyhow::Result<()> {
             println!();
         }
     }
-    let cache = berth_build::builder::prune(engine.store())?;
+    let cache = berth_build::builder::prune(engine.store(), &ctx.root)?;
     prune_images(&engine, a.all)?;
     if cache > 0 {
         engine.store().gc()?;

@@ -36,9 +36,20 @@ pub(crate) fn reference(key: &str) -> Result<Reference, String> {
     Reference::parse(&format!("{CACHE_REPOSITORY}:{key}")).map_err(|e| e.to_string())
 }
 
-/// Drops every cached step's name (`builder prune`); returns how many. The caller's `gc`
-/// then removes what no other image uses.
-pub fn prune(store: &Store) -> Result<usize, StoreError> {
+/// Drops every cached step's name and the cache mounts under `root` (`builder prune`);
+/// returns how many steps. The caller's `gc` then removes what no other image uses.
+pub fn prune(store: &Store, root: &std::path::Path) -> Result<usize, StoreError> {
+    let caches = root.join("build-mounts/cache");
+    match std::fs::remove_dir_all(&caches) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(StoreError::Io {
+                op: "remove",
+                path: caches,
+                source: e,
+            })
+        }
+        _ => {}
+    }
     let cached: Vec<Reference> = store
         .records()?
         .into_iter()

@@ -10,28 +10,29 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use berth_engine::RunOptions;
 use berth_image::change::{unquote, words};
 use berth_image::pack::{Format, Packer};
 use berth_image::unpack::{self, CopyInto};
 use berth_sys::fs::{self as sysfs, Resolve};
 use sha2::{Digest as _, Sha256};
 
-use super::stage::StageState;
+use super::stage::{scratch_options, StageState};
 use super::{Build, BuildError};
 use crate::dockerfile::expand::{expand, expand_text};
 use crate::dockerfile::{Copy, CopyArgs, Heredoc, Step};
 use crate::ignore::{glob, Ignore};
 
 /// The sources packed: a tar stream (segments one after another) in a temporary file.
-struct Packed {
+pub(super) struct Packed {
     file: File,
     /// One regular file (or heredoc): DEST without a trailing `/` is its new name.
     single_file: bool,
     /// What history calls the sources: `file`, `dir` or `multi`.
     kind: &'static str,
+    /// Tar streams one after another (the unpacker reads one: more are joined first).
+    segments: usize,
     /// The digest of what was packed (names, types, modes, owners, content; no times).
-    content: String,
+    pub content: String,
 }
 
 impl Build<'_> {
@@ -97,7 +98,7 @@ impl Build<'_> {
             Some(from) => {
                 let from = self.expand_global(from, step.line, "COPY")?;
                 let image = self.base_image(&from, self.current, step.line, "COPY")?;
-                let o = scratch_container(&image.id.to_string());
+                let o = scratch_options(&image.id.to_string());
                 self.in_container(&o, |b, id| {
                     let root = b
                         .engine
@@ -128,7 +129,7 @@ impl Build<'_> {
         );
         let content = format!("{:?} {:?} {:?} {args:?}", c.from, c.chown, c.chmod);
         self.commit(st, step, &created_by, &content, |b, st, opts, name| {
-            let o = scratch_container(&st.image.id.to_string());
+            let o = scratch_options(&st.image.id.to_string());
             b.in_container(&o, |b, id| {
                 let merged = b
                     .engine
@@ -190,17 +191,6 @@ impl Build<'_> {
     }
 }
 
-/// A container only made to hold a root filesystem: nothing runs in it.
-fn scratch_container(image: &str) -> RunOptions {
-    RunOptions {
-        image: image.to_string(),
-        command: vec!["true".into()],
-        entrypoint: Some(String::new()),
-        network: vec!["none".into()],
-        ..Default::default()
-    }
-}
-
 /// DEST made absolute from WORKDIR, with its trailing `/` kept.
 fn absolute(workdir: &str, dest: &str) -> String {
     let joined = match dest.starts_with('/') {
@@ -231,13 +221,13 @@ fn clean(p: &str) -> String {
 }
 
 /// Opens `root` as a directory.
-fn open_root(root: &Path) -> Result<OwnedFd, String> {
+pub(super) fn open_root(root: &Path) -> Result<OwnedFd, String> {
     sysfs::open(root, libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .map_err(|e| format!("{}: {e}", root.display()))
 }
 
 /// `rel` (relative to root, `/`-separated) opened in the root, symlinks followed inside it.
-fn open_in(root: &OwnedFd, rel: &str) -> std::io::Result<OwnedFd> {
+pub(super) fn open_in(root: &OwnedFd, rel: &str) -> std::io::Result<OwnedFd> {
     let rel = if rel.is_empty() { "." } else { rel };
     sysfs::openat2(
         root.as_fd(),
@@ -287,7 +277,7 @@ fn matches(root: &OwnedFd, src: &str) -> Result<Vec<String>, String> {
 }
 
 /// Packs the sources under `root` (and the heredocs) into a temporary tar file.
-fn pack(
+pub(super) fn pack(
     root: &Path,
     sources: &[String],
     heredocs: &[(Heredoc, String)],
@@ -407,6 +397,7 @@ fn pack(
         file,
         single_file,
         kind,
+        segments: items,
         content,
     })
 }
@@ -553,10 +544,8 @@ fn copy_into(
         false => (dest.to_string(), None),
     };
     mkdir_all(&root, &into, owner)?;
-    let mut stream = match (
-        rename.is_none() && owner.is_none() && mode.is_none(),
-        packed.file,
-    ) {
+    let as_packed = rename.is_none() && owner.is_none() && mode.is_none() && packed.segments == 1;
+    let mut stream = match (as_packed, packed.file) {
         (true, mut file) => {
             file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
             file
@@ -581,7 +570,8 @@ fn copy_into(
     Ok(())
 }
 
-/// The packed stream as unpacked: the one entry renamed, with --chown and --chmod applied.
+/// The packed segments as one stream to unpack: the one entry renamed, with --chown and
+/// --chmod applied.
 fn rewrite(
     file: &mut File,
     rename: Option<&[u8]>,

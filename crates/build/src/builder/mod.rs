@@ -9,11 +9,12 @@
 
 mod cache;
 mod copy;
+mod mounts;
 mod stage;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use berth_engine::Engine;
 use berth_image::reference::Reference;
@@ -46,6 +47,10 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// The cgroup the steps' containers are made in (default: the engine's).
     pub cgroup_parent: Option<String>,
+    /// berth's `--root`: the cache mounts and the secrets of a step live under it.
+    pub root: PathBuf,
+    /// `--secret id=ID[,src=FILE|,env=VAR]`.
+    pub secrets: Vec<String>,
 }
 
 /// Where base images come from: the store, or a registry as `--pull` says.
@@ -119,6 +124,8 @@ pub(crate) struct Build<'a> {
     total: usize,
     /// This process as [`OWNER_LABEL`] names it.
     owner: String,
+    /// `--secret` values by id.
+    secrets: HashMap<String, Vec<u8>>,
 }
 
 /// Builds the image `o` describes; step lines go to `log`.
@@ -173,8 +180,9 @@ pub fn build(
         cached: 0,
         total: 0,
         owner: process_key(std::process::id()).unwrap_or_default(),
+        secrets: secrets(&o.secrets)?,
     };
-    sweep(engine);
+    sweep(engine, &o.root);
     if let Some(s) = &df.syntax {
         b.say(&format!(
             "note: # syntax={s} ignored: berth reads the Dockerfile itself"
@@ -243,22 +251,66 @@ fn process_key(pid: u32) -> Option<String> {
     Some(format!("{pid}:{start}"))
 }
 
-/// Removes the step containers of builds that are gone (killed halfway).
-fn sweep(engine: &Engine) {
-    let Ok(all) = engine.list(true) else { return };
-    for c in all {
-        let Some(owner) = c.labels.get(OWNER_LABEL) else {
-            continue;
-        };
-        let alive = owner
-            .split_once(':')
-            .and_then(|(pid, _)| pid.parse().ok())
-            .and_then(process_key)
-            .is_some_and(|k| k == *owner);
-        if !alive {
-            let _ = engine.remove(&c.id, true, true);
+/// Whether the process `PID:START` names still runs.
+fn alive(owner: &str) -> bool {
+    owner
+        .split_once(':')
+        .and_then(|(pid, _)| pid.parse().ok())
+        .and_then(process_key)
+        .is_some_and(|k| k == owner)
+}
+
+/// Removes the step containers and secret files of builds that are gone (killed halfway).
+fn sweep(engine: &Engine, root: &Path) {
+    if let Ok(all) = engine.list(true) {
+        for c in all {
+            if c.labels.get(OWNER_LABEL).is_some_and(|o| !alive(o)) {
+                let _ = engine.remove(&c.id, true, true);
+            }
         }
     }
+    let secrets = root.join("build-mounts/secrets");
+    for e in std::fs::read_dir(&secrets).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().replacen('-', ":", 1);
+        if !alive(&name) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// `--secret id=ID[,src=FILE|,env=VAR]`: the values by id (an id alone is the variable
+/// of that name).
+fn secrets(specs: &[String]) -> Result<HashMap<String, Vec<u8>>, BuildError> {
+    let mut out = HashMap::new();
+    for spec in specs {
+        let bad = |why: String| BuildError::Usage(format!("--secret {spec}: {why}"));
+        let mut id = None;
+        let mut src = None;
+        let mut env = None;
+        for f in spec.split(',') {
+            match f.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(v.to_string()),
+                Some(("env", v)) => env = Some(v.to_string()),
+                Some(("type", "file" | "env")) => {}
+                _ => return Err(bad(format!("{f:?}: want id=, src= or env="))),
+            }
+        }
+        let id = id.ok_or_else(|| bad("id= is required".into()))?;
+        let value = match (src, env) {
+            (Some(p), _) => std::fs::read(&p).map_err(|e| bad(format!("{p}: {e}")))?,
+            (None, e) => {
+                let var = e.unwrap_or_else(|| id.clone());
+                std::env::var_os(&var)
+                    .map(|v| v.into_encoded_bytes())
+                    .ok_or_else(|| {
+                        bad(format!("no src= and no variable {var} in the environment"))
+                    })?
+            }
+        };
+        out.insert(id, value);
+    }
+    Ok(out)
 }
 
 /// `.dockerignore`, else `.containerignore`, of the context.
@@ -350,26 +402,36 @@ impl Build<'_> {
                 need[d] = true;
             }
             for step in &s.steps {
-                let from = match &step.instruction {
-                    dockerfile::Instruction::Copy(c) => c.from.as_deref(),
-                    _ => None,
-                };
-                let Some(from) = from else { continue };
-                let from = self.expand_global(from, step.line, "COPY")?;
-                match self.stage_index(&from, i) {
-                    Some(d) => need[d] = true,
-                    None if self
-                        .names
+                let froms: Vec<&str> = match &step.instruction {
+                    dockerfile::Instruction::Copy(c) => c.from.as_deref().into_iter().collect(),
+                    // `RUN --mount=...,from=STAGE,...`
+                    dockerfile::Instruction::Run(r) => r
+                        .mounts
                         .iter()
-                        .any(|n| n.as_deref() == Some(&from.to_ascii_lowercase())) =>
-                    {
-                        return Err(self.error(
-                            step.line,
-                            "COPY",
-                            format!("--from={from}: a stage can copy only from stages before it"),
-                        ))
+                        .flat_map(|m| m.split(','))
+                        .filter_map(|f| f.strip_prefix("from="))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for from in froms {
+                    let from = self.expand_global(from, step.line, &step.keyword)?;
+                    match self.stage_index(&from, i) {
+                        Some(d) => need[d] = true,
+                        None if self
+                            .names
+                            .iter()
+                            .any(|n| n.as_deref() == Some(&from.to_ascii_lowercase())) =>
+                        {
+                            return Err(self.error(
+                                step.line,
+                                &step.keyword,
+                                format!(
+                                    "--from={from}: a stage can copy only from stages before it"
+                                ),
+                            ))
+                        }
+                        None => {}
                     }
-                    None => {}
                 }
             }
         }
@@ -387,6 +449,14 @@ impl Build<'_> {
         };
         let v = expand(s, self.escape, &lookup).map_err(|why| self.error(line, what, why))?;
         berth_image::change::unquote(&v).map_err(|why| self.error(line, what, why))
+    }
+
+    /// A step's own error of an inner call, without the file and line it would repeat.
+    fn why(e: BuildError) -> String {
+        match e {
+            BuildError::Step { why, .. } => why,
+            e => e.to_string(),
+        }
     }
 
     fn error(&self, line: usize, instruction: &str, why: String) -> BuildError {

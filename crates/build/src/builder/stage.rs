@@ -10,6 +10,7 @@ use berth_image::reference::Reference;
 use berth_image::store::Image;
 use serde_json::{json, Map, Value};
 
+use super::mounts::{self, Prepared};
 use super::{cache, Build, BuildError, OWNER_LABEL};
 use crate::dockerfile::expand::expand;
 use crate::dockerfile::{self, Command, Instruction, Step};
@@ -296,9 +297,16 @@ impl Build<'_> {
         step: &Step,
         r: &dockerfile::Run,
     ) -> Result<(), BuildError> {
-        if let Some(m) = r.mounts.first() {
-            return Err(self.error(step.line, "RUN", format!("--mount={m}: not supported yet")));
-        }
+        let err = |b: &Self, why: String| b.error(step.line, "RUN", why);
+        let mounts = r
+            .mounts
+            .iter()
+            .map(|m| {
+                let m = expand(m, self.escape, &|n| st.var(n)).and_then(|m| unquote(&m))?;
+                mounts::parse(&m, &st.workdir())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(self, e))?;
         let argv = match &r.command {
             Command::Exec(v) => v.clone(),
             Command::Shell(s) => {
@@ -352,33 +360,71 @@ impl Build<'_> {
         if !env.is_empty() {
             created_by = format!("|{} {} {created_by}", env.len(), env.join(" "));
         }
-        let content = format!("network={network:?}");
+        let content = format!(
+            "network={network:?}\n{}",
+            self.mounts_key(&mounts, step.line)
+                .map_err(|e| err(self, e))?
+        );
         self.commit(st, step, &created_by, &content, |b, st, opts, name| {
-            let o = RunOptions {
-                image: st.image.id.to_string(),
-                command: argv.clone(),
-                entrypoint: Some(String::new()),
-                env: [env.clone(), proxies.clone()].concat(),
-                network: network.clone().into_iter().collect(),
-                ..Default::default()
-            };
-            b.in_container(&o, |b, id| {
-                match b
-                    .engine
-                    .run_created(id, false, !b.o.quiet)
-                    .map_err(|e| e.to_string())?
-                {
-                    Outcome::Exited(0) => {}
-                    Outcome::Exited(code) => {
-                        return Err(format!("exit status {code}{}", b.output_tail(id)))
-                    }
-                    Outcome::Detached(_) => return Err("the step's container detached".into()),
-                }
-                b.engine
-                    .commit_changes(id, opts, Some(name))
-                    .map_err(|e| e.to_string())
-            })
+            let mut prepared = Prepared::default();
+            let ran = b
+                .prepare(&mounts, st, step.line, &mut prepared)
+                .and_then(|()| {
+                    let o = RunOptions {
+                        image: st.image.id.to_string(),
+                        command: argv.clone(),
+                        entrypoint: Some(String::new()),
+                        env: [env.clone(), proxies.clone()].concat(),
+                        network: network.clone().into_iter().collect(),
+                        mounts: prepared.mounts.clone(),
+                        tmpfs: prepared.tmpfs.clone(),
+                        ..Default::default()
+                    };
+                    b.in_container(&o, |b, id| {
+                        let merged = b
+                            .engine
+                            .store()
+                            .rootfs_mount_point(id)
+                            .map_err(|e| e.to_string())?;
+                        let stubs = mounts::missing_parents(&merged, &mounts)?;
+                        match b
+                            .engine
+                            .run_created(id, false, !b.o.quiet)
+                            .map_err(|e| e.to_string())?
+                        {
+                            Outcome::Exited(0) => {}
+                            Outcome::Exited(code) => {
+                                return Err(format!("exit status {code}{}", b.output_tail(id)))
+                            }
+                            Outcome::Detached(_) => {
+                                return Err("the step's container detached".into())
+                            }
+                        }
+                        mounts::remove_stubs(&merged, &stubs)?;
+                        b.engine
+                            .commit_changes(id, opts, Some(name))
+                            .map_err(|e| e.to_string())
+                    })
+                });
+            let released = b.release(prepared);
+            let image = ran?;
+            released.map(|()| image)
         })
+    }
+
+    /// Creates a container of `image` that only holds a root filesystem (nothing runs in
+    /// it); returns its ID. The caller removes it.
+    pub(super) fn scratch(&mut self, image: &str) -> Result<String, String> {
+        self.create(&scratch_options(image))
+    }
+
+    /// Creates a step's container: labelled with this build, volatile, in `--cgroup-parent`.
+    fn create(&mut self, o: &RunOptions) -> Result<String, String> {
+        let mut o = o.clone();
+        o.labels.push(format!("{OWNER_LABEL}={}", self.owner));
+        o.cgroup_parent = self.o.cgroup_parent.clone();
+        o.volatile = true;
+        Ok(self.engine.create(&o).map_err(|e| e.to_string())?.id)
     }
 
     /// Creates a container with `o`, passes its ID to `f`, and removes it whatever `f`
@@ -388,13 +434,9 @@ impl Build<'_> {
         o: &RunOptions,
         f: impl FnOnce(&mut Self, &str) -> Result<T, String>,
     ) -> Result<T, String> {
-        let mut o = o.clone();
-        o.labels.push(format!("{OWNER_LABEL}={}", self.owner));
-        o.cgroup_parent = self.o.cgroup_parent.clone();
-        o.volatile = true;
-        let r = self.engine.create(&o).map_err(|e| e.to_string())?;
-        let out = f(self, &r.id);
-        let removed = self.engine.remove(&r.id, true, true);
+        let id = self.create(o)?;
+        let out = f(self, &id);
+        let removed = self.engine.remove(&id, true, true);
         match (out, removed) {
             (Ok(v), Ok(_)) => Ok(v),
             (Err(e), _) => Err(e),
@@ -449,6 +491,17 @@ impl Build<'_> {
             &format!("LABEL {}", self.o.labels.join(" ")),
         )?;
         Ok(st.image)
+    }
+}
+
+/// A container that only holds a root filesystem of `image`: nothing runs in it.
+pub(super) fn scratch_options(image: &str) -> RunOptions {
+    RunOptions {
+        image: image.to_string(),
+        command: vec!["true".into()],
+        entrypoint: Some(String::new()),
+        network: vec!["none".into()],
+        ..Default::default()
     }
 }
 

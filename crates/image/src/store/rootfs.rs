@@ -260,6 +260,31 @@ impl Store {
         Recorded::read(&dir).map_err(io_err("read", &dir.join(LAYERS)))
     }
 
+    /// The directories of container `id`'s mount-point stub layer, as absolute paths in the
+    /// container: an empty one in its changes is a copy-up of the stub (made when the
+    /// runtime put a mount point of its own inside it), not a change.
+    pub fn stub_dirs(&self, id: &str) -> Result<Vec<PathBuf>, StoreError> {
+        let Some(key) = self.recorded(id)?.stubs else {
+            return Ok(Vec::new());
+        };
+        let root = self.stubs_dir().join(key);
+        let mut out = Vec::new();
+        let mut todo = vec![root.clone()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).map_err(io_err("list", &d))? {
+                let e = e.map_err(io_err("list", &d))?;
+                if e.file_type().map_err(io_err("stat", &e.path()))?.is_dir() {
+                    let p = e.path();
+                    if let Ok(rel) = p.strip_prefix(&root) {
+                        out.push(Path::new("/").join(rel));
+                    }
+                    todo.push(p);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The lower directories record `r` of container `id`'s rootfs names, top first.
     fn lowers_of(&self, id: &str, r: &Recorded) -> Result<Vec<PathBuf>, StoreError> {
         let gone = |what: String| StoreError::Invalid {
