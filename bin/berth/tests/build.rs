@@ -328,6 +328,156 @@ RUN --mount=type=tmpfs,target=/t/mp,size=1m grep -c " /t/mp tmpfs " /proc/mounts
     e.assert_clean();
 }
 
+/// Serves `body` once over HTTP on loopback (in the test's network namespace); returns
+/// the URL of `/dir/NAME`.
+fn serve_once(name: &str, body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/dir/{name}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        let mut req = [0u8; 4096];
+        let _ = c.read(&mut req).unwrap();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(body).unwrap();
+    });
+    url
+}
+
+#[test]
+fn contexts_from_stdin_urls_and_outputs() {
+    let e = Engine::new();
+    let dir = context(
+        &e,
+        "ctx",
+        "FROM busybox\nCOPY owned /owned\n",
+        &[("owned", "x\n")],
+    );
+    // A context file of another owner is root's in the image, as docker makes it.
+    std::os::unix::fs::chown(dir.join("owned"), Some(1234), Some(1234)).unwrap();
+    let tar = e.b.dir.path().join("ctx.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let stdin_build = |input: &Path, args: &[&str]| {
+        let mut c = e.cmd(&[&["build", "-q", "--network", "none"], args].concat());
+        c.stdin(fs::File::open(input).unwrap());
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    stdin_build(&tar, &["-t", "from-tar", "-"]);
+    let ls = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "from-tar",
+        "ls",
+        "-n",
+        "/owned",
+    ]);
+    assert!(ls.starts_with("-rw-r--r--    1 0        0 "), "{ls}");
+    // A Dockerfile alone on stdin, and `-f -` with a context directory.
+    let df = e.b.dir.path().join("Dockerfile.stdin");
+    fs::write(&df, "FROM busybox\nRUN echo alone > /alone\n").unwrap();
+    stdin_build(&df, &["-t", "alone", "-"]);
+    fs::write(&df, "FROM busybox\nCOPY owned /f\n").unwrap();
+    stdin_build(&df, &["-t", "dash-f", "-f", "-", dir.to_str().unwrap()]);
+    let out = e.ok(&["run", "--rm", "--network", "none", "alone", "cat", "/alone"]);
+    assert_eq!(out, "alone\n");
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "dash-f", "cat", "/f"]),
+        "x\n"
+    );
+    assert!(!e
+        .b
+        .root
+        .join("build-mounts/contexts")
+        .read_dir()
+        .unwrap()
+        .any(|_| true));
+    // ADD of a URL: the file, root's, mode 0600, its time from Last-Modified.
+    let url = serve_once("page.txt", b"downloaded\n");
+    fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM busybox\nADD {url} /web/\n"),
+    )
+    .unwrap();
+    e.ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "url",
+        dir.to_str().unwrap(),
+    ]);
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "url",
+        "sh",
+        "-c",
+        "cat /web/page.txt; stat -c '%a %u %Y' /web/page.txt",
+    ]);
+    assert_eq!(out, "downloaded\n600 0 784111777\n");
+    // --output: the image's files, without the mount points a container gets.
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nCOPY owned /out/f\n").unwrap();
+    let d = dir.to_str().unwrap();
+    let local = e.b.dir.path().join("local");
+    e.ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-o",
+        local.to_str().unwrap(),
+        d,
+    ]);
+    assert_eq!(fs::read_to_string(local.join("out/f")).unwrap(), "x\n");
+    assert!(local.join("bin/busybox").exists());
+    for stub in ["etc/hosts", "etc/hostname", "etc/resolv.conf"] {
+        assert!(!local.join(stub).exists(), "{stub} in the output");
+    }
+    let o = e.run(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "--output",
+        "type=tar,dest=-",
+        d,
+    ]);
+    assert!(o.status.success());
+    let listed = Command::new("tar")
+        .arg("-t")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut t| {
+            use std::io::Write;
+            t.stdin.take().unwrap().write_all(&o.stdout)?;
+            t.wait_with_output()
+        })
+        .unwrap();
+    let names = String::from_utf8(listed.stdout).unwrap();
+    assert!(names.lines().any(|l| l == "out/f"), "{names}");
+    e.assert_clean();
+}
+
 #[test]
 fn failures_name_the_line_and_leave_nothing() {
     let e = Engine::new();

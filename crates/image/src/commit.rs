@@ -85,7 +85,15 @@ pub fn pack_changes<'s>(
 ) -> Result<Changes<'s>, CommitError> {
     let upper = store.rootfs(id)?.upper;
     let mut mount_points = mount_points.to_vec();
-    mount_points.extend(store.stub_dirs(id)?);
+    // An empty directory of the stub layer in the changes is a copy-up of the stub (made
+    // when the runtime put a mount point of its own inside it), not a change.
+    mount_points.extend(
+        store
+            .stub_paths(id)?
+            .into_iter()
+            .filter(|(_, dir)| *dir)
+            .map(|(p, _)| p),
+    );
     let mount_points = &mount_points[..];
     // Nothing changed: docker then adds no layer, only history.
     if store.rootfs_changes(id, mount_points)?.is_empty() {

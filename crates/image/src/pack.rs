@@ -89,6 +89,8 @@ pub struct Packer<W: Write> {
     mount_points: Vec<PathBuf>,
     /// Says which entries (name, is a directory) to leave out, with what is below them.
     skip: Option<Skip>,
+    /// Every entry's owner (uid, gid) instead of its own.
+    owner: Option<(u32, u32)>,
 }
 
 /// A filter of entries: true leaves the entry (and a directory's contents) out.
@@ -103,7 +105,15 @@ impl<W: Write> Packer<W> {
             links: HashMap::new(),
             mount_points: Vec::new(),
             skip: None,
+            owner: None,
         }
+    }
+
+    /// Archives every entry as owned by `owner` (a build's COPY from its context gives
+    /// files to root, as docker's does).
+    pub fn owner(mut self, owner: (u32, u32)) -> Self {
+        self.owner = Some(owner);
+        self
     }
 
     /// Leaves out the entries `skip` picks (a build context's `.dockerignore`).
@@ -157,6 +167,10 @@ impl<W: Write> Packer<W> {
     ) -> Result<(), PackError> {
         let kind = st.st_mode & libc::S_IFMT;
         let mut h = header(st);
+        if let Some((uid, gid)) = self.owner {
+            h.set_uid(u64::from(uid));
+            h.set_gid(u64::from(gid));
+        }
         if let Format::OverlayUpper { .. } = self.format {
             if kind == libc::S_IFCHR && st.st_rdev == 0 {
                 return self.whiteout(h, &name);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use berth_build::builder::{self, Bases, BuildOptions};
+use berth_build::builder::{self, Bases, BuildOptions, Output};
 use berth_image::registry::Platform;
 use berth_image::store::{Image, Store};
 use berth_image::Reference;
@@ -18,7 +18,7 @@ pub struct Args {
     /// Name the image (REPOSITORY[:TAG]); may be given several times.
     #[arg(short = 't', long = "tag", value_name = "NAME")]
     tags: Vec<String>,
-    /// The Dockerfile (default: CONTEXT/Dockerfile, else CONTEXT/Containerfile).
+    /// The Dockerfile, `-` for stdin (default: CONTEXT/Dockerfile, else CONTEXT/Containerfile).
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     file: Option<PathBuf>,
     /// KEY=VALUE for an ARG (KEY alone: its value in this environment).
@@ -52,10 +52,13 @@ pub struct Args {
     /// A secret for `RUN --mount=type=secret`: id=ID[,src=FILE|,env=VARIABLE].
     #[arg(long = "secret", value_name = "id=ID,src=FILE")]
     secrets: Vec<String>,
+    /// Also write the result's files: type=local,dest=DIR (or DIR), type=tar,dest=FILE (or -).
+    #[arg(short = 'o', long, value_name = "SPEC")]
+    output: Option<String>,
     /// The cgroup of the RUN steps' containers (default /berth).
     #[arg(long, value_name = "PATH")]
     cgroup_parent: Option<String>,
-    /// The build context: a directory.
+    /// The build context: a directory, or `-` for a tar (or a Dockerfile alone) on stdin.
     context: PathBuf,
 }
 
@@ -88,17 +91,6 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             Platform::host()
         );
     }
-    if a.context.as_os_str() == "-" {
-        anyhow::bail!("a build context on stdin (-) is not supported yet: give a directory");
-    }
-    let dockerfile = match &a.file {
-        Some(f) => f.clone(),
-        None => ["Dockerfile", "Containerfile"]
-            .iter()
-            .map(|n| a.context.join(n))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| a.context.join("Dockerfile")),
-    };
     let tags = a
         .tags
         .iter()
@@ -107,7 +99,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
     let o = BuildOptions {
         context: a.context.clone(),
-        dockerfile,
+        dockerfile: a.file.clone(),
         tags,
         build_args: a.build_args,
         target: a.target,
@@ -118,6 +110,12 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         cgroup_parent: a.cgroup_parent,
         root: ctx.root.clone(),
         secrets: a.secrets,
+        output: a
+            .output
+            .as_deref()
+            .map(Output::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
     };
     let bases = Pulling {
         ctx,
@@ -133,7 +131,10 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     for t in &o.tags {
         ctx.image_event("tag", &id, &t.to_string());
     }
-    println!("{}", built.image.id.hex());
+    // A tar on stdout is the output: nothing else goes there.
+    if o.output != Some(Output::Tar(None)) {
+        println!("{}", built.image.id.hex());
+    }
     Ok(())
 }
 

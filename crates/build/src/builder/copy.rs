@@ -105,12 +105,12 @@ impl Build<'_> {
                         .store()
                         .rootfs_mount_point(id)
                         .map_err(|e| e.to_string())?;
-                    pack(&root, &args, &heredocs, None, add)
+                    pack(&root, &args, &heredocs, None, add, false)
                 })
             }
             None => {
                 let ignore = Some(&self.ignore).filter(|i| **i != Ignore::default());
-                pack(&self.o.context, &args, &heredocs, ignore, add)
+                pack(&self.context, &args, &heredocs, ignore, add, true)
             }
         }
         .map_err(|e| err(self, e))?;
@@ -283,6 +283,7 @@ pub(super) fn pack(
     heredocs: &[(Heredoc, String)],
     ignore: Option<&Ignore>,
     add: bool,
+    context: bool,
 ) -> Result<Packed, String> {
     let io = |what: &str| {
         let what = what.to_string();
@@ -295,14 +296,15 @@ pub(super) fn pack(
     let mut single_file = false;
     let mut dirs = 0;
     for src in sources {
-        if add
-            && (src.starts_with("http://")
-                || src.starts_with("https://")
-                || src.starts_with("git@"))
-        {
-            return Err(format!(
-                "ADD {src}: sources from URLs are not supported yet"
-            ));
+        if add && (src.starts_with("http://") || src.starts_with("https://")) {
+            let (name, body, mtime) = download(src)?;
+            one_file(&mut file, &name, &body, 0o600, mtime).map_err(io(src))?;
+            items += 1;
+            single_file = true;
+            continue;
+        }
+        if src.starts_with("git@") || add && src.ends_with(".git") && src.contains("://") {
+            return Err(format!("ADD {src}: git sources are not supported yet"));
         }
         let missing =
             || format!("{src}: not found in the build context (or left out by .dockerignore)");
@@ -335,6 +337,11 @@ pub(super) fn pack(
                 }
             }
             let mut p = Packer::new(&mut file, Format::Plain);
+            // Files of the context become root's, as docker makes them (a stage's keep
+            // their owners).
+            if context {
+                p = p.owner((0, 0));
+            }
             if let Some(i) = ignore.filter(|_| is_dir) {
                 let i = i.clone();
                 let prefix = rel.clone();
@@ -364,23 +371,12 @@ pub(super) fn pack(
             return Err(missing());
         }
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     for (h, body) in heredocs {
-        let mut b = tar::Builder::new(&mut file);
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(0o644);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        );
-        header.set_size(body.len() as u64);
-        header.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut header, &h.name, body.as_bytes())
-            .map_err(io("heredoc"))?;
-        b.into_inner().map_err(io("heredoc"))?;
+        one_file(&mut file, &h.name, body.as_bytes(), 0o644, now).map_err(io("heredoc"))?;
         single_file = true;
     }
     let kind = match (items, dirs) {
@@ -400,6 +396,87 @@ pub(super) fn pack(
         segments: items,
         content,
     })
+}
+
+/// A segment of one regular file owned by root: a heredoc's or a download's.
+fn one_file(
+    out: &mut impl Write,
+    name: &str,
+    body: &[u8],
+    mode: u32,
+    mtime: u64,
+) -> std::io::Result<()> {
+    let mut b = tar::Builder::new(out);
+    let mut header = tar::Header::new_gnu();
+    header.set_mode(mode);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(mtime);
+    header.set_size(body.len() as u64);
+    header.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut header, name, body)?;
+    b.into_inner().map(drop)
+}
+
+/// ADD of a URL: the file's name (the URL path's last part), its content, and its time
+/// (`Last-Modified`, else now), as docker fetches it.
+fn download(url: &str) -> Result<(String, Vec<u8>, u64), String> {
+    let fail = |why: String| format!("ADD {url}: {why}");
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && !path.ends_with("//") && path.matches('/').count() > 2)
+        .ok_or_else(|| fail("the URL names no file".into()))?
+        .to_string();
+    let client = reqwest::blocking::Client::builder()
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let resp = client.get(url).send().map_err(|e| fail(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(fail(format!("HTTP {}", resp.status())));
+    }
+    let mtime = resp
+        .headers()
+        .get(reqwest::header::LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(http_date)
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+    let body = resp.bytes().map_err(|e| fail(e.to_string()))?.to_vec();
+    Ok((name, body, mtime))
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) in seconds since the epoch.
+fn http_date(s: &str) -> Option<u64> {
+    let w: Vec<&str> = s.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = w.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|x| x == month)? as i64 + 1;
+    let (d, y): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, mi, se] = hms.as_slice() else {
+        return None;
+    };
+    // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86400 + h * 3600 + mi * 60 + se).ok()
 }
 
 /// Compressions ADD extracts a local tar archive from.
@@ -438,7 +515,7 @@ fn decompressed(f: File, kind: Archive) -> std::io::Result<Box<dyn Read>> {
 }
 
 /// A 512-byte block whose checksum field matches its bytes.
-fn tar_header(b: &[u8]) -> bool {
+pub(super) fn tar_header(b: &[u8]) -> bool {
     let field = String::from_utf8_lossy(&b[148..156]);
     let Ok(want) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
     else {
@@ -654,6 +731,16 @@ mod tests {
         assert_eq!(absolute("/w", "."), "/w/");
         assert_eq!(absolute("/w/", "../x"), "/x");
         assert_eq!(absolute("/", "/"), "/");
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(http_date("yesterday"), None);
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 mod cache;
 mod copy;
+mod inputs;
 mod mounts;
+mod output;
 mod stage;
 
 use std::collections::HashMap;
@@ -24,13 +26,14 @@ use crate::dockerfile::{self, expand::expand, ParseError};
 use crate::ignore::Ignore;
 
 pub use cache::{prune, CACHE_REPOSITORY};
+pub use output::Output;
 
 /// What to build and how.
 pub struct BuildOptions {
-    /// The build context: a directory.
+    /// The build context: a directory, or `-` for a tar on stdin.
     pub context: PathBuf,
-    /// The Dockerfile.
-    pub dockerfile: PathBuf,
+    /// The Dockerfile (`-`: stdin); default CONTEXT/Dockerfile, else CONTEXT/Containerfile.
+    pub dockerfile: Option<PathBuf>,
     /// `-t`: names for the result.
     pub tags: Vec<Reference>,
     /// `--build-arg KEY=VALUE` (or `KEY`, from the environment).
@@ -51,6 +54,8 @@ pub struct BuildOptions {
     pub root: PathBuf,
     /// `--secret id=ID[,src=FILE|,env=VAR]`.
     pub secrets: Vec<String>,
+    /// `--output`: the result's files, also written there.
+    pub output: Option<Output>,
 }
 
 /// Where base images come from: the store, or a registry as `--pull` says.
@@ -126,6 +131,8 @@ pub(crate) struct Build<'a> {
     owner: String,
     /// `--secret` values by id.
     secrets: HashMap<String, Vec<u8>>,
+    /// The context directory.
+    context: PathBuf,
 }
 
 /// Builds the image `o` describes; step lines go to `log`.
@@ -135,21 +142,25 @@ pub fn build(
     bases: &dyn Bases,
     log: &mut dyn Write,
 ) -> Result<Built, BuildError> {
-    if !o.context.is_dir() {
-        return Err(BuildError::Usage(format!(
-            "build context {}: not a directory",
-            o.context.display()
-        )));
-    }
-    let text = std::fs::read_to_string(&o.dockerfile)
-        .map_err(|e| BuildError::Usage(format!("reading {}: {e}", o.dockerfile.display())))?;
-    let file = o
-        .dockerfile
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| o.dockerfile.display().to_string());
-    let df = dockerfile::parse(&text, &file)?;
-    let ignore = read_ignore(o)?;
+    let owner = process_key(std::process::id()).unwrap_or_default();
+    sweep(engine, &o.root);
+    let mut inputs = inputs::Inputs::read(o, &owner)?;
+    let built = run(engine, o, bases, log, &inputs, owner);
+    inputs.remove();
+    built
+}
+
+fn run(
+    engine: &Engine,
+    o: &BuildOptions,
+    bases: &dyn Bases,
+    log: &mut dyn Write,
+    inputs: &inputs::Inputs,
+    owner: String,
+) -> Result<Built, BuildError> {
+    let (text, file) = (&inputs.text, inputs.file.clone());
+    let df = dockerfile::parse(text, &file)?;
+    let ignore = read_ignore(&inputs.context)?;
     let mut build_args = HashMap::new();
     for a in &o.build_args {
         match a.split_once('=') {
@@ -179,10 +190,10 @@ pub fn build(
         steps: 0,
         cached: 0,
         total: 0,
-        owner: process_key(std::process::id()).unwrap_or_default(),
+        owner,
         secrets: secrets(&o.secrets)?,
+        context: inputs.context.clone(),
     };
-    sweep(engine, &o.root);
     if let Some(s) = &df.syntax {
         b.say(&format!(
             "note: # syntax={s} ignored: berth reads the Dockerfile itself"
@@ -234,6 +245,10 @@ pub fn build(
             .map_err(|e| BuildError::Usage(format!("naming the image {t}: {e}")))?;
         b.say(&format!("COMMIT {t}"));
     }
+    if let Some(out) = &o.output {
+        b.export(&image, out)
+            .map_err(|e| BuildError::Usage(format!("--output: {e}")))?;
+    }
     Ok(Built {
         image,
         steps: b.steps,
@@ -260,7 +275,8 @@ fn alive(owner: &str) -> bool {
         .is_some_and(|k| k == owner)
 }
 
-/// Removes the step containers and secret files of builds that are gone (killed halfway).
+/// Removes the step containers, secret files and stdin contexts of builds that are gone
+/// (killed halfway).
 fn sweep(engine: &Engine, root: &Path) {
     if let Ok(all) = engine.list(true) {
         for c in all {
@@ -269,11 +285,13 @@ fn sweep(engine: &Engine, root: &Path) {
             }
         }
     }
-    let secrets = root.join("build-mounts/secrets");
-    for e in std::fs::read_dir(&secrets).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().replacen('-', ":", 1);
-        if !alive(&name) {
-            let _ = std::fs::remove_dir_all(e.path());
+    for kind in ["secrets", "contexts"] {
+        let dir = root.join("build-mounts").join(kind);
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().replacen('-', ":", 1);
+            if !alive(&name) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
         }
     }
 }
@@ -314,9 +332,9 @@ fn secrets(specs: &[String]) -> Result<HashMap<String, Vec<u8>>, BuildError> {
 }
 
 /// `.dockerignore`, else `.containerignore`, of the context.
-fn read_ignore(o: &BuildOptions) -> Result<Ignore, BuildError> {
+fn read_ignore(context: &Path) -> Result<Ignore, BuildError> {
     for name in [".dockerignore", ".containerignore"] {
-        let p = o.context.join(name);
+        let p = context.join(name);
         match std::fs::read_to_string(&p) {
             Ok(t) => return Ok(Ignore::parse(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

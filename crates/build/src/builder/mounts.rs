@@ -303,11 +303,12 @@ impl Build<'_> {
                     ..
                 } => {
                     let packed = super::copy::pack(
-                        &self.o.context,
+                        &self.context,
                         std::slice::from_ref(source),
                         &[],
                         Some(&self.ignore),
                         false,
+                        true,
                     )?;
                     format!("bind {target} {}", packed.content)
                 }
@@ -351,7 +352,7 @@ impl Build<'_> {
                     if *rw {
                         return Err(format!("--mount=type=bind,rw of the build context ({source}) is not supported yet"));
                     }
-                    let root = super::copy::open_root(&self.o.context)?;
+                    let root = super::copy::open_root(&self.context)?;
                     let fd = super::copy::open_in(&root, source.trim_start_matches('/'))
                         .map_err(|e| format!("--mount source {source}: {e}"))?;
                     out.mounts

@@ -260,10 +260,9 @@ impl Store {
         Recorded::read(&dir).map_err(io_err("read", &dir.join(LAYERS)))
     }
 
-    /// The directories of container `id`'s mount-point stub layer, as absolute paths in the
-    /// container: an empty one in its changes is a copy-up of the stub (made when the
-    /// runtime put a mount point of its own inside it), not a change.
-    pub fn stub_dirs(&self, id: &str) -> Result<Vec<PathBuf>, StoreError> {
+    /// What container `id`'s mount-point stub layer holds, as absolute paths in the
+    /// container, each with whether it is a directory.
+    pub fn stub_paths(&self, id: &str) -> Result<Vec<(PathBuf, bool)>, StoreError> {
         let Some(key) = self.recorded(id)?.stubs else {
             return Ok(Vec::new());
         };
@@ -273,11 +272,12 @@ impl Store {
         while let Some(d) = todo.pop() {
             for e in fs::read_dir(&d).map_err(io_err("list", &d))? {
                 let e = e.map_err(io_err("list", &d))?;
-                if e.file_type().map_err(io_err("stat", &e.path()))?.is_dir() {
-                    let p = e.path();
-                    if let Ok(rel) = p.strip_prefix(&root) {
-                        out.push(Path::new("/").join(rel));
-                    }
+                let p = e.path();
+                let dir = e.file_type().map_err(io_err("stat", &p))?.is_dir();
+                if let Ok(rel) = p.strip_prefix(&root) {
+                    out.push((Path::new("/").join(rel), dir));
+                }
+                if dir {
                     todo.push(p);
                 }
             }
