@@ -434,6 +434,28 @@ fn contexts_from_stdin_urls_and_outputs() {
         "cat /web/page.txt; stat -c '%a %u %Y' /web/page.txt",
     ]);
     assert_eq!(out, "downloaded\n600 0 784111777\n");
+    // The steps' containers get run's limits.
+    fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN (cat /sys/fs/cgroup/memory.max 2>/dev/null \
+         || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) > /limit\n",
+    )
+    .unwrap();
+    e.ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "-t",
+        "lim",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "--network", "none", "lim", "cat", "/limit"]),
+        "67108864\n"
+    );
     // --output: the image's files, without the mount points a container gets.
     fs::write(dir.join("Dockerfile"), "FROM busybox\nCOPY owned /out/f\n").unwrap();
     let d = dir.to_str().unwrap();

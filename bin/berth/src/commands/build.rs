@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use berth_build::builder::{self, Bases, BuildOptions, Output};
+use berth_engine::options::TuningFlags;
+use berth_engine::RunOptions;
 use berth_image::registry::Platform;
 use berth_image::store::{Image, Store};
 use berth_image::Reference;
@@ -58,8 +60,80 @@ pub struct Args {
     /// The cgroup of the RUN steps' containers (default /berth).
     #[arg(long, value_name = "PATH")]
     cgroup_parent: Option<String>,
+    #[command(flatten)]
+    step: StepArgs,
+    /// Remove the steps' containers (always: berth keeps none).
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    rm: bool,
+    /// Remove the steps' containers also after a failure (always).
+    #[arg(long)]
+    force_rm: bool,
+    /// Accepted for docker's command line: the context is read where it is, never sent.
+    #[arg(long)]
+    compress: bool,
     /// The build context: a directory, or `-` for a tar (or a Dockerfile alone) on stdin.
     context: PathBuf,
+}
+
+/// What the RUN steps' containers get, as `run` takes it.
+#[derive(clap::Args)]
+struct StepArgs {
+    /// HOST:IP lines for /etc/hosts.
+    #[arg(long, value_name = "HOST:IP")]
+    add_host: Vec<String>,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long, allow_negative_numbers = true)]
+    memory_swap: Option<String>,
+    /// CFS period in microseconds.
+    #[arg(long)]
+    cpu_period: Option<u64>,
+    /// CFS quota in microseconds per period, -1 for none.
+    #[arg(long, allow_negative_numbers = true)]
+    cpu_quota: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
+    /// CPUs the steps may run on (0-3, 0,1).
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Memory nodes the steps may use (0-3, 0,1).
+    #[arg(long)]
+    cpuset_mems: Option<String>,
+    /// Size of /dev/shm.
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// Resource limits (nofile=1024:2048).
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Security options (seccomp=, apparmor=, no-new-privileges).
+    #[arg(long)]
+    security_opt: Vec<String>,
+}
+
+impl StepArgs {
+    fn options(self) -> RunOptions {
+        RunOptions {
+            add_host: self.add_host,
+            memory: self.memory,
+            tuning: TuningFlags {
+                memory_swap: self.memory_swap,
+                cpu_period: self.cpu_period,
+                cpu_quota: self.cpu_quota,
+                cpu_shares: self.cpu_shares,
+                cpuset_cpus: self.cpuset_cpus,
+                cpuset_mems: self.cpuset_mems,
+                shm_size: self.shm_size,
+                ulimits: self.ulimit,
+                security_opts: self.security_opt,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
 }
 
 /// Base images from the store, pulled as `--pull` says.
@@ -85,6 +159,10 @@ impl Bases for Pulling<'_> {
 }
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
+    if !a.rm {
+        anyhow::bail!("--rm=false: berth does not keep the steps' containers");
+    }
+    let _ = (a.force_rm, a.compress);
     if let Some(p) = a.platform.as_ref().filter(|p| **p != Platform::host()) {
         anyhow::bail!(
             "--platform {p}: berth builds only for this host's platform ({})",
@@ -116,6 +194,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             .map(Output::parse)
             .transpose()
             .map_err(anyhow::Error::msg)?,
+        step: a.step.options(),
     };
     let bases = Pulling {
         ctx,

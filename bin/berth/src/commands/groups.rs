@@ -46,7 +46,8 @@ pub enum Container {
 #[derive(clap::Subcommand)]
 #[command(defer = true)]
 pub enum Image {
-    Build(build::Args),
+    // Boxed: far larger than the other verbs' arguments.
+    Build(Box<build::Args>),
     Pull(pull::Args),
     Push(push::Args),
     #[command(visible_alias = "list")]
@@ -97,7 +98,7 @@ impl From<Container> for Command {
 impl From<Image> for Command {
     fn from(c: Image) -> Command {
         match c {
-            Image::Build(a) => Command::Build(a),
+            Image::Build(a) => Command::Build(*a),
             Image::Pull(a) => Command::Pull(a),
             Image::Push(a) => Command::Push(a),
             Image::Ls(a) => Command::Images(a),

@@ -248,7 +248,10 @@ pub struct ContainerArgs {
 /// `--pull`, as docker's.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PullPolicy {
+    // `true` and `false`: docker's `build --pull[=BOOL]`.
+    #[value(alias = "false")]
     Missing,
+    #[value(alias = "true")]
     Always,
     Never,
 }

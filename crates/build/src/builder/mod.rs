@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use berth_engine::Engine;
+use berth_engine::{Engine, RunOptions};
 use berth_image::reference::Reference;
 use berth_image::store::Image;
 
@@ -56,6 +56,9 @@ pub struct BuildOptions {
     pub secrets: Vec<String>,
     /// `--output`: the result's files, also written there.
     pub output: Option<Output>,
+    /// What every RUN step's container gets (limits, hosts, security options), as `run`
+    /// takes them; the builder sets the rest.
+    pub step: RunOptions,
 }
 
 /// Where base images come from: the store, or a registry as `--pull` says.

@@ -378,7 +378,7 @@ impl Build<'_> {
                         network: network.clone().into_iter().collect(),
                         mounts: prepared.mounts.clone(),
                         tmpfs: prepared.tmpfs.clone(),
-                        ..Default::default()
+                        ..b.o.step.clone()
                     };
                     b.in_container(&o, |b, id| {
                         let merged = b

@@ -363,13 +363,12 @@ fn args(rest: &str, column: usize) -> Result<Vec<ArgDecl>, At> {
         .collect()
 }
 
-/// The leading `--name[=value]` words of `rest` (names from `known`), the text after them,
-/// and the column where that text starts.
-fn flags(
-    rest: &str,
-    column: usize,
-    known: &[&str],
-) -> Result<(Vec<(String, String)>, String, usize), At> {
+/// An instruction's flags (`--name=value`, `--name` alone is `true`), the text after them
+/// and the column where it starts.
+type Flags = (Vec<(String, String)>, String, usize);
+
+/// The leading `--name[=value]` words of `rest` (names from `known`).
+fn flags(rest: &str, column: usize, known: &[&str]) -> Result<Flags, At> {
     let mut out = Vec::new();
     let mut r = rest;
     let mut col = column;
