@@ -57,8 +57,9 @@ impl Engine {
 
     /// Commits stopped container `what` with the config and history entry of `opts` as
     /// they are (a build step's: not the container's own config); names the image
-    /// `reference`, else after its ID.
-    pub fn commit_changes(
+    /// `reference`, else after its ID. Its changes move into the store as the new layer's
+    /// snapshot: the container can only be removed afterwards.
+    pub fn commit_and_consume(
         &self,
         what: &str,
         opts: &ImageOptions,
@@ -66,7 +67,7 @@ impl Engine {
     ) -> Result<Image, Error> {
         let r = self.container(what)?;
         let base = self.store.image(&r.image_id)?;
-        let changes = self.read_changes(&r, false)?;
+        let changes = self.read_changes(&r, false)?.adopting_upper();
         Ok(changes.into_image(&base, opts, reference)?)
     }
 

@@ -18,7 +18,7 @@ use crate::digest::Digest;
 use crate::media;
 use crate::pack::{Format, PackError, Packer};
 use crate::reference::Reference;
-use crate::store::{io_err, Image, Lock, Staging, Store, StoreError};
+use crate::store::{io_err, Image, Lock, SnapshotMeta, Staging, Store, StoreError};
 use crate::sys;
 
 /// Errors from committing a container.
@@ -73,6 +73,10 @@ pub struct Changes<'s> {
     /// The layer's digest (also its diff ID: it is not compressed) and size; None when the
     /// container changed nothing (docker then adds no layer, only history).
     layer: Option<(Digest, u64)>,
+    /// The container whose changes these are, with the names the layer left out.
+    upper_of: Option<(String, Vec<PathBuf>)>,
+    /// Its upper directory becomes the layer's snapshot ([`Changes::adopting_upper`]).
+    adopt: bool,
     _lock: Lock,
 }
 
@@ -106,13 +110,13 @@ pub fn pack_changes<'s>(
         container: id.to_string(),
         source,
     };
-    let names = mount_points
+    let names: Vec<PathBuf> = mount_points
         .iter()
         .map(|m| m.strip_prefix("/").unwrap_or(m).to_path_buf())
         .collect();
     let rootless = sys::rootless();
-    let mut p =
-        Packer::new(staging.blob_writer()?, Format::OverlayUpper { rootless }).mount_points(names);
+    let mut p = Packer::new(staging.blob_writer()?, Format::OverlayUpper { rootless })
+        .mount_points(names.clone());
     p.add_children(dir.as_fd()).map_err(pack_err)?;
     let w = p.finish().map_err(pack_err)?;
     let layer = Some(staging.finish_blob(w, None, &format!("changes of {id}"))?);
@@ -120,6 +124,8 @@ pub fn pack_changes<'s>(
         store,
         staging,
         layer,
+        upper_of: Some((id.to_string(), names)),
+        adopt: false,
         _lock: lock,
     })
 }
@@ -132,6 +138,8 @@ pub fn no_changes(store: &Store) -> Result<Changes<'_>, CommitError> {
         store,
         staging: Staging::new(store)?,
         layer: None,
+        upper_of: None,
+        adopt: false,
         _lock: lock,
     })
 }
@@ -161,6 +169,47 @@ pub fn scratch(store: &Store, reference: &Reference) -> Result<Image, CommitErro
 }
 
 impl Changes<'_> {
+    /// Moves the container's upper directory into the store as the new layer's snapshot,
+    /// instead of unpacking the layer again: the files are written once. The container's
+    /// root filesystem is unmounted and left without changes, so it can only be removed
+    /// afterwards (a build step's container is).
+    pub fn adopting_upper(mut self) -> Self {
+        self.adopt = true;
+        self
+    }
+
+    /// Unmounts container `id`'s root filesystem, removes from its upper directory what
+    /// the layer left out (empty mount points), and stages the directory as the snapshot
+    /// of `chain`.
+    fn adopt(&self, id: &str, left_out: &[PathBuf], chain: &Digest) -> Result<(), CommitError> {
+        let rootfs = self.store.rootfs(id)?;
+        match sys::umount(&rootfs.path) {
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => {
+                return Err(io_err("unmount", &rootfs.path)(e).into())
+            }
+            _ => {}
+        }
+        let mut names = left_out.to_vec();
+        // Deepest first: a directory is empty once the mount points in it are gone.
+        names.sort_by_key(|n| std::cmp::Reverse(n.components().count()));
+        for n in names {
+            let p = rootfs.upper.join(&n);
+            let gone = match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir(&p),
+                Ok(m) if m.is_file() && m.len() == 0 => std::fs::remove_file(&p),
+                _ => Ok(()),
+            };
+            match gone {
+                Err(e) if e.raw_os_error() != Some(libc::ENOTEMPTY) => {
+                    return Err(io_err("remove", &p)(e).into())
+                }
+                _ => {}
+            }
+        }
+        let meta = SnapshotMeta::default();
+        Ok(self.staging.adopt_snapshot(chain, &rootfs.upper, &meta)?)
+    }
+
     /// Stores the image: `base`'s layers and these changes, with `opts`; names it
     /// `reference`, or without one after its ID (the store keeps named images only).
     pub fn into_image(
@@ -195,6 +244,14 @@ impl Changes<'_> {
                     .as_array_mut()
                     .ok_or_else(|| invalid("config has no rootfs.diff_ids".into()))?;
                 diff_ids.push(json!(digest.to_string()));
+                if let (true, Some((id, left_out))) = (self.adopt, &self.upper_of) {
+                    let chain = base
+                        .layers()?
+                        .last()
+                        .map(|l| Digest::of(format!("{} {digest}", l.chain_id).as_bytes()))
+                        .unwrap_or_else(|| digest.clone());
+                    self.adopt(id, left_out, &chain)?;
+                }
                 // A layer of the kind the base manifest's other layers are.
                 let media_type = match base.manifest_media_type.as_str() {
                     media::OCI_MANIFEST => media::OCI_LAYER_TAR,

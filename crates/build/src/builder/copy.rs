@@ -138,7 +138,7 @@ impl Build<'_> {
                     .map_err(|e| e.to_string())?;
                 copy_into(&merged, packed, &dest, owner, mode)?;
                 b.engine
-                    .commit_changes(id, opts, Some(name))
+                    .commit_and_consume(id, opts, Some(name))
                     .map_err(|e| e.to_string())
             })
         })

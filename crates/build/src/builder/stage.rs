@@ -402,7 +402,7 @@ impl Build<'_> {
                         }
                         mounts::remove_stubs(&merged, &stubs)?;
                         b.engine
-                            .commit_changes(id, opts, Some(name))
+                            .commit_and_consume(id, opts, Some(name))
                             .map_err(|e| e.to_string())
                     })
                 });

@@ -154,6 +154,22 @@ impl<'s> Staging<'s> {
         Ok(f.into())
     }
 
+    /// Takes the directory `tree` (on the store's file system) as the staged snapshot of
+    /// this chain ID, complete: a committed container's upper directory is its layer
+    /// unpacked already.
+    pub fn adopt_snapshot(
+        &self,
+        chain: &Digest,
+        tree: &Path,
+        meta: &SnapshotMeta,
+    ) -> Result<(), StoreError> {
+        let dir = self.staged_snapshot(chain);
+        fs::create_dir_all(&dir).map_err(io_err("create snapshot", &dir))?;
+        let dest = tree_of(&dir);
+        fs::rename(tree, &dest).map_err(io_err("move into the store", tree))?;
+        write_meta(&dir, meta)
+    }
+
     /// Marks the staged snapshot complete: its layer is unpacked and checked.
     pub fn finish_snapshot(&self, chain: &Digest, meta: &SnapshotMeta) -> Result<(), StoreError> {
         write_meta(&self.staged_snapshot(chain), meta)
