@@ -815,3 +815,39 @@ fn the_image_matches_what_buildah_builds() {
     assert_eq!(a, b);
     e.assert_clean();
 }
+
+#[test]
+fn independent_stages_are_built_at_once() {
+    let e = Engine::new();
+    // Each stage's RUN waits for the other's mark in a shared cache mount: built one
+    // after the other, the first would give up after 30 s and fail.
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,target=/sync,id=sync touch /sync/{me} && i=0; \
+             while [ ! -e /sync/{other} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; \
+             test -e /sync/{other} && echo {me} saw {other} && echo {me} > /{me}"
+        )
+    };
+    let dockerfile = format!(
+        "FROM busybox AS a\n{}\n\nFROM busybox AS b\n{}\n\nFROM busybox\n\
+         COPY --from=a /a /\nCOPY --from=b /b /\nCMD cat /a /b\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let dir = context(&e, "ctx", &dockerfile, &[]);
+    let o = e.run(&[
+        "build",
+        "--network",
+        "none",
+        "-t",
+        "par",
+        dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(o.status.success(), "{err}");
+    // The output of a step beside another stage comes after the stage's name.
+    assert!(err.lines().any(|l| l == "a: a saw b"), "{err}");
+    assert!(err.lines().any(|l| l == "b: b saw a"), "{err}");
+    assert_eq!(e.ok(&["run", "--rm", "--network", "none", "par"]), "a\nb\n");
+    e.assert_clean();
+}

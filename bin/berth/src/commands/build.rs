@@ -195,6 +195,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             .transpose()
             .map_err(anyhow::Error::msg)?,
         step: a.step.options(),
+        monitor: ctx.monitor_command(),
     };
     let bases = Pulling {
         ctx,
@@ -202,7 +203,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         pull: a.pull,
         quiet: a.quiet,
     };
-    let built = builder::build(&engine, &o, &bases, &mut std::io::stderr())?;
+    let built = builder::build(&engine, &o, &bases, &|line| eprintln!("{line}"))?;
     let id = built.image.id.to_string();
     if let Some(f) = &a.iidfile {
         std::fs::write(f, &id).with_context(|| format!("--iidfile {}", f.display()))?;

@@ -15,9 +15,9 @@ mod output;
 mod stage;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use berth_engine::start::MonitorCommand;
 use berth_engine::{Engine, RunOptions};
 use berth_image::reference::Reference;
 use berth_image::store::Image;
@@ -59,10 +59,12 @@ pub struct BuildOptions {
     /// What every RUN step's container gets (limits, hosts, security options), as `run`
     /// takes them; the builder sets the rest.
     pub step: RunOptions,
+    /// How the engine starts a monitor: a RUN step beside another stage's has one.
+    pub monitor: MonitorCommand,
 }
 
 /// Where base images come from: the store, or a registry as `--pull` says.
-pub trait Bases {
+pub trait Bases: Sync {
     /// The image `reference` names (a FROM or a COPY --from that is not a stage).
     fn base(&self, reference: &str) -> Result<Image, String>;
 }
@@ -109,12 +111,14 @@ const PROXY_ARGS: [&str; 8] = [
     "no_proxy",
 ];
 
-/// The state shared by the stages of one build.
+/// A build's state, as one stage sees it: stages that do not depend on each other are built
+/// at once, each by a copy of its own (counters and the stage being built).
+#[derive(Clone)]
 pub(crate) struct Build<'a> {
     engine: &'a Engine,
     o: &'a BuildOptions,
     bases: &'a dyn Bases,
-    log: &'a mut dyn Write,
+    log: &'a (dyn Fn(&str) + Sync),
     file: String,
     escape: char,
     ignore: Ignore,
@@ -125,11 +129,16 @@ pub(crate) struct Build<'a> {
     /// Each built stage's image, by index.
     stages: Vec<Option<Image>>,
     names: Vec<Option<String>>,
-    /// The stage being built.
+    /// The stage being built, and how its step lines name it (nothing in a one-stage
+    /// build, else its name or `stage-N`, as BuildKit's).
     current: usize,
+    label: String,
+    /// When the step being made began (for its line's time).
+    started: Option<std::time::Instant>,
+    /// Other stages are being built at the same time.
+    parallel: bool,
     steps: usize,
     cached: usize,
-    total: usize,
     /// This process as [`OWNER_LABEL`] names it.
     owner: String,
     /// `--secret` values by id.
@@ -138,12 +147,12 @@ pub(crate) struct Build<'a> {
     context: PathBuf,
 }
 
-/// Builds the image `o` describes; step lines go to `log`.
+/// Builds the image `o` describes; step lines go to `log`, one a call.
 pub fn build(
     engine: &Engine,
     o: &BuildOptions,
     bases: &dyn Bases,
-    log: &mut dyn Write,
+    log: &(dyn Fn(&str) + Sync),
 ) -> Result<Built, BuildError> {
     let owner = process_key(std::process::id()).unwrap_or_default();
     sweep(engine, &o.root);
@@ -157,7 +166,7 @@ fn run(
     engine: &Engine,
     o: &BuildOptions,
     bases: &dyn Bases,
-    log: &mut dyn Write,
+    log: &(dyn Fn(&str) + Sync),
     inputs: &inputs::Inputs,
     owner: String,
 ) -> Result<Built, BuildError> {
@@ -190,9 +199,11 @@ fn run(
         stages: vec![None; df.stages.len()],
         names: df.stages.iter().map(|s| s.name.clone()).collect(),
         current: 0,
+        label: String::new(),
+        started: None,
+        parallel: false,
         steps: 0,
         cached: 0,
-        total: 0,
         owner,
         secrets: secrets(&o.secrets)?,
         context: inputs.context.clone(),
@@ -216,15 +227,7 @@ fn run(
         })?,
     };
     let needed = b.needed(&df, target)?;
-    b.total = needed
-        .iter()
-        .map(|&i| 1 + df.stages[i].steps.len())
-        .sum::<usize>();
-    for &i in &needed {
-        b.current = i;
-        let image = b.run_stage(&df.stages[i], i)?;
-        b.stages[i] = Some(image);
-    }
+    b.build_stages(&df, needed)?;
     let mut image = b.stages[target]
         .clone()
         .ok_or_else(|| BuildError::Usage("the target stage was not built".into()))?;
@@ -265,7 +268,12 @@ fn process_key(pid: u32) -> Option<String> {
     // Fields after the command (which may hold spaces) in parentheses; starttime is the
     // 22nd field, the 20th after it.
     let after = stat.rsplit_once(')')?.1;
-    let start = after.split_whitespace().nth(19)?;
+    let mut fields = after.split_whitespace();
+    // A zombie is gone (and stays one where nothing reaps orphans).
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    let start = fields.nth(18)?;
     Some(format!("{pid}:{start}"))
 }
 
@@ -365,10 +373,83 @@ fn platform_args() -> Vec<(String, String)> {
 }
 
 impl Build<'_> {
-    fn say(&mut self, line: &str) {
+    fn say(&self, line: &str) {
         if !self.o.quiet {
-            let _ = writeln!(self.log, "{line}");
+            (self.log)(line);
         }
+    }
+
+    /// Builds the stages `needed` lists (each with the stages it needs), a stage once those
+    /// are built: the ones ready together at once, each in a thread of its own.
+    fn build_stages(
+        &mut self,
+        df: &dockerfile::Dockerfile,
+        mut needed: Vec<(usize, Vec<usize>)>,
+    ) -> Result<(), BuildError> {
+        let several = df.stages.len() > 1;
+        while !needed.is_empty() {
+            let (ready, later): (Vec<_>, Vec<_>) = needed
+                .into_iter()
+                .partition(|(_, deps)| deps.iter().all(|d| self.stages[*d].is_some()));
+            needed = later;
+            if ready.is_empty() {
+                return Err(BuildError::Usage(
+                    "the stages depend on each other in a cycle".into(),
+                ));
+            }
+            let builds: Vec<Build<'_>> = ready
+                .iter()
+                .map(|(i, _)| {
+                    let mut b = self.clone();
+                    b.current = *i;
+                    b.label = match (several, &df.stages[*i].name) {
+                        (false, _) => String::new(),
+                        (true, Some(n)) => format!("{n} "),
+                        (true, None) => format!("stage-{i} "),
+                    };
+                    (b.steps, b.cached) = (0, 0);
+                    b.parallel = ready.len() > 1;
+                    b
+                })
+                .collect();
+            let results: Vec<(Build<'_>, Result<Image, BuildError>)> = match builds.len() {
+                1 => builds
+                    .into_iter()
+                    .map(|mut b| {
+                        let r = b.run_stage(&df.stages[b.current], b.current);
+                        (b, r)
+                    })
+                    .collect(),
+                _ => std::thread::scope(|scope| {
+                    let handles: Vec<_> = builds
+                        .into_iter()
+                        .map(|mut b| {
+                            scope.spawn(move || {
+                                let r = b.run_stage(&df.stages[b.current], b.current);
+                                (b, r)
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().filter_map(|h| h.join().ok()).collect()
+                }),
+            };
+            if results.len() != ready.len() {
+                return Err(BuildError::Usage("a stage's thread panicked".into()));
+            }
+            let mut failed = None;
+            for (b, r) in results {
+                self.steps += b.steps;
+                self.cached += b.cached;
+                match r {
+                    Ok(image) => self.stages[b.current] = Some(image),
+                    Err(e) => failed = failed.or(Some(e)),
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// An ARG's value: the `--build-arg`, else its default expanded with `vars`.
@@ -408,10 +489,15 @@ impl Build<'_> {
         name.parse::<usize>().ok().filter(|&i| i < before)
     }
 
-    /// The stages `target` depends on (through FROM and COPY --from), and itself, in
-    /// order.
-    fn needed(&self, df: &dockerfile::Dockerfile, target: usize) -> Result<Vec<usize>, BuildError> {
+    /// The stages `target` depends on (through FROM, COPY --from and RUN --mount from=),
+    /// and itself, in order, each with the stages it needs.
+    fn needed(
+        &self,
+        df: &dockerfile::Dockerfile,
+        target: usize,
+    ) -> Result<Vec<(usize, Vec<usize>)>, BuildError> {
         let mut need = vec![false; df.stages.len()];
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); df.stages.len()];
         need[target] = true;
         for i in (0..=target).rev() {
             if !need[i] {
@@ -419,9 +505,7 @@ impl Build<'_> {
             }
             let s = &df.stages[i];
             let base = self.expand_global(&s.base, s.line, "FROM")?;
-            if let Some(d) = self.stage_index(&base, i) {
-                need[d] = true;
-            }
+            deps[i].extend(self.stage_index(&base, i));
             for step in &s.steps {
                 let froms: Vec<&str> = match &step.instruction {
                     dockerfile::Instruction::Copy(c) => c.from.as_deref().into_iter().collect(),
@@ -437,7 +521,7 @@ impl Build<'_> {
                 for from in froms {
                     let from = self.expand_global(from, step.line, &step.keyword)?;
                     match self.stage_index(&from, i) {
-                        Some(d) => need[d] = true,
+                        Some(d) => deps[i].push(d),
                         None if self
                             .names
                             .iter()
@@ -455,8 +539,14 @@ impl Build<'_> {
                     }
                 }
             }
+            for &d in &deps[i] {
+                need[d] = true;
+            }
         }
-        Ok((0..=target).filter(|&i| need[i]).collect())
+        Ok((0..=target)
+            .filter(|&i| need[i])
+            .map(|i| (i, std::mem::take(&mut deps[i])))
+            .collect())
     }
 
     /// `s` with the global ARGs substituted, as one word.
@@ -487,5 +577,23 @@ impl Build<'_> {
             instruction: instruction.to_string(),
             why,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_keys() {
+        let me = std::process::id();
+        let key = process_key(me).unwrap();
+        assert!(key.starts_with(&format!("{me}:")), "{key}");
+        assert!(alive(&key));
+        assert!(
+            !alive(&format!("{me}:1")),
+            "another start time is another process"
+        );
+        assert_eq!(process_key(u32::MAX), None);
     }
 }

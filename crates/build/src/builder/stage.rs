@@ -70,8 +70,9 @@ impl Build<'_> {
         index: usize,
     ) -> Result<Image, BuildError> {
         let base = self.expand_global(&s.base, s.line, "FROM")?;
+        let count = 1 + s.steps.len();
         self.steps += 1;
-        self.say(&format!("[{}/{}] FROM {base}", self.steps, self.total));
+        self.say(&format!("[{}1/{count}] FROM {base}", self.label));
         if let Some(p) = &s.platform {
             let p = self.expand_global(p, s.line, "FROM")?;
             let host = berth_image::registry::Platform::host();
@@ -120,12 +121,17 @@ impl Build<'_> {
                 self.step(&mut st, &step)?;
             }
         }
-        for step in &s.steps {
+        for (n, step) in s.steps.iter().enumerate() {
             self.steps += 1;
+            let started = std::time::Instant::now();
             self.say(&format!(
-                "[{}/{}] {} {}",
-                self.steps, self.total, step.keyword, step.rest
+                "[{}{}/{count}] {} {}",
+                self.label,
+                n + 2,
+                step.keyword,
+                step.rest
             ));
+            self.started = Some(started);
             self.step(&mut st, step)?;
         }
         Ok(st.image)
@@ -273,7 +279,11 @@ impl Build<'_> {
         if !self.o.no_cache {
             if let Ok(image) = self.engine.store().image(&r.to_string()) {
                 self.cached += 1;
-                self.say(&format!("--> Using cache {}", image.id.short()));
+                self.say(&format!(
+                    "{}--> Using cache {}",
+                    self.label,
+                    image.id.short()
+                ));
                 st.image = image;
                 return Ok(());
             }
@@ -286,7 +296,16 @@ impl Build<'_> {
         };
         let image =
             make(self, st, &opts, &r).map_err(|e| self.error(step.line, &step.keyword, e))?;
-        self.say(&format!("--> {}", image.id.short()));
+        let took = self
+            .started
+            .take()
+            .map(|t| format!(" {:.2}s", t.elapsed().as_secs_f64()));
+        self.say(&format!(
+            "{}--> {}{}",
+            self.label,
+            image.id.short(),
+            took.unwrap_or_default()
+        ));
         st.image = image;
         Ok(())
     }
@@ -387,18 +406,9 @@ impl Build<'_> {
                             .rootfs_mount_point(id)
                             .map_err(|e| e.to_string())?;
                         let stubs = mounts::missing_parents(&merged, &mounts)?;
-                        match b
-                            .engine
-                            .run_created(id, false, !b.o.quiet)
-                            .map_err(|e| e.to_string())?
-                        {
-                            Outcome::Exited(0) => {}
-                            Outcome::Exited(code) => {
-                                return Err(format!("exit status {code}{}", b.output_tail(id)))
-                            }
-                            Outcome::Detached(_) => {
-                                return Err("the step's container detached".into())
-                            }
+                        match b.run_container(id)? {
+                            0 => {}
+                            code => return Err(format!("exit status {code}{}", b.output_tail(id))),
                         }
                         mounts::remove_stubs(&merged, &stubs)?;
                         b.engine
@@ -410,6 +420,34 @@ impl Build<'_> {
             let image = ran?;
             released.map(|()| image)
         })
+    }
+
+    /// Runs created container `id` to its end; returns its exit status. Alone, this
+    /// process attends it (its output is the build's as it comes). Beside another stage,
+    /// a monitor does (one process attends one container at a time: it reaps its
+    /// children), and the output is shown when the step ends, each line after the stage's
+    /// name.
+    fn run_container(&mut self, id: &str) -> Result<i32, String> {
+        if !self.parallel {
+            return match self.engine.run_created(id, false, !self.o.quiet) {
+                Ok(Outcome::Exited(code)) => Ok(code),
+                Ok(Outcome::Detached(_)) => Err("the step's container detached".into()),
+                Err(e) => Err(e.to_string()),
+            };
+        }
+        self.engine
+            .start(id, &self.o.monitor)
+            .map_err(|e| e.to_string())?;
+        let code = self.engine.wait(id).map_err(|e| e.to_string())?;
+        if !self.o.quiet {
+            let label = self.label.trim_end().to_string();
+            let _ = self.engine.logs(id, &LogsOptions::default(), &mut |e| {
+                let text = String::from_utf8_lossy(&e.text);
+                (self.log)(&format!("{label}: {}", text.trim_end_matches('\n')));
+                Ok(())
+            });
+        }
+        Ok(code)
     }
 
     /// Creates a container of `image` that only holds a root filesystem (nothing runs in
