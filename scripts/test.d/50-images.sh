@@ -80,3 +80,5 @@ cargo build --locked -p berth
 mkdir -p "$W/tmp"
 # Only the tests that need these registries (ignored in a plain run); 10-unit runs the rest.
 TMPDIR=$W/tmp tini -s -- cargo test --locked -p berth --test registry -- --ignored --test-threads=2
+# berth build on the Debian image, compared with buildah bud's.
+TMPDIR=$W/tmp tini -s -- cargo test --locked -p berth --test build -- --ignored

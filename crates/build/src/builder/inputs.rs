@@ -28,7 +28,6 @@ pub(super) fn staged_dir(root: &Path, owner: &str) -> PathBuf {
 
 impl Inputs {
     pub fn read(o: &BuildOptions, owner: &str) -> Result<Inputs, BuildError> {
-        let usage = |why: String| BuildError::Usage(why);
         let stdin_context = o.context.as_os_str() == "-";
         let stdin_file = o
             .dockerfile
@@ -36,78 +35,69 @@ impl Inputs {
             .is_some_and(|f| f.as_os_str() == "-");
         if stdin_context && stdin_file {
             return Err(usage(
-                "the context and the Dockerfile cannot both come from stdin".into(),
+                "the context and the Dockerfile cannot both come from stdin",
             ));
         }
-        let mut staged = None;
-        let mut from_stdin = None;
-        let context = match stdin_context {
-            false if o.context.is_dir() => o.context.clone(),
-            false => {
-                return Err(usage(format!(
-                    "build context {}: not a directory",
-                    o.context.display()
-                )))
-            }
-            true => {
-                let dir = staged_dir(&o.root, owner);
-                let _ = fs::remove_dir_all(&dir);
-                fs::create_dir_all(&dir).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
-                staged = Some(dir.clone());
-                let mut inputs = Inputs {
-                    context: dir.clone(),
-                    text: String::new(),
-                    file: String::new(),
-                    staged,
-                };
-                from_stdin = unpack_stdin(&dir).map_err(|e| {
-                    inputs.remove();
-                    usage(format!("the context on stdin: {e}"))
-                })?;
-                staged = inputs.staged.take();
-                dir
-            }
-        };
         let mut inputs = Inputs {
-            context,
+            context: o.context.clone(),
             text: String::new(),
-            file: String::new(),
-            staged,
+            file: "Dockerfile".into(),
+            staged: None,
         };
-        let read = |p: &Path| {
-            fs::read_to_string(p).map_err(|e| usage(format!("reading {}: {e}", p.display())))
-        };
-        let found = match (&o.dockerfile, from_stdin) {
-            (_, Some(text)) => Ok((text, "Dockerfile".to_string())),
-            (Some(f), None) if stdin_file => {
-                let _ = f;
-                let mut t = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut t)
-                    .map(|_| (t, "Dockerfile".to_string()))
-                    .map_err(|e| usage(format!("reading the Dockerfile from stdin: {e}")))
-            }
-            (Some(f), None) => read(f).map(|t| (t, name_of(f))),
-            (None, None) => {
-                let default = ["Dockerfile", "Containerfile"]
-                    .iter()
-                    .map(|n| inputs.context.join(n))
-                    .find(|p| p.exists())
-                    .unwrap_or_else(|| inputs.context.join("Dockerfile"));
-                read(&default).map(|t| (t, name_of(&default)))
-            }
-        };
-        match found {
-            Ok((text, file)) => {
-                inputs.text = text;
-                inputs.file = file;
-                Ok(inputs)
-            }
-            Err(e) => {
-                inputs.remove();
-                Err(e)
-            }
+        // Whatever fails, a context unpacked so far goes.
+        let read = inputs.read_into(o, owner, stdin_context, stdin_file);
+        if read.is_err() {
+            inputs.remove();
         }
+        read.map(|()| inputs)
+    }
+
+    fn read_into(
+        &mut self,
+        o: &BuildOptions,
+        owner: &str,
+        stdin_context: bool,
+        stdin_file: bool,
+    ) -> Result<(), BuildError> {
+        if stdin_context {
+            let dir = staged_dir(&o.root, owner);
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).map_err(|e| usage(&format!("{}: {e}", dir.display())))?;
+            self.staged = Some(dir.clone());
+            self.context = dir.clone();
+            if let Some(text) =
+                unpack_stdin(&dir).map_err(|e| usage(&format!("the context on stdin: {e}")))?
+            {
+                self.text = text;
+                return Ok(());
+            }
+        } else if !o.context.is_dir() {
+            return Err(usage(&format!(
+                "build context {}: not a directory",
+                o.context.display()
+            )));
+        }
+        if stdin_file {
+            return std::io::stdin()
+                .read_to_string(&mut self.text)
+                .map(drop)
+                .map_err(|e| usage(&format!("reading the Dockerfile from stdin: {e}")));
+        }
+        let path = match &o.dockerfile {
+            Some(f) => f.clone(),
+            None => ["Dockerfile", "Containerfile"]
+                .iter()
+                .map(|n| self.context.join(n))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| self.context.join("Dockerfile")),
+        };
+        self.text = fs::read_to_string(&path)
+            .map_err(|e| usage(&format!("reading {}: {e}", path.display())))?;
+        self.file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Ok(())
     }
 
     /// Removes a context unpacked from stdin.
@@ -118,10 +108,8 @@ impl Inputs {
     }
 }
 
-fn name_of(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
+fn usage(why: &str) -> BuildError {
+    BuildError::Usage(why.to_string())
 }
 
 /// Unpacks a tar (or gzipped tar) on stdin into `dir`; if stdin is no tar, returns its
