@@ -668,10 +668,15 @@ const BUILDAH_MOUNT_POINTS: [&str; 7] = [
 
 /// Builds `dir` with buildah (in a store of its own, in a mount namespace of its own) into
 /// the OCI layout `W/bud-oci:demo`, and its docker-format config into `W/bud.json`; the
-/// base image is pulled from `base` (a buildah transport) and named `base_name`.
+/// base image is pulled from `base` (a buildah transport) and named `base_name`. First,
+/// berth's own image, saved as `W/berth-docker.tar`, is loaded and run there.
 fn buildah_bud(w: &Path, dir: &Path, base: &str, base_name: &str) {
     let script = format!(
         "set -e; S='--root {w}/storage --runroot {w}/run --storage-driver overlay'\n\
+         ours=$(buildah $S pull -q docker-archive:{w}/berth-docker.tar)\n\
+         c=$(buildah $S from --pull=never $ours)\n\
+         buildah $S run --network none $c -- true\n\
+         buildah $S rm $c >/dev/null && buildah $S rmi $ours >/dev/null\n\
          id=$(buildah $S pull -q --tls-verify=false {base})\n\
          buildah $S tag $id {base_name}\n\
          buildah $S bud -q --format docker --layers --network none -t demo:bud {ctx} \
@@ -723,7 +728,7 @@ fn the_image_matches_what_buildah_builds() {
 
 /// Builds `dir` with buildah too (its base image from `base`, named `base_name`) and
 /// compares berth's image `ours` with buildah's: every file (kind, content, mode, owner),
-/// the config, and the history.
+/// the config, and the history; and `ours`, saved by berth, runs under buildah.
 fn compare_with_buildah(e: &Engine, dir: &Path, ours: &str, base: &str, base_name: &str) {
     let w = e.b.dir.path().join("cmp");
     fs::create_dir_all(&w).unwrap();
@@ -736,6 +741,8 @@ fn compare_with_buildah(e: &Engine, dir: &Path, ours: &str, base: &str, base_nam
         demo.to_str().unwrap(),
         ours,
     ]);
+    let docker = w.join("berth-docker.tar");
+    e.ok(&["save", "-o", docker.to_str().unwrap(), ours]);
     buildah_bud(&w, dir, base, base_name);
     let b_oci = w.join("berth-oci");
     fs::create_dir_all(&b_oci).unwrap();
