@@ -587,6 +587,25 @@ fn a_build_killed_halfway_is_cleaned_up_by_the_next() {
     fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN true\n").unwrap();
     e.ok(&["build", "-q", "--network", "none", d]);
     e.assert_clean();
+    // Ctrl-C stops the step (its command runs under berth-init) and the build, cleanly.
+    fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN sleep 60\n").unwrap();
+    let mut c = e.cmd(&["build", "-q", "--network", "none", d]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    eventually("the RUN step runs", || {
+        e.ok(&["ps", "-q"]).lines().count() == 1
+    });
+    // SAFETY: plain syscall on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(o.stderr).unwrap(),
+        "berth: Dockerfile:2: RUN: exit status 130\n"
+    );
+    e.assert_clean();
 }
 
 /// Every path of a root filesystem: kind, content or link target, mode and owner.

@@ -397,6 +397,9 @@ impl Build<'_> {
                         network: network.clone().into_iter().collect(),
                         mounts: prepared.mounts.clone(),
                         tmpfs: prepared.tmpfs.clone(),
+                        // Under berth-init, Ctrl-C (forwarded to the container) ends the
+                        // step's command; as PID 1 it would ignore SIGINT.
+                        init: true,
                         ..b.o.step.clone()
                     };
                     b.in_container(&o, |b, id| {
