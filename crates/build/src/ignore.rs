@@ -54,8 +54,9 @@ impl Ignore {
     }
 }
 
-/// `p` without `./`, empty components and a leading or trailing `/`; `..` resolved.
-fn clean(p: &str) -> String {
+/// `p` without `./`, empty components and a leading or trailing `/`; `..` resolved (never
+/// above the top).
+pub(crate) fn clean(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {

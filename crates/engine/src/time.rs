@@ -163,7 +163,7 @@ fn unix_seconds(s: &str) -> Option<(i64, u32)> {
 }
 
 /// Go's duration syntax (`1h30m`, `90s`, `1.5h`, `500ms`) in nanoseconds.
-pub(crate) fn go_duration(s: &str) -> Option<i128> {
+pub fn go_duration(s: &str) -> Option<i128> {
     let mut total = 0f64;
     let mut rest = s;
     if rest.is_empty() {

@@ -12,6 +12,7 @@ use berth_image::store::{Image, Store};
 use berth_image::Reference;
 
 use super::run::{ensure_image, PullPolicy};
+use super::update::ResourceArgs;
 use crate::context::Context;
 
 /// Build an image from a Dockerfile.
@@ -79,30 +80,11 @@ pub struct Args {
 /// What the RUN steps' containers get, as `run` takes it.
 #[derive(clap::Args)]
 struct StepArgs {
+    #[command(flatten)]
+    resources: ResourceArgs,
     /// HOST:IP lines for /etc/hosts.
     #[arg(long, value_name = "HOST:IP")]
     add_host: Vec<String>,
-    /// Memory limit (e.g. 64m, 1g).
-    #[arg(short, long)]
-    memory: Option<String>,
-    /// Memory plus swap limit (-1: unlimited swap).
-    #[arg(long, allow_negative_numbers = true)]
-    memory_swap: Option<String>,
-    /// CFS period in microseconds.
-    #[arg(long)]
-    cpu_period: Option<u64>,
-    /// CFS quota in microseconds per period, -1 for none.
-    #[arg(long, allow_negative_numbers = true)]
-    cpu_quota: Option<i64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long)]
-    cpu_shares: Option<u64>,
-    /// CPUs the steps may run on (0-3, 0,1).
-    #[arg(long)]
-    cpuset_cpus: Option<String>,
-    /// Memory nodes the steps may use (0-3, 0,1).
-    #[arg(long)]
-    cpuset_mems: Option<String>,
     /// Size of /dev/shm.
     #[arg(long)]
     shm_size: Option<String>,
@@ -116,23 +98,18 @@ struct StepArgs {
 
 impl StepArgs {
     fn options(self) -> RunOptions {
-        RunOptions {
+        let mut o = RunOptions {
             add_host: self.add_host,
-            memory: self.memory,
             tuning: TuningFlags {
-                memory_swap: self.memory_swap,
-                cpu_period: self.cpu_period,
-                cpu_quota: self.cpu_quota,
-                cpu_shares: self.cpu_shares,
-                cpuset_cpus: self.cpuset_cpus,
-                cpuset_mems: self.cpuset_mems,
                 shm_size: self.shm_size,
                 ulimits: self.ulimit,
                 security_opts: self.security_opt,
                 ..Default::default()
             },
             ..Default::default()
-        }
+        };
+        self.resources.apply(&mut o);
+        o
     }
 }
 

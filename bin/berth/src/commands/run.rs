@@ -268,9 +268,8 @@ impl ContainerArgs {
     }
 
     pub fn options(self, detach: bool) -> RunOptions {
-        let limits = self.limits.options();
         let mut words = self.image_and_command.into_iter();
-        RunOptions {
+        let mut o = RunOptions {
             image: words.next().unwrap_or_default(),
             command: words.collect(),
             name: self.name,
@@ -290,9 +289,6 @@ impl ContainerArgs {
             privileged: self.privileged,
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
-            memory: limits.memory,
-            cpus: limits.cpus,
-            pids_limit: limits.pids_limit,
             network: self.network,
             publish: self.publish,
             publish_all: self.publish_all,
@@ -312,12 +308,6 @@ impl ContainerArgs {
             log_driver: self.log_driver,
             log_opts: self.log_opt,
             tuning: TuningFlags {
-                memory_swap: limits.memory_swap,
-                memory_reservation: limits.memory_reservation,
-                cpu_shares: limits.cpu_shares,
-                cpuset_cpus: limits.cpuset_cpus,
-                cpuset_mems: limits.cpuset_mems,
-                blkio_weight: limits.blkio_weight,
                 shm_size: self.shm_size,
                 oom_score_adj: self.oom_score_adj,
                 ulimits: self.ulimit,
@@ -326,8 +316,6 @@ impl ContainerArgs {
                 device_cgroup_rules: self.device_cgroup_rule,
                 security_opts: self.security_opt,
                 group_add: self.group_add,
-                cpu_period: limits.cpu_period,
-                cpu_quota: limits.cpu_quota,
                 memory_swappiness: self.memory_swappiness,
                 oom_kill_disable: self.oom_kill_disable,
                 device_read_bps: self.device_read_bps,
@@ -340,6 +328,7 @@ impl ContainerArgs {
                 pid: self.pid,
                 ipc: self.ipc,
                 uts: self.uts,
+                ..Default::default()
             },
             labels: self.label,
             label_files: self.label_file,
@@ -347,7 +336,7 @@ impl ContainerArgs {
             init: self.init,
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
-            restart: limits.restart,
+            restart: self.limits.restart,
             domainname: self.domainname,
             cidfile: self.cidfile,
             health: HealthFlags {
@@ -358,7 +347,11 @@ impl ContainerArgs {
                 retries: self.health_retries,
                 none: self.no_healthcheck,
             },
-        }
+            // The limits, set next.
+            ..Default::default()
+        };
+        self.limits.resources.apply(&mut o);
+        o
     }
 }
 

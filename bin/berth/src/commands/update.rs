@@ -2,6 +2,7 @@
 //! running or not.
 
 use berth_engine::options::UpdateOptions;
+use berth_engine::RunOptions;
 
 use crate::context::Context;
 
@@ -18,6 +19,16 @@ pub struct Args {
 /// The flags `run` and `create` share with `update`: what can change later.
 #[derive(clap::Args)]
 pub struct LimitArgs {
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+    /// Start it again when it ends: no, on-failure[:N], always, unless-stopped.
+    #[arg(long)]
+    pub restart: Option<String>,
+}
+
+/// The cgroup limits (`build` gives them to its steps' containers).
+#[derive(clap::Args)]
+pub struct ResourceArgs {
     /// Memory limit (e.g. 64m, 1g).
     #[arg(short, long)]
     memory: Option<String>,
@@ -51,12 +62,18 @@ pub struct LimitArgs {
     /// Most processes the container may have (-1: no limit).
     #[arg(long, allow_negative_numbers = true)]
     pids_limit: Option<i64>,
-    /// Start it again when it ends: no, on-failure[:N], always, unless-stopped.
-    #[arg(long)]
-    restart: Option<String>,
 }
 
 impl LimitArgs {
+    pub fn options(self) -> UpdateOptions {
+        UpdateOptions {
+            restart: self.restart,
+            ..self.resources.options()
+        }
+    }
+}
+
+impl ResourceArgs {
     pub fn options(self) -> UpdateOptions {
         UpdateOptions {
             memory: self.memory,
@@ -70,8 +87,24 @@ impl LimitArgs {
             cpuset_mems: self.cpuset_mems,
             blkio_weight: self.blkio_weight,
             pids_limit: self.pids_limit,
-            restart: self.restart,
+            restart: None,
         }
+    }
+
+    /// Sets these limits in `o`, as `run` takes them.
+    pub fn apply(self, o: &mut RunOptions) {
+        let t = &mut o.tuning;
+        o.memory = self.memory;
+        o.cpus = self.cpus;
+        o.pids_limit = self.pids_limit;
+        t.memory_swap = self.memory_swap;
+        t.memory_reservation = self.memory_reservation;
+        t.cpu_shares = self.cpu_shares;
+        t.cpuset_cpus = self.cpuset_cpus;
+        t.cpuset_mems = self.cpuset_mems;
+        t.blkio_weight = self.blkio_weight;
+        t.cpu_period = self.cpu_period;
+        t.cpu_quota = self.cpu_quota;
     }
 }
 

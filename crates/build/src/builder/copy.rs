@@ -99,13 +99,8 @@ impl Build<'_> {
                 let from = self.expand_global(from, step.line, "COPY")?;
                 let image = self.base_image(&from, self.current, step.line, "COPY")?;
                 let o = scratch_options(&image.id.to_string());
-                self.in_container(&o, |b, id| {
-                    let root = b
-                        .engine
-                        .store()
-                        .rootfs_mount_point(id)
-                        .map_err(|e| e.to_string())?;
-                    pack(&root, &args, &heredocs, None, add, false)
+                self.in_container(&o, |_, _, root| {
+                    pack(root, &args, &heredocs, None, add, false)
                 })
             }
             None => {
@@ -130,13 +125,8 @@ impl Build<'_> {
         let content = format!("{:?} {:?} {:?} {args:?}", c.from, c.chown, c.chmod);
         self.commit(st, step, &created_by, &content, |b, st, opts, name| {
             let o = scratch_options(&st.image.id.to_string());
-            b.in_container(&o, |b, id| {
-                let merged = b
-                    .engine
-                    .store()
-                    .rootfs_mount_point(id)
-                    .map_err(|e| e.to_string())?;
-                copy_into(&merged, packed, &dest, owner, mode)?;
+            b.in_container(&o, |b, id, merged| {
+                copy_into(merged, packed, &dest, owner, mode)?;
                 b.engine
                     .commit_and_consume(id, opts, Some(name))
                     .map_err(|e| e.to_string())
@@ -207,17 +197,7 @@ fn absolute(workdir: &str, dest: &str) -> String {
 
 /// An absolute, clean path.
 fn clean(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    format!("/{}", crate::ignore::clean(p))
 }
 
 /// Opens `root` as a directory.
@@ -687,6 +667,23 @@ fn rewrite(
     b.into_inner()
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
         .map_err(|e| format!("temporary file: {e}"))
+}
+
+/// Unpacks a tar stream of unknown origin into the directory `dir` (on the host): with the
+/// rules of a copy out of a container (no device nodes, no set-user-ID or set-group-ID bits,
+/// no extended attributes), every entry resolved inside `dir`.
+pub(super) fn unpack_untrusted(stream: impl Read, dir: &Path) -> Result<(), String> {
+    let opts = unpack::Options {
+        copy: Some(CopyInto {
+            into: Vec::new(),
+            owner: None,
+            host: true,
+        }),
+        ..Default::default()
+    };
+    unpack::unpack(stream, open_root(dir)?, opts, &dir.display().to_string())
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Makes `dir` and its missing parents in the root (mode 0755, owned by `owner` or root),

@@ -7,8 +7,6 @@ use std::fs::{self, File};
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use berth_image::unpack::{self, CopyInto};
-
 use super::{BuildError, BuildOptions};
 
 /// The context directory and the Dockerfile's text and name.
@@ -134,17 +132,7 @@ fn unpack_stdin(dir: &Path) -> Result<Option<String>, String> {
             .map_err(|_| "neither a tar archive nor a Dockerfile".to_string())?;
         return Ok(Some(text));
     }
-    let root = super::copy::open_root(dir)?;
-    let opts = unpack::Options {
-        copy: Some(CopyInto {
-            into: Vec::new(),
-            owner: None,
-            // Nothing privileged comes in from a tar of unknown origin.
-            host: true,
-        }),
-        ..Default::default()
-    };
-    unpack::unpack(reader(&f, gzip)?, root, opts, "stdin").map_err(|e| e.to_string())?;
+    super::copy::unpack_untrusted(reader(&f, gzip)?, dir)?;
     Ok(None)
 }
 

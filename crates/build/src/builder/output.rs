@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use berth_image::pack::{Format, Packer};
 use berth_image::store::Image;
-use berth_image::unpack::{self, CopyInto};
 
 use super::Build;
 
@@ -99,18 +98,7 @@ impl Build<'_> {
                 }
                 tmp.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
                 fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                let opts = unpack::Options {
-                    copy: Some(CopyInto {
-                        into: Vec::new(),
-                        owner: None,
-                        host: true,
-                    }),
-                    ..Default::default()
-                };
-                let root = super::copy::open_root(dir)?;
-                unpack::unpack(BufReader::new(tmp), root, opts, &dir.display().to_string())
-                    .map(drop)
-                    .map_err(|e| e.to_string())
+                super::copy::unpack_untrusted(BufReader::new(tmp), dir)
             }
         }
     }

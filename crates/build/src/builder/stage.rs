@@ -1,8 +1,11 @@
 //! One stage: FROM, then each instruction as a step whose result is an image of the store
 //! (found in the cache or made).
 
+use std::path::Path;
+
 use berth_engine::logs::LogsOptions;
 use berth_engine::run::Outcome;
+use berth_engine::time::go_duration;
 use berth_engine::RunOptions;
 use berth_image::change::{apply_instruction, unquote};
 use berth_image::commit::{self as image_commit, CommitOptions};
@@ -402,18 +405,13 @@ impl Build<'_> {
                         init: true,
                         ..b.o.step.clone()
                     };
-                    b.in_container(&o, |b, id| {
-                        let merged = b
-                            .engine
-                            .store()
-                            .rootfs_mount_point(id)
-                            .map_err(|e| e.to_string())?;
-                        let stubs = mounts::missing_parents(&merged, &mounts)?;
+                    b.in_container(&o, |b, id, merged| {
+                        let stubs = mounts::missing_parents(merged, &mounts)?;
                         match b.run_container(id)? {
                             0 => {}
                             code => return Err(format!("exit status {code}{}", b.output_tail(id))),
                         }
-                        mounts::remove_stubs(&merged, &stubs)?;
+                        mounts::remove_stubs(merged, &stubs)?;
                         b.engine
                             .commit_and_consume(id, opts, Some(name))
                             .map_err(|e| e.to_string())
@@ -468,15 +466,20 @@ impl Build<'_> {
         Ok(self.engine.create(&o).map_err(|e| e.to_string())?.id)
     }
 
-    /// Creates a container with `o`, passes its ID to `f`, and removes it whatever `f`
-    /// returns.
+    /// Creates a container with `o`, passes its ID and root filesystem's mount point to
+    /// `f`, and removes it whatever `f` returns.
     pub(super) fn in_container<T>(
         &mut self,
         o: &RunOptions,
-        f: impl FnOnce(&mut Self, &str) -> Result<T, String>,
+        f: impl FnOnce(&mut Self, &str, &Path) -> Result<T, String>,
     ) -> Result<T, String> {
         let id = self.create(o)?;
-        let out = f(self, &id);
+        let out = self
+            .engine
+            .store()
+            .rootfs_mount_point(&id)
+            .map_err(|e| e.to_string())
+            .and_then(|merged| f(self, &id, &merged));
         let removed = self.engine.remove(&id, true, true);
         match (out, removed) {
             (Ok(v), Ok(_)) => Ok(v),
@@ -568,55 +571,16 @@ fn health(h: &dockerfile::Health) -> Result<Value, String> {
             }
             _ => continue,
         };
-        out[field] = json!(duration_ns(v)
+        out[field] = json!(go_duration(v)
+            .filter(|n| *n >= 0)
             .ok_or_else(|| format!("--{k}={v}: want a duration such as 30s or 1m30s"))?);
     }
     Ok(out)
 }
 
-/// A Go-style duration (`1h2m3.5s`, `250ms`) in nanoseconds.
-fn duration_ns(s: &str) -> Option<u64> {
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = &rest[u..];
-    }
-    Some(total as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration_ns("30s"), Some(30_000_000_000));
-        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
-        assert_eq!(duration_ns("250ms"), Some(250_000_000));
-        assert_eq!(duration_ns("5"), None);
-        assert_eq!(duration_ns(""), None);
-    }
 
     #[test]
     fn healthcheck_config() {
