@@ -157,8 +157,14 @@ pub fn build(
     let owner = process_key(std::process::id()).unwrap_or_default();
     sweep(engine, &o.root);
     let mut inputs = inputs::Inputs::read(o, &owner)?;
+    let secrets = o
+        .root
+        .join("build-mounts/secrets")
+        .join(owner.replace(':', "-"));
     let built = run(engine, o, bases, log, &inputs, owner);
     inputs.remove();
+    // Each step removed its own secrets; what is left is the build's empty directory.
+    let _ = std::fs::remove_dir(secrets);
     built
 }
 
@@ -436,17 +442,22 @@ impl Build<'_> {
             if results.len() != ready.len() {
                 return Err(BuildError::Usage("a stage's thread panicked".into()));
             }
-            let mut failed = None;
+            let mut failed: Vec<BuildError> = Vec::new();
             for (b, r) in results {
                 self.steps += b.steps;
                 self.cached += b.cached;
                 match r {
                     Ok(image) => self.stages[b.current] = Some(image),
-                    Err(e) => failed = failed.or(Some(e)),
+                    Err(e) => failed.push(e),
                 }
             }
-            if let Some(e) = failed {
-                return Err(e);
+            // Stages side by side may each fail: all are told, the first as the error.
+            let mut failed = failed.into_iter();
+            if let Some(first) = failed.next() {
+                for e in failed {
+                    self.say(&format!("also: {e}"));
+                }
+                return Err(first);
             }
         }
         Ok(())

@@ -9,6 +9,7 @@ use std::fs;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest as _, Sha256};
 
@@ -252,7 +253,7 @@ pub(crate) struct Prepared {
     pub tmpfs: Vec<String>,
     /// Scratch containers whose root filesystems are bound.
     pub scratch: Vec<String>,
-    /// Files of secrets made for the step.
+    /// The directory of the secrets made for the step.
     pub secrets: Option<PathBuf>,
     /// Locks of `sharing=locked` caches.
     pub locks: Vec<fs::File>,
@@ -394,18 +395,21 @@ impl Build<'_> {
                         .root
                         .join("build-mounts/cache")
                         .join(cache_dir_name(id));
-                    if !dir.exists() {
-                        let tmp = dir.with_extension(format!("new{}", std::process::id()));
-                        let _ = fs::remove_dir_all(&tmp);
-                        fs::create_dir_all(&tmp).map_err(|e| format!("cache {id}: {e}"))?;
-                        std::os::unix::fs::chown(&tmp, Some(owner.0), Some(owner.1))
-                            .map_err(|e| format!("cache {id}: {e}"))?;
-                        fs::set_permissions(&tmp, fs::Permissions::from_mode(*mode))
-                            .map_err(|e| format!("cache {id}: {e}"))?;
-                        // Another build may have made it meanwhile: then that one is used.
-                        if fs::rename(&tmp, &dir).is_err() {
-                            let _ = fs::remove_dir_all(&tmp);
+                    let fail = |e: std::io::Error| format!("cache {id}: {e}");
+                    if let Some(parent) = dir.parent() {
+                        fs::create_dir_all(parent).map_err(fail)?;
+                    }
+                    // Made in place: of two builds (or two stages of one) making it at once,
+                    // one makes it and both bind that one.
+                    match fs::create_dir(&dir) {
+                        Ok(()) => {
+                            std::os::unix::fs::chown(&dir, Some(owner.0), Some(owner.1))
+                                .map_err(fail)?;
+                            fs::set_permissions(&dir, fs::Permissions::from_mode(*mode))
+                                .map_err(fail)?;
                         }
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(fail(e)),
                     }
                     if *locked {
                         let lock = fs::File::create(dir.with_extension("lock"))
@@ -435,14 +439,21 @@ impl Build<'_> {
                     let dir = match &out.secrets {
                         Some(d) => d.clone(),
                         None => {
-                            let d = self
+                            // The build's directory (the next build's sweep removes it if
+                            // this one dies), and in it the step's: stages side by side
+                            // each remove their own.
+                            static STEP: AtomicUsize = AtomicUsize::new(0);
+                            let build = self
                                 .o
                                 .root
                                 .join("build-mounts/secrets")
                                 .join(self.owner.replace(':', "-"));
-                            fs::create_dir_all(&d).map_err(|e| format!("secret {id}: {e}"))?;
-                            fs::set_permissions(&d, fs::Permissions::from_mode(0o700))
-                                .map_err(|e| format!("secret {id}: {e}"))?;
+                            let d = build.join(STEP.fetch_add(1, Ordering::Relaxed).to_string());
+                            let fail = |e: std::io::Error| format!("secret {id}: {e}");
+                            fs::create_dir_all(&build).map_err(fail)?;
+                            fs::set_permissions(&build, fs::Permissions::from_mode(0o700))
+                                .map_err(fail)?;
+                            fs::create_dir_all(&d).map_err(fail)?;
                             out.secrets = Some(d.clone());
                             d
                         }

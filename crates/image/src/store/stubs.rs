@@ -96,7 +96,7 @@ impl Store {
         // a layer, and of two processes making the same one, the first rename wins.
         let tmp = self
             .stubs_dir()
-            .join(format!(".{key}.{}", std::process::id()));
+            .join(format!(".{}", super::blobs::unique_name(&key)));
         let made = make(&tmp, lowers, &stubs).and_then(|()| match fs::rename(&tmp, &dir) {
             Err(e) if dir.is_dir() => {
                 drop(e);
