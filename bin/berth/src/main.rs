@@ -34,12 +34,14 @@ fn main() {
     cli.command = cli.command.ungrouped();
     // A listing ends quietly when its reader goes away (`berth ps | head`) instead of
     // panicking in println!. A monitor keeps ignoring SIGPIPE: it must record the exit even
-    // when the `berth` that started it is gone; so does a DNS server, whose TCP clients may
-    // hang up before their answer.
-    if !matches!(cli.command, Command::Monitor(_) | Command::DnsServer(_)) {
+    // when the `berth` that started it is gone; so do a DNS server and the API service,
+    // whose clients may hang up before their answer.
+    if !cli.command.serves_peers() {
         // SAFETY: sets one signal's disposition before any other thread exists.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-        // A monitor's stderr is its container's log: it reports nothing there.
+    }
+    // A monitor's stderr is its container's log: it reports nothing there.
+    if !matches!(cli.command, Command::Monitor(_) | Command::DnsServer(_)) {
         log::init(match cli.global.debug {
             true => log::LogLevel::Debug,
             false => cli.global.log_level,

@@ -28,9 +28,11 @@ fn address(dir: &File) -> PathBuf {
 }
 
 /// A client's frame kinds: bytes for the container's stdin; a terminal size (rows, then
-/// columns, each 16 bits big-endian).
+/// columns, each 16 bits big-endian); the end of the client's input, which closes the
+/// container's stdin (`echo hi | docker run -i IMAGE cat` ends).
 const INPUT: u8 = 0;
 const RESIZE: u8 = 4;
+const CLOSE_STDIN: u8 = 5;
 
 /// The largest frame a client may send; a bigger length is not a client of ours.
 const MAX_FRAME: usize = 64 * 1024;
@@ -52,6 +54,7 @@ struct Client {
 enum Request<'a> {
     Input(&'a [u8]),
     Resize(u16, u16),
+    CloseStdin,
 }
 
 /// Takes the whole frames off the front of `buf`; `Err` for a stream that is not ours (a
@@ -69,6 +72,7 @@ fn take_requests(buf: &mut Vec<u8>, mut each: impl FnMut(Request<'_>)) -> Result
         };
         match (h[0], data) {
             (INPUT, _) => each(Request::Input(data)),
+            (CLOSE_STDIN, []) => each(Request::CloseStdin),
             (RESIZE, [r0, r1, c0, c1]) => each(Request::Resize(
                 u16::from_be_bytes([*r0, *r1]),
                 u16::from_be_bytes([*c0, *c1]),
@@ -79,6 +83,18 @@ fn take_requests(buf: &mut Vec<u8>, mut each: impl FnMut(Request<'_>)) -> Result
     }
     buf.drain(..at);
     Ok(())
+}
+
+/// The frame that carries `data` to the container's stdin.
+pub fn input_frame(data: &[u8]) -> Vec<u8> {
+    let mut frame = header(INPUT, data.len()).to_vec();
+    frame.extend_from_slice(data);
+    frame
+}
+
+/// The frame that closes the container's stdin.
+pub fn close_stdin_frame() -> [u8; 8] {
+    header(CLOSE_STDIN, 0)
 }
 
 /// The monitor's side.
@@ -149,7 +165,7 @@ impl AttachServer {
             Ok(n) => n,
         };
         client.partial.extend_from_slice(&buf[..n]);
-        let (stdin, mut size) = (&self.stdin, None);
+        let (stdin, mut size) = (&mut self.stdin, None);
         let taken = take_requests(&mut client.partial, |request| match request {
             Request::Input(data) => {
                 if let Some(stdin) = stdin {
@@ -159,6 +175,7 @@ impl AttachServer {
                 }
             }
             Request::Resize(rows, cols) => size = Some((rows, cols)),
+            Request::CloseStdin => *stdin = None,
         });
         if taken.is_err() {
             self.clients.remove(i - 1);
@@ -231,9 +248,12 @@ pub struct Input(Arc<Mutex<UnixStream>>);
 impl Input {
     /// Bytes for the container's stdin.
     pub fn send(&self, data: &[u8]) -> std::io::Result<()> {
-        let mut frame = header(INPUT, data.len()).to_vec();
-        frame.extend_from_slice(data);
-        self.write(&frame)
+        self.write(&input_frame(data))
+    }
+
+    /// Closes the container's stdin: the client has no more input.
+    pub fn close_stdin(&self) -> std::io::Result<()> {
+        self.write(&close_stdin_frame())
     }
 
     /// Gives the container's terminal `rows` and `cols`.
@@ -453,16 +473,18 @@ mod tests {
         buf.extend_from_slice(b"abc");
         buf.extend_from_slice(&header(RESIZE, 4));
         buf.extend_from_slice(&[0, 40, 0, 120]);
+        buf.extend_from_slice(&close_stdin_frame());
         buf.extend_from_slice(&header(INPUT, 5)[..6]);
         let mut got = Vec::new();
         take_requests(&mut buf, |r| {
             got.push(match r {
                 Request::Input(d) => format!("in {}", String::from_utf8_lossy(d)),
                 Request::Resize(r, c) => format!("size {r}x{c}"),
+                Request::CloseStdin => "eof".into(),
             })
         })
         .unwrap();
-        assert_eq!(got, ["in abc", "size 40x120"]);
+        assert_eq!(got, ["in abc", "size 40x120", "eof"]);
         assert_eq!(buf.len(), 6, "the partial frame waits for the rest");
         let mut stranger = b"GET / HTTP/1.1\r\n".to_vec();
         assert!(take_requests(&mut stranger, |_| {}).is_err());

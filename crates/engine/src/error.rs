@@ -49,6 +49,10 @@ pub enum Error {
     AlreadyRunning(String),
     #[error("container {name}: {reason}")]
     Failed { name: String, reason: String },
+    #[error(
+        "image {image} is in use by container {container} (use --force to remove the name anyway)"
+    )]
+    ImageInUse { image: String, container: String },
     /// What a monitor reported when the container could not start, with the exit status
     /// docker gives a `run` that fails that way.
     #[error("{message}")]

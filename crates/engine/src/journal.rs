@@ -40,6 +40,32 @@ pub struct Event {
     pub time_nano: i64,
 }
 
+impl Event {
+    /// Whether it passes filter `key=v` of `events` (type, event, container, image, name,
+    /// label).
+    pub fn passes(&self, key: &str, v: &str) -> bool {
+        let attr = |k: &str| self.actor.attributes.get(k).map(String::as_str);
+        match key {
+            "type" => self.kind == v,
+            "event" => self.action == v,
+            "container" => {
+                self.kind == "container"
+                    && (self.actor.id.starts_with(v) || attr("name") == Some(v))
+            }
+            "image" => {
+                attr("image") == Some(v)
+                    || (self.kind == "image" && (self.actor.id == v || attr("name") == Some(v)))
+            }
+            "name" => attr("name") == Some(v),
+            "label" => match v.split_once('=') {
+                Some((k, val)) => attr(k) == Some(val),
+                None => attr(v).is_some(),
+            },
+            _ => false,
+        }
+    }
+}
+
 /// `ROOT/events.log`.
 #[derive(Clone, Debug)]
 pub struct Journal {

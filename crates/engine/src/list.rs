@@ -38,6 +38,25 @@ pub struct Summary {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+impl Summary {
+    /// Whether it passes filter `key=v` of `ps` (id, name, label, status, exited,
+    /// ancestor); `image_id` resolves an image name for `ancestor`.
+    pub fn passes(&self, key: &str, v: &str, image_id: &dyn Fn(&str) -> Option<String>) -> bool {
+        match key {
+            "id" => self.id.starts_with(v),
+            "name" => self.names.iter().any(|n| n.contains(v)),
+            "label" => crate::filters::label_matches(&self.labels, v),
+            "status" => self.state.to_string() == v,
+            "exited" => {
+                self.state == State::Exited
+                    && self.exit_code.map(|e| e.to_string()) == Some(v.into())
+            }
+            "ancestor" => self.image == v || image_id(v).is_some_and(|id| id == self.image_id),
+            _ => false,
+        }
+    }
+}
+
 /// docker's status text for `r` at `now`.
 fn status_text(r: &Record, now: Timestamp) -> String {
     let since = |t: Option<Timestamp>| human(t.map_or(0, |t| t.seconds_until(now)));

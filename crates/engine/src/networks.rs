@@ -117,7 +117,11 @@ impl Engine {
             })
             .collect();
         let mut options = serde_json::Map::new();
-        options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
+        // As docker's: a user network's generated bridge name (`br-<id>`) is not an option
+        // it was given, and clients (compose) compare these with what they asked for.
+        if n.name == DEFAULT_NETWORK || !n.bridge.starts_with("br-") {
+            options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
+        }
         if let Some(m) = n.mtu {
             options.insert("com.docker.network.driver.mtu".into(), json!(m.to_string()));
         }

@@ -120,9 +120,13 @@ pub(crate) fn launch_detached<'a>(
         .stderr(Stdio::null());
     let w = writer.as_raw_fd();
     // SAFETY: between fork and exec the child only makes async-signal-safe system calls
-    // (setsid, dup3/fcntl, close_range); `w` is open in the parent, so in the child too.
+    // (fork, setsid, dup3/fcntl, close_range); `w` is open in the parent, so in the child
+    // too.
     unsafe {
         cmd.pre_exec(move || {
+            // Not the caller's child: a long-lived caller (the API service) would otherwise
+            // collect zombies.
+            berth_sys::process::detach_from_parent()?;
             berth_sys::process::setsid()?;
             berth_sys::fs::dup_onto(BorrowedFd::borrow_raw(w), HANDSHAKE_FD)?;
             // It outlives its caller: it must not keep the caller's files (a pipe it holds
@@ -130,6 +134,9 @@ pub(crate) fn launch_detached<'a>(
             berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32 + 1)
         });
     }
-    cmd.spawn().map_err(Error::path(program))?;
+    // What is reaped here is the middle process, gone at once.
+    cmd.spawn()
+        .and_then(|mut middle| middle.wait())
+        .map_err(Error::path(program))?;
     Ok(reader)
 }

@@ -20,6 +20,25 @@ pub struct VolumeInfo {
     pub containers: Vec<String>,
 }
 
+impl VolumeInfo {
+    /// A volume as `volume inspect` prints it: docker's fields, `null` for no labels or options.
+    pub fn inspect_json(&self) -> serde_json::Value {
+        let map = |m: &std::collections::BTreeMap<String, String>| match m.is_empty() {
+            true => serde_json::Value::Null,
+            false => serde_json::json!(m),
+        };
+        serde_json::json!({
+            "CreatedAt": self.volume.created.to_string(),
+            "Driver": self.volume.driver,
+            "Labels": map(&self.volume.spec.labels),
+            "Mountpoint": self.mountpoint,
+            "Name": self.volume.name,
+            "Options": map(&self.volume.spec.options),
+            "Scope": "local",
+        })
+    }
+}
+
 impl Engine {
     /// Makes volume `name` (a generated 64-hex name without one). A volume of that name
     /// that exists is returned as it is, as docker does.

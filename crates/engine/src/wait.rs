@@ -2,6 +2,7 @@
 
 use crate::record::State;
 use crate::{process, Engine, Error};
+use std::time::Duration;
 
 impl Engine {
     /// The exit status of container `what` once it has stopped (and, with `--rm`, been
@@ -47,6 +48,33 @@ impl Engine {
                         .ok_or_else(|| Error::NoSuchContainer(what.to_string()))
                 }
             };
+        }
+    }
+
+    /// The exit status of container `what`'s next run (docker's `wait?condition=next-exit`,
+    /// which `docker run` asks for before it starts the container): a container that is not
+    /// running is waited for to start first, checked every `poll`.
+    pub fn wait_next_exit(&self, what: &str, poll: Duration) -> Result<i32, Error> {
+        let id = self.containers.resolve(what)?;
+        let first = self.refresh(&id)?.and_then(|r| r.started_at);
+        loop {
+            match self.refresh(&id)? {
+                Some(r)
+                    if matches!(r.state, State::Created | State::Exited)
+                        && r.started_at == first =>
+                {
+                    std::thread::sleep(poll)
+                }
+                Some(_) | None => break,
+            }
+        }
+        match self.wait(&id) {
+            // It ran, ended and removed itself (`--rm`) before the wait began.
+            Err(Error::NoSuchContainer(_)) => self
+                .containers
+                .removed_exit(&id)
+                .ok_or_else(|| Error::NoSuchContainer(what.to_string())),
+            other => other,
         }
     }
 }

@@ -234,6 +234,19 @@ pub fn getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// Forks once more and leaves the parent at once (`_exit(0)`), so that the calling child
+/// of a spawn is no long-lived process's child: whoever spawned it reaps only the
+/// short-lived middle, and the rest is reparented to the nearest subreaper. For `pre_exec`,
+/// after a fork: only async-signal-safe calls.
+pub fn detach_from_parent() -> io::Result<()> {
+    // SAFETY: fork has no preconditions; the parent side only calls _exit.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(()),
+        _ => exit_now(0),
+    }
+}
+
 /// `_exit(code)`: leaves without running atexit handlers or destructors, which belong to the
 /// parent's copy of the memory after a fork.
 pub fn exit_now(code: i32) -> ! {

@@ -3,6 +3,7 @@
 //! events until interrupted, as docker's.
 
 use anyhow::{anyhow, bail};
+use berth_engine::filters::Filters;
 use berth_engine::journal::{Event, Journal};
 use berth_engine::time::Timestamp;
 use std::time::Duration;
@@ -54,9 +55,10 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         }
         filters.push((k.to_string(), v.to_string()));
     }
+    let filters = Filters::group(filters);
     let keep = |e: &Event| {
         let before = until.is_none_or(|u| e.time_nano < u.unix_nanos());
-        before && keys_match(e, &filters)
+        before && filters.keep(|k, v| e.passes(k, v))
     };
     let journal = Journal::new(&ctx.root);
     // As docker's: the past only when asked for with --since.
@@ -80,36 +82,6 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-}
-
-/// Filters of one key match any of their values; different keys all.
-fn keys_match(e: &Event, filters: &[(String, String)]) -> bool {
-    let attr = |k: &str| e.actor.attributes.get(k).map(String::as_str);
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
-    keys.iter().all(|key| {
-        filters
-            .iter()
-            .filter(|(k, _)| k == key)
-            .any(|(_, v)| match *key {
-                "type" => e.kind == *v,
-                "event" => e.action == *v,
-                "container" => {
-                    e.kind == "container"
-                        && (e.actor.id.starts_with(v.as_str()) || attr("name") == Some(v))
-                }
-                "image" => {
-                    attr("image") == Some(v)
-                        || (e.kind == "image" && (e.actor.id == *v || attr("name") == Some(v)))
-                }
-                "name" => attr("name") == Some(v),
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => attr(k) == Some(val),
-                    None => attr(v).is_some(),
-                },
-                _ => false,
-            })
-    })
 }
 
 fn print(events: &[Event], fmt: Option<&str>) -> anyhow::Result<()> {

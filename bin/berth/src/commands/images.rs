@@ -1,13 +1,13 @@
 //! `berth images [REPOSITORY[:TAG]]`: list images, with docker's columns, filters and formats.
 
 use anyhow::{bail, Context as _};
-use berth_image::store::{Image, Store};
+
 use serde_json::json;
 
-use super::filters::label_matches;
 use super::{human_size, since};
 use crate::context::Context;
 use crate::format::{self, Columns};
+use berth_engine::filters::image_passes;
 
 /// List images.
 #[derive(clap::Args)]
@@ -87,7 +87,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         let tag = r.reference.tag().unwrap_or("<none>").to_string();
         if !filters
             .iter()
-            .all(|(k, v)| keep(&store, &img, &name, &tag, k, v))
+            .all(|(k, v)| image_passes(&store, &img, &name, &tag, k, v))
         {
             continue;
         }
@@ -121,76 +121,4 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let columns = if a.digests { &WITH_DIGESTS } else { &COLUMNS };
     format::print(a.format.as_deref(), &items, columns)
-}
-
-/// Whether image `img`, listed as `name:tag`, passes filter `key=value`.
-fn keep(store: &Store, img: &Image, name: &str, tag: &str, key: &str, value: &str) -> bool {
-    let created = |i: &Image| i.config.created().clone().unwrap_or_default();
-    match key {
-        // berth removes an image once it has no name: nothing dangles.
-        "dangling" => value == "false",
-        "reference" => {
-            let short = name.strip_prefix("docker.io/library/").unwrap_or(name);
-            [name, short]
-                .iter()
-                .any(|n| wildcard(value, n) || wildcard(value, &format!("{n}:{tag}")))
-        }
-        "label" => {
-            let labels = img
-                .config
-                .config()
-                .as_ref()
-                .and_then(|c| c.labels().clone())
-                .unwrap_or_default();
-            label_matches(&labels, value)
-        }
-        "before" | "since" => store.image(value).is_ok_and(|other| {
-            let (mine, theirs) = (created(img), created(&other));
-            match key {
-                "before" => mine < theirs,
-                _ => mine > theirs,
-            }
-        }),
-        _ => false,
-    }
-}
-
-/// Go's `path.Match` on a name: `*` matches any run of characters but `/`, `?` one of them.
-fn wildcard(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    // The classic two-pointer match with one star to backtrack to.
-    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
-    while j < n.len() {
-        if i < p.len() && (p[i] == n[j] || (p[i] == '?' && n[j] != '/')) {
-            i += 1;
-            j += 1;
-        } else if i < p.len() && p[i] == '*' {
-            star = Some(i);
-            mark = j;
-            i += 1;
-        } else if let Some(s) = star.filter(|_| n[mark] != '/') {
-            i = s + 1;
-            mark += 1;
-            j = mark;
-        } else {
-            return false;
-        }
-    }
-    p[i..].iter().all(|c| *c == '*')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wildcard;
-
-    #[test]
-    fn patterns_match_as_gos_path_match() {
-        assert!(wildcard("busybox", "busybox"));
-        assert!(wildcard("busy*", "busybox"));
-        assert!(wildcard("*box:lat?st", "busybox:latest"));
-        assert!(wildcard("localhost/*", "localhost/app"));
-        assert!(!wildcard("*", "localhost/app"));
-        assert!(!wildcard("busy", "busybox"));
-        assert!(wildcard("*/*:1", "localhost/x:1"));
-    }
 }

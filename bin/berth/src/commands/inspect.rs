@@ -89,7 +89,7 @@ fn lookup(kind: Kind, name: &str, engine: Option<&Engine>, store: &Store) -> any
     Ok(match kind {
         Kind::Container => engine()?.inspect(name)?,
         Kind::Image => image_json(store, name)?,
-        Kind::Volume => super::volume::inspect_json(&engine()?.volume(name)?),
+        Kind::Volume => engine()?.volume(name)?.inspect_json(),
         Kind::Network => engine()?.network_inspect(name)?,
     })
 }

@@ -36,6 +36,7 @@ mod rm;
 mod rmi;
 mod run;
 mod save;
+mod service;
 mod start;
 mod stats;
 mod stop;
@@ -147,6 +148,18 @@ impl Command {
         }
     }
 
+    /// Whether this command is a long-lived helper or service that writes to peers which
+    /// may hang up (a container's monitor, a DNS server, the API service): a closed pipe or
+    /// socket must be an error to handle there, not a SIGPIPE that ends it.
+    pub fn serves_peers(&self) -> bool {
+        matches!(
+            self,
+            Command::Monitor(_)
+                | Command::DnsServer(_)
+                | Command::System(system::System::Service(_))
+        )
+    }
+
     /// Whether this command adds content to the image store (through a staging area).
     pub fn adds_images(&self) -> bool {
         matches!(
@@ -172,6 +185,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
             system::System::Df(a) => system::df(a, ctx),
             system::System::Prune(a) => system::prune(a, ctx),
             system::System::Events(a) => events::run(a, ctx),
+            system::System::Service(a) => service::run(a, ctx),
         }),
         Command::ContainerPrune(a) => done(system::container_prune(a, ctx)),
         Command::Healthcheck(a) => healthcheck::run(a, ctx),

@@ -5,7 +5,7 @@ use berth_engine::list::Summary;
 use berth_engine::time::{human, Timestamp};
 use serde_json::{json, Value};
 
-use super::filters::{label_matches, Filters};
+use super::filters;
 use crate::context::Context;
 use crate::format::{self, Columns};
 
@@ -60,7 +60,7 @@ pub const COLUMNS: Columns = Columns {
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let keys = ["id", "name", "label", "status", "exited", "ancestor"];
-    let filters = Filters::parse(&a.filters, &keys)?;
+    let filters = filters::parse(&a.filters, &keys)?;
     for (k, v) in filters.each() {
         if k == "exited" && v.parse::<i32>().is_err() {
             bail!("--filter {k}={v}: want an exit status");
@@ -72,7 +72,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
     let take = if a.latest { Some(1) } else { a.last };
     let mut list = engine.list(a.all || take.is_some())?;
-    list.retain(|c| filters.keep(|k, v| passes(c, k, v, &|image| engine.image_id(image))));
+    list.retain(|c| filters.keep(|k, v| c.passes(k, v, &|image| engine.image_id(image))));
     if let Some(n) = take {
         list.truncate(n);
     }
@@ -129,20 +129,5 @@ fn shorten(s: &str, max: usize) -> String {
         format!("\"{cut}…\"")
     } else {
         format!("\"{s}\"")
-    }
-}
-
-/// Whether `c` passes filter `key=v`; `image_id` gives the ID an image reference names.
-fn passes(c: &Summary, key: &str, v: &str, image_id: &dyn Fn(&str) -> Option<String>) -> bool {
-    match key {
-        "id" => c.id.starts_with(v),
-        "name" => c.names.iter().any(|n| n.contains(v)),
-        "label" => label_matches(&c.labels, v),
-        "status" => c.state.to_string() == v,
-        "exited" => {
-            c.state.to_string() == "exited" && c.exit_code.map(|e| e.to_string()) == Some(v.into())
-        }
-        "ancestor" => c.image == v || image_id(v).is_some_and(|id| id == c.image_id),
-        _ => false,
     }
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use berth_image::archive::{self, Format};
-use berth_image::Reference;
 
 use crate::context::Context;
 
@@ -29,14 +28,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     for name in &a.images {
         let img = store.image(name)?;
         ctx.image_event("save", &img.id.to_string(), name);
-        // A name given by the user is recorded as given; an ID saves all of the image's names.
-        let names: Vec<Reference> = match img.names.iter().find(|n| {
-            Reference::parse(name).ok().as_ref() == Some(*n)
-                || Reference::parse_local(name).ok().as_ref() == Some(*n)
-        }) {
-            Some(n) => vec![n.clone()],
-            None => img.names.clone(),
-        };
+        let names = archive::names_to_save(&img, name);
         images.push((img, names));
     }
     match &a.output {

@@ -1,10 +1,10 @@
-//! `berth info`, `version`, `system info|df|prune|events`, `container prune` and
+//! `berth info`, `version`, `system info|df|prune|events` (and `service`, in its own file), `container prune` and
 //! `image prune`: the engine as a whole, as docker shows it.
 
 use berth_engine::system::Usage;
 use serde_json::json;
 
-use super::filters::{label_matches, Filters};
+use super::filters::{self, label_matches};
 use super::{confirm, events, human_size};
 use crate::context::Context;
 use crate::format::{self, Columns};
@@ -17,6 +17,7 @@ pub enum System {
     Df(DfArgs),
     Prune(PruneArgs),
     Events(events::Args),
+    Service(super::service::Args),
 }
 
 /// Show the engine, the host and what berth holds.
@@ -217,7 +218,7 @@ pub fn container_prune(a: ContainerPruneArgs, ctx: &Context) -> anyhow::Result<(
 
 /// Removes the stopped containers that pass `filters`; prints their ids; returns the bytes.
 fn prune_containers(engine: &berth_engine::Engine, filters: &[String]) -> anyhow::Result<u64> {
-    let f = Filters::parse(filters, &["label", "label!", "until"])?;
+    let f = filters::parse(filters, &["label", "label!", "until"])?;
     let now = berth_engine::time::Timestamp::now();
     let mut until = None;
     for (k, v) in f.each() {

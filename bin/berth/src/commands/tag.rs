@@ -1,6 +1,6 @@
 //! `berth tag IMAGE NEW_NAME...`
 
-use berth_image::Reference;
+use berth_engine::images::Images;
 
 use crate::context::Context;
 
@@ -16,13 +16,9 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let store = ctx.store()?;
-    let digest = store.find(&a.image)?;
-    let img = store.image_by_manifest(&digest)?;
-    let size = store.read_blob(&digest)?.len() as u64;
+    let images = Images::new(&store, &ctx.root);
     for n in &a.names {
-        let r = Reference::parse_local(n)?;
-        store.set_name(&r, &digest, &img.manifest_media_type, size)?;
-        ctx.image_event("tag", &img.id.to_string(), &r.to_string());
+        images.tag_image(&a.image, n)?;
     }
     Ok(())
 }

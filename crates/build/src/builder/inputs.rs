@@ -82,6 +82,9 @@ impl Inputs {
                 .map_err(|e| usage(&format!("reading the Dockerfile from stdin: {e}")));
         }
         let path = match &o.dockerfile {
+            // In a context that came as a tar, a Dockerfile's path is inside it (docker's
+            // API sends `dockerfile=` so).
+            Some(f) if stdin_context && f.is_relative() => self.context.join(f),
             Some(f) => f.clone(),
             None => ["Dockerfile", "Containerfile"]
                 .iter()

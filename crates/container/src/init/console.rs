@@ -8,14 +8,17 @@ use berth_sys::{fs as sysfs, mount as sysmount, process as sysproc, pty, socket}
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-/// Creates the pty and wires its slave as stdio and `/dev/console`; returns the master.
-pub fn setup(size: Option<(u16, u16)>) -> Result<OwnedFd, InitError> {
+/// Creates the pty and wires its slave as stdio (and, for the init, `/dev/console`);
+/// returns the master.
+pub fn setup(size: Option<(u16, u16)>, console_mount: bool) -> Result<OwnedFd, InitError> {
     let master = pty::open_master(Path::new("/dev/pts/ptmx")).ctx(|| "open /dev/pts/ptmx")?;
     let slave = pty::open_peer(master.as_fd()).ctx(|| "open the pty's slave")?;
     if let Some((rows, cols)) = size {
         pty::set_window_size(master.as_fd(), rows, cols).ctx(|| "set the console size")?;
     }
-    mount_console(slave.as_fd())?;
+    if console_mount {
+        mount_console(slave.as_fd())?;
+    }
     sysproc::setsid().ctx(|| "setsid")?;
     pty::set_controlling(slave.as_fd()).ctx(|| "make the pty the controlling terminal")?;
     for fd in 0..3 {

@@ -27,6 +27,10 @@ pub struct Final<'a> {
     pub console_socket: Option<BorrowedFd<'a>>,
     /// Send the pty master to the parent instead of a console socket.
     pub relay_terminal: bool,
+    /// The terminal is also the container's `/dev/console`: the init's is; an exec'd
+    /// process's is its stdio only (runc's rule), or a second `exec -t` would find the
+    /// first one's console mounted there.
+    pub console_mount: bool,
     /// Keep the runtime's supplementary groups (`run.oci.keep_original_groups`).
     pub keep_groups: bool,
     /// Join a new session keyring with this name.
@@ -91,7 +95,7 @@ pub fn finish(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        Some(console::setup(size)?)
+        Some(console::setup(size, f.console_mount)?)
     } else {
         None
     };

@@ -153,6 +153,7 @@ fn setup_and_exec(
             status: Status::Creating,
             console_socket: l.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: l.relay_terminal,
+            console_mount: true,
             keyring: l.new_keyring.then_some(l.id),
             keep_groups: crate::spec::keeps_original_groups(spec),
             proc: host.proc,

@@ -97,6 +97,7 @@ fn setup_and_exec(
             status: crate::state::Status::Running,
             console_socket: t.console_socket.as_ref().map(|s| s.as_fd()),
             relay_terminal: t.relay_terminal,
+            console_mount: false,
             keyring: None,
             keep_groups: t.keep_groups,
             proc,

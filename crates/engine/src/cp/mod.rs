@@ -70,7 +70,44 @@ pub enum Source<'a> {
     Tar(&'a mut dyn Read),
 }
 
+/// What docker's `X-Docker-Container-Path-Stat` tells of a path in a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathStat {
+    pub name: String,
+    pub size: u64,
+    /// `st_mode`: the file type and permission bits.
+    pub mode: u32,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+    /// What a symlink points to, else empty.
+    pub link_target: String,
+}
+
 impl Engine {
+    /// Stats `path` in container `what`, resolved inside its root as a copy would be (a
+    /// symlink itself, not followed).
+    pub fn stat_path(&self, what: &str, path: &str) -> Result<PathStat, Error> {
+        let r = self.container(what)?;
+        let view = self.view(&r, Mounts::Included)?;
+        let given = Given::container(path);
+        let label = format!("{what}:{}", given.path.display());
+        let (item, st) = stat_in(view.root(), &given, &label)?;
+        let link_target = match is_symlink(&st) {
+            true => sysfs::readlinkat(item.as_fd(), Path::new(""))
+                .map_err(io(&label))?
+                .to_string_lossy()
+                .into_owned(),
+            false => String::new(),
+        };
+        Ok(PathStat {
+            name: given.archive_name().to_string_lossy().into_owned(),
+            size: st.st_size as u64,
+            mode: st.st_mode,
+            mtime: st.st_mtime,
+            link_target,
+        })
+    }
+
     /// Copies `src` out of container `what` to `dest`.
     pub fn copy_out(
         &self,

@@ -11,7 +11,7 @@ mod save;
 pub use import::{import, ImportOptions};
 pub(crate) use import::{rfc3339_now, store_image};
 pub use load::load;
-pub use save::save;
+pub use save::{names_to_save, save};
 
 use crate::store::StoreError;
 

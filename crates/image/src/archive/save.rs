@@ -13,6 +13,18 @@ use crate::media::{self, Compression};
 use crate::reference::Reference;
 use crate::store::{Image, Staging, Store};
 
+/// The names an archive of `img` carries when the user named it `name`: that name when it
+/// is one of the image's, else (an id) all of its names.
+pub fn names_to_save(img: &Image, name: &str) -> Vec<Reference> {
+    match img.names.iter().find(|n| {
+        Reference::parse(name).ok().as_ref() == Some(*n)
+            || Reference::parse_local(name).ok().as_ref() == Some(*n)
+    }) {
+        Some(n) => vec![n.clone()],
+        None => img.names.clone(),
+    }
+}
+
 /// Writes `images` (each with the names to record for it) to `out`.
 pub fn save(
     store: &Store,

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::auth::{find_credentials, Credentials};
 use super::RegistryError;
 
 /// Settings for reaching registries, read from the system and user config directories.
@@ -26,6 +27,9 @@ pub struct RegistryConfig {
     pub config_dir: PathBuf,
     /// Treat every registry as insecure (`--tls-verify=false`).
     pub tls_verify_off: bool,
+    /// Credentials given for this one transfer (the Docker API's `X-Registry-Auth`), used
+    /// instead of those `berth login` saved.
+    pub credentials: Option<Credentials>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +81,14 @@ impl RegistryConfig {
             cfg.cert_dirs.push(dir.join("certs.d"));
         }
         Ok(cfg)
+    }
+
+    /// The credentials for `host`: those given for this transfer, else the saved ones.
+    pub fn credentials_for(&self, host: &str) -> Result<Option<Credentials>, RegistryError> {
+        match &self.credentials {
+            Some(c) => Ok(Some(c.clone())),
+            None => find_credentials(&self.config_dir, host),
+        }
     }
 
     /// Whether `host` may be reached over plain HTTP or unverified TLS.

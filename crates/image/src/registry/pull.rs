@@ -14,7 +14,7 @@ use std::sync::{Condvar, Mutex};
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
 use super::reader::BlobReader;
-use super::{find_credentials, Client, Platform, RegistryConfig, RegistryError};
+use super::{Client, Platform, RegistryConfig, RegistryError};
 use crate::digest::Digest;
 use crate::layer::{ingest, Needs};
 use crate::media;
@@ -60,7 +60,7 @@ pub fn pull(
     opts: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<Image, RegistryError> {
-    let creds = find_credentials(&opts.config.config_dir, reference.registry())?;
+    let creds = opts.config.credentials_for(reference.registry())?;
     let client = Client::new(reference.registry(), &opts.config, creds)?;
     let full = reference.to_string();
     let repo = reference.repository();

@@ -9,7 +9,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::StatusCode;
 
 use super::client::check_status;
-use super::{find_credentials, Client, RegistryConfig, RegistryError};
+use super::{Client, RegistryConfig, RegistryError};
 use crate::digest::Digest;
 use crate::progress::Progress;
 use crate::reference::Reference;
@@ -26,7 +26,7 @@ pub fn push(
     cfg: &RegistryConfig,
     progress: &dyn Progress,
 ) -> Result<Digest, RegistryError> {
-    let creds = find_credentials(&cfg.config_dir, dest.registry())?;
+    let creds = cfg.credentials_for(dest.registry())?;
     let client = Client::new(dest.registry(), cfg, creds)?;
     let repo = dest.repository();
     // Repositories on the same registry that this image was pulled from or pushed to.

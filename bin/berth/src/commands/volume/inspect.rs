@@ -18,7 +18,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
     let mut out = Vec::new();
     for name in &a.names {
-        out.push(super::inspect_json(&engine.volume(name)?));
+        out.push(engine.volume(name)?.inspect_json());
     }
     match &a.format {
         None => println!("{}", serde_json::to_string_pretty(&out)?),

@@ -4,7 +4,7 @@ use anyhow::bail;
 use berth_engine::volume::VolumeInfo;
 use serde_json::{json, Value};
 
-use crate::commands::filters::{label_matches, Filters};
+use crate::commands::filters::{self, label_matches};
 use crate::context::Context;
 use crate::format::{self, Columns};
 
@@ -37,7 +37,7 @@ const COLUMNS: Columns = Columns {
 };
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let filters = Filters::parse(&a.filters, &["dangling", "name", "label", "driver"])?;
+    let filters = filters::parse(&a.filters, &["dangling", "name", "label", "driver"])?;
     for (k, v) in filters.each() {
         if k == "dangling" && dangling(v).is_none() {
             bail!("--filter {k}={v}: want true or false");

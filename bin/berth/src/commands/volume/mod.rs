@@ -8,9 +8,6 @@ mod prune;
 mod rm;
 
 use crate::context::Context;
-use berth_engine::volume::VolumeInfo;
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 /// `berth volume VERB`.
 #[derive(clap::Subcommand)]
@@ -33,21 +30,4 @@ pub fn run(v: Volume, ctx: &Context) -> anyhow::Result<()> {
         Volume::Rm(a) => rm::run(a, ctx),
         Volume::Prune(a) => prune::run(a, ctx),
     }
-}
-
-/// A volume as `volume inspect` prints it: docker's fields, `null` for no labels or options.
-pub(crate) fn inspect_json(v: &VolumeInfo) -> Value {
-    let map = |m: &BTreeMap<String, String>| match m.is_empty() {
-        true => Value::Null,
-        false => json!(m),
-    };
-    json!({
-        "CreatedAt": v.volume.created.to_string(),
-        "Driver": v.volume.driver,
-        "Labels": map(&v.volume.spec.labels),
-        "Mountpoint": v.mountpoint,
-        "Name": v.volume.name,
-        "Options": map(&v.volume.spec.options),
-        "Scope": "local",
-    })
 }

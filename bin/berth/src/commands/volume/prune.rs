@@ -1,7 +1,7 @@
 //! `berth volume prune [-a] [-f] [--filter label=...]`: remove the volumes no container uses,
 //! only anonymous ones unless `-a`, as docker 23 and later.
 
-use crate::commands::filters::{label_matches, Filters};
+use crate::commands::filters::{self, label_matches};
 use crate::commands::{confirm, human_size};
 use crate::context::Context;
 
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
-    let filters = Filters::parse(&a.filters, &["label", "label!"])?;
+    let filters = filters::parse(&a.filters, &["label", "label!"])?;
     let engine = ctx.engine()?;
     let which = if a.all { "all" } else { "anonymous" };
     let warning =

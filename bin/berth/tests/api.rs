@@ -1,0 +1,758 @@
+//! The Docker Engine API service (`berth system service`) driven by the real clients, as
+//! users drive it: Debian's docker CLI (docker.io, with no dockerd), docker-compose and the
+//! Python SDK (python3-docker). Each test checks with the `berth` CLI that both see the same
+//! state, and that nothing is left once the clients are done.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::engine::{eventually, output_within, Engine};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// No client command in these tests may take longer.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Debian's docker client (docker.io), whatever else is first on PATH.
+const DOCKER: &str = "/usr/bin/docker";
+
+/// A running `berth system service` on a socket in the test's directory.
+struct Api<'a> {
+    e: &'a Engine,
+    child: Child,
+    socket: PathBuf,
+}
+
+impl<'a> Api<'a> {
+    fn start(e: &'a Engine) -> Api<'a> {
+        Self::start_with(e, &["--time", "0"])
+    }
+
+    fn start_with(e: &'a Engine, flags: &[&str]) -> Api<'a> {
+        let socket = e.b.dir.path().join("api.sock");
+        let uri = format!("unix://{}", socket.display());
+        let mut args = vec!["system", "service"];
+        args.extend_from_slice(flags);
+        args.push(&uri);
+        let child =
+            e.b.cmd(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+        eventually("the service listens", || {
+            UnixStream::connect(&socket).is_ok()
+        });
+        Api { e, child, socket }
+    }
+
+    /// A client program with DOCKER_HOST on the service and its config in the test's dir.
+    fn client(&self, program: &str) -> Command {
+        assert!(
+            Path::new(program).exists() || which(program),
+            "{program} is not installed (see .ci/packages)"
+        );
+        let mut c = Command::new(program);
+        c.env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env("DOCKER_CONFIG", self.e.b.dir.path().join("docker-config"))
+            .env("HOME", self.e.b.dir.path())
+            .env_remove("DOCKER_BUILDKIT")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        let mut c = self.client(DOCKER);
+        c.args(args);
+        output_within(c, TIMEOUT, &format!("docker {args:?}"))
+    }
+
+    /// `docker ARGS`, which must succeed; its stdout.
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed ({:?}): {}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// One request on a connection of its own: the status and the body.
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        let mut s = UnixStream::connect(&self.socket).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        // A server may answer (and close) before it has read a body it refuses.
+        let _ = s.write_all(body);
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("{method} {path}: no HTTP answer: {answer:?}"));
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// The service's open file descriptors.
+    fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+}
+
+impl Api<'_> {
+    /// Stops the service (the containers stay, as they would).
+    fn stop(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Api<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `berth ps -a -q --no-trunc`, and the same list through the API.
+fn same_containers(api: &Api<'_>) -> String {
+    let ours = api.e.ok(&["ps", "-a", "-q", "--no-trunc"]);
+    let theirs = api.docker_ok(&["ps", "-a", "-q", "--no-trunc"]);
+    let sorted = |s: &str| {
+        let mut v: Vec<&str> = s.lines().collect();
+        v.sort();
+        v.join("\n")
+    };
+    assert_eq!(
+        sorted(&ours),
+        sorted(&theirs),
+        "berth ps and docker ps differ"
+    );
+    ours
+}
+
+#[test]
+fn docker_cli_runs_attends_and_removes_containers() {
+    let e = Engine::new();
+    let api = Api::start(&e);
+    let parent = e.cgroup_parent.as_str();
+    // Foreground: output and exit status come through the attach and the wait.
+    let o = api.docker(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        parent,
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert_eq!(text(&o), "out\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
+    // Input on a pipe, closed at its end.
+    let mut c = api.client(DOCKER);
+    c.args([
+        "run",
+        "-i",
+        "--rm",
+        "--cgroup-parent",
+        parent,
+        "busybox",
+        "sh",
+        "-c",
+        "cat; echo done",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(text(&o), "piped\ndone\n");
+    assert_eq!(same_containers(&api), "", "--rm containers are gone");
+
+    // Detached, with a published port, a label and a volume.
+    let id = api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--cgroup-parent",
+        parent,
+        "-p",
+        "127.0.0.1:18080:8000",
+        "-l",
+        "tier=front",
+        "-v",
+        "webdata:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec httpd -f -p 8000 -h /etc",
+    ]);
+    let id = id.trim();
+    assert_eq!(same_containers(&api).trim(), id);
+    eventually("the web server answers", || {
+        Command::new("busybox")
+            .args(["wget", "-q", "-O", "-", "http://127.0.0.1:18080/passwd"])
+            .output()
+            .is_ok_and(|o| o.status.success() && text(&o).starts_with("root:"))
+    });
+    assert_eq!(
+        api.docker_ok(&[
+            "ps",
+            "--filter",
+            "label=tier=front",
+            "--format",
+            "{{.Names}} {{.Ports}}"
+        ]),
+        "web 127.0.0.1:18080->8000/tcp\n"
+    );
+    assert_eq!(
+        api.docker_ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Running}} {{.Name}} {{.Config.Image}}",
+            "web"
+        ]),
+        "true /web busybox\n"
+    );
+    assert_eq!(
+        e.inspect("web")["Id"],
+        id,
+        "berth inspect sees the same container"
+    );
+    assert_eq!(api.docker_ok(&["logs", "web"]), "started\n");
+    assert!(api.docker_ok(&["top", "web"]).contains("httpd"));
+    let stats = api.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "web",
+    ]);
+    assert_eq!(stats, "web 1\n");
+
+    // exec: output, status, input.
+    let o = api.docker(&["exec", "web", "sh", "-c", "echo in-exec; exit 4"]);
+    assert_eq!((o.status.code(), text(&o).as_str()), (Some(4), "in-exec\n"));
+    let mut c = api.client(DOCKER);
+    c.args(["exec", "-i", "web", "sh", "-c", "cat > /data/from-exec"])
+        .stdin(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"kept\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(e.ok(&["exec", "web", "cat", "/data/from-exec"]), "kept\n");
+
+    // cp both ways.
+    let host_file = e.b.dir.path().join("from-host");
+    std::fs::write(&host_file, "copied in\n").unwrap();
+    api.docker_ok(&["cp", host_file.to_str().unwrap(), "web:/tmp/"]);
+    assert_eq!(
+        e.ok(&["exec", "web", "cat", "/tmp/from-host"]),
+        "copied in\n"
+    );
+    let out = e.b.dir.path().join("out");
+    api.docker_ok(&["cp", "web:/data/from-exec", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept\n");
+    let o = api.docker(&["cp", "web:/nonexistent", out.to_str().unwrap()]);
+    assert!(!o.status.success());
+
+    // attach sees new output; stop, start, restart, kill, rm.
+    let mut attach = api.client(DOCKER);
+    attach
+        .args(["attach", "--no-stdin", "--sig-proxy=false", "web"])
+        .stdout(Stdio::piped());
+    let mut attach = attach.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    api.docker_ok(&["stop", "-t", "1", "web"]);
+    assert!(attach.wait().is_ok(), "attach ends with the container");
+    assert_eq!(
+        api.docker_ok(&["inspect", "--format", "{{.State.Status}}", "web"]),
+        "exited\n"
+    );
+    api.docker_ok(&["start", "web"]);
+    api.docker_ok(&["restart", "-t", "1", "web"]);
+    assert_eq!(e.inspect("web")["State"]["Status"], "running");
+    api.docker_ok(&["kill", "web"]);
+    let o = api.docker(&["kill", "web"]);
+    assert!(!o.status.success(), "a stopped container cannot be killed");
+    api.docker_ok(&["rm", "-v", "web"]);
+    api.docker_ok(&["volume", "rm", "webdata"]);
+    let o = api.docker(&["inspect", "web"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("No such object"),
+        "{o:?}"
+    );
+    assert_eq!(same_containers(&api), "");
+    api.stop();
+    e.assert_clean();
+}
+
+#[test]
+fn docker_cli_terminals_go_through_a_pty() {
+    let e = Engine::new();
+    let api = Api::start(&e);
+    // `script` gives the docker client the terminal `-t` wants.
+    let script = |cmd: &str| {
+        let mut c = api.client("script");
+        c.args(["-qec", cmd, "/dev/null"]);
+        output_within(c, TIMEOUT, cmd)
+    };
+    let o = script(&format!(
+        "{DOCKER} run --rm -it --cgroup-parent {} busybox sh -c 'test -t 0 && echo on-a-tty; exit 5'",
+        e.cgroup_parent
+    ));
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    assert!(text(&o).contains("on-a-tty"), "{o:?}");
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "t",
+        "--cgroup-parent",
+        &e.cgroup_parent,
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let o = script(&format!(
+        "{DOCKER} exec -it t sh -c 'test -t 1 && echo exec-tty; exit 6'"
+    ));
+    assert_eq!(o.status.code(), Some(6), "{o:?}");
+    assert!(text(&o).contains("exec-tty"), "{o:?}");
+    api.docker_ok(&["rm", "-f", "t"]);
+    api.stop();
+    e.assert_clean();
+}
+
+/// A plain-HTTP docker-registry on 127.0.0.1:5000 of the test's network namespace.
+struct Registry(Child);
+
+impl Registry {
+    fn start(dir: &Path) -> Registry {
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n",
+                dir.join("registry").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry installed (see .ci/packages)");
+        eventually("the registry listens", || {
+            std::net::TcpStream::connect("127.0.0.1:5000").is_ok()
+        });
+        Registry(child)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn docker_cli_moves_and_builds_images() {
+    let e = Engine::new();
+    e.b.insecure("127.0.0.1:5000");
+    let _registry = Registry::start(e.b.dir.path());
+    let api = Api::start(&e);
+    api.docker_ok(&["tag", "busybox", "127.0.0.1:5000/bb:1"]);
+    let pushed = api.docker_ok(&["push", "127.0.0.1:5000/bb:1"]);
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    api.docker_ok(&["rmi", "127.0.0.1:5000/bb:1"]);
+    let o = api.docker(&["image", "inspect", "127.0.0.1:5000/bb:1"]);
+    assert!(!o.status.success());
+    // `run` of an image that is not here pulls it, as docker's client does.
+    let o = api.docker(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        &e.cgroup_parent,
+        "127.0.0.1:5000/bb:1",
+        "echo",
+        "pulled",
+    ]);
+    assert!(text(&o).ends_with("pulled\n"), "{o:?}");
+    assert!(e.ok(&["images"]).contains("127.0.0.1:5000/bb"));
+    let o = api.docker(&["pull", "127.0.0.1:5000/nothing:here"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("manifest unknown"),
+        "{o:?}"
+    );
+
+    // save | load, and history.
+    let archive = e.b.dir.path().join("bb.tar");
+    let mut save = api.client(DOCKER);
+    save.args(["save", "127.0.0.1:5000/bb:1"])
+        .stdout(std::fs::File::create(&archive).unwrap());
+    assert!(save.status().unwrap().success());
+    api.docker_ok(&["rmi", "127.0.0.1:5000/bb:1"]);
+    let mut load = api.client(DOCKER);
+    load.arg("load")
+        .stdin(std::fs::File::open(&archive).unwrap())
+        .stdout(Stdio::piped());
+    let loaded = output_within(load, TIMEOUT, "docker load");
+    assert!(
+        text(&loaded).contains("Loaded image: 127.0.0.1:5000/bb:1"),
+        "{loaded:?}"
+    );
+    assert!(api
+        .docker_ok(&["history", "127.0.0.1:5000/bb:1"])
+        .contains("berth import"));
+
+    // A multi-stage build from the context docker's client sends.
+    let ctx = e.b.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("hello.txt"), "from the context\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox AS base\nRUN echo built > /built\n\
+         FROM busybox\nCOPY --from=base /built /built\nCOPY hello.txt /hello.txt\n\
+         CMD [\"cat\", \"/built\", \"/hello.txt\"]\n",
+    )
+    .unwrap();
+    api.docker_ok(&["build", "-t", "multi:1", ctx.to_str().unwrap()]);
+    assert_eq!(
+        api.docker_ok(&[
+            "run",
+            "--rm",
+            "--cgroup-parent",
+            &e.cgroup_parent,
+            "multi:1"
+        ]),
+        "built\nfrom the context\n"
+    );
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN exit 7\n").unwrap();
+    let o = api.docker(&["build", ctx.to_str().unwrap()]);
+    assert!(!o.status.success(), "a failed RUN fails the build");
+    let o = api.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(text(&o).contains("localhost/multi:1"), "{o:?}");
+    api.docker_ok(&["rmi", "multi:1", "127.0.0.1:5000/bb:1"]);
+    assert!(!e.ok(&["images"]).contains("multi"));
+    api.stop();
+    e.assert_clean();
+}
+
+#[test]
+fn compose_project_comes_up_and_leaves_nothing() {
+    let e = Engine::new();
+    let api = Api::start(&e);
+    let project = e.b.dir.path().join("shop");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("docker-compose.yml"),
+        r#"version: "3.8"
+services:
+  web:
+    image: busybox
+    command: ["httpd", "-f", "-p", "8000", "-h", "/data"]
+    ports: ["127.0.0.1:18081:8000"]
+    volumes: ["store:/data"]
+    depends_on: [store]
+  worker:
+    image: busybox
+    command: ["sh", "-c", "while true; do ip=$$(nslookup web | sed -n 's/^Address: //p' | tail -1); wget -q -O - http://$$ip:8000/index.html; sleep 0.5; done"]
+    depends_on: [web]
+  store:
+    image: busybox
+    command: ["sh", "-c", "echo stored > /data/index.html && exec sleep 3600"]
+    volumes: ["store:/data"]
+volumes:
+  store: {}
+"#,
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        let mut c = api.client("docker-compose");
+        c.current_dir(&project).args(args);
+        let o = output_within(c, TIMEOUT, &format!("docker-compose {args:?}"));
+        assert!(o.status.success(), "docker-compose {args:?}: {o:?}");
+        text(&o)
+    };
+    compose(&["up", "-d"]);
+    let ps = compose(&["ps"]);
+    for name in ["shop_web_1", "shop_worker_1", "shop_store_1"] {
+        assert_eq!(ps.matches(name).count(), 1, "{ps}");
+    }
+    assert_eq!(same_containers(&api).lines().count(), 3);
+    eventually("the published port serves the volume's page", || {
+        Command::new("busybox")
+            .args(["wget", "-q", "-O", "-", "http://127.0.0.1:18081/index.html"])
+            .output()
+            .is_ok_and(|o| text(&o) == "stored\n")
+    });
+    eventually("the worker reaches web by its name", || {
+        compose(&["logs", "worker"]).contains("stored")
+    });
+    let mut exec = api.client("docker-compose");
+    exec.current_dir(&project)
+        .args(["exec", "-T", "store", "cat", "/data/index.html"]);
+    assert_eq!(
+        text(&output_within(exec, TIMEOUT, "compose exec")),
+        "stored\n"
+    );
+    assert!(e.ok(&["network", "ls"]).contains("shop_default"));
+    compose(&["down", "-v"]);
+    assert!(!e.ok(&["network", "ls"]).contains("shop_default"));
+    assert_eq!(same_containers(&api), "");
+    api.stop();
+    e.assert_clean();
+}
+
+#[test]
+fn python_sdk_drives_containers_images_networks_volumes() {
+    let e = Engine::new();
+    let api = Api::start(&e);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/api/sdk.py");
+    let mut c = api.client("/usr/bin/python3");
+    c.arg(&script);
+    let o = output_within(c, TIMEOUT, "sdk.py");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        text(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(text(&o), "sdk: ok\n");
+    assert!(!e.ok(&["network", "ls"]).contains("sdk-net"));
+    assert_eq!(same_containers(&api), "");
+    api.stop();
+    e.assert_clean();
+}
+
+#[test]
+fn bad_requests_get_docker_errors_and_leak_nothing() {
+    let e = Engine::new();
+    let api = Api::start(&e);
+    let mode = std::fs::metadata(&api.socket).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o660,
+        "the socket is root's and its group's only"
+    );
+    let fds = api.fds();
+    let cases: [(&str, &str, &[u8], u16, &str); 7] = [
+        (
+            "POST",
+            "/v1.41/containers/create",
+            b"{\"Image\": \"busybox\", \"Cmd\": ",
+            400,
+            "request body: EOF",
+        ),
+        (
+            "POST",
+            "/v1.41/containers/create",
+            b"{\"Image\": 5}",
+            400,
+            "invalid type",
+        ),
+        (
+            "POST",
+            "/v1.41/containers/create",
+            b"{\"Image\": \"nosuch\"}",
+            404,
+            "not found",
+        ),
+        (
+            "POST",
+            "/v1.41/containers/create",
+            b"{\"Image\": \"busybox\", \"HostConfig\": {\"UsernsMode\": \"host\"}}",
+            400,
+            "UsernsMode",
+        ),
+        ("GET", "/v1.41/swarm", b"", 501, "not supported"),
+        ("GET", "/v1.99/info", b"", 400, "too new"),
+        (
+            "POST",
+            "/v1.41/containers/nosuch/start",
+            b"",
+            404,
+            "no such container",
+        ),
+    ];
+    for (method, path, body, status, message) in cases {
+        let (got, answer) = api.request(method, path, body);
+        assert_eq!(got, status, "{method} {path}: {answer}");
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert!(
+            v["message"].as_str().unwrap().contains(message),
+            "{method} {path}: {answer}"
+        );
+    }
+    // An unknown field is ignored, as dockerd does.
+    let (status, answer) = api.request(
+        "POST",
+        "/v1.41/containers/create?name=odd",
+        b"{\"Image\": \"busybox\", \"NoSuchField\": 1}",
+    );
+    assert_eq!(status, 201, "{answer}");
+    api.docker_ok(&["rm", "odd"]);
+    let huge = vec![b' '; 5 << 20];
+    let (status, _) = api.request("POST", "/v1.41/containers/create", &huge);
+    assert_eq!(status, 413);
+
+    // 100 clients at once.
+    let answers: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let api = &api;
+                s.spawn(move || match i % 2 {
+                    0 => api.request("GET", "/_ping", b"").0,
+                    _ => api.request("GET", "/v1.41/containers/json?all=1", b"").0,
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.iter().all(|&s| s == 200), "{answers:?}");
+
+    // A client that goes away in the middle of a followed log.
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "--cgroup-parent",
+        &e.cgroup_parent,
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.1; done",
+    ]);
+    for _ in 0..5 {
+        let mut s = UnixStream::connect(&api.socket).unwrap();
+        s.write_all(
+            b"GET /v1.41/containers/ticker/logs?stdout=1&follow=1 HTTP/1.1\r\nHost: b\r\n\r\n",
+        )
+        .unwrap();
+        let mut buf = [0u8; 512];
+        assert!(s.read(&mut buf).unwrap() > 0);
+    }
+    api.docker_ok(&["rm", "-f", "ticker"]);
+    eventually("the service holds only the fds it had", || api.fds() == fds);
+    api.stop();
+    e.assert_clean();
+}
+
+#[test]
+fn the_service_restarts_without_touching_containers_and_exits_when_idle() {
+    let e = Engine::new();
+    let mut api = Api::start(&e);
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keeps",
+        "--cgroup-parent",
+        &e.cgroup_parent,
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    api.child.kill().unwrap();
+    api.child.wait().unwrap();
+    assert_eq!(e.inspect("keeps")["State"]["Status"], "running");
+    let mut api = Api::start_with(&e, &["--time", "1"]);
+    assert_eq!(
+        api.docker_ok(&["inspect", "--format", "{{.State.Status}}", "keeps"]),
+        "running\n"
+    );
+    // No client for a second: it exits by itself, and the container runs on.
+    let start = std::time::Instant::now();
+    while api.child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the idle service did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(e.inspect("keeps")["State"]["Status"], "running");
+    e.ok(&["rm", "-f", "keeps"]);
+    drop(api);
+    e.assert_clean();
+}
+
+#[test]
+fn socket_activation_serves_the_passed_socket() {
+    let e = Engine::new();
+    let socket = e.b.dir.path().join("activated.sock");
+    // systemd-socket-activate binds the socket and passes it as systemd does (fd 3,
+    // LISTEN_FDS, LISTEN_PID), starting the service on the first connection.
+    let berth = env!("CARGO_BIN_EXE_berth");
+    let mut activator = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&socket)
+        .args([berth, "--root"])
+        .arg(&e.b.root)
+        .arg("--config")
+        .arg(&e.b.config)
+        .args(["system", "service", "--time", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("systemd-socket-activate installed (see .ci/packages)");
+    eventually("the socket is bound", || socket.exists());
+    let mut c = Command::new(DOCKER);
+    c.env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env("DOCKER_CONFIG", e.b.dir.path().join("docker-config"))
+        .args([
+            "run",
+            "--rm",
+            "--cgroup-parent",
+            &e.cgroup_parent,
+            "busybox",
+            "echo",
+            "activated",
+        ]);
+    let o = output_within(c, TIMEOUT, "docker run through an activated socket");
+    let _ = activator.kill();
+    let _ = activator.wait();
+    assert_eq!(text(&o), "activated\n", "{o:?}");
+    e.assert_clean();
+}

@@ -1,0 +1,271 @@
+//! `POST /containers/{id}/attach`: the HTTP connection is taken over (`101 UPGRADED`, as
+//! dockerd answers `Upgrade: tcp`) and joined to the container's attach socket, which its
+//! monitor serves: its output goes to the client as the monitor frames it (docker's own
+//! frames, or raw bytes with a terminal), the client's bytes go to its stdin. docker's `run`
+//! attaches to a container it has only created, then starts it: such an attach waits here,
+//! in memory, for the start ([`Waiting`]), which hands it a connection made before the
+//! program runs, so no output is lost.
+
+use crate::body::{self, Reply};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::Service;
+use berth_engine::attach::{close_stdin_frame, input_frame, Attached};
+use berth_engine::record::State;
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+/// Attaches waiting for their container's start, by container id.
+#[derive(Default)]
+pub struct Waiting(Mutex<HashMap<String, Vec<oneshot::Sender<Attached>>>>);
+
+impl Waiting {
+    fn add(&self, id: &str) -> oneshot::Receiver<Attached> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut m) = self.0.lock() {
+            let list = m.entry(id.to_string()).or_default();
+            // Attaches whose clients went away are dropped here, not kept forever.
+            list.retain(|w| !w.is_closed());
+            list.push(tx);
+        }
+        rx
+    }
+
+    /// The attaches waiting for container `id`, still connected, in the order they came.
+    pub(crate) fn take(&self, id: &str) -> Vec<oneshot::Sender<Attached>> {
+        let list = self.0.lock().ok().and_then(|mut m| m.remove(id));
+        list.unwrap_or_default()
+            .into_iter()
+            .filter(|w| !w.is_closed())
+            .collect()
+    }
+}
+
+/// What the client asked to see and send.
+#[derive(Clone, Copy)]
+struct Streams {
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+}
+
+impl Service {
+    pub(crate) async fn attach(
+        self: Arc<Self>,
+        id: &str,
+        q: Query,
+        mut req: Request<Incoming>,
+    ) -> Result<Reply, ApiError> {
+        if q.flag("logs") {
+            return Err(ApiError::not_supported(
+                "attach with logs=1 (use the logs endpoint)",
+            ));
+        }
+        let streams = Streams {
+            stdin: q.flag("stdin"),
+            stdout: q.flag("stdout"),
+            stderr: q.flag("stderr"),
+        };
+        let upgrade = req
+            .headers()
+            .get(http::header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
+        if !upgrade {
+            return Err(ApiError::bad_request(
+                "attach: the connection must ask for Upgrade: tcp (docker's hijack)",
+            ));
+        }
+        let what = id.to_string();
+        let (id, tty, state) = self
+            .blocking(move |e, _| {
+                let r = e.container(&what)?;
+                Ok((r.id, r.settings.tty, r.state))
+            })
+            .await?;
+        // A running container is joined now; any other waits for its start.
+        let source = match state {
+            State::Running => {
+                let id = id.clone();
+                Source::Now(self.blocking(move |e, _| Ok(e.attach(&id)?)).await?)
+            }
+            _ => Source::AtStart(self.waiting.add(&id)),
+        };
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            let attached = match source {
+                Source::Now(a) => a,
+                Source::AtStart(rx) => match rx.await {
+                    Ok(a) => a,
+                    Err(_) => return,
+                },
+            };
+            match on_upgrade.await {
+                Ok(up) => {
+                    if let Err(e) = join(TokioIo::new(up), attached, streams).await {
+                        tracing::debug!("attach {id}: {e}");
+                    }
+                }
+                Err(e) => tracing::debug!("attach {id}: upgrade: {e}"),
+            }
+        });
+        let mut r = http::Response::new(body::empty());
+        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let kind = match tty {
+            true => "application/vnd.docker.raw-stream",
+            false => "application/vnd.docker.multiplexed-stream",
+        };
+        let h = r.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(kind),
+        );
+        h.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("Upgrade"),
+        );
+        h.insert(http::header::UPGRADE, http::HeaderValue::from_static("tcp"));
+        Ok(r)
+    }
+}
+
+enum Source {
+    Now(Attached),
+    AtStart(oneshot::Receiver<Attached>),
+}
+
+/// Joins the client's connection to the container's until the container's output ends
+/// (it exited) or the client goes.
+async fn join<C>(client: C, a: Attached, streams: Streams) -> std::io::Result<()>
+where
+    C: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (tty, forward_input) = (a.tty, streams.stdin && a.stdin);
+    a.stream.set_nonblocking(true)?;
+    let monitor = tokio::net::UnixStream::from_std(a.stream)?;
+    let (mut from_monitor, mut to_monitor) = monitor.into_split();
+    let (mut from_client, mut to_client) = tokio::io::split(client);
+    let input = tokio::spawn(async move {
+        if forward_input {
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match from_client.read(&mut buf).await {
+                    Ok(0) | Err(_) => {
+                        let _ = to_monitor.write_all(&close_stdin_frame()).await;
+                        break;
+                    }
+                    Ok(n) => {
+                        if to_monitor.write_all(&input_frame(&buf[..n])).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // Our writing half stays open until the output ends (this task is aborted then):
+        // the monitor drops a client whose side closes.
+        std::future::pending::<()>().await;
+        drop(to_monitor);
+    });
+    // Until the container's output ends (it exited) or the client cannot take more: the
+    // client's end of input is no sign (docker's client closes its writing half at once).
+    let output = async {
+        let mut filter = FrameFilter::new(tty, streams);
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = from_monitor.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            let out = filter.pass(&buf[..n]);
+            if !out.is_empty() {
+                to_client.write_all(&out).await?;
+            }
+        }
+        to_client.shutdown().await
+    };
+    let result = output.await;
+    input.abort();
+    result
+}
+
+/// Keeps the streams the client asked for: whole frames of those streams pass, the others
+/// are dropped (with a terminal there is one stream, passed when stdout or stderr is asked).
+struct FrameFilter {
+    tty: bool,
+    streams: Streams,
+    partial: Vec<u8>,
+}
+
+impl FrameFilter {
+    fn new(tty: bool, streams: Streams) -> Self {
+        FrameFilter {
+            tty,
+            streams,
+            partial: Vec::new(),
+        }
+    }
+
+    fn pass(&mut self, data: &[u8]) -> Vec<u8> {
+        if self.tty {
+            return match self.streams.stdout || self.streams.stderr {
+                true => data.to_vec(),
+                false => Vec::new(),
+            };
+        }
+        if self.streams.stdout && self.streams.stderr {
+            return data.to_vec();
+        }
+        self.partial.extend_from_slice(data);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while self.partial.len() - at >= 8 {
+            let h = &self.partial[at..at + 8];
+            let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+            if self.partial.len() - at < 8 + len {
+                break;
+            }
+            let keep = match h[0] {
+                2 => self.streams.stderr,
+                _ => self.streams.stdout,
+            };
+            if keep {
+                out.extend_from_slice(&self.partial[at..at + 8 + len]);
+            }
+            at += 8 + len;
+        }
+        self.partial.drain(..at);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::frame;
+
+    #[test]
+    fn only_the_asked_streams_pass_whole() {
+        let only_out = Streams {
+            stdin: false,
+            stdout: true,
+            stderr: false,
+        };
+        let mut f = FrameFilter::new(false, only_out);
+        let mut data = frame(1, b"out\n").to_vec();
+        data.extend_from_slice(&frame(2, b"err\n"));
+        data.extend_from_slice(&frame(1, b"more\n"));
+        let (a, b) = data.split_at(13);
+        let mut got = f.pass(a);
+        got.extend(f.pass(b));
+        let mut want = frame(1, b"out\n").to_vec();
+        want.extend_from_slice(&frame(1, b"more\n"));
+        assert_eq!(got, want);
+        let mut raw = FrameFilter::new(true, only_out);
+        assert_eq!(raw.pass(b"abc"), b"abc");
+    }
+}
