@@ -637,6 +637,10 @@ fn bad_requests_get_docker_errors_and_leak_nothing() {
     let (status, _) = api.request("POST", "/v1.41/containers/create", &huge);
     assert_eq!(status, 413);
 
+    // A slow client, its request half sent, holds up no one.
+    let mut slow = UnixStream::connect(&api.socket).unwrap();
+    slow.write_all(b"GET /v1.41/containers/json HTTP/1.1\r\nHost: b")
+        .unwrap();
     // 100 clients at once.
     let answers: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..100)
@@ -651,6 +655,7 @@ fn bad_requests_get_docker_errors_and_leak_nothing() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(answers.iter().all(|&s| s == 200), "{answers:?}");
+    drop(slow);
 
     // A client that goes away in the middle of a followed log.
     api.docker_ok(&[

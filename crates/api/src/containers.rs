@@ -1,8 +1,8 @@
 //! The container endpoints, each what the matching `berth` command does: list (`ps`),
 //! create, inspect, start, stop, restart, kill, pause/unpause, rename, wait, resize, remove
-//! (`rm`), logs, top, prune.
+//! (`rm`), logs, top, changes (`diff`), export, update, prune.
 
-use crate::body::{self, ChannelBody, Reply};
+use crate::body::{self, ChannelBody, ChannelWriter, Reply};
 use crate::create::{run_options, CreateBody};
 use crate::error::ApiError;
 use crate::query::Query;
@@ -10,9 +10,10 @@ use crate::{no_content, Service};
 use berth_engine::filters::Filters;
 use berth_engine::list::Summary;
 use berth_engine::logs::LogsOptions;
-use berth_engine::options::{Network, UserMount};
+use berth_engine::options::{Network, UpdateOptions, UserMount};
 use berth_engine::record::{Record, State};
 use berth_engine::time::Timestamp;
+use berth_image::store::ChangeKind;
 use bytes::Bytes;
 use http::StatusCode;
 use hyper::body::Incoming;
@@ -22,6 +23,24 @@ use std::time::Duration;
 
 /// How often a wait looks whether a created container has started.
 const START_POLL: Duration = Duration::from_millis(20);
+
+/// What `POST /containers/{id}/update` may change.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct UpdateBody {
+    memory: i64,
+    memory_swap: i64,
+    memory_reservation: i64,
+    nano_cpus: i64,
+    cpu_period: i64,
+    cpu_quota: i64,
+    cpu_shares: i64,
+    cpuset_cpus: String,
+    cpuset_mems: String,
+    blkio_weight: u16,
+    pids_limit: Option<i64>,
+    restart_policy: Option<crate::create::RestartPolicy>,
+}
 
 /// The filters `GET /containers/json` takes.
 const LIST_FILTERS: [&str; 6] = ["id", "name", "label", "status", "exited", "ancestor"];
@@ -426,6 +445,77 @@ impl Service {
             false => "application/vnd.docker.multiplexed-stream",
         };
         Ok(body::stream(kind, reply_body))
+    }
+
+    /// `GET /containers/{id}/changes`: docker's kinds, 0 changed, 1 added, 2 deleted.
+    pub(crate) async fn changes(self: Arc<Self>, id: &str) -> Result<Reply, ApiError> {
+        let id = id.to_string();
+        let changes = self.blocking(move |e, _| Ok(e.diff(&id)?)).await?;
+        let list: Vec<Value> = changes
+            .iter()
+            .map(|c| {
+                let kind = match c.kind {
+                    ChangeKind::Changed => 0,
+                    ChangeKind::Added => 1,
+                    ChangeKind::Deleted => 2,
+                };
+                json!({"Path": c.path, "Kind": kind})
+            })
+            .collect();
+        Ok(body::ok(&Value::Array(list)))
+    }
+
+    /// `GET /containers/{id}/export`: its root filesystem as a tar, as `berth export`.
+    pub(crate) async fn export(self: Arc<Self>, id: &str) -> Result<Reply, ApiError> {
+        let id = id.to_string();
+        // An unknown container is a 404 before the stream starts.
+        let id = {
+            let id = id.clone();
+            self.blocking(move |e, _| Ok(e.container(&id)?.id)).await?
+        };
+        let (tx, reply_body) = ChannelBody::channel(16);
+        let me = Arc::clone(&self);
+        tokio::task::spawn_blocking(move || {
+            let Ok(engine) = me.engine() else { return };
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, ChannelWriter(tx));
+            // A failure half-way leaves the client a short tar, as dockerd's does.
+            if let Err(e) = engine.export(&id, &mut w) {
+                tracing::warn!("export {id}: {e}");
+            }
+            let _ = std::io::Write::flush(&mut w);
+        });
+        Ok(body::stream("application/x-tar", reply_body))
+    }
+
+    /// `POST /containers/{id}/update`: the limits `berth update` changes.
+    pub(crate) async fn update(self: Arc<Self>, id: &str, b: Incoming) -> Result<Reply, ApiError> {
+        let u: UpdateBody = body::read_json(b).await?;
+        let positive = |n: i64| (n > 0).then(|| n.to_string());
+        let o = UpdateOptions {
+            memory: positive(u.memory),
+            memory_swap: (u.memory_swap != 0).then(|| u.memory_swap.to_string()),
+            memory_reservation: positive(u.memory_reservation),
+            cpus: (u.nano_cpus > 0).then(|| format!("{}", u.nano_cpus as f64 / 1e9)),
+            cpu_period: (u.cpu_period > 0).then_some(u.cpu_period as u64),
+            cpu_quota: (u.cpu_quota > 0).then_some(u.cpu_quota),
+            cpu_shares: (u.cpu_shares > 0).then_some(u.cpu_shares as u64),
+            cpuset_cpus: (!u.cpuset_cpus.is_empty()).then_some(u.cpuset_cpus),
+            cpuset_mems: (!u.cpuset_mems.is_empty()).then_some(u.cpuset_mems),
+            blkio_weight: (u.blkio_weight > 0).then_some(u.blkio_weight),
+            pids_limit: u.pids_limit.filter(|&p| p != 0),
+            restart: u.restart_policy.filter(|p| !p.name.is_empty()).map(|p| {
+                match p.maximum_retry_count {
+                    n if n > 0 && p.name == "on-failure" => format!("on-failure:{n}"),
+                    _ => p.name,
+                }
+            }),
+        };
+        let id = id.to_string();
+        self.blocking(move |e, _| {
+            e.update_container(&id, &o)?;
+            Ok(body::ok(&json!({"Warnings": []})))
+        })
+        .await
     }
 
     pub(crate) async fn top(self: Arc<Self>, id: &str, q: Query) -> Result<Reply, ApiError> {

@@ -42,17 +42,24 @@ struct StartBody {
     detach: bool,
 }
 
+/// How long an inspect waits for an attached exec's end (see `exec_inspect`).
+const ATTACHED_END_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One exec instance: what to run where, and how it went.
 pub struct Exec {
     container: String,
     config: ExecConfig,
     state: Mutex<ExecState>,
+    /// Becomes true once the process ended and its status is recorded.
+    ended: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
 struct ExecState {
     started: bool,
     running: bool,
+    /// Started with a client on its stdio (not detached).
+    attached: bool,
     exit_code: Option<i32>,
     pid: u32,
     /// The terminal's master side while it runs (for resize).
@@ -141,6 +148,7 @@ impl Service {
             container,
             config,
             state: Mutex::new(ExecState::default()),
+            ended: tokio::sync::watch::Sender::new(false),
         });
         if let Ok(mut m) = self.execs.0.lock() {
             m.insert(exec_id.clone(), exec);
@@ -150,6 +158,14 @@ impl Service {
 
     pub(crate) async fn exec_inspect(self: Arc<Self>, id: &str) -> Result<Reply, ApiError> {
         let x = self.execs.get(id)?;
+        // docker's clients ask for the status as soon as an attached exec's stream ends;
+        // with a terminal they may see its end a moment before the process's: give an
+        // attached process that moment to be recorded.
+        let attached = x.state.lock().is_ok_and(|s| s.running && s.attached);
+        if attached {
+            let mut ended = x.ended.subscribe();
+            let _ = tokio::time::timeout(ATTACHED_END_WAIT, ended.wait_for(|e| *e)).await;
+        }
         let c = &x.config;
         let (running, exit_code, pid) = x
             .state
@@ -302,6 +318,7 @@ fn spawn(x: &Arc<Exec>, setup: &crate::Setup) -> std::io::Result<Running> {
     let pid = child.id().unwrap_or(0);
     x.update(|s| {
         s.running = true;
+        s.attached = true;
         s.pid = pid;
         s.master = master.clone();
     });
@@ -348,6 +365,7 @@ impl Running {
             s.exit_code = Some(code);
             s.master = None;
         });
+        x.ended.send_replace(true);
         if let Some(mut w) = to_client {
             let _ = w.shutdown().await;
         }

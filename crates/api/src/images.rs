@@ -4,6 +4,7 @@ use crate::body::{self, Reply};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::Service;
+use berth_engine::commit::CommitOptions;
 use berth_engine::filters::{image_passes, Filters};
 use berth_engine::time::Timestamp;
 use berth_image::store::{Image, Store};
@@ -166,6 +167,38 @@ impl Service {
         Ok(body::ok(
             &json!({"ImagesDeleted": gone, "SpaceReclaimed": 0}),
         ))
+    }
+
+    /// `POST /commit?container=&repo=&tag=`: `berth commit`; the body's config is not
+    /// applied (docker's client sends none; `changes` are the Dockerfile instructions).
+    pub(crate) async fn commit(self: Arc<Self>, q: Query) -> Result<Reply, ApiError> {
+        let container = q
+            .get("container")
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ApiError::bad_request("commit: container is required"))?
+            .to_string();
+        let reference = q.get("repo").filter(|r| !r.is_empty()).map(|r| {
+            match q.get("tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{r}:{t}"),
+                None => r.to_string(),
+            }
+        });
+        let text = |k: &str| q.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+        let o = CommitOptions {
+            reference,
+            author: text("author"),
+            message: text("comment"),
+            changes: q
+                .all("changes")
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .collect(),
+            pause: q.get("pause").is_none_or(|p| p == "1" || p == "true"),
+        };
+        let id = self
+            .blocking(move |e, _| Ok(e.commit(&container, &o)?.id.to_string()))
+            .await?;
+        Ok(body::json(http::StatusCode::CREATED, &json!({ "Id": id })))
     }
 
     pub(crate) async fn image(self: Arc<Self>, name: &str) -> Result<Reply, ApiError> {

@@ -42,6 +42,9 @@ use std::time::Duration;
 pub const API_VERSION: &str = "1.41";
 pub const MIN_API_VERSION: &str = "1.24";
 
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Where the service finds berth's state, how it starts a container's monitor, and how it
 /// runs a `berth` command (`exec`, whose stdio must be the client's connection).
 #[derive(Clone)]
@@ -139,6 +142,9 @@ impl Service {
             tokio::spawn(async move {
                 let handler = Arc::clone(&svc);
                 let conn = hyper::server::conn::http1::Builder::new()
+                    // A client that sends its headers too slowly is cut off, not waited for.
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(
                         hyper_util::rt::TokioIo::new(stream),
                         hyper::service::service_fn(move |req| {
@@ -183,6 +189,7 @@ impl Service {
             (&Method::GET, ["version"]) => Ok(system::version()),
             (&Method::GET, ["info"]) => self.info().await,
             (&Method::GET, ["events"]) => self.events(q).await,
+            (&Method::POST, ["auth"]) => self.auth(req.into_body()).await,
             (&Method::GET, ["containers", "json"]) => self.list(q).await,
             (&Method::POST, ["containers", "create"]) => self.create(q, req.into_body()).await,
             (&Method::POST, ["containers", "prune"]) => self.prune(q).await,
@@ -200,6 +207,13 @@ impl Service {
             (&Method::GET, ["containers", id, "logs"]) => self.logs(id, q).await,
             (&Method::GET, ["containers", id, "top"]) => self.top(id, q).await,
             (&Method::GET, ["containers", id, "stats"]) => self.stats(id, q).await,
+            (&Method::GET, ["containers", id, "changes"]) => self.changes(id).await,
+            (&Method::GET, ["containers", id, "export"]) => self.export(id).await,
+            (&Method::POST, ["containers", id, "update"]) => {
+                let id = id.to_string();
+                self.update(&id, req.into_body()).await
+            }
+            (&Method::POST, ["commit"]) => self.commit(q).await,
             (&Method::HEAD, ["containers", id, "archive"]) => self.archive_get(id, q, false).await,
             (&Method::GET, ["containers", id, "archive"]) => self.archive_get(id, q, true).await,
             (&Method::PUT, ["containers", id, "archive"]) => {

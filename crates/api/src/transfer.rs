@@ -200,6 +200,39 @@ impl Service {
         Ok(body::stream("application/json", reply_body))
     }
 
+    /// `POST /auth`: checks credentials against the registry, as `docker login` asks; they
+    /// are kept by the client (which sends them back in `X-Registry-Auth`), not here.
+    pub(crate) async fn auth(self: Arc<Self>, b: Incoming) -> Result<Reply, ApiError> {
+        let v: Value = body::read_json(b).await?;
+        let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        let (username, password) = (field("username"), field("password"));
+        let server = field("serveraddress");
+        let host = server
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let host = match host.as_str() {
+            "" | "index.docker.io" => "docker.io".to_string(),
+            _ => host,
+        };
+        let cfg = self.registry_config(None)?;
+        let checked = tokio::task::spawn_blocking(move || {
+            registry::Client::new(&host, &cfg, Some(Credentials { username, password }))
+                .and_then(|c| c.verify_login())
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        match checked {
+            Ok(()) => Ok(body::ok(
+                &json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+            )),
+            Err(e) => Err(ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())),
+        }
+    }
+
     /// `POST /images/{name}/push?tag=`.
     pub(crate) async fn push(
         self: Arc<Self>,
