@@ -359,18 +359,26 @@ fn docker_cli_terminals_go_through_a_pty() {
     e.assert_clean();
 }
 
-/// A plain-HTTP docker-registry on 127.0.0.1:5000 of the test's network namespace.
+/// A docker-registry on 127.0.0.1:5000 of the test's network namespace, with basic auth
+/// (tester / testpass) over plain HTTP.
 struct Registry(Child);
 
 impl Registry {
     fn start(dir: &Path) -> Registry {
+        let htpasswd = Command::new("htpasswd")
+            .args(["-Bbn", "tester", "testpass"])
+            .output()
+            .expect("htpasswd installed (apache2-utils, see .ci/packages)");
+        std::fs::write(dir.join("htpasswd"), htpasswd.stdout).unwrap();
         let config = dir.join("registry.yml");
         std::fs::write(
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n",
-                dir.join("registry").display()
+                 storage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n\
+                 auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.join("registry").display(),
+                dir.join("htpasswd").display()
             ),
         )
         .unwrap();
@@ -402,6 +410,16 @@ fn docker_cli_moves_and_builds_images() {
     let _registry = Registry::start(e.b.dir.path());
     let api = Api::start(&e);
     api.docker_ok(&["tag", "busybox", "127.0.0.1:5000/bb:1"]);
+    // Credentials travel from the client's `docker login` in X-Registry-Auth.
+    let o = api.docker(&["push", "127.0.0.1:5000/bb:1"]);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("authentication required"),
+        "{o:?}"
+    );
+    let o = api.docker(&["login", "-u", "tester", "-p", "wrong", "127.0.0.1:5000"]);
+    assert!(!o.status.success(), "{o:?}");
+    api.docker_ok(&["login", "-u", "tester", "-p", "testpass", "127.0.0.1:5000"]);
     let pushed = api.docker_ok(&["push", "127.0.0.1:5000/bb:1"]);
     assert!(pushed.contains("digest: sha256:"), "{pushed}");
     api.docker_ok(&["rmi", "127.0.0.1:5000/bb:1"]);
