@@ -42,18 +42,12 @@ if [ -z "${BENCH_INNER:-}" ]; then
   exec tini -s -- unshare --net --mount --propagation private "$0" "$@"
 fi
 
-ip link set lo up
-if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then umount /sys/fs/cgroup/unified; fi
-W=$OUT/work
-mkdir -p "$W"
-# Every engine's store on one journaled ext4 made here (this host's root has no journal; see
-# docs/BENCHMARKS.md).
-truncate -s 16G "$OUT/fs.img" && mkfs.ext4 -q -F "$OUT/fs.img" && mount -o loop "$OUT/fs.img" "$W"
-export W
-# shellcheck source=tests/interop/podman-env.sh
-. tests/interop/podman-env.sh
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+# Every engine's store on one journaled ext4 made here.
+private_work_dir
+# shellcheck source=tests/interop/podman-env.sh
+. tests/interop/podman-env.sh
 names=(berth podman dockerd)
 socks=("$W/berth.sock" "$W/podman.sock" "$W/docker/docker.sock")
 pids=()
@@ -161,7 +155,9 @@ ms() { jq --argjson i "$2" '.results[$i].median * 1000 * 10 | round / 10' "$OUT/
 
 gnuplot <<EOF
 $(chart_preamble "$OUT/api.svg" 800 360 1)
-set title "the docker clients through each engine's API: median ms"
+set logscale y
+set yrange [*:*]
+set title "the docker clients through each engine's API: median ms (log scale)"
 plot for [c=2:4] "$OUT/api.dat" using c:xtic(1) title columnheader(c)
 unset multiplot
 EOF

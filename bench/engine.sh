@@ -63,20 +63,12 @@ if [ -z "${BENCH_INNER:-}" ]; then
   exec tini -s -- unshare --net --mount --propagation private "$0" "$@"
 fi
 
-ip link set lo up
-if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then umount /sys/fs/cgroup/unified; fi
-W=$OUT/work
-mkdir -p "$W"
-# Every engine's store on one ext4 made here with mkfs's defaults (with a journal, as
-# distributions make them). This host's root is ext4 without one, where each new inode scans
-# the inodes deleted in the last minute: a long run of starts slowed as it went
-# (docs/BENCHMARKS.md).
-truncate -s 16G "$OUT/fs.img" && mkfs.ext4 -q -F "$OUT/fs.img" && mount -o loop "$OUT/fs.img" "$W"
-export W
-# shellcheck source=tests/interop/podman-env.sh
-. tests/interop/podman-env.sh
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+# Every engine's store on one journaled ext4 made here.
+private_work_dir
+# shellcheck source=tests/interop/podman-env.sh
+. tests/interop/podman-env.sh
 B=("$BERTH" --root "$W/berth")
 DOCKER_CLI=(docker -H "unix://$W/docker/docker.sock")
 names=(berth podman-crun podman-runc)

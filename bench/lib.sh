@@ -19,3 +19,19 @@ set yrange [0:*]
 set key below
 EOF
 }
+
+# private_work_dir: inside the scripts' private network and mount namespace, loopback up,
+# a cgroup2 /sys/fs/cgroup/unified unmounted (crun 1.8 refuses hybrid hosts whose cgroup2
+# has controllers), and W=$OUT/work made an ext4 of its own with mkfs's defaults (with a
+# journal, as distributions make them; this host's root is ext4 without one, where each new
+# inode scans the inodes deleted in the last minute: a long run of starts slowed as it went,
+# docs/BENCHMARKS.md). Exports W; the caller unmounts it and removes $OUT/fs.img.
+private_work_dir() {
+  ip link set lo up
+  if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then umount /sys/fs/cgroup/unified; fi
+  W=$OUT/work
+  mkdir -p "$W"
+  truncate -s 16G "$OUT/fs.img" && mkfs.ext4 -q -F "$OUT/fs.img" && mount -o loop "$OUT/fs.img" "$W"
+  export W
+}
+

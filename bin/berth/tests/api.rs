@@ -125,6 +125,15 @@ impl Api<'_> {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+
+    /// The end of a test: no container through the API nor the CLI, the service stopped,
+    /// and nothing of any container left on the host.
+    fn finish(self) {
+        assert_eq!(same_containers(&self), "");
+        let e = self.e;
+        self.stop();
+        e.assert_clean();
+    }
 }
 
 impl Drop for Api<'_> {
@@ -317,9 +326,7 @@ fn docker_cli_runs_attends_and_removes_containers() {
         String::from_utf8_lossy(&o.stderr).contains("No such object"),
         "{o:?}"
     );
-    assert_eq!(same_containers(&api), "");
-    api.stop();
-    e.assert_clean();
+    api.finish();
 }
 
 #[test]
@@ -355,8 +362,7 @@ fn docker_cli_terminals_go_through_a_pty() {
     assert_eq!(o.status.code(), Some(6), "{o:?}");
     assert!(text(&o).contains("exec-tty"), "{o:?}");
     api.docker_ok(&["rm", "-f", "t"]);
-    api.stop();
-    e.assert_clean();
+    api.finish();
 }
 
 /// A docker-registry on 127.0.0.1:5000 of the test's network namespace, with basic auth
@@ -493,8 +499,7 @@ fn docker_cli_moves_and_builds_images() {
     assert!(text(&o).contains("localhost/multi:1"), "{o:?}");
     api.docker_ok(&["rmi", "multi:1", "127.0.0.1:5000/bb:1"]);
     assert!(!e.ok(&["images"]).contains("multi"));
-    api.stop();
-    e.assert_clean();
+    api.finish();
 }
 
 #[test]
@@ -558,9 +563,7 @@ volumes:
     assert!(e.ok(&["network", "ls"]).contains("shop_default"));
     compose(&["down", "-v"]);
     assert!(!e.ok(&["network", "ls"]).contains("shop_default"));
-    assert_eq!(same_containers(&api), "");
-    api.stop();
-    e.assert_clean();
+    api.finish();
 }
 
 #[test]
@@ -579,9 +582,7 @@ fn python_sdk_drives_containers_images_networks_volumes() {
     );
     assert_eq!(text(&o), "sdk: ok\n");
     assert!(!e.ok(&["network", "ls"]).contains("sdk-net"));
-    assert_eq!(same_containers(&api), "");
-    api.stop();
-    e.assert_clean();
+    api.finish();
 }
 
 #[test]
@@ -699,8 +700,7 @@ fn bad_requests_get_docker_errors_and_leak_nothing() {
     }
     api.docker_ok(&["rm", "-f", "ticker"]);
     eventually("the service holds only the fds it had", || api.fds() == fds);
-    api.stop();
-    e.assert_clean();
+    api.finish();
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::query::Query;
 use crate::Service;
 use berth_engine::attach::{close_stdin_frame, input_frame, Attached};
 use berth_engine::record::State;
-use http::{Request, StatusCode};
+use http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
@@ -113,23 +113,7 @@ impl Service {
                 Err(e) => tracing::debug!("attach {id}: upgrade: {e}"),
             }
         });
-        let mut r = http::Response::new(body::empty());
-        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let kind = match tty {
-            true => "application/vnd.docker.raw-stream",
-            false => "application/vnd.docker.multiplexed-stream",
-        };
-        let h = r.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static(kind),
-        );
-        h.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("Upgrade"),
-        );
-        h.insert(http::header::UPGRADE, http::HeaderValue::from_static("tcp"));
-        Ok(r)
+        Ok(body::upgraded(tty))
     }
 }
 

@@ -171,6 +171,33 @@ pub fn stream(content_type: &'static str, body: Body) -> Reply {
     r
 }
 
+/// The content type of a container's output stream: raw bytes with a terminal, else
+/// docker's frames.
+pub fn output_type(tty: bool) -> &'static str {
+    match tty {
+        true => "application/vnd.docker.raw-stream",
+        false => "application/vnd.docker.multiplexed-stream",
+    }
+}
+
+/// The answer that hands the connection over (`101`, `Upgrade: tcp`, as dockerd's), for
+/// an output stream of `output_type(tty)`.
+pub fn upgraded(tty: bool) -> Reply {
+    let mut r = Response::new(empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(output_type(tty)),
+    );
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("Upgrade"),
+    );
+    h.insert(http::header::UPGRADE, http::HeaderValue::from_static("tcp"));
+    r
+}
+
 /// docker's multiplexed stream frame: the stream (1 stdout, 2 stderr), three zero bytes,
 /// the length big-endian, the data.
 pub fn frame(stream: u8, data: &[u8]) -> Bytes {

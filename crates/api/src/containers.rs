@@ -440,11 +440,7 @@ impl Service {
                 tracing::debug!("logs {id}: {e}");
             }
         });
-        let kind = match tty {
-            true => "application/vnd.docker.raw-stream",
-            false => "application/vnd.docker.multiplexed-stream",
-        };
-        Ok(body::stream(kind, reply_body))
+        Ok(body::stream(body::output_type(tty), reply_body))
     }
 
     /// `GET /containers/{id}/changes`: docker's kinds, 0 changed, 1 added, 2 deleted.

@@ -251,23 +251,7 @@ impl Service {
             };
             running.relay(client, &x).await;
         });
-        let mut r = http::Response::new(body::empty());
-        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let kind = match tty {
-            true => "application/vnd.docker.raw-stream",
-            false => "application/vnd.docker.multiplexed-stream",
-        };
-        let h = r.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static(kind),
-        );
-        h.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("Upgrade"),
-        );
-        h.insert(http::header::UPGRADE, http::HeaderValue::from_static("tcp"));
-        Ok(r)
+        Ok(body::upgraded(tty))
     }
 }
 
