@@ -338,16 +338,20 @@ impl Service {
         let (tx, reply_body) = ChannelBody::channel(1);
         let me = Arc::clone(&self);
         tokio::spawn(async move {
+            // The polls stop when the client is gone (a wait on a process's exit holds its
+            // thread until that exit, as dockerd's does).
+            let client = tx.clone();
+            let wanted = move || !client.is_closed();
             let outcome = me
                 .blocking(move |e, _| {
                     let r = e.container(&id)?;
                     let code = match condition.as_str() {
-                        "next-exit" | "removed" => e.wait_next_exit(&id, START_POLL)?,
-                        _ if r.state == State::Created => 0,
-                        _ => e.wait(&id)?,
+                        "next-exit" | "removed" => e.wait_next_exit(&id, START_POLL, &wanted)?,
+                        _ if r.state == State::Created => Some(0),
+                        _ => Some(e.wait(&id)?),
                     };
                     if condition == "removed" {
-                        while e.container(&id).is_ok() {
+                        while wanted() && e.container(&id).is_ok() {
                             std::thread::sleep(START_POLL * 5);
                         }
                     }
@@ -355,7 +359,8 @@ impl Service {
                 })
                 .await;
             let v = match outcome {
-                Ok(code) => json!({"StatusCode": code, "Error": null}),
+                Ok(Some(code)) => json!({"StatusCode": code, "Error": null}),
+                Ok(None) => return,
                 Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.message}}),
             };
             let _ = tx.send(Bytes::from(v.to_string())).await;

@@ -473,9 +473,7 @@ fn health(o: &mut RunOptions, hc: Healthcheck) {
     match hc.test.as_deref() {
         Some([first, ..]) if first == "NONE" => h.none = true,
         Some([first, rest @ ..]) if first == "CMD-SHELL" => h.cmd = Some(rest.join(" ")),
-        Some([first, rest @ ..]) if first == "CMD" => {
-            h.cmd = Some(serde_json::to_string(rest).unwrap_or_default())
-        }
+        Some([first, rest @ ..]) if first == "CMD" => h.exec = Some(rest.to_vec()),
         _ => {}
     }
     let ns = |n: i64| (n > 0).then(|| format!("{n}ns"));
@@ -530,9 +528,12 @@ mod tests {
             "HostConfig": {"NetworkMode": "appnet",
                 "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}},
             "NetworkingConfig": {"EndpointsConfig": {"appnet": {"Aliases": ["db"],
-                "IPAMConfig": {"IPv4Address": "10.9.0.7"}}}}
+                "IPAMConfig": {"IPv4Address": "10.9.0.7"}}}},
+            "Healthcheck": {"Test": ["CMD", "/bin/check", "-q"], "Interval": 2000000000}
         }))
         .unwrap();
+        assert_eq!(o.health.exec, Some(vec!["/bin/check".into(), "-q".into()]));
+        assert_eq!(o.health.interval.as_deref(), Some("2000000000ns"));
         assert_eq!(o.entrypoint.as_deref(), Some(r#"["sh","-c"]"#));
         assert_eq!(o.command, ["date"]);
         assert_eq!(o.network, ["appnet"]);

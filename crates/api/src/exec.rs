@@ -42,6 +42,9 @@ struct StartBody {
     detach: bool,
 }
 
+/// How long an ended exec instance can still be inspected.
+const EXEC_KEPT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// How long an inspect waits for an attached exec's end (see `exec_inspect`).
 const ATTACHED_END_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -52,10 +55,13 @@ pub struct Exec {
     state: Mutex<ExecState>,
     /// Becomes true once the process ended and its status is recorded.
     ended: tokio::sync::watch::Sender<bool>,
+    created: std::time::Instant,
 }
 
 #[derive(Default)]
 struct ExecState {
+    /// When its process ended (instances are forgotten a while after).
+    ended_at: Option<std::time::Instant>,
     started: bool,
     running: bool,
     /// Started with a client on its stdio (not detached).
@@ -149,8 +155,18 @@ impl Service {
             config,
             state: Mutex::new(ExecState::default()),
             ended: tokio::sync::watch::Sender::new(false),
+            created: std::time::Instant::now(),
         });
         if let Ok(mut m) = self.execs.0.lock() {
+            // As dockerd: an instance whose process ended goes some minutes later, so a
+            // long-lived service does not keep every exec it ever ran.
+            m.retain(|_, x| {
+                let since = x.state.lock().ok().and_then(|s| match s.started {
+                    true => s.ended_at,
+                    false => Some(x.created),
+                });
+                since.is_none_or(|t| t.elapsed() < EXEC_KEPT)
+            });
             m.insert(exec_id.clone(), exec);
         }
         Ok(body::json(StatusCode::CREATED, &json!({"Id": exec_id})))
@@ -236,6 +252,9 @@ impl Service {
                     String::from_utf8_lossy(&out.stderr).trim().to_string(),
                 ));
             }
+            // Not followed once detached: its end is not known, and the instance goes
+            // after the same while as an ended one.
+            x.update(|s| s.ended_at = Some(std::time::Instant::now()));
             return Ok(body::status(StatusCode::OK));
         }
         let running =
@@ -348,6 +367,7 @@ impl Running {
             s.running = false;
             s.exit_code = Some(code);
             s.master = None;
+            s.ended_at = Some(std::time::Instant::now());
         });
         x.ended.send_replace(true);
         if let Some(mut w) = to_client {

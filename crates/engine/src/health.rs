@@ -37,6 +37,8 @@ pub struct HealthConfig {
 #[derive(Clone, Debug, Default)]
 pub struct HealthFlags {
     pub cmd: Option<String>,
+    /// The exec form, run without a shell (the Docker API's `["CMD", ...]`); before `cmd`.
+    pub exec: Option<Vec<String>>,
     pub interval: Option<String>,
     pub timeout: Option<String>,
     pub start_period: Option<String>,
@@ -68,6 +70,7 @@ impl HealthFlags {
         image: Option<&ImageHealthcheck>,
     ) -> Result<Option<HealthConfig>, OptionsError> {
         let given = self.cmd.is_some()
+            || self.exec.is_some()
             || self.interval.is_some()
             || self.timeout.is_some()
             || self.start_period.is_some()
@@ -92,10 +95,13 @@ impl HealthFlags {
                 None => Ok(default.as_millis() as u64),
             };
         let image = image.cloned().unwrap_or_default();
-        let test = match &self.cmd {
-            Some(c) if c.is_empty() => return Err(bad("--health-cmd", c, "empty command")),
-            Some(c) => vec!["CMD-SHELL".to_string(), c.clone()],
-            None => image.test.clone(),
+        let test = match (&self.exec, &self.cmd) {
+            (Some(words), _) => std::iter::once("CMD".to_string())
+                .chain(words.iter().cloned())
+                .collect(),
+            (None, Some(c)) if c.is_empty() => return Err(bad("--health-cmd", c, "empty command")),
+            (None, Some(c)) => vec!["CMD-SHELL".to_string(), c.clone()],
+            (None, None) => image.test.clone(),
         };
         match test.first().map(String::as_str) {
             None | Some("NONE") => return Ok(None),
@@ -372,6 +378,12 @@ mod tests {
             (c.test[0].as_str(), c.interval_ms, c.retries),
             ("CMD-SHELL", 1000, 5)
         );
+        let exec = HealthFlags {
+            exec: Some(vec!["/bin/check".into(), "-q".into()]),
+            ..Default::default()
+        };
+        let c = exec.check(Some(&image)).unwrap().unwrap();
+        assert_eq!(c.test, ["CMD", "/bin/check", "-q"]);
         let none = HealthFlags {
             none: true,
             ..Default::default()

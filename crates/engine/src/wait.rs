@@ -53,8 +53,14 @@ impl Engine {
 
     /// The exit status of container `what`'s next run (docker's `wait?condition=next-exit`,
     /// which `docker run` asks for before it starts the container): a container that is not
-    /// running is waited for to start first, checked every `poll`.
-    pub fn wait_next_exit(&self, what: &str, poll: Duration) -> Result<i32, Error> {
+    /// running is waited for to start first, checked every `poll` while `wanted()` (the
+    /// caller gives up when its client is gone: `None`).
+    pub fn wait_next_exit(
+        &self,
+        what: &str,
+        poll: Duration,
+        wanted: &dyn Fn() -> bool,
+    ) -> Result<Option<i32>, Error> {
         let id = self.containers.resolve(what)?;
         let first = self.refresh(&id)?.and_then(|r| r.started_at);
         loop {
@@ -63,6 +69,9 @@ impl Engine {
                     if matches!(r.state, State::Created | State::Exited)
                         && r.started_at == first =>
                 {
+                    if !wanted() {
+                        return Ok(None);
+                    }
                     std::thread::sleep(poll)
                 }
                 Some(_) | None => break,
@@ -73,8 +82,9 @@ impl Engine {
             Err(Error::NoSuchContainer(_)) => self
                 .containers
                 .removed_exit(&id)
+                .map(Some)
                 .ok_or_else(|| Error::NoSuchContainer(what.to_string())),
-            other => other,
+            other => other.map(Some),
         }
     }
 }

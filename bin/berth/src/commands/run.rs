@@ -341,6 +341,7 @@ impl ContainerArgs {
             cidfile: self.cidfile,
             health: HealthFlags {
                 cmd: self.health_cmd,
+                exec: None,
                 interval: self.health_interval,
                 timeout: self.health_timeout,
                 start_period: self.health_start_period,
