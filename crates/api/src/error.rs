@@ -49,11 +49,10 @@ impl From<EngineError> for ApiError {
             EngineError::Image(StoreError::Ambiguous(_)) => StatusCode::BAD_REQUEST,
             EngineError::WrongState { .. }
             | EngineError::AlreadyRunning(_)
+            | EngineError::NameInUse { .. }
+            | EngineError::ImageInUse { .. }
             | EngineError::Network(berth_network::Error::InUse { .. })
             | EngineError::Volume(berth_engine::volumes::VolumeError::InUse { .. }) => {
-                StatusCode::CONFLICT
-            }
-            EngineError::Failed { reason, .. } if reason.contains("already in use") => {
                 StatusCode::CONFLICT
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -119,9 +119,7 @@ impl Exec {
         if c.privileged {
             cmd.arg("--privileged");
         }
-        cmd.arg(&self.container)
-            .args(c.cmd.iter().flatten())
-            .kill_on_drop(false);
+        cmd.arg(&self.container).args(c.cmd.iter().flatten());
         cmd
     }
 }

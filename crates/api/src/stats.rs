@@ -40,7 +40,7 @@ fn cpus() -> usize {
 fn cpu_json(s: Option<&(Sample, u64)>) -> Value {
     match s {
         Some((s, system)) => json!({
-            "cpu_usage": {"total_usage": s.cpu_ns, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+            "cpu_usage": {"total_usage": s.cpu_ns},
             "system_cpu_usage": system, "online_cpus": cpus(), "throttling_data": {},
         }),
         None => json!({"cpu_usage": {"total_usage": 0}, "throttling_data": {}}),
@@ -65,9 +65,8 @@ fn document(now: &(Sample, u64), before: Option<&(Sample, u64)>) -> Value {
         "precpu_stats": cpu_json(before),
         // The engine's figure already leaves the inactive page cache out.
         "memory_stats": {"usage": s.memory, "limit": s.memory_limit, "stats": {}},
-        "networks": {"eth0": {"rx_bytes": s.net_rx, "tx_bytes": s.net_tx, "rx_packets": 0,
-                              "tx_packets": 0, "rx_errors": 0, "tx_errors": 0,
-                              "rx_dropped": 0, "tx_dropped": 0}},
+        // Only what the engine reads: bytes, not packets, errors or drops.
+        "networks": {"eth0": {"rx_bytes": s.net_rx, "tx_bytes": s.net_tx}},
         "blkio_stats": {"io_service_bytes_recursive": [
             {"major": 0, "minor": 0, "op": "read", "value": s.block_read},
             {"major": 0, "minor": 0, "op": "write", "value": s.block_write},

@@ -66,9 +66,7 @@ impl Service {
             .await?;
         let mut v =
             serde_json::to_value(&info).map_err(|e| ApiError::internal(format!("info: {e}")))?;
-        let host = info.name.clone();
         if let Some(m) = v.as_object_mut() {
-            m.insert("ID".into(), json!(host));
             m.insert("DockerRootDir".into(), json!(root));
             m.insert("Runtimes".into(), json!({"berth": {"path": "berth"}}));
             m.insert("Swarm".into(), json!({"LocalNodeState": "inactive"}));

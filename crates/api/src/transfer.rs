@@ -192,7 +192,7 @@ impl Service {
             match pulled {
                 Ok(img) => {
                     progress.status(&format!("Digest: {}", img.manifest_digest));
-                    progress.status(&format!("Status: Image is up to date for {name}"));
+                    progress.status(&format!("Status: {name} is in the store"));
                 }
                 Err(e) => progress.error(&e),
             }

@@ -49,6 +49,8 @@ pub enum Error {
     AlreadyRunning(String),
     #[error("container {name}: {reason}")]
     Failed { name: String, reason: String },
+    #[error("container {name}: the name is already in use by container {owner}")]
+    NameInUse { name: String, owner: String },
     #[error(
         "image {image} is in use by container {container} (use --force to remove the name anyway)"
     )]

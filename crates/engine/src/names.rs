@@ -102,9 +102,9 @@ impl Containers {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     if let Some(owner) = self.name_owner(name) {
-                        return Err(Error::Failed {
+                        return Err(Error::NameInUse {
                             name: name.to_string(),
-                            reason: format!("the name is already in use by container {owner}"),
+                            owner,
                         });
                     }
                     // A stale link: its container's directory is gone.
