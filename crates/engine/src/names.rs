@@ -133,7 +133,7 @@ impl Containers {
             }
             match self.reserve_name(&name, id) {
                 Ok(()) => return Ok(name),
-                Err(Error::Failed { .. }) => continue,
+                Err(Error::NameInUse { .. }) => continue,
                 Err(e) => return Err(e),
             }
         }
