@@ -699,7 +699,8 @@ fn bad_requests_get_docker_errors_and_leak_nothing() {
         assert!(s.read(&mut buf).unwrap() > 0);
     }
     api.docker_ok(&["rm", "-f", "ticker"]);
-    eventually("the service holds only the fds it had", || api.fds() == fds);
+    // The baseline may still count the readiness probe's connection: no more than it.
+    eventually("the service holds only the fds it had", || api.fds() <= fds);
     api.finish();
 }
 
