@@ -8,6 +8,9 @@
 #                                    (every runtime loads the same profile)
 #   USERNS=1 bench/runtime.sh        the same in a user namespace (container root = host uid
 #                                    100000, 65536 ids), where the runtimes cannot mknod /dev
+#   SYSTEMD_CGROUP=1 bench/runtime.sh  every runtime with --systemd-cgroup (a transient scope
+#                                    per container, made over D-Bus); needs systemd as PID 1:
+#                                    bench/runtime-systemd.sh runs it in the VM that boots it
 #
 # Per runtime, on one busybox bundle running /bin/true (config from `runc spec`, terminal off):
 #   lifecycle  RT create --pid-file F ID && RT start ID && <spin until the init is gone> &&
@@ -24,7 +27,8 @@
 #     crun 1.8 refuses to start, so `auto` runs everything (all runtimes alike) in a private
 #     mount namespace with that mount removed: the runtimes see plain cgroup v1.
 # Everything runs under a subreaper (tini -s), so the inits left by `create` are reaped
-# even where PID 1 does not reap orphans. Results: summary.md and summary.json in $OUT.
+# even where PID 1 does not reap orphans. Results: summary.md, summary.json and a chart,
+# runtime.svg (gnuplot), in $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,6 +39,12 @@ RSS_SAMPLES=${RSS_SAMPLES:-10}
 LIMITS=${LIMITS:-0}
 SECCOMP=${SECCOMP:-0}
 USERNS=${USERNS:-0}
+SYSTEMD_CGROUP=${SYSTEMD_CGROUP:-0}
+SD_FLAG=
+if [ "$SYSTEMD_CGROUP" = 1 ]; then
+  [ -d /run/systemd/system ] || { echo "SYSTEMD_CGROUP=1 needs systemd as PID 1 (bench/runtime-systemd.sh)" >&2; exit 1; }
+  SD_FLAG=--systemd-cgroup
+fi
 CGROUP_NS=${CGROUP_NS:-auto}
 BERTH_RUNTIME=${BERTH_RUNTIME:-$ROOT/target/release/berth-runtime}
 RUNTIMES=${RUNTIMES:-berth=$BERTH_RUNTIME runc crun}
@@ -65,7 +75,7 @@ OUT=${OUT:-$W/results}
 mkdir -p "$OUT" "$W/state"
 cleanup_rt() { # RT ROOT: delete what a failed step left, so no container or cgroup stays
   local id
-  for id in $("$1" --root "$2" list -q 2>/dev/null); do "$1" --root "$2" delete -f "$id" >/dev/null 2>&1 || true; done
+  for id in $("$1" --root "$2" list -q 2>/dev/null); do "$1" $SD_FLAG --root "$2" delete -f "$id" >/dev/null 2>&1 || true; done
 }
 cleanup() {
   local f
@@ -109,7 +119,7 @@ failed() { # LABEL VERSION WHAT
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "# mode=$BENCH_INNER limits=$LIMITS seccomp=$SECCOMP userns=$USERNS runs=$RUNS warmup=$WARMUP load=$load_start" >&2
+echo "# mode=$BENCH_INNER limits=$LIMITS seccomp=$SECCOMP userns=$USERNS systemd-cgroup=$SYSTEMD_CGROUP runs=$RUNS warmup=$WARMUP load=$load_start" >&2
 results='[]'
 for spec in $RUNTIMES; do
   if [[ $spec == *=* ]]; then label=${spec%%=*}; rt=${spec#*=}; else label=$spec; rt=$spec; fi
@@ -118,12 +128,12 @@ for spec in $RUNTIMES; do
   mkdir -p "$root"
   echo "$rt" >"$root.rt"
   version=$("$rt" --version 2>&1 | head -1 || true)
-  if ! "$rt" --root "$root" run --bundle "$B" "pre-$$" >"$OUT/$label.preflight.log" 2>&1; then
+  if ! "$rt" $SD_FLAG --root "$root" run --bundle "$B" "pre-$$" >"$OUT/$label.preflight.log" 2>&1; then
     echo "!! $label: preflight run failed, see $OUT/$label.preflight.log" >&2
     failed "$label" "$version" "preflight failed"
     continue
   fi
-  R="$rt --root $root"
+  R="$rt $SD_FLAG --root $root"
   if ! hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$OUT/$label.lifecycle.json" \
     -n "$label lifecycle" \
     "$R create --bundle $B --pid-file $root/lc-\$\$.pid lc-\$\$ && $R start lc-\$\$ && { read p <$root/lc-\$\$.pid || :; } && [ -n \"\$p\" ] && while [ -e /proc/\$p ]; do :; done && $R delete lc-\$\$ && rm -f $root/lc-\$\$.pid" >&2; then
@@ -168,7 +178,7 @@ jq -n --arg mode "$BENCH_INNER" --arg limits "$LIMITS" --arg kernel "$(uname -r)
        run:(.run.median_ms / $base.run.median_ms),
        rss_create:(.rss_create_kib / $base.rss_create_kib)}} end))}' >"$OUT/summary.json"
 {
-  echo "cgroups: $BENCH_INNER, limits: $LIMITS, seccomp: $SECCOMP, userns: $USERNS, kernel $(uname -r), $(nproc) CPUs, runs=$RUNS, load $load_start → $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "cgroups: $BENCH_INNER, systemd driver: $SYSTEMD_CGROUP, limits: $LIMITS, seccomp: $SECCOMP, userns: $USERNS, kernel $(uname -r), $(nproc) CPUs, runs=$RUNS, load $load_start → $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "| runtime | version | lifecycle median ms (min) | run median ms (min) | lifecycle CPU ms | peak RSS create / run KiB | × $(jq -r .baseline "$OUT/summary.json"): lifecycle / run |"
   echo "|---|---|---|---|---|---|---|"
@@ -177,4 +187,21 @@ jq -n --arg mode "$BENCH_INNER" --arg limits "$LIMITS" --arg kernel "$(uname -r)
     "| \(.label) | \(.version) | \(.lifecycle.median_ms|r2) (\(.lifecycle.min_ms|r2)) | \(.run.median_ms|r2) (\(.run.min_ms|r2)) | \(.lifecycle.cpu_ms|r2) | \(.rss_create_kib) / \(.rss_run_kib) | \(.ratio.lifecycle|r2) / \(.ratio.run|r2) |" end' "$OUT/summary.json"
 } >"$OUT/summary.md"
 cat "$OUT/summary.md"
+
+if command -v gnuplot >/dev/null; then
+  {
+    echo '"runtime" "lifecycle" "run"'
+    jq -r '.runtimes[] | select(.error | not) | "\"\(.label)\" \(.lifecycle.median_ms) \(.run.median_ms)"' "$OUT/summary.json"
+  } >"$OUT/runtime.dat"
+  # shellcheck source=bench/lib.sh
+  . "$ROOT/bench/lib.sh"
+  driver=cgroupfs; [ "$SYSTEMD_CGROUP" = 1 ] && driver=systemd
+  gnuplot <<EOF
+$(chart_preamble "$OUT/runtime.svg" 640 360 1)
+set title "runtime lifecycle and run, $driver cgroup driver: median ms"
+plot for [c=2:3] "$OUT/runtime.dat" using c:xtic(1) title columnheader(c)
+unset multiplot
+EOF
+  echo "chart: $OUT/runtime.svg" >&2
+fi
 echo "results in $OUT" >&2

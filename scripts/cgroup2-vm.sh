@@ -16,6 +16,10 @@
 #   -c, --cpus N         vCPUs (default 2)
 #   -t, --timeout SEC    wall-clock limit for the whole VM (default 300)
 #       --no-enable      do not write +controllers into /sys/fs/cgroup/cgroup.subtree_control
+#       --systemd        boot systemd as PID 1 instead: the guest's root is the host's root
+#                        filesystem, read-only over 9p under a tmpfs overlay (so every host
+#                        program is there, nothing is copied), systemd (cgroup v2 only) starts
+#                        just D-Bus and a unit that runs the program, then the VM powers off
 #       --dmesg          after the program, print the guest kernel log to stderr
 #       --keep           keep the per-run work directory (printed to stderr)
 # environment:
@@ -35,11 +39,11 @@
 #   time (apt-get download of linux-image-amd64's kernel; nothing is installed into /boot).
 set -euo pipefail
 
-VERSION=3
+VERSION=4
 die() { echo "cgroup2-vm: $*" >&2; exit 125; }
 log() { [ "${CGROUP2_VM_VERBOSE:-0}" = 1 ] && echo "cgroup2-vm: $*" >&2 || true; }
 
-ENVS=() FILES=() SHARES=() CWD=/ MEM=1024 CPUS=2 TIMEOUT=300 ENABLE=1 DMESG=0 KEEP=0
+ENVS=() FILES=() SHARES=() CWD=/ MEM=1024 CPUS=2 TIMEOUT=300 ENABLE=1 DMESG=0 KEEP=0 SYSTEMD=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -e|--env) ENVS+=("$2"); shift 2;;
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
     -c|--cpus) CPUS="$2"; shift 2;;
     -t|--timeout) TIMEOUT="$2"; shift 2;;
     --no-enable) ENABLE=0; shift;;
+    --systemd) SYSTEMD=1; shift;;
     --dmesg) DMESG=1; shift;;
     --keep) KEEP=1; shift;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0;;
@@ -170,6 +175,30 @@ hostname cgroup2-vm; ip link set lo up 2>/dev/null
 if [ "$SA_ENABLE" = 1 ]; then
   for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done
 fi
+if [ "$SA_SYSTEMD" = 1 ]; then
+  # The host's root, read-only, under a tmpfs overlay; systemd starts only berth-vm.target,
+  # whose service prints the markers.
+  mkdir -p /mnt/lower /mnt/upper /mnt/root
+  mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=262144,cache=loose hostroot /mnt/lower
+  mount -t tmpfs -o mode=755 tmpfs /mnt/upper && mkdir /mnt/upper/u /mnt/upper/w
+  mount -t overlay -o lowerdir=/mnt/lower,upperdir=/mnt/upper/u,workdir=/mnt/upper/w overlay /mnt/root
+  mount -t tmpfs -o mode=755 tmpfs /mnt/root/run
+  mount -t tmpfs -o mode=1777 tmpfs /mnt/root/tmp
+  cp -a /tmp/. /mnt/root/tmp/ 2>/dev/null
+  mkdir -p /mnt/root/run/systemd/system && cp -a /sa /mnt/root/run/sa
+  mv /mnt/root/run/sa/berth-vm.target /mnt/root/run/sa/berth-vm.service /mnt/root/run/systemd/system/
+  for u in dbus.socket dbus.service; do
+    mkdir -p /mnt/root/run/systemd/system/$u.d && cp /sa/no-default-dependencies.conf /mnt/root/run/systemd/system/$u.d/
+  done
+  while read -r tag path; do
+    [ -n "$tag" ] || continue
+    mkdir -p "/mnt/root$path" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none "$tag" "/mnt/root$path"
+  done < /sa/shares
+  # The API filesystems, cgroup2 among them (so systemd keeps to it).
+  mount -t proc proc /mnt/root/proc && mount -t sysfs sysfs /mnt/root/sys
+  mount -t cgroup2 -o nsdelegate cgroup2 /mnt/root/sys/fs/cgroup && mount -t devtmpfs devtmpfs /mnt/root/dev
+  exec switch_root /mnt/root /lib/systemd/systemd --unit=berth-vm.target
+fi
 while read -r tag path; do
   [ -n "$tag" ] || continue
   mkdir -p "$path" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none "$tag" "$path" || echo "cgroup2-vm: 9p mount of $path failed" >&2
@@ -224,8 +253,46 @@ done
 
 NONCE=$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 {
-  echo "SA_NONCE=$NONCE"; echo "SA_ENABLE=$ENABLE"; echo "SA_DMESG=$DMESG"
+  echo "SA_NONCE=$NONCE"; echo "SA_ENABLE=$ENABLE"; echo "SA_DMESG=$DMESG"; echo "SA_SYSTEMD=$SYSTEMD"
 } > "$P/sa/config"
+if [ "$SYSTEMD" = 1 ]; then
+  [ -x /lib/systemd/systemd ] || die "--systemd: /lib/systemd/systemd is missing (apt-get install systemd)"
+  # Nothing but D-Bus (its own units, without their usual dependencies on sysinit.target)
+  # and this unit starts: no journald, udev or getty.
+  cat > "$P/sa/berth-vm.target" <<'UNIT'
+[Unit]
+Description=cgroup2-vm: the program
+AllowIsolate=yes
+DefaultDependencies=no
+Wants=berth-vm.service dbus.socket dbus.service
+UNIT
+  printf '[Unit]\nDefaultDependencies=no\n' > "$P/sa/no-default-dependencies.conf"
+  cat > "$P/sa/berth-vm.service" <<'UNIT'
+[Unit]
+Description=cgroup2-vm: the program
+DefaultDependencies=no
+After=dbus.service
+[Service]
+Type=oneshot
+ExecStart=/bin/bash /run/sa/systemd-run.sh
+StandardInput=null
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+UNIT
+  cat > "$P/sa/systemd-run.sh" <<'GUEST'
+. /run/sa/config
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+stty -onlcr 2>/dev/null
+echo "@@CGROUP2VM:$SA_NONCE:BEGIN@@"
+bash /run/sa/run.sh </dev/null 2>&1
+rc=$?
+printf '\n@@CGROUP2VM:%s:EXIT=%d@@\n' "$SA_NONCE" "$rc"
+if [ "$SA_DMESG" = 1 ]; then echo "@@CGROUP2VM:$SA_NONCE:DMESG@@"; dmesg; echo "@@CGROUP2VM:$SA_NONCE:END@@"; fi
+sync
+/bin/busybox poweroff -f
+GUEST
+fi
 : > "$P/sa/shares"
 QSHARE=()
 n=0
@@ -234,6 +301,9 @@ for d in "${SHARES[@]+"${SHARES[@]}"}"; do
   QSHARE+=(-fsdev "local,id=fs$n,path=$d,security_model=none" -device "virtio-9p-pci,fsdev=fs$n,mount_tag=share$n")
   n=$((n+1))
 done
+if [ "$SYSTEMD" = 1 ]; then
+  QSHARE+=(-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot")
+fi
 {
   echo "cd $(printf '%q' "$CWD") 2>/dev/null || { mkdir -p $(printf '%q' "$CWD") && cd $(printf '%q' "$CWD"); }"
   for kv in "${ENVS[@]+"${ENVS[@]}"}"; do echo "export $(printf '%q' "$kv")"; done
@@ -255,6 +325,8 @@ if [ "$ACCEL" = kvm ]; then QACCEL=(-accel kvm -cpu host); else QACCEL=(-accel t
 MACHINE=(-M pc)
 
 APPEND="console=ttyS0 panic=-1 quiet loglevel=1 cgroup_no_v1=all rdinit=/init ${CGROUP2_VM_CMDLINE_EXTRA:-}"
+# systemd's own status lines would interleave with the program's output.
+[ "$SYSTEMD" = 1 ] && APPEND="$APPEND systemd.show_status=0 systemd.log_level=warning"
 log "kernel=$KIMG accel=$ACCEL machine=${MACHINE[1]} mem=$MEM cpus=$CPUS"
 
 # ---------- run ----------

@@ -4,8 +4,8 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// `--version`, shaped like runc's and crun's: version, spec version, then crun's line of
-/// `+FEATURE`s (tools such as crun's test suite read it). SYSTEMD here is sd_notify through
-/// `NOTIFY_SOCKET`; the systemd cgroup driver is not there yet (docs/CRUN-TESTS.md).
+/// `+FEATURE`s (tools such as crun's test suite read it). SYSTEMD: sd_notify through
+/// `NOTIFY_SOCKET` and the systemd cgroup driver (`--systemd-cgroup`).
 const LONG_VERSION: &str = const_format::formatcp!(
     "version {}\nspec: {}\n+SYSTEMD +SECCOMP +CAP +EBPF +IDMAP",
     env!("CARGO_PKG_VERSION"),
@@ -41,13 +41,14 @@ pub struct Global {
     /// Log debug messages too.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported yet).
+    /// Have systemd make each container's cgroup, a transient scope (linux.cgroupsPath is
+    /// then slice:prefix:name).
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (auto: when not root).
     #[arg(long, global = true, default_value = "auto", num_args = 0..=1, default_missing_value = "true", value_parser = ["true", "false", "auto"])]
     pub rootless: String,
-    /// crun's spelling of the cgroup driver: cgroupfs or disabled (systemd is not supported yet).
+    /// crun's spelling of the cgroup driver: cgroupfs or systemd.
     #[arg(long, global = true, hide = true)]
     pub cgroup_manager: Option<String>,
     /// Accepted for runc compatibility; checkpointing is not supported.

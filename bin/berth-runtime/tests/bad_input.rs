@@ -128,11 +128,25 @@ fn unsupported_features_are_refused_not_ignored() {
     let mut b = Bundle::new(&["true"]);
     b.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
     fails(&b, "process.selinuxLabel");
-    let out = run_with_timeout(
-        b.cmd(&["--systemd-cgroup", "create", "x"]),
-        std::time::Duration::from_secs(10),
-    );
-    assert_fails_with(&out, "systemd");
+}
+
+/// Without systemd as PID 1 (this host), the systemd driver fails naming systemd and the
+/// unit, and leaves nothing; a malformed slice:prefix:name fails before anything is made.
+#[test]
+fn systemd_driver_without_systemd_leaves_nothing() {
+    if std::path::Path::new("/run/systemd/system").exists() {
+        eprintln!("skipped: systemd runs here (the cgroup2 VM's systemd variant tests it)");
+        return;
+    }
+    let b = Bundle::new(&["true"]);
+    let out = b.rt(&["--systemd-cgroup", "create", "x"]);
+    assert_fails_with(&out, "systemd: start the scope berth-x.scope");
+    b.assert_host_clean();
+    let mut b = Bundle::new(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!("system.slice:x");
+    let out = b.rt(&["--cgroup-manager", "systemd", "create", "x"]);
+    assert_fails_with(&out, "slice:prefix:name");
+    b.assert_host_clean();
 }
 
 /// An id above 2^31-1 means "unchanged" to setresuid and friends (4294967295 would leave the

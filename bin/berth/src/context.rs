@@ -29,6 +29,10 @@ pub struct GlobalArgs {
     /// Debug messages too (--log-level debug).
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// Who makes new containers' cgroups: systemd or cgroupfs (default: systemd where it is
+    /// the init).
+    #[arg(long, global = true, value_name = "MANAGER", value_parser = ["systemd", "cgroupfs"])]
+    cgroup_manager: Option<String>,
 }
 
 impl GlobalArgs {
@@ -42,6 +46,7 @@ impl GlobalArgs {
         Ok(Context {
             root: absolute(self.root, "--root")?,
             config: absolute(config, "--config")?,
+            cgroup_manager: self.cgroup_manager,
         })
     }
 }
@@ -62,6 +67,8 @@ fn default_config_dir() -> PathBuf {
 pub struct Context {
     pub root: PathBuf,
     pub config: PathBuf,
+    /// `--cgroup-manager`, for the containers this command makes.
+    pub cgroup_manager: Option<String>,
 }
 
 impl Context {

@@ -114,6 +114,26 @@ pub enum Error {
         /// The verifier log (empty unless the load failed), prefixed with `: `.
         log: String,
     },
+    /// systemd refused or did not answer (the systemd driver).
+    #[error("systemd: {action} {unit}: {reason}")]
+    Systemd {
+        /// What was asked, e.g. `start the scope`.
+        action: &'static str,
+        /// The unit.
+        unit: String,
+        /// systemd's answer, or why there was none.
+        reason: String,
+    },
+    /// An `org.systemd.property.*` annotation that cannot be passed to systemd.
+    #[error("annotation {key}={value:?}: {reason}")]
+    Property {
+        /// The annotation's key.
+        key: String,
+        /// Its value.
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// A system call the cgroup layer needs failed.
     #[error("{call}: {source}")]
     Sys {

@@ -42,8 +42,10 @@
 //!
 //! Absolute `cgroupsPath` values land below each hierarchy's mount point; relative ones below
 //! the runtime's own cgroup in each v1 hierarchy and below the parent of its own cgroup on
-//! cgroup2; an empty one means the container id, relative. `slice:prefix:name` (systemd
-//! driver) is an error for now. See docs/CGROUPS.md for the resource-to-file table and the
+//! cgroup2; an empty one means the container id, relative. With the systemd driver
+//! ([`Manager::for_container_with`]) the path is runc's `slice:prefix:name`, and the cgroup is
+//! a transient scope that systemd makes for the container's first process
+//! ([`Manager::start_scope`]). See docs/CGROUPS.md for the resource-to-file table and the
 //! v1→v2 conversions (shares to weight with crun's curve, blkio weight to io.weight or
 //! io.bfq.weight, memory+swap to swap alone, ...).
 //!
@@ -64,6 +66,7 @@ mod oom;
 mod path;
 mod stats;
 mod sys;
+mod systemd;
 #[cfg(test)]
 mod testfs;
 mod tree;
@@ -74,9 +77,10 @@ mod values;
 pub use error::{Error, Result};
 pub use freezer::FreezerState;
 pub use layout::{Hierarchy, Kind, Layout, Unified};
-pub use manager::{CgroupMount, Manager};
+pub use manager::{CgroupDriver, CgroupMount, Manager};
 pub use oom::{OomEvent, OomWatcher};
 pub use path::{CgroupsPath, OwnCgroups};
 pub use stats::{
     Blkio, BlkioEntry, Cpu, CpuUsage, Detail, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
 };
+pub use systemd::{Bus, UnitProperties};

@@ -14,17 +14,32 @@ use crate::layout::{Kind, Layout};
 use crate::oom::{self, OomWatcher};
 use crate::path::{CgroupsPath, OwnCgroups};
 use crate::stats::{self, Detail, Stats};
+use crate::systemd::{self, Bus, Unit, UnitProperties};
 use crate::v1::V1;
 use crate::v2::V2;
 use crate::{sys, tree};
 
 /// A container's cgroup. Serialise it into the container's state file and deserialise it in
 /// a later process; it holds only the resolved directories (and, for v1, each hierarchy's
-/// mount point and controllers).
+/// mount point and controllers), and with the systemd driver the unit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
 pub struct Manager {
+    #[serde(flatten)]
     driver: Driver,
+    /// The scope systemd makes for the container (the systemd driver); the directories
+    /// above are the ones it makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) systemd: Option<Unit>,
+}
+
+/// Who makes the container's cgroup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CgroupDriver {
+    /// berth itself, in the cgroup filesystems (runc's and crun's default).
+    #[default]
+    Cgroupfs,
+    /// systemd, as a transient scope, through the system's or the user's manager.
+    Systemd(Bus),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +75,87 @@ impl Manager {
             } => Driver::V1(V1::new(hierarchies, unified.as_ref(), cgroups_path, own)?),
             Layout::V2(u) => Driver::V2(V2::new(u, cgroups_path, own)?),
         };
-        Ok(Manager { driver })
+        Ok(Manager {
+            driver,
+            systemd: None,
+        })
+    }
+
+    /// The manager of `driver` for the OCI `linux.cgroupsPath`: the cgroupfs driver's rules
+    /// ([`Manager::for_container`]), or the systemd driver's `slice:prefix:name` (absent or
+    /// empty: `system.slice:berth:<id>`, `user.slice` for the user's manager).
+    pub fn for_container_with(
+        driver: CgroupDriver,
+        cgroups_path: Option<&Path>,
+        id: &str,
+    ) -> Result<Manager> {
+        let bus = match driver {
+            CgroupDriver::Cgroupfs => return Manager::for_container(cgroups_path, id),
+            CgroupDriver::Systemd(bus) => bus,
+        };
+        let unit = Unit::from_spec(cgroups_path, id, bus)?;
+        let layout = Layout::detect()?;
+        let mut below = unit.relative_path()?;
+        if bus == Bus::User {
+            if !matches!(layout, Layout::V2(_)) {
+                return Err(Error::CgroupsPath {
+                    path: unit.slice,
+                    reason: "the user's systemd delegates cgroups on cgroup v2 only",
+                });
+            }
+            let own = OwnCgroups::current()?;
+            let root = systemd::user_manager_root(own.v2().unwrap_or(Path::new("/")))?;
+            below = root.strip_prefix("/").unwrap_or(&root).join(below);
+        }
+        let mut m = Manager::new(
+            &layout,
+            &CgroupsPath::Absolute(below),
+            &OwnCgroups::default(),
+        )?;
+        m.systemd = Some(unit);
+        Ok(m)
+    }
+
+    /// Whether systemd makes this cgroup: then it exists only once the container's first
+    /// process is known, through [`Manager::start_scope`] instead of `create` and `apply`.
+    pub fn is_systemd(&self) -> bool {
+        self.systemd.is_some()
+    }
+
+    /// The systemd unit, e.g. `berth-c1.scope`, with the systemd driver.
+    pub fn unit_name(&self) -> Option<&str> {
+        self.systemd.as_ref().map(|u| u.name.as_str())
+    }
+
+    /// The systemd driver's `create` and `apply` in one: asks systemd for the scope holding
+    /// `pid` (the container's first process, which waits), with the resources systemd has
+    /// properties for and the `org.systemd.property.*` annotations; then places `pid` in the
+    /// v1 hierarchies systemd leaves alone and writes every resource to the files, as the
+    /// cgroupfs driver does. On failure, nothing of the unit is left.
+    pub fn start_scope<'a>(
+        &self,
+        pid: i32,
+        r: &LinuxResources,
+        annotations: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<()> {
+        let Some(unit) = &self.systemd else {
+            return Err(Error::NoDirectory);
+        };
+        let mut props = UnitProperties::for_resources(r, self.kind() == Kind::V2)?;
+        props
+            .0
+            .extend(UnitProperties::from_annotations(annotations)?.0);
+        systemd::start_scope(unit, pid, props)?;
+        let files = || -> Result<()> {
+            if let Driver::V1(v) = &self.driver {
+                v.create()?;
+                v.add_process(pid)?;
+            }
+            self.set(r, false)
+        };
+        files().inspect_err(|_| {
+            let _ = self.destroy(true);
+        })
     }
 
     /// Detects the layout and resolves the OCI `linux.cgroupsPath` (None or empty: a cgroup
@@ -121,7 +216,12 @@ impl Manager {
 
     /// Applies `r` to a running container: as [`Manager::apply`], and honours
     /// `memory.checkBeforeUpdate`; on v2 the device program replaces the previous one.
+    /// With the systemd driver, the unit's properties are updated first.
     pub fn update(&self, r: &LinuxResources) -> Result<()> {
+        if let Some(unit) = &self.systemd {
+            let props = UnitProperties::for_resources(r, self.kind() == Kind::V2)?;
+            systemd::update_unit(unit, props)?;
+        }
         self.set(r, true)
     }
 
@@ -241,11 +341,20 @@ impl Manager {
     /// Removes the cgroup (and any cgroups below it) from every hierarchy, retrying while
     /// the kernel still counts exiting tasks. With `kill`, SIGKILLs what is left first.
     /// Parents of the cgroup are left alone. Removing a cgroup that is gone is not an error.
+    /// With the systemd driver, a unit that still held processes is stopped too (systemd
+    /// stops and unloads an emptied scope by itself; one it already dropped is no error).
     pub fn destroy(&self, kill: bool) -> Result<()> {
-        if kill && self.exists() {
+        let busy = self.exists() && !self.pids()?.is_empty();
+        if kill && busy {
             self.kill_all(libc::SIGKILL)?;
         }
-        let mut first = None;
+        // systemd stops a scope whose cgroup has emptied by itself, and unloads it
+        // (CollectMode): only a scope that held processes here is stopped over D-Bus, and
+        // waited for (a container that ended by itself costs no D-Bus call).
+        let mut first = match &self.systemd {
+            Some(unit) if busy => systemd::stop_unit(unit).err(),
+            _ => None,
+        };
         let deadline = std::time::Instant::now() + tree::RMDIR_TIMEOUT;
         for p in self.paths() {
             if let Err(e) = tree::remove(p, deadline) {

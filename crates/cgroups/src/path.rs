@@ -8,7 +8,7 @@
 //! * empty or absent: relative, named after the container id.
 //!
 //! `..` never climbs above the hierarchy: paths are cleaned lexically first.
-//! `slice:prefix:name` is the systemd driver's syntax, rejected until berth has that driver.
+//! `slice:prefix:name` is the systemd driver's syntax (`crate::systemd`), an error here.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -42,7 +42,7 @@ impl CgroupsPath {
         }
         if !raw.starts_with('/') && raw.split(':').count() == 3 {
             return Err(reject(
-                "slice:prefix:name is the systemd cgroup driver's form, which berth does not have yet",
+                "slice:prefix:name is the systemd cgroup driver's form: pass --systemd-cgroup",
             ));
         }
         let cleaned = clean(Path::new(&raw));
@@ -119,7 +119,7 @@ impl OwnCgroups {
             .map(|(_, p)| p.as_path())
     }
 
-    fn v2(&self) -> Option<&Path> {
+    pub(crate) fn v2(&self) -> Option<&Path> {
         self.entries
             .iter()
             .find(|(c, _)| c.is_empty())

@@ -1,20 +1,29 @@
 //! The container's cgroup: made and limited before the init exists, joined by the init at
 //! clone time (v2, and the cgroup2 side of a hybrid host) or by itself right after (v1),
-//! removed with the container.
+//! removed with the container. With the systemd driver, systemd makes it for the init
+//! (which waits) before the init proceeds.
 
 use crate::process::CgroupJoin;
 use crate::state::{ContainerDir, Saved, Status};
 use crate::{Error, Runtime};
-use berth_cgroups::Manager;
+use berth_cgroups::{Manager, UnitProperties};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
+use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// A created cgroup, the cgroup2 directory fd the init is cloned into, and the v1 `tasks`
-/// files it writes itself into.
+/// files it writes itself into; or, with the systemd driver, what the scope is made with.
 pub struct ContainerCgroup {
     pub manager: Manager,
     clone_fd: Option<OwnedFd>,
     tasks: Vec<OwnedFd>,
+    scope: Option<Scope>,
+}
+
+/// What systemd's scope is made with once the init's pid is known.
+struct Scope {
+    resources: LinuxResources,
+    annotations: HashMap<String, String>,
 }
 
 fn requests_resources(spec: &Spec) -> bool {
@@ -36,10 +45,25 @@ fn requests_resources(spec: &Spec) -> bool {
 impl ContainerCgroup {
     /// Creates the container's cgroup and applies `linux.resources`. Without privileges and
     /// without a writable (delegated) cgroup, a container that asks for no limits runs without
-    /// a cgroup of its own; one that asks for limits fails.
-    pub fn setup(spec: &Spec, id: &str, rootless: bool) -> Result<Option<ContainerCgroup>, Error> {
+    /// a cgroup of its own; one that asks for limits fails. With the systemd driver, only
+    /// checks what the scope is to be made with ([`CgroupJoin::place`] makes it).
+    pub fn setup(spec: &Spec, id: &str, rt: &Runtime) -> Result<Option<ContainerCgroup>, Error> {
         let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-        let manager = Manager::for_container(path.as_deref(), id)?;
+        let manager = Manager::for_container_with(rt.cgroup_driver, path.as_deref(), id)?;
+        if manager.is_systemd() {
+            let annotations = spec.annotations().clone().unwrap_or_default();
+            UnitProperties::from_annotations(&annotations)?;
+            return Ok(Some(ContainerCgroup {
+                manager,
+                clone_fd: None,
+                tasks: Vec::new(),
+                scope: Some(Scope {
+                    resources: resources(spec),
+                    annotations,
+                }),
+            }));
+        }
+        let rootless = rt.rootless;
         if let Err(e) = manager.create() {
             if rootless
                 && matches!(
@@ -59,6 +83,7 @@ impl ContainerCgroup {
                 manager: manager.clone(),
                 clone_fd: manager.clone_into_fd()?,
                 tasks: manager.tasks_files()?,
+                scope: None,
             })
         };
         ready()
@@ -130,6 +155,13 @@ impl CgroupJoin for ContainerCgroup {
 
     fn tasks_files(&self) -> Vec<BorrowedFd<'_>> {
         self.tasks.iter().map(AsFd::as_fd).collect()
+    }
+
+    fn place(&self, pid: i32) -> Result<(), berth_cgroups::Error> {
+        match &self.scope {
+            Some(s) => self.manager.start_scope(pid, &s.resources, &s.annotations),
+            None => Ok(()),
+        }
     }
 }
 

@@ -134,7 +134,7 @@ impl Request<'_> {
         )
         .map_err(|e| Error::Usage(e.to_string()))?;
         let prepared = crate::prepared::prepare(&self.spec, &self.bundle)?;
-        let cgroup = ContainerCgroup::setup(&self.spec, &self.opts.id, self.rt.rootless)?;
+        let cgroup = ContainerCgroup::setup(&self.spec, &self.opts.id, self.rt)?;
         let launch = Launch {
             id: &self.opts.id,
             spec: &self.spec,

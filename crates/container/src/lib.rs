@@ -51,6 +51,9 @@ pub struct Runtime {
     pub root: state::Root,
     /// `--rootless`: true when running without privileges on the host.
     pub rootless: bool,
+    /// Who makes new containers' cgroups (`--systemd-cgroup`); later commands read it from
+    /// the container's state.
+    pub cgroup_driver: berth_cgroups::CgroupDriver,
 }
 
 impl Runtime {
@@ -58,6 +61,7 @@ impl Runtime {
         Self {
             root: state::Root::new(root),
             rootless,
+            cgroup_driver: berth_cgroups::CgroupDriver::Cgroupfs,
         }
     }
 }

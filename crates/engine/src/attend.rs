@@ -210,7 +210,8 @@ impl Engine {
             health,
             network,
         };
-        let result = berth_container::run::run_observed(&self.runtime, &opts, &mut att)
+        let runtime = self.runtime_for(&att.record.settings);
+        let result = berth_container::run::run_observed(&runtime, &opts, &mut att)
             .map_err(Error::runtime(&name));
         let (started, oom_killed) = (att.started, att.oom_kills > 0);
         // The log gets the last partial lines; then our own stdio is back.

@@ -99,6 +99,18 @@ impl Engine {
         })
     }
 
+    /// The runtime that makes a container with `s`: its cgroup made by systemd or by berth.
+    pub(crate) fn runtime_for(&self, s: &options::Settings) -> Runtime {
+        let mut rt = self.runtime.clone();
+        rt.cgroup_driver = match s.cgroup_manager {
+            options::CgroupManager::Systemd => {
+                berth_cgroups::CgroupDriver::Systemd(berth_cgroups::Bus::System)
+            }
+            options::CgroupManager::Cgroupfs => berth_cgroups::CgroupDriver::Cgroupfs,
+        };
+        rt
+    }
+
     /// The image store the engine makes containers from (one per command: opening it
     /// again costs a start time).
     pub fn store(&self) -> &Store {

@@ -117,7 +117,11 @@ impl Engine {
                 .parent()
                 .map_or(String::new(), |p| p.display().to_string()),
             logging_driver: "json-file",
-            cgroup_driver: "cgroupfs",
+            // The default for new containers (docker's field): systemd where it is PID 1.
+            cgroup_driver: match crate::options::CgroupManager::choose(None) {
+                Ok(crate::options::CgroupManager::Systemd) => "systemd",
+                _ => "cgroupfs",
+            },
             cgroup_version: if v2 { "2".into() } else { "1".into() },
             default_runtime: "berth",
             kernel_version: read("/proc/sys/kernel/osrelease").trim().to_string(),

@@ -18,6 +18,7 @@ pub mod update;
 
 use crate::cli::{Cli, Command, Global};
 use anyhow::{bail, Result};
+use berth_cgroups::{Bus, CgroupDriver};
 use berth_container::Runtime;
 use std::path::PathBuf;
 
@@ -96,9 +97,11 @@ fn hold_gaps(n: u32) -> Result<()> {
 
 /// The runtime from the global flags.
 fn runtime(g: &Global) -> Result<Runtime> {
-    if g.systemd_cgroup || g.cgroup_manager.as_deref() == Some("systemd") {
-        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the default cgroupfs driver");
-    }
+    let systemd = match g.cgroup_manager.as_deref() {
+        None | Some("cgroupfs") => g.systemd_cgroup,
+        Some("systemd") => true,
+        Some(other) => bail!("--cgroup-manager {other:?}: expected cgroupfs or systemd"),
+    };
     let euid = berth_sys::ids::geteuid();
     let rootless = match g.rootless.as_str() {
         "true" => true,
@@ -113,5 +116,11 @@ fn runtime(g: &Global) -> Result<Runtime> {
         },
         None => PathBuf::from("/run/berth-runtime"),
     };
-    Ok(Runtime::new(root, rootless))
+    let mut rt = Runtime::new(root, rootless);
+    if systemd {
+        // Without root, the user's own manager, as runc does with --rootless.
+        let bus = if euid == 0 { Bus::System } else { Bus::User };
+        rt.cgroup_driver = CgroupDriver::Systemd(bus);
+    }
+    Ok(rt)
 }

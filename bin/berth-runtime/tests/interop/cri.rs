@@ -95,6 +95,9 @@ fn has_cap_sys_resource() -> bool {
 /// the node's config file that the doc's commands edit, moved under DIR by the script.
 struct Containerd {
     dir: String,
+    /// The pods' slice, where the handler has the systemd cgroup driver (the kubelet's
+    /// `cgroupDriver: systemd` names one per pod).
+    slice: Option<&'static str>,
 }
 
 impl Containerd {
@@ -102,7 +105,7 @@ impl Containerd {
     fn new(name: &str, parts: &[&str]) -> Containerd {
         let dir = format!("{}/{name}", env("BERTH_INTEROP_DIR"));
         std::fs::create_dir_all(&dir).unwrap();
-        let c = Containerd { dir };
+        let c = Containerd { dir, slice: None };
         std::fs::write(c.node_config(), parts.join("\n")).unwrap();
         c
     }
@@ -306,10 +309,11 @@ impl Containerd {
     }
 
     /// A host-network pod, as the kubelet asks for it (no CNI here, and no hostname): a pid
-    /// namespace per container, the ipc namespace shared in the pod.
+    /// namespace per container, the ipc namespace shared in the pod; in its slice, if any.
     fn pod_config(&self) -> Vec<u8> {
         let ns = [int(1, 2), int(2, 1), int(3, 0)].concat();
-        let linux = bytes(2, bytes(1, ns));
+        let parent = self.slice.map(|s| bytes(1, s)).unwrap_or_default();
+        let linux = [parent, bytes(2, bytes(1, ns))].concat();
         let meta = [
             bytes(1, "berth-pod"),
             bytes(2, "berth-pod-uid"),
@@ -342,6 +346,8 @@ impl Containerd {
             bytes(4, "-c"),
             bytes(4, "echo hello from cri; exec sleep 1000"),
             bytes(11, "app.log"),
+            // linux.resources.memory_limit_in_bytes: 64 MiB.
+            bytes(15, bytes(1, int(4, 64 << 20))),
         ]
         .concat();
         let ctr = self.must(
@@ -351,6 +357,9 @@ impl Containerd {
         let ctr = String::from_utf8(get_bytes(&ctr, 1)).unwrap();
         self.must("StartContainer", &bytes(1, &ctr));
         assert_eq!(Self::berth_status(&ctr), "running");
+        if let Some(slice) = self.slice {
+            self.check_scopes(slice, &pod, &ctr);
+        }
         let status = self.must("ContainerStatus", &bytes(1, &ctr));
         assert_eq!(get_int(&get_bytes(&status, 1), 3), 1, "CONTAINER_RUNNING");
         wait_for("the container's log", 10, || {
@@ -379,6 +388,30 @@ impl Containerd {
         self.must("RemovePodSandbox", &bytes(1, &pod));
         let gone = sh(&runtime(), &["--root", STATE_ROOT, "state", &pod]);
         assert!(!gone.status.success(), "the sandbox's state is left");
+    }
+}
+
+impl Containerd {
+    /// The pod's sandbox and container each in a scope of systemd's, in the pod's slice,
+    /// the container's limit in its scope's file and in the unit.
+    fn check_scopes(&self, slice: &str, pod: &str, ctr: &str) {
+        let mut dir = std::path::PathBuf::from("/sys/fs/cgroup");
+        let base = slice.trim_end_matches(".slice");
+        for (i, _) in base.match_indices('-').chain([(base.len(), "")]) {
+            dir.push(format!("{}.slice", &base[..i]));
+        }
+        for (id, memory) in [(pod, None), (ctr, Some("67108864"))] {
+            let unit = format!("cri-containerd-{id}.scope");
+            let show = |p: &str| sh_ok("systemctl", &["show", &unit, "-p", p, "--value"]);
+            assert_eq!(show("ActiveState").trim(), "active", "{unit}");
+            assert_eq!(show("Slice").trim(), slice, "{unit}");
+            if let Some(m) = memory {
+                assert_eq!(show("MemoryMax").trim(), m, "{unit}");
+                let file = dir.join(&unit).join("memory.max");
+                let got = std::fs::read_to_string(&file).unwrap();
+                assert_eq!(got.trim(), m, "{}", file.display());
+            }
+        }
     }
 }
 
@@ -446,4 +479,27 @@ fn kubernetes_doc_on_containerd_config_default() {
     c.ctr(&["images", "import", &tar]);
     c.ctr(&["images", "tag", IMAGE, "docker.io/library/busybox:latest"]);
     c.doc_command("ctr-run");
+}
+
+/// A kubeadm-style node: the systemd cgroup driver (`SystemdCgroup = true`, the kubelet's
+/// `cgroupDriver: systemd`), as docs/KUBERNETES.md sets it up. Needs systemd as PID 1: run
+/// by scripts/test.d/42-systemd-vm.sh in the VM that boots it.
+#[test]
+#[ignore = "run by scripts/test.d/42-systemd-vm.sh"]
+fn kubernetes_doc_with_the_systemd_cgroup_driver() {
+    assert!(
+        std::path::Path::new("/run/systemd/system").is_dir(),
+        "needs systemd as PID 1"
+    );
+    let default = sh_ok("containerd", &["config", "default"]);
+    let mut c = Containerd::new(
+        "cri-systemd",
+        &[&default, &toml_block("containerd-cri-systemd")],
+    );
+    c.slice = Some("kubepods-besteffort-podberth.slice");
+    c.start(false);
+    c.check_doc_output("check-cri");
+    c.load_images();
+    c.pod_and_container();
+    let _ = sh("systemctl", &["stop", "kubepods.slice"]);
 }

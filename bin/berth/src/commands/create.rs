@@ -17,7 +17,7 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
     let engine = ctx.engine()?;
     a.container.pull_image(ctx, engine.store())?;
-    let r = engine.create(&a.container.options(true))?;
+    let r = engine.create(&a.container.options(true, ctx))?;
     println!("{}", r.id);
     Ok(())
 }

@@ -267,7 +267,8 @@ impl ContainerArgs {
         ensure_image(ctx, store, reference, self.pull, &platform, self.quiet).map(drop)
     }
 
-    pub fn options(self, detach: bool) -> RunOptions {
+    /// The engine's options, with the global `--cgroup-manager` of `ctx`.
+    pub fn options(self, detach: bool, ctx: &Context) -> RunOptions {
         let mut words = self.image_and_command.into_iter();
         let mut o = RunOptions {
             image: words.next().unwrap_or_default(),
@@ -303,6 +304,7 @@ impl ContainerArgs {
             add_host: self.add_host,
             network_opt: self.network_opt,
             cgroup_parent: self.cgroup_parent,
+            cgroup_manager: ctx.cgroup_manager.clone(),
             tty: self.tty,
             interactive: self.interactive,
             log_driver: self.log_driver,
@@ -373,7 +375,7 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
     let engine = ctx.engine()?;
     a.container.pull_image(ctx, engine.store())?;
-    match engine.run(&a.container.options(a.detach), &ctx.monitor_command())? {
+    match engine.run(&a.container.options(a.detach, ctx), &ctx.monitor_command())? {
         Outcome::Detached(id) => {
             println!("{id}");
             Ok(0)

@@ -176,8 +176,12 @@ impl V2 {
         if !d.has("cgroup.kill") {
             return Ok(false);
         }
-        d.write("kill", "cgroup.kill", "1")?;
-        Ok(true)
+        match d.write("kill", "cgroup.kill", "1") {
+            // Removed meanwhile (systemd drops an empty scope's cgroup at once): nothing is
+            // left to kill.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENODEV)) => Ok(true),
+            r => r.map(|()| true),
+        }
     }
 }
 

@@ -38,6 +38,11 @@ pub trait CgroupJoin {
     fn clone_into(&self) -> Option<BorrowedFd<'_>>;
     /// cgroup v1 `tasks` files, open for writing, for [`join_self`].
     fn tasks_files(&self) -> Vec<BorrowedFd<'_>>;
+    /// Puts the forked child, which waits, in the cgroup, where a driver needs its pid for
+    /// that (systemd's scopes); nothing otherwise.
+    fn place(&self, _pid: i32) -> Result<(), berth_cgroups::Error> {
+        Ok(())
+    }
 }
 
 /// Moves the calling child into the cgroups whose `tasks` files are `files`. "0" moves the

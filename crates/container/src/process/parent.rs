@@ -31,6 +31,8 @@ pub enum LaunchError {
     Exited(String),
     #[error("setup channel: {0}")]
     Channel(std::io::Error),
+    #[error(transparent)]
+    Cgroup(#[from] berth_cgroups::Error),
 }
 
 /// A container process that is ready and waits for its start signal.
@@ -54,6 +56,9 @@ pub fn spawn(l: &Launch<'_>) -> Result<Spawned, LaunchError> {
     let mut run = fork(plan.clone_flags, clone_into, Stage::Init(l, &plan))?;
     run.init = (!plan.intermediate || !plan.fork).then_some(run.child);
     let prelude = |run: &Running| -> Result<(), LaunchError> {
+        if let Some(c) = l.cgroup {
+            c.place(run.child)?;
+        }
         if plan.new_user && !plan.intermediate {
             let (u, g) = mappings(l);
             userns::write(run.child, &u, &g)?;

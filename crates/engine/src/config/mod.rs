@@ -17,7 +17,7 @@ pub use tuning::join_at_start;
 
 pub use etc::{hosts_text, EtcFiles};
 
-use crate::options::{Network, Settings};
+use crate::options::{CgroupManager, Network, Settings};
 use crate::Error;
 use berth_image::spec::ContainerSpec;
 use serde_json::{json, Value};
@@ -74,7 +74,10 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
             ns.retain(|n| n["type"] != "network");
         }
     }
-    v["linux"]["cgroupsPath"] = json!(format!("{}/{}", i.settings.cgroup_parent, i.id));
+    v["linux"]["cgroupsPath"] = json!(match i.settings.cgroup_manager {
+        CgroupManager::Systemd => format!("{}:berth:{}", i.settings.cgroup_parent, i.id),
+        CgroupManager::Cgroupfs => format!("{}/{}", i.settings.cgroup_parent, i.id),
+    });
     // The image's labels, then the container's over them.
     let mut labels = i.spec.labels.clone();
     labels.extend(
@@ -187,6 +190,7 @@ mod tests {
     fn image_process_and_defaults() {
         let v = config(RunOptions {
             tty: true,
+            cgroup_manager: Some("cgroupfs".into()),
             ..Default::default()
         });
         let p = &v["process"];
@@ -207,6 +211,20 @@ mod tests {
         assert_eq!(v["annotations"]["org.test"], json!("1"));
         let ns = v["linux"]["namespaces"].as_array().unwrap();
         assert!(ns.iter().any(|n| n["type"] == "network"));
+    }
+
+    #[test]
+    fn systemds_cgroups_are_scopes_in_a_slice() {
+        let systemd = |parent: Option<&str>| {
+            config(RunOptions {
+                cgroup_manager: Some("systemd".into()),
+                cgroup_parent: parent.map(str::to_string),
+                ..Default::default()
+            })["linux"]["cgroupsPath"]
+                .clone()
+        };
+        assert_eq!(systemd(None), json!("machine.slice:berth:abc"));
+        assert_eq!(systemd(Some("mine.slice")), json!("mine.slice:berth:abc"));
     }
 
     #[test]

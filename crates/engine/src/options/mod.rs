@@ -24,6 +24,7 @@ use mounts::{mount, tmpfs, volume};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+pub use values::CgroupManager;
 use values::{caps, cgroup_parent, cpus, entrypoint, hostname, memory, pids_limit, restart};
 
 /// A flag with a bad value; the message names the flag and the value.
@@ -102,8 +103,11 @@ pub struct RunOptions {
     pub add_host: Vec<String>,
     /// `bandwidth=RATE`.
     pub network_opt: Vec<String>,
-    /// The cgroup the container's own is made in (default `/berth`).
+    /// The cgroup the container's own is made in: a path (default `/berth`), or a slice
+    /// (default `machine.slice`) with the systemd cgroup manager.
     pub cgroup_parent: Option<String>,
+    /// `systemd` or `cgroupfs` (default: systemd where it is the init, as podman decides).
+    pub cgroup_manager: Option<String>,
     pub tty: bool,
     pub interactive: bool,
     /// `json-file` (default), `k8s-file`, `journald`, `none`, `passthrough`.
@@ -262,6 +266,9 @@ pub struct Settings {
     #[serde(default)]
     pub net: NetSettings,
     pub cgroup_parent: String,
+    /// Who makes its cgroup (older records: berth itself).
+    #[serde(default)]
+    pub cgroup_manager: CgroupManager,
     /// Where its output goes (older records: a json-file log without options).
     #[serde(default)]
     pub log: LogConfig,
@@ -349,6 +356,7 @@ impl RunOptions {
             ));
         }
         let (network, net) = self.network_settings()?;
+        let cgroup_manager = CgroupManager::choose(self.cgroup_manager.as_deref())?;
         let mut env = env_files(&self.env_files, getenv)?;
         env.extend(env_list(&self.env, getenv)?);
         let restart = self
@@ -390,7 +398,8 @@ impl RunOptions {
             tuning: self.tuning.check(memory, network == Network::Host)?,
             network,
             net,
-            cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref().unwrap_or("/berth"))?,
+            cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref(), cgroup_manager)?,
+            cgroup_manager,
             log: self.log_config()?,
             labels: labels(&self.labels, &self.label_files)?,
             init: self.init,

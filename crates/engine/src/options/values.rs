@@ -1,6 +1,7 @@
 //! Single values: environment, entrypoint, hostname, capabilities, sizes, limits.
 
 use super::{bad, OptionsError, CPU_PERIOD};
+use serde::{Deserialize, Serialize};
 
 /// `KEY=VALUE` entries; a bare `KEY` takes `getenv`'s value and is left out when unset.
 pub fn env_list(
@@ -195,16 +196,59 @@ pub(super) fn pids_limit(n: i64) -> Result<i64, OptionsError> {
     Ok(n)
 }
 
-/// An absolute cgroup path of plain names.
-pub(super) fn cgroup_parent(s: &str) -> Result<String, OptionsError> {
-    let names: Vec<&str> = s.split('/').skip(1).filter(|n| !n.is_empty()).collect();
-    let plain = |n: &&str| {
-        *n != "."
-            && *n != ".."
+/// Who makes a container's cgroup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupManager {
+    /// berth, in the cgroup filesystems.
+    #[default]
+    Cgroupfs,
+    /// systemd, a transient scope per container (`berth-<id>.scope`) in a slice.
+    Systemd,
+}
+
+impl CgroupManager {
+    /// `--cgroup-manager`; without one, systemd where it is the init (/run/systemd/system,
+    /// as podman and sd_booted decide), berth's own otherwise.
+    pub fn choose(flag: Option<&str>) -> Result<CgroupManager, OptionsError> {
+        match flag {
+            Some("systemd") => Ok(CgroupManager::Systemd),
+            Some("cgroupfs") => Ok(CgroupManager::Cgroupfs),
+            Some(other) => Err(bad("--cgroup-manager", other, "want systemd or cgroupfs")),
+            None if std::path::Path::new("/run/systemd/system").is_dir() => {
+                Ok(CgroupManager::Systemd)
+            }
+            None => Ok(CgroupManager::Cgroupfs),
+        }
+    }
+}
+
+/// The parent of a container's cgroup: an absolute cgroup path of plain names (default
+/// `/berth`), or for systemd a slice (default `machine.slice`, as podman).
+pub(super) fn cgroup_parent(
+    given: Option<&str>,
+    manager: CgroupManager,
+) -> Result<String, OptionsError> {
+    let plain = |n: &str| {
+        n != "."
+            && n != ".."
             && n.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     };
-    if !s.starts_with('/') || names.is_empty() || !names.iter().all(plain) {
+    if manager == CgroupManager::Systemd {
+        let s = given.unwrap_or("machine.slice");
+        if !s.ends_with(".slice") || !plain(s) {
+            return Err(bad(
+                "--cgroup-parent",
+                s,
+                "with the systemd cgroup manager, want a slice (NAME.slice)",
+            ));
+        }
+        return Ok(s.to_string());
+    }
+    let s = given.unwrap_or("/berth");
+    let names: Vec<&str> = s.split('/').skip(1).filter(|n| !n.is_empty()).collect();
+    if !s.starts_with('/') || names.is_empty() || !names.iter().all(|n| plain(n)) {
         return Err(bad(
             "--cgroup-parent",
             s,
@@ -266,9 +310,20 @@ mod tests {
             assert!(cpus(b).is_err(), "{b}");
         }
         assert!(pids_limit(0).is_err() && pids_limit(-1).is_ok());
-        assert_eq!(cgroup_parent("/a/b/").unwrap(), "/a/b");
-        for b in ["a", "/", "/a/../b", "/a b"] {
-            assert!(cgroup_parent(b).is_err(), "{b}");
+        let fs = CgroupManager::Cgroupfs;
+        assert_eq!(cgroup_parent(Some("/a/b/"), fs).unwrap(), "/a/b");
+        assert_eq!(cgroup_parent(None, fs).unwrap(), "/berth");
+        for b in ["a", "/", "/a/../b", "/a b", "x.slice"] {
+            assert!(cgroup_parent(Some(b), fs).is_err(), "{b}");
         }
+        let sd = CgroupManager::Systemd;
+        assert_eq!(cgroup_parent(None, sd).unwrap(), "machine.slice");
+        assert_eq!(cgroup_parent(Some("a-b.slice"), sd).unwrap(), "a-b.slice");
+        for b in ["/berth", "a", "a/b.slice", "a b.slice"] {
+            let e = cgroup_parent(Some(b), sd).unwrap_err().to_string();
+            assert!(e.contains("slice") && e.contains(b), "{e}");
+        }
+        assert!(CgroupManager::choose(Some("systemd")).unwrap() == sd);
+        assert!(CgroupManager::choose(Some("x")).is_err());
     }
 }

@@ -1,0 +1,242 @@
+//! The systemd cgroup driver (`--systemd-cgroup`) against a real systemd as PID 1: the
+//! container's cgroup is a transient scope in the slice `linux.cgroupsPath` names, its limits
+//! are in the cgroup files and in the unit's properties, `update`, `pause`/`resume` and
+//! `delete` work on it, and no unit or cgroup is left after failures. Runs in the VM that
+//! boots systemd (scripts/test.d/42-systemd-vm.sh); elsewhere each test says it is skipped,
+//! unless BERTH_TEST_SYSTEMD=1 demands systemd.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::*;
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Whether systemd runs here; false (the test returns) on a host without it.
+fn systemd_here() -> bool {
+    let booted = Path::new("/run/systemd/system").is_dir();
+    if std::env::var("BERTH_TEST_SYSTEMD").as_deref() == Ok("1") {
+        assert!(booted, "BERTH_TEST_SYSTEMD=1 but systemd is not PID 1");
+    }
+    if !booted {
+        eprintln!("skipped: systemd is not PID 1 here (stage 42-systemd-vm runs this)");
+    }
+    booted
+}
+
+/// `systemctl show UNIT -p NAME --value`.
+fn show(unit: &str, property: &str) -> String {
+    let out = Command::new("systemctl")
+        .args(["show", unit, "-p", property, "--value"])
+        .output()
+        .unwrap();
+    text(&out.stdout).trim().to_string()
+}
+
+/// Waits until systemd has unloaded `unit` (it stops and unloads an emptied scope by itself,
+/// a moment after the cgroup empties).
+fn unloaded(unit: &str) {
+    eventually(&format!("{unit} unloaded"), || {
+        show(unit, "LoadState") == "not-found"
+    });
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+/// A container under the systemd driver, with its scope in `slice`.
+struct Scoped {
+    b: Bundle,
+    id: String,
+    unit: String,
+    dir: PathBuf,
+}
+
+impl Scoped {
+    fn new(slice: &str, slice_dir: &str, resources: Value) -> Scoped {
+        let mut b = Bundle::new(&["sleep", "600"]);
+        let id = unique("sd");
+        b.config["linux"]["cgroupsPath"] = json!(format!("{slice}:berth-test:{id}"));
+        b.config["linux"]["resources"] = resources;
+        let unit = format!("berth-test-{id}.scope");
+        let dir = Path::new("/sys/fs/cgroup").join(slice_dir).join(&unit);
+        Scoped { b, id, unit, dir }
+    }
+
+    fn rt(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--systemd-cgroup"];
+        all.extend_from_slice(args);
+        self.b.rt(&all)
+    }
+
+    fn create(&self) -> std::process::Output {
+        self.rt(&[
+            "create",
+            "--bundle",
+            self.b.path().to_str().unwrap(),
+            &self.id,
+        ])
+    }
+
+    /// Ends the container and checks that neither the unit nor the cgroup is left.
+    fn delete_and_check(&self) {
+        let out = self.rt(&["delete", "--force", &self.id]);
+        assert!(out.status.success(), "delete: {}", text(&out.stderr));
+        assert!(!self.dir.exists(), "{} is left", self.dir.display());
+        unloaded(&self.unit);
+        self.b.assert_host_clean();
+    }
+}
+
+#[test]
+fn the_scope_carries_the_limits_and_goes_with_the_container() {
+    if !systemd_here() {
+        return;
+    }
+    let s = Scoped::new(
+        "system.slice",
+        "system.slice",
+        json!({"memory": {"limit": 67108864}, "pids": {"limit": 50},
+               "cpu": {"shares": 512, "quota": 25000, "period": 100000}}),
+    );
+    let out = s.create();
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let pid = s.b.state(&s.id)["pid"].as_i64().unwrap();
+    // The init is in the scope systemd made, with the limits in its files and properties.
+    let procs = read(&s.dir.join("cgroup.procs"));
+    assert!(procs.lines().any(|p| p == pid.to_string()), "{procs}");
+    assert_eq!(read(&s.dir.join("memory.max")), "67108864");
+    assert_eq!(read(&s.dir.join("pids.max")), "50");
+    assert_eq!(read(&s.dir.join("cpu.max")), "25000 100000");
+    assert_eq!(show(&s.unit, "MemoryMax"), "67108864");
+    assert_eq!(show(&s.unit, "TasksMax"), "50");
+    assert_eq!(show(&s.unit, "Delegate"), "yes");
+    assert_eq!(show(&s.unit, "Slice"), "system.slice");
+    assert_eq!(show(&s.unit, "ActiveState"), "active");
+
+    // update: the unit's property and the file.
+    let out = s.rt(&[
+        "update",
+        "--memory",
+        "134217728",
+        "--pids-limit",
+        "80",
+        &s.id,
+    ]);
+    assert!(out.status.success(), "update: {}", text(&out.stderr));
+    assert_eq!(read(&s.dir.join("memory.max")), "134217728");
+    assert_eq!(show(&s.unit, "MemoryMax"), "134217728");
+    assert_eq!(show(&s.unit, "TasksMax"), "80");
+
+    // start, pause and resume through the cgroup's freezer.
+    let out = s.rt(&["start", &s.id]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    let out = s.rt(&["pause", &s.id]);
+    assert!(out.status.success(), "pause: {}", text(&out.stderr));
+    assert_eq!(read(&s.dir.join("cgroup.freeze")), "1");
+    assert_eq!(s.b.state(&s.id)["status"], "paused");
+    let out = s.rt(&["resume", &s.id]);
+    assert!(out.status.success(), "resume: {}", text(&out.stderr));
+    assert_eq!(s.b.state(&s.id)["status"], "running");
+    s.delete_and_check();
+}
+
+#[test]
+fn nested_slices_annotations_and_run() {
+    if !systemd_here() {
+        return;
+    }
+    // kubelet's pod slices nest by their dashes.
+    let mut s = Scoped::new(
+        "berthtest-pods-pod1.slice",
+        "berthtest.slice/berthtest-pods.slice/berthtest-pods-pod1.slice",
+        json!({"memory": {"limit": 33554432}}),
+    );
+    s.b.config["annotations"] = json!({"org.systemd.property.TimeoutStopSec": "uint64 7",
+                                       "org.systemd.property.CollectMode": "'inactive-or-failed'"});
+    s.b.config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory.max; cat /proc/self/cgroup"
+    ]);
+    let out = s.rt(&["run", "--bundle", s.b.path().to_str().unwrap(), &s.id]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    // The container sees its own cgroup (a cgroup namespace rooted at the scope).
+    assert_eq!(text(&out.stdout), "33554432\n0::/\n");
+    unloaded(&s.unit);
+    assert!(!s.dir.exists());
+
+    // The annotations reach the unit while it lives.
+    s.b.config["process"]["args"] = json!(["sleep", "600"]);
+    let out = s.create();
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    assert_eq!(show(&s.unit, "TimeoutStopUSec"), "7s");
+    assert_eq!(show(&s.unit, "CollectMode"), "inactive-or-failed");
+    assert!(s.dir.is_dir());
+    s.delete_and_check();
+    let _ = Command::new("systemctl")
+        .args(["stop", "berthtest.slice"])
+        .status();
+}
+
+#[test]
+fn refusals_leave_no_unit() {
+    if !systemd_here() {
+        return;
+    }
+    // A property systemd does not know: its error, and nothing left.
+    let mut s = Scoped::new("system.slice", "system.slice", json!({}));
+    s.b.config["annotations"] = json!({"org.systemd.property.NoSuchProperty": "uint64 1"});
+    let out = s.create();
+    assert_fails_with(&out, "NoSuchProperty");
+    unloaded(&s.unit);
+    assert!(!s.dir.exists());
+    s.b.assert_host_clean();
+
+    // Malformed slice:prefix:name values, before anything is made.
+    for (path, why) in [
+        ("system.slice:x", "slice:prefix:name"),
+        ("bad--name.slice:p:x", "slice name"),
+        ("system.slice:p:x.slice", "slice"),
+    ] {
+        let mut b = Bundle::new(&["true"]);
+        b.config["linux"]["cgroupsPath"] = json!(path);
+        let id = unique("sdbad");
+        let out = b.rt(&[
+            "--systemd-cgroup",
+            "run",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ]);
+        assert_fails_with(&out, why);
+        b.assert_host_clean();
+    }
+}
+
+#[test]
+fn a_runtime_killed_after_the_scope_started_leaves_what_delete_removes() {
+    if !systemd_here() {
+        return;
+    }
+    // A createRuntime hook runs after the scope exists and before create returns: it kills
+    // the runtime (its parent) with SIGKILL.
+    let mut s = Scoped::new(
+        "system.slice",
+        "system.slice",
+        json!({"pids": {"limit": 20}}),
+    );
+    s.b.config["hooks"] = json!({"createRuntime": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "kill -9 $PPID"]}
+    ]});
+    let out = s.create();
+    assert!(!out.status.success(), "the runtime was to be killed");
+    // The init may still hold the scope, or systemd dropped it once the init went.
+    s.delete_and_check();
+}
