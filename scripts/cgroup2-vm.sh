@@ -20,6 +20,9 @@
 #                        filesystem, read-only over 9p under a tmpfs overlay (so every host
 #                        program is there, nothing is copied), systemd (cgroup v2 only) starts
 #                        just D-Bus and a unit that runs the program, then the VM powers off
+#       --systemd-hybrid as --systemd, with systemd's hybrid layout (v1 controllers plus a
+#                        cgroup2 mount for its own tracking), the layout runc's v1 support
+#                        is for
 #       --dmesg          after the program, print the guest kernel log to stderr
 #       --keep           keep the per-run work directory (printed to stderr)
 # environment:
@@ -55,6 +58,7 @@ while [ $# -gt 0 ]; do
     -t|--timeout) TIMEOUT="$2"; shift 2;;
     --no-enable) ENABLE=0; shift;;
     --systemd) SYSTEMD=1; shift;;
+    --systemd-hybrid) SYSTEMD=2; ENABLE=0; shift;;
     --dmesg) DMESG=1; shift;;
     --keep) KEEP=1; shift;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0;;
@@ -175,7 +179,7 @@ hostname cgroup2-vm; ip link set lo up 2>/dev/null
 if [ "$SA_ENABLE" = 1 ]; then
   for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done
 fi
-if [ "$SA_SYSTEMD" = 1 ]; then
+if [ "$SA_SYSTEMD" != 0 ]; then
   # The host's root, read-only, under a tmpfs overlay; systemd starts only berth-vm.target,
   # whose service prints the markers.
   mkdir -p /mnt/lower /mnt/upper /mnt/root
@@ -185,6 +189,9 @@ if [ "$SA_SYSTEMD" = 1 ]; then
   mount -t tmpfs -o mode=755 tmpfs /mnt/root/run
   mount -t tmpfs -o mode=1777 tmpfs /mnt/root/tmp
   cp -a /tmp/. /mnt/root/tmp/ 2>/dev/null
+  # The host may be a container itself: its marker would put systemd in container mode,
+  # which ignores the kernel's command line (the hybrid layout's switch among it).
+  rm -f /mnt/root/.dockerenv
   mkdir -p /mnt/root/run/systemd/system && cp -a /sa /mnt/root/run/sa
   mv /mnt/root/run/sa/berth-vm.target /mnt/root/run/sa/berth-vm.service /mnt/root/run/systemd/system/
   for u in dbus.socket dbus.service; do
@@ -194,9 +201,9 @@ if [ "$SA_SYSTEMD" = 1 ]; then
     [ -n "$tag" ] || continue
     mkdir -p "/mnt/root$path" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none "$tag" "/mnt/root$path"
   done < /sa/shares
-  # The API filesystems, cgroup2 among them (so systemd keeps to it).
-  mount -t proc proc /mnt/root/proc && mount -t sysfs sysfs /mnt/root/sys
-  mount -t cgroup2 -o nsdelegate cgroup2 /mnt/root/sys/fs/cgroup && mount -t devtmpfs devtmpfs /mnt/root/dev
+  mount -t proc proc /mnt/root/proc && mount -t sysfs sysfs /mnt/root/sys && mount -t devtmpfs devtmpfs /mnt/root/dev
+  # cgroup2 alone (systemd keeps to it), or nothing for systemd to mount its hybrid layout.
+  [ "$SA_SYSTEMD" = 1 ] && mount -t cgroup2 -o nsdelegate cgroup2 /mnt/root/sys/fs/cgroup
   exec switch_root /mnt/root /lib/systemd/systemd --unit=berth-vm.target
 fi
 while read -r tag path; do
@@ -255,7 +262,7 @@ NONCE=$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 {
   echo "SA_NONCE=$NONCE"; echo "SA_ENABLE=$ENABLE"; echo "SA_DMESG=$DMESG"; echo "SA_SYSTEMD=$SYSTEMD"
 } > "$P/sa/config"
-if [ "$SYSTEMD" = 1 ]; then
+if [ "$SYSTEMD" != 0 ]; then
   [ -x /lib/systemd/systemd ] || die "--systemd: /lib/systemd/systemd is missing (apt-get install systemd)"
   # Nothing but D-Bus (its own units, without their usual dependencies on sysinit.target)
   # and this unit starts: no journald, udev or getty.
@@ -301,7 +308,7 @@ for d in "${SHARES[@]+"${SHARES[@]}"}"; do
   QSHARE+=(-fsdev "local,id=fs$n,path=$d,security_model=none" -device "virtio-9p-pci,fsdev=fs$n,mount_tag=share$n")
   n=$((n+1))
 done
-if [ "$SYSTEMD" = 1 ]; then
+if [ "$SYSTEMD" != 0 ]; then
   QSHARE+=(-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot")
 fi
 {
@@ -324,9 +331,13 @@ if [ "$ACCEL" = kvm ]; then QACCEL=(-accel kvm -cpu host); else QACCEL=(-accel t
 # A vmlinux ELF is booted through its PVH entry (no in-guest decompression, ~3 s faster under TCG).
 MACHINE=(-M pc)
 
-APPEND="console=ttyS0 panic=-1 quiet loglevel=1 cgroup_no_v1=all rdinit=/init ${CGROUP2_VM_CMDLINE_EXTRA:-}"
+case $SYSTEMD in
+  0|1) V1=cgroup_no_v1=all ;;
+  2) V1="systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0" ;;
+esac
+APPEND="console=ttyS0 panic=-1 quiet loglevel=1 $V1 rdinit=/init ${CGROUP2_VM_CMDLINE_EXTRA:-}"
 # systemd's own status lines would interleave with the program's output.
-[ "$SYSTEMD" = 1 ] && APPEND="$APPEND systemd.show_status=0 systemd.log_level=warning"
+[ "$SYSTEMD" != 0 ] && APPEND="$APPEND systemd.show_status=0 systemd.log_level=warning"
 log "kernel=$KIMG accel=$ACCEL machine=${MACHINE[1]} mem=$MEM cpus=$CPUS"
 
 # ---------- run ----------

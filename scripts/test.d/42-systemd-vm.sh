@@ -3,7 +3,8 @@
 # cgroup v2 only) runs berth-runtime's --systemd-cgroup tests (tests/systemd.rs) and the
 # engine's (bin/berth/tests/systemd.rs: systemd is then berth's default cgroup manager), and
 # containerd's CRI plugin with `SystemdCgroup = true` as docs/KUBERNETES.md sets up a
-# kubeadm-style node (the interop test kubernetes_doc_with_the_systemd_cgroup_driver).
+# kubeadm-style node (the interop test kubernetes_doc_with_the_systemd_cgroup_driver); then
+# the VM again with systemd's hybrid layout, for the runtime's v1 test.
 # BERTH_TEST_SYSTEMD=1 makes a test fail where it would otherwise skip for want of systemd.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,4 +36,10 @@ trap 'rm -rf "$work"' EXIT
   echo 'exit $rc'
 } > "$work/run.sh"
 chmod 755 "$work/run.sh"
-scripts/cgroup2-vm.sh --systemd --timeout 900 --mem 2048 -e BERTH_TEST_SYSTEMD=1 "$work/run.sh"
+rc=0
+scripts/cgroup2-vm.sh --systemd --timeout 900 --mem 2048 -e BERTH_TEST_SYSTEMD=1 "$work/run.sh" || rc=1
+# systemd's hybrid layout (v1 controllers), for the test written for it.
+scripts/cgroup2-vm.sh --systemd-hybrid --timeout 600 --mem 2048 -e BERTH_TEST_SYSTEMD=1 \
+  -e BERTH_TEST_CGROUP_LAYOUT=hybrid "$runtime_tests" --exact --color never \
+  the_hybrid_layout_gets_v1_properties_and_files || rc=1
+exit $rc
