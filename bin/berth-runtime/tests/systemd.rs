@@ -310,3 +310,127 @@ fn the_hybrid_layout_gets_v1_properties_and_files() {
         assert!(!dir.exists(), "{} is left", dir.display());
     }
 }
+
+/// Rootless: an unprivileged user's berth-runtime, started by the user's own manager (as a
+/// login session's processes are), asks that manager over the user's bus for the scope,
+/// below `user@UID.service`, with the limits systemd delegated (memory, pids).
+#[test]
+fn a_users_manager_makes_rootless_scopes() {
+    if !systemd_here() || Path::new("/sys/fs/cgroup/unified").is_dir() {
+        return;
+    }
+    const USER: &str = "berth-sd-user";
+    if !Command::new("id")
+        .arg(USER)
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        assert!(Command::new("useradd")
+            .args(["-m", USER])
+            .status()
+            .unwrap()
+            .success());
+    }
+    let uid = text(
+        &Command::new("id")
+            .args(["-u", USER])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let st = Command::new("systemctl")
+        .args(["start", &format!("user@{uid}.service")])
+        .status()
+        .unwrap();
+    assert!(st.success(), "the user's manager did not start");
+    let xdg = format!("/run/user/{uid}");
+    eventually("the user's bus", || Path::new(&xdg).join("bus").exists());
+    let as_user = |args: &[&str]| {
+        let mut c = Command::new("runuser");
+        c.args(["-u", USER, "--", "env"])
+            .arg(format!("XDG_RUNTIME_DIR={xdg}"))
+            .arg(format!("DBUS_SESSION_BUS_ADDRESS=unix:path={xdg}/bus"))
+            .args(args);
+        run_with_timeout(c, std::time::Duration::from_secs(60))
+    };
+
+    let b = Bundle::new(&["true"]);
+    let dir = b.path().to_str().unwrap().to_string();
+    let st = Command::new("chown")
+        .args(["-R", USER, &dir])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::set_permissions(
+        b.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    let out = as_user(&[BIN, "spec", "--rootless", "-b", &dir]);
+    assert!(out.status.success(), "spec: {}", text(&out.stderr));
+    let path = b.path().join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(["sleep", "600"]);
+    config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 30}});
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let state = format!("{dir}/state");
+    let rt = |verb: &[&str]| -> Vec<String> {
+        [BIN, "--systemd-cgroup", "--root", &state]
+            .iter()
+            .chain(verb)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    // Started by the user's manager, so that the runtime runs below user@UID.service.
+    let mut create: Vec<String> = ["systemd-run", "--user", "--wait", "--pipe", "--quiet", "--"]
+        .map(String::from)
+        .to_vec();
+    create.extend(rt(&["create", "-b", &dir, "rl"]));
+    let out = as_user(&create.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "create: {}{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    let scope = Path::new("/sys/fs/cgroup/user.slice").join(format!(
+        "user-{uid}.slice/user@{uid}.service/user.slice/berth-rl.scope"
+    ));
+    assert_eq!(read(&scope.join("memory.max")), "67108864");
+    assert_eq!(read(&scope.join("pids.max")), "30");
+    let show = as_user(&[
+        "systemctl",
+        "--user",
+        "show",
+        "berth-rl.scope",
+        "-p",
+        "MemoryMax",
+        "--value",
+    ]);
+    assert_eq!(text(&show.stdout).trim(), "67108864");
+    let delete = rt(&["delete", "-f", "rl"]);
+    let out = as_user(&delete.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(!scope.exists(), "{} is left", scope.display());
+    eventually("the user's scope unloaded", || {
+        let o = as_user(&[
+            "systemctl",
+            "--user",
+            "show",
+            "berth-rl.scope",
+            "-p",
+            "LoadState",
+            "--value",
+        ]);
+        text(&o.stdout).trim() == "not-found"
+    });
+    let _ = Command::new("systemctl")
+        .args(["stop", &format!("user@{uid}.service")])
+        .status();
+}

@@ -58,7 +58,7 @@ impl ContainerCgroup {
                 clone_fd: None,
                 tasks: Vec::new(),
                 scope: Some(Scope {
-                    resources: resources(spec),
+                    resources: resources(spec, rt.rootless),
                     annotations,
                 }),
             }));
@@ -78,7 +78,7 @@ impl ContainerCgroup {
             return Err(e.into());
         }
         let ready = || -> Result<ContainerCgroup, Error> {
-            manager.apply(&resources(spec))?;
+            manager.apply(&resources(spec, rootless))?;
             Ok(ContainerCgroup {
                 manager: manager.clone(),
                 clone_fd: manager.clone_into_fd()?,
@@ -135,13 +135,19 @@ fn default_device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
-/// The config's resources with the default device rules appended.
-pub(crate) fn resources(spec: &Spec) -> LinuxResources {
+/// The config's resources with the default device rules appended; without them when
+/// `rootless`: the kernel lets no unprivileged user attach a device program (a delegated
+/// cgroup v2), and a user namespace cannot make device nodes anyway (runc skips them too).
+pub(crate) fn resources(spec: &Spec, rootless: bool) -> LinuxResources {
     let mut r = spec
         .linux()
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
+    if rootless {
+        r.set_devices(None);
+        return r;
+    }
     let mut devices = r.devices().clone().unwrap_or_default();
     devices.extend(default_device_rules(spec));
     r.set_devices(Some(devices));

@@ -20,7 +20,7 @@ pub fn update(rt: &Runtime, id: &str, request: &LinuxResources) -> Result<(), Er
     let cg = manager(&saved, "update its resources")?.clone();
     let request = request_value(request)?;
     let config = merged_config(&saved.config, &request)?;
-    cg.update(&to_apply(&config, &request)?)?;
+    cg.update(&to_apply(&config, &request, saved.rootless)?)?;
     saved.config = config;
     dir.save(&saved).map_err(Error::from)
 }
@@ -58,9 +58,11 @@ fn merge(base: &mut Value, patch: Value) {
 
 /// What to write: the merged value of each section the request names, whole, since some
 /// values depend on others (memory+swap on the limit, a quota on its period). Devices are
-/// rewritten only when the request lists them, then with the default rules after them.
-fn to_apply(config: &Spec, request: &Value) -> Result<LinuxResources, Error> {
-    let full = serde_json::to_value(cgroup::resources(config)).map_err(Error::json("resources"))?;
+/// rewritten only when the request lists them, then with the default rules after them (none
+/// for a rootless container).
+fn to_apply(config: &Spec, request: &Value, rootless: bool) -> Result<LinuxResources, Error> {
+    let full = serde_json::to_value(cgroup::resources(config, rootless))
+        .map_err(Error::json("resources"))?;
     let sections: Map<String, Value> = request
         .as_object()
         .into_iter()
@@ -111,7 +113,7 @@ mod tests {
             })
         );
         // Only the memory and unified sections are written, memory with its swap.
-        let applied = serde_json::to_value(to_apply(&merged, &req).unwrap()).unwrap();
+        let applied = serde_json::to_value(to_apply(&merged, &req, false).unwrap()).unwrap();
         assert_eq!(
             applied,
             json!({"memory": {"limit": 150, "swap": 200}, "unified": {"a": "1", "b": "2"}})
@@ -129,7 +131,7 @@ mod tests {
             resources_of(&merged)["devices"],
             json!([{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"}])
         );
-        let applied = to_apply(&merged, &req).unwrap();
+        let applied = to_apply(&merged, &req, false).unwrap();
         let devices = applied.devices().as_ref().unwrap();
         assert!(devices.len() > 1, "default rules follow the request's");
         assert_eq!(devices[0].access().as_deref(), Some("r"));
@@ -142,7 +144,7 @@ mod tests {
         let req = res(json!({"pids": {"limit": 0}, "cpu": {"shares": 10}}));
         let merged = merged_config(&old, &req).unwrap();
         assert_eq!(resources_of(&merged)["pids"], json!({"limit": 5}));
-        assert!(to_apply(&merged, &req).unwrap().pids().is_none());
+        assert!(to_apply(&merged, &req, false).unwrap().pids().is_none());
     }
 
     #[test]

@@ -46,17 +46,14 @@ pub struct Final<'a> {
 }
 
 /// The first steps of a forked stage: name it (so `ps` shows which stage hangs), die with the
-/// runtime until ready (a killed `create` leaves no process behind), become non-dumpable (no
-/// process in the container may open our /proc/PID/exe, fds or memory), close every
-/// inherited fd but `--preserve-fds` and `keep`, and mark `keep` close-on-exec (everything
-/// opened later is), so that nothing is left to do about fds after the seccomp filter.
+/// runtime until ready (a killed `create` leaves no process behind), close every inherited fd
+/// but `--preserve-fds` and `keep`, and mark `keep` close-on-exec (everything opened later
+/// is), so that nothing is left to do about fds after the seccomp filter. The stage becomes
+/// non-dumpable ([`undumpable`]) before anything of the container runs.
 pub fn begin(name: &std::ffi::CStr, preserve_fds: u32, keep: &[RawFd]) -> Result<(), InitError> {
     let _ = sysproc::set_name(name);
     sysproc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
         .ctx(|| "prctl(PR_SET_PDEATHSIG)")?;
-    if !crate::protection::off("dumpable") {
-        sysproc::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
-    }
     if !crate::protection::off("close-fds") {
         let mut all: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
         all.extend_from_slice(keep);
@@ -64,6 +61,19 @@ pub fn begin(name: &std::ffi::CStr, preserve_fds: u32, keep: &[RawFd]) -> Result
         sysfs::cloexec_from(3 + preserve_fds).ctx(|| "mark fds close-on-exec")?;
     }
     Ok(())
+}
+
+/// No process in the container may open our /proc/PID/exe, fds or memory. The init does
+/// this once the runtime lets it proceed, not at its start: until then an unprivileged
+/// runtime writes its /proc/PID/uid_map (or newuidmap does, as the user), which a
+/// non-dumpable process's root-owned /proc files forbid.
+pub fn undumpable() -> Result<(), InitError> {
+    if crate::protection::off("dumpable") {
+        return Ok(());
+    }
+    sysproc::prctl(libc::PR_SET_DUMPABLE, 0)
+        .map(drop)
+        .ctx(|| "prctl(PR_SET_DUMPABLE)")
 }
 
 /// Reports a failure where the waiting side listens, then exits. After `start` through the

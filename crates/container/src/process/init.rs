@@ -72,6 +72,7 @@ fn setup_and_exec(
         None => None,
     };
     chan.wait_for_proceed().ctx(|| "wait for the runtime")?;
+    finish::undumpable()?;
     if plan.intermediate {
         intermediate::enter(plan, chan, host.proc.as_fd())?;
     }

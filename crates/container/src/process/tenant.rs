@@ -55,6 +55,7 @@ fn setup_and_exec(
     let tasks = t.cgroup.map(|c| c.tasks_files()).unwrap_or_default();
     keep.extend(tasks.iter().map(|f| f.as_raw_fd()));
     finish::begin(c"berth:exec", t.preserve_fds, &keep)?;
+    finish::undumpable()?;
     super::join_self(&tasks).ctx(|| "join the container's cgroup")?;
     let proc = sysfs::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "open /proc")?;
