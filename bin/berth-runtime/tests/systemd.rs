@@ -8,32 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "systemd_host/mod.rs"]
+mod systemd_host;
 use common::*;
+use systemd_host::{show, systemd_here};
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Whether systemd runs here; false (the test returns) on a host without it.
-fn systemd_here() -> bool {
-    let booted = Path::new("/run/systemd/system").is_dir();
-    if std::env::var("BERTH_TEST_SYSTEMD").as_deref() == Ok("1") {
-        assert!(booted, "BERTH_TEST_SYSTEMD=1 but systemd is not PID 1");
-    }
-    if !booted {
-        eprintln!("skipped: systemd is not PID 1 here (stage 42-systemd-vm runs this)");
-    }
-    booted
-}
-
-/// `systemctl show UNIT -p NAME --value`.
-fn show(unit: &str, property: &str) -> String {
-    let out = Command::new("systemctl")
-        .args(["show", unit, "-p", property, "--value"])
-        .output()
-        .unwrap();
-    text(&out.stdout).trim().to_string()
-}
 
 /// Waits until systemd has unloaded `unit` (it stops and unloads an emptied scope by itself,
 /// a moment after the cgroup empties).

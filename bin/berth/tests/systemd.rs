@@ -8,29 +8,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "../../berth-runtime/tests/systemd_host/mod.rs"]
+mod systemd_host;
 use common::engine::{eventually, output_within, Engine, TIMEOUT};
+use systemd_host::{show, systemd_here};
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn systemd_here() -> bool {
-    let booted = Path::new("/run/systemd/system").is_dir();
-    if std::env::var("BERTH_TEST_SYSTEMD").as_deref() == Ok("1") {
-        assert!(booted, "BERTH_TEST_SYSTEMD=1 but systemd is not PID 1");
-    }
-    if !booted {
-        eprintln!("skipped: systemd is not PID 1 here (stage 42-systemd-vm runs this)");
-    }
-    booted
-}
-
-fn show(unit: &str, property: &str) -> String {
-    let out = Command::new("systemctl")
-        .args(["show", unit, "-p", property, "--value"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// `berth ARGS` as given (no test cgroup parent added).
 fn berth(e: &Engine, args: &[&str]) -> Output {
