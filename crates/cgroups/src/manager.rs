@@ -122,11 +122,6 @@ impl Manager {
         self.systemd.is_some()
     }
 
-    /// The systemd unit, e.g. `berth-c1.scope`, with the systemd driver.
-    pub fn unit_name(&self) -> Option<&str> {
-        self.systemd.as_ref().map(|u| u.name.as_str())
-    }
-
     /// The systemd driver's `create` and `apply` in one: asks systemd for the scope holding
     /// `pid` (the container's first process, which waits), with the resources systemd has
     /// properties for and the `org.systemd.property.*` annotations; then places `pid` in the

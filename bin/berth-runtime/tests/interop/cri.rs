@@ -483,7 +483,8 @@ fn kubernetes_doc_on_containerd_config_default() {
 
 /// A kubeadm-style node: the systemd cgroup driver (`SystemdCgroup = true`, the kubelet's
 /// `cgroupDriver: systemd`), as docs/KUBERNETES.md sets it up. Needs systemd as PID 1: run
-/// by scripts/test.d/42-systemd-vm.sh in the VM that boots it.
+/// by scripts/test.d/42-systemd-vm.sh in the VM that boots it (tests/interop/run.sh skips it
+/// elsewhere).
 #[test]
 #[ignore = "run by scripts/test.d/42-systemd-vm.sh"]
 fn kubernetes_doc_with_the_systemd_cgroup_driver() {

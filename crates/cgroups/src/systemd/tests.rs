@@ -109,7 +109,7 @@ fn the_unit_is_kept_in_the_state() {
     );
     let back: Manager = serde_json::from_str(&text).unwrap();
     assert_eq!(back, m);
-    assert_eq!(back.unit_name(), Some("berth-c1.scope"));
+    assert!(back.is_systemd());
     // A state written before the systemd driver existed still reads.
     let old: Manager = serde_json::from_value(plain).unwrap();
     assert!(!old.is_systemd());
