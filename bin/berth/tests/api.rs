@@ -20,11 +20,15 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// Debian's docker client (docker.io), whatever else is first on PATH.
 const DOCKER: &str = "/usr/bin/docker";
 
-/// A running `berth system service` on a socket in the test's directory.
+/// A running `berth system service` on a socket in the test's directory, or on a TCP port.
 struct Api<'a> {
     e: &'a Engine,
     child: Child,
     socket: PathBuf,
+    /// The clients' DOCKER_HOST.
+    host: String,
+    /// The clients' DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), for a TLS service.
+    cert_path: Option<PathBuf>,
 }
 
 impl<'a> Api<'a> {
@@ -33,21 +37,68 @@ impl<'a> Api<'a> {
     }
 
     fn start_with(e: &'a Engine, flags: &[&str]) -> Api<'a> {
+        Self::start_with_env(e, flags, &[])
+    }
+
+    /// The service with `env` added to its environment.
+    fn start_with_env(e: &'a Engine, flags: &[&str], env: &[(&str, &Path)]) -> Api<'a> {
         let socket = e.b.dir.path().join("api.sock");
         let uri = format!("unix://{}", socket.display());
-        let mut args = vec!["system", "service"];
-        args.extend_from_slice(flags);
-        args.push(&uri);
-        let child =
-            e.b.cmd(&args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
+        let child = Self::spawn(e, flags, &uri, None, env);
         eventually("the service listens", || {
             UnixStream::connect(&socket).is_ok()
         });
-        Api { e, child, socket }
+        Api {
+            e,
+            child,
+            socket,
+            host: uri,
+            cert_path: None,
+        }
+    }
+
+    /// The service on `tcp://127.0.0.1:PORT` with `flags`; the clients use the certificates
+    /// in `cert_path` when given.
+    fn start_tcp(e: &'a Engine, flags: &[&str], cert_path: Option<&Path>) -> Api<'a> {
+        let port = free_port();
+        let uri = format!("tcp://127.0.0.1:{port}");
+        let child = Self::spawn(
+            e,
+            flags,
+            &uri,
+            Some(&e.b.dir.path().join("service.err")),
+            &[],
+        );
+        eventually("the service listens", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Api {
+            e,
+            child,
+            socket: PathBuf::new(),
+            host: uri,
+            cert_path: cert_path.map(Path::to_path_buf),
+        }
+    }
+
+    /// `berth system service FLAGS URI` with `env`, its stderr into `stderr` when given.
+    fn spawn(
+        e: &Engine,
+        flags: &[&str],
+        uri: &str,
+        stderr: Option<&Path>,
+        env: &[(&str, &Path)],
+    ) -> Child {
+        let mut args = vec!["system", "service"];
+        args.extend_from_slice(flags);
+        args.push(uri);
+        let mut c = e.b.cmd(&args);
+        c.stdin(Stdio::null()).stdout(Stdio::null());
+        c.envs(env.iter().copied());
+        if let Some(path) = stderr {
+            c.stderr(std::fs::File::create(path).unwrap());
+        }
+        c.spawn().unwrap()
     }
 
     /// A client program with DOCKER_HOST on the service and its config in the test's dir.
@@ -57,7 +108,11 @@ impl<'a> Api<'a> {
             "{program} is not installed (see .ci/packages)"
         );
         let mut c = Command::new(program);
-        c.env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+        if let Some(certs) = &self.cert_path {
+            c.env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", certs);
+        }
+        c.env("DOCKER_HOST", &self.host)
             .env("DOCKER_CONFIG", self.e.b.dir.path().join("docker-config"))
             .env("HOME", self.e.b.dir.path())
             .env_remove("DOCKER_BUILDKIT")
@@ -68,6 +123,13 @@ impl<'a> Api<'a> {
     fn docker(&self, args: &[&str]) -> Output {
         let mut c = self.client(DOCKER);
         c.args(args);
+        output_within(c, TIMEOUT, &format!("docker {args:?}"))
+    }
+
+    /// `docker ARGS` with the certificates in `cert_path` instead of the test's.
+    fn docker_as(&self, cert_path: &Path, args: &[&str]) -> Output {
+        let mut c = self.client(DOCKER);
+        c.env("DOCKER_CERT_PATH", cert_path).args(args);
         output_within(c, TIMEOUT, &format!("docker {args:?}"))
     }
 
@@ -141,6 +203,12 @@ impl Drop for Api<'_> {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port nobody listens on at 127.0.0.1 just now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 fn which(tool: &str) -> bool {
@@ -779,4 +847,358 @@ fn socket_activation_serves_the_passed_socket() {
     let _ = activator.wait();
     assert_eq!(text(&o), "activated\n", "{o:?}");
     e.assert_clean();
+}
+
+/// `openssl ARGS` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl installed (see .ci/packages)");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A CA in `dir` (ca.pem, ca-key.pem), and `make(name, extensions)` for a key and a
+/// certificate it signs (NAME-key.pem, NAME-cert.pem), as docker's guide to protecting its
+/// socket makes them.
+struct Ca<'a> {
+    dir: &'a Path,
+    name: &'a str,
+}
+
+impl<'a> Ca<'a> {
+    fn new(dir: &'a Path, name: &'a str) -> Ca<'a> {
+        let key = format!("{name}-key.pem");
+        let cert = format!("{name}.pem");
+        openssl(
+            dir,
+            &[
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+                &key,
+            ],
+        );
+        let subject = format!("/CN={name}");
+        openssl(
+            dir,
+            &[
+                "req", "-new", "-x509", "-days", "1", "-key", &key, "-subj", &subject, "-out",
+                &cert,
+            ],
+        );
+        Ca { dir, name }
+    }
+
+    fn make(&self, name: &str, extensions: &str) {
+        let (key, csr, cert, ext) = (
+            format!("{name}-key.pem"),
+            format!("{name}.csr"),
+            format!("{name}-cert.pem"),
+            format!("{name}.ext"),
+        );
+        std::fs::write(self.dir.join(&ext), extensions).unwrap();
+        openssl(
+            self.dir,
+            &[
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+                &key,
+            ],
+        );
+        let subject = format!("/CN={name}");
+        openssl(
+            self.dir,
+            &["req", "-new", "-key", &key, "-subj", &subject, "-out", &csr],
+        );
+        let (ca, ca_key) = (
+            format!("{}.pem", self.name),
+            format!("{}-key.pem", self.name),
+        );
+        openssl(
+            self.dir,
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "1",
+                "-in",
+                &csr,
+                "-CA",
+                &ca,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &cert,
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+/// A client's DOCKER_CERT_PATH: the CA that signed the service, and a client key and
+/// certificate (from `client`).
+fn cert_path(dir: &Path, name: &str, ca: &str, client: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).unwrap();
+    for (from, to) in [
+        (format!("{ca}.pem"), "ca.pem"),
+        (format!("{client}-cert.pem"), "cert.pem"),
+        (format!("{client}-key.pem"), "key.pem"),
+    ] {
+        std::fs::copy(dir.join(from), path.join(to)).unwrap();
+    }
+    path
+}
+
+#[test]
+fn tcp_with_tls_serves_only_clients_with_a_certificate_of_the_ca() {
+    let e = Engine::new();
+    let dir = e.b.dir.path().join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = Ca::new(&dir, "ca");
+    ca.make(
+        "server",
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    );
+    ca.make("client", "extendedKeyUsage=clientAuth\n");
+    let rogue = Ca::new(&dir, "rogue");
+    rogue.make("intruder", "extendedKeyUsage=clientAuth\n");
+    let certs = cert_path(&dir, "client-certs", "ca", "client");
+    let file = |f: &str| dir.join(f).display().to_string();
+    let (cacert, cert, key) = (
+        file("ca.pem"),
+        file("server-cert.pem"),
+        file("server-key.pem"),
+    );
+    let api = Api::start_tcp(
+        &e,
+        &[
+            "--time",
+            "0",
+            "--tlsverify",
+            "--tlscacert",
+            &cacert,
+            "--tlscert",
+            &cert,
+            "--tlskey",
+            &key,
+        ],
+        Some(&certs),
+    );
+
+    // The docker CLI with its certificate (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH): a run, and
+    // a detached container with an exec (a hijacked connection inside TLS) and its logs.
+    let parent = e.cgroup_parent.as_str();
+    let out = api.docker_ok(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        parent,
+        "busybox",
+        "echo",
+        "over TLS",
+    ]);
+    assert_eq!(out, "over TLS\n");
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "tls",
+        "--cgroup-parent",
+        parent,
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; sleep 60",
+    ]);
+    assert_eq!(
+        api.docker_ok(&["exec", "tls", "cat", "/etc/hostname"])
+            .len(),
+        13
+    );
+    let mut c = api.client(DOCKER);
+    c.args(["exec", "-i", "tls", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped());
+    c.stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"stdin through TLS\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(text(&o), "STDIN THROUGH TLS\n");
+    eventually("the container's output is logged", || {
+        api.docker(&["logs", "tls"]).stdout == b"started\n"
+    });
+    assert_eq!(same_containers(&api).lines().count(), 1);
+
+    // Without a certificate, with one of another CA, or without TLS: no answer.
+    let url = format!("{}/_ping", api.host.replace("tcp://", "https://"));
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert", &cacert])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("curl installed (see .ci/packages)")
+    };
+    let (cc, ck) = (file("client-cert.pem"), file("client-key.pem"));
+    let o = curl(&["--cert", &cc, "--key", &ck]);
+    assert_eq!(text(&o), "OK", "{o:?}");
+    let o = curl(&[]);
+    assert!(
+        !o.status.success(),
+        "a client without a certificate got {o:?}"
+    );
+    let (ic, ik) = (file("intruder-cert.pem"), file("intruder-key.pem"));
+    let o = curl(&["--cert", &ic, "--key", &ik]);
+    assert!(!o.status.success(), "a client of another CA got {o:?}");
+    let plain = url.replace("https://", "http://");
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "10", &plain])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "plain HTTP got {o:?}");
+    let o = api.docker_as(
+        &cert_path(&dir, "intruder-certs", "ca", "intruder"),
+        &["ps"],
+    );
+    assert!(
+        !o.status.success(),
+        "docker with another CA's certificate got {o:?}"
+    );
+
+    api.docker_ok(&["rm", "-f", "tls"]);
+    api.finish();
+}
+
+#[test]
+fn tcp_without_tls_needs_asking_and_bad_tls_files_are_named() {
+    let e = Engine::new();
+    let uri = format!("tcp://127.0.0.1:{}", free_port());
+    let err = e.fail(1, &["system", "service", &uri]);
+    assert!(err.contains("TCP is served with TLS only"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let dir = e.b.dir.path();
+    std::fs::write(dir.join("junk.pem"), "not a certificate\n").unwrap();
+    let junk = dir.join("junk.pem").display().to_string();
+    let err = e.fail(
+        1,
+        &[
+            "system",
+            "service",
+            "--tls",
+            "--tlscert",
+            &junk,
+            "--tlskey",
+            &junk,
+            &uri,
+        ],
+    );
+    assert!(
+        err.contains(&format!("{junk}: not a PEM certificate chain")),
+        "{err}"
+    );
+
+    // Asked for plainly: served, with a warning.
+    let mut api = Api::start_tcp(&e, &["--time", "0", "--tls=false"], None);
+    let out = api.docker_ok(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        &e.cgroup_parent,
+        "busybox",
+        "echo",
+        "plain",
+    ]);
+    assert_eq!(out, "plain\n");
+    let warned = std::fs::read_to_string(dir.join("service.err")).unwrap();
+    assert!(
+        warned.contains("plain TCP (--tls=false): anyone who reaches this address"),
+        "{warned}"
+    );
+    api.child.kill().unwrap();
+    api.child.wait().unwrap();
+    e.assert_clean();
+}
+
+#[test]
+fn docker_cli_gpus_reach_the_gpus_berth_finds() {
+    let e = Engine::new();
+    let driver = e.b.dir.path().join("driver-root");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/nvidia/fake-driver.sh"
+    );
+    let st = Command::new(script).arg(&driver).status().unwrap();
+    assert!(st.success());
+    let api = Api::start_with_env(&e, &["--time", "0"], &[("NVIDIA_DRIVER_ROOT", &driver)]);
+    let parent = e.cgroup_parent.as_str();
+    let ls = "ls /dev | grep nvidia";
+    // docker sends --gpus as a DeviceRequest (Count -1, or DeviceIDs, capability gpu).
+    let all = api.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        parent,
+        "--gpus",
+        "all",
+        "busybox",
+        "sh",
+        "-c",
+        ls,
+    ]);
+    assert_eq!(all, "nvidia-uvm\nnvidia0\nnvidia1\nnvidiactl\n");
+    let one = api.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        parent,
+        "--gpus",
+        "\"device=1\"",
+        "busybox",
+        "sh",
+        "-c",
+        ls,
+    ]);
+    assert_eq!(one, "nvidia-uvm\nnvidia1\nnvidiactl\n");
+    let o = api.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        parent,
+        "--gpus",
+        "5",
+        "busybox",
+        "true",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("5 GPUs asked for, this host has 2"),
+        "{o:?}"
+    );
+    api.finish();
 }

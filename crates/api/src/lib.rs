@@ -1,9 +1,9 @@
-//! berth-api: the Docker Engine API (docker's REST API) over a unix socket, so that the
-//! docker CLI, docker-compose and the SDKs drive berth. The service keeps no state of its
-//! own: every request opens the engine on berth's root and does what the matching `berth`
-//! command does, so `berth ps` and the API always agree, and the service may stop and start
-//! at any time without touching a container (each runs under its own monitor). The one
-//! thing held in memory is an attach made before its container starts (docker's `run`
+//! berth-api: the Docker Engine API (docker's REST API) over a unix socket or TCP with TLS
+//! ([`listen`]), so that the docker CLI, docker-compose and the SDKs drive berth. The service
+//! keeps no state of its own: every request opens the engine on berth's root and does what the
+//! matching `berth` command does, so `berth ps` and the API always agree, and the service may
+//! stop and start at any time without touching a container (each runs under its own monitor).
+//! The one thing held in memory is an attach made before its container starts (docker's `run`
 //! attaches, then starts), handed to the start that follows.
 //!
 //! One module per group of endpoints: [`system`], [`containers`] (with [`create`] for the
@@ -20,6 +20,7 @@ pub mod create;
 pub mod error;
 pub mod exec;
 pub mod images;
+pub mod listen;
 pub mod networks;
 mod query;
 mod stats;
@@ -32,6 +33,7 @@ use body::Reply;
 use error::ApiError;
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
+pub use listen::Listener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -102,7 +104,7 @@ impl Service {
     /// for `idle` (podman's `--time`).
     pub fn serve(
         self: Arc<Self>,
-        listener: std::os::unix::net::UnixListener,
+        listener: Listener,
         idle: Option<Duration>,
     ) -> Result<(), ServeError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -114,11 +116,11 @@ impl Service {
 
     async fn accept_loop(
         self: Arc<Self>,
-        listener: std::os::unix::net::UnixListener,
+        listener: Listener,
         idle: Option<Duration>,
     ) -> Result<(), ServeError> {
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::UnixListener::from_std(listener)?;
+        let (listener, tls) = Accepting::new(listener)?;
+        let tls = tls.map(Arc::new);
         loop {
             let accepted = match idle {
                 Some(limit) => match tokio::time::timeout(limit, listener.accept()).await {
@@ -128,8 +130,8 @@ impl Service {
                 },
                 None => listener.accept().await,
             };
-            let stream = match accepted {
-                Ok((s, _)) => s,
+            let conn = match accepted {
+                Ok(c) => c,
                 // Out of fds or a client gone before its accept: the next one may work.
                 Err(e) => {
                     tracing::warn!("API service: accept: {e}");
@@ -138,27 +140,44 @@ impl Service {
                 }
             };
             let svc = Arc::clone(&self);
+            let tls = tls.clone();
             svc.open_connections.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
-                let handler = Arc::clone(&svc);
-                let conn = hyper::server::conn::http1::Builder::new()
-                    // A client that sends its headers too slowly is cut off, not waited for.
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(
-                        hyper_util::rt::TokioIo::new(stream),
-                        hyper::service::service_fn(move |req| {
-                            let svc = Arc::clone(&handler);
-                            async move { Ok::<_, std::convert::Infallible>(svc.handle(req).await) }
-                        }),
-                    )
-                    .with_upgrades();
-                if let Err(e) = conn.await {
+                let served = match (conn, tls) {
+                    (Connection::Unix(s), _) => Arc::clone(&svc).serve_connection(s).await,
+                    (Connection::Tcp(s), None) => Arc::clone(&svc).serve_connection(s).await,
+                    (Connection::Tcp(s), Some(tls)) => match tls.accept(s, HEADER_TIMEOUT).await {
+                        Ok(s) => Arc::clone(&svc).serve_connection(s).await,
+                        Err(e) => Err(e.to_string()),
+                    },
+                };
+                if let Err(e) = served {
                     tracing::debug!("API connection: {e}");
                 }
                 svc.open_connections.fetch_sub(1, Ordering::SeqCst);
             });
         }
+    }
+
+    /// HTTP/1.1 on one connection, hijacks included, until the client is done.
+    async fn serve_connection<S>(self: Arc<Self>, stream: S) -> Result<(), String>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        hyper::server::conn::http1::Builder::new()
+            // A client that sends its headers too slowly is cut off, not waited for.
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(
+                hyper_util::rt::TokioIo::new(stream),
+                hyper::service::service_fn(move |req| {
+                    let svc = Arc::clone(&self);
+                    async move { Ok::<_, std::convert::Infallible>(svc.handle(req).await) }
+                }),
+            )
+            .with_upgrades()
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Answers one request, with the headers dockerd puts on every answer.
@@ -311,6 +330,50 @@ fn unversioned(path: &str) -> Result<&str, ApiError> {
 /// An answer with no content, docker's for a verb that worked.
 pub(crate) fn no_content() -> Reply {
     body::status(StatusCode::NO_CONTENT)
+}
+
+/// The listener in tokio's hands, and what it accepts.
+enum Accepting {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+}
+
+enum Connection {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl Accepting {
+    fn new(l: Listener) -> std::io::Result<(Accepting, Option<listen::Tls>)> {
+        Ok(match l {
+            Listener::Unix(l) => {
+                l.set_nonblocking(true)?;
+                (
+                    Accepting::Unix(tokio::net::UnixListener::from_std(l)?),
+                    None,
+                )
+            }
+            Listener::Tcp { listener, tls } => {
+                listener.set_nonblocking(true)?;
+                (
+                    Accepting::Tcp(tokio::net::TcpListener::from_std(listener)?),
+                    tls,
+                )
+            }
+        })
+    }
+
+    async fn accept(&self) -> std::io::Result<Connection> {
+        Ok(match self {
+            Accepting::Unix(l) => Connection::Unix(l.accept().await?.0),
+            Accepting::Tcp(l) => {
+                let (s, _) = l.accept().await?;
+                // Small requests and stream frames go out at once, as Go's net does.
+                s.set_nodelay(true)?;
+                Connection::Tcp(s)
+            }
+        })
+    }
 }
 
 #[cfg(test)]
