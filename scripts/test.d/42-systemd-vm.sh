@@ -37,9 +37,12 @@ trap 'rm -rf "$work"' EXIT
 } > "$work/run.sh"
 chmod 755 "$work/run.sh"
 rc=0
-scripts/cgroup2-vm.sh --systemd --timeout 900 --mem 2048 -e BERTH_TEST_SYSTEMD=1 "$work/run.sh" || rc=1
+# The guest sees the host's root, but its /tmp is its own: the checkout (with the test
+# binaries and the runtime they run) is shared at its path, wherever it is.
+scripts/cgroup2-vm.sh --systemd --timeout 900 --mem 2048 -s "$PWD" -e BERTH_TEST_SYSTEMD=1 \
+  "$work/run.sh" || rc=1
 # systemd's hybrid layout (v1 controllers), for the test written for it.
-scripts/cgroup2-vm.sh --systemd-hybrid --timeout 600 --mem 2048 -e BERTH_TEST_SYSTEMD=1 \
+scripts/cgroup2-vm.sh --systemd-hybrid --timeout 600 --mem 2048 -s "$PWD" -e BERTH_TEST_SYSTEMD=1 \
   -e BERTH_TEST_CGROUP_LAYOUT=hybrid "$runtime_tests" --exact --color never \
   the_hybrid_layout_gets_v1_properties_and_files || rc=1
 exit $rc

@@ -48,6 +48,10 @@ pub struct Global {
     /// Rootless mode: true, false or auto (auto: when not root).
     #[arg(long, global = true, default_value = "auto", num_args = 0..=1, default_missing_value = "true", value_parser = ["true", "false", "auto"])]
     pub rootless: String,
+    /// Where CDI specs are read for the devices the cdi.k8s.io/* annotations name (default
+    /// /etc/cdi and /var/run/cdi, the latter first); may be given more than once.
+    #[arg(long = "cdi-spec-dir", global = true, value_name = "DIR")]
+    pub cdi_spec_dirs: Vec<PathBuf>,
     /// crun's spelling of the cgroup driver: cgroupfs or systemd.
     #[arg(long, global = true, hide = true)]
     pub cgroup_manager: Option<String>,

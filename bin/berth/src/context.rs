@@ -33,6 +33,10 @@ pub struct GlobalArgs {
     /// the init).
     #[arg(long, global = true, value_name = "MANAGER", value_parser = ["systemd", "cgroupfs"])]
     cgroup_manager: Option<String>,
+    /// Where CDI specs are read (default /etc/cdi and /var/run/cdi, the latter first); may
+    /// be given more than once.
+    #[arg(long = "cdi-spec-dir", global = true, value_name = "DIR")]
+    cdi_spec_dirs: Vec<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -47,6 +51,7 @@ impl GlobalArgs {
             root: absolute(self.root, "--root")?,
             config: absolute(config, "--config")?,
             cgroup_manager: self.cgroup_manager,
+            cdi_spec_dirs: self.cdi_spec_dirs,
         })
     }
 }
@@ -69,6 +74,8 @@ pub struct Context {
     pub config: PathBuf,
     /// `--cgroup-manager`, for the containers this command makes.
     pub cgroup_manager: Option<String>,
+    /// `--cdi-spec-dir`s, when given.
+    pub cdi_spec_dirs: Vec<PathBuf>,
 }
 
 impl Context {
@@ -90,7 +97,11 @@ impl Context {
 
     /// The container engine over the same root.
     pub fn engine(&self) -> anyhow::Result<Engine> {
-        Ok(Engine::open(&self.root)?.with_network_config(&self.config)?)
+        let engine = Engine::open(&self.root)?.with_network_config(&self.config)?;
+        Ok(match self.cdi_spec_dirs.is_empty() {
+            true => engine,
+            false => engine.with_cdi_spec_dirs(self.cdi_spec_dirs.clone()),
+        })
     }
 
     /// How to start a container's monitor: `berth-monitor` (see its source), else this

@@ -110,7 +110,7 @@ pub struct HostConfig {
     pub runtime: String,
     pub isolation: String,
     pub links: Option<Vec<String>>,
-    pub device_requests: Option<Vec<serde_json::Value>>,
+    pub device_requests: Option<Vec<DeviceRequest>>,
     pub volume_driver: String,
 }
 
@@ -183,6 +183,50 @@ pub struct Device {
     pub path_on_host: String,
     pub path_in_container: String,
     pub cgroup_permissions: String,
+}
+
+/// docker's `--gpus` (driver `nvidia` or none, with the `gpu` capability) and CDI devices
+/// (driver `cdi`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceRequest {
+    pub driver: String,
+    pub count: i64,
+    #[serde(rename = "DeviceIDs")]
+    pub device_ids: Option<Vec<String>>,
+    pub capabilities: Option<Vec<Vec<String>>>,
+}
+
+impl DeviceRequest {
+    /// As berth's `--gpus` value, or CDI device names.
+    fn flags(&self) -> Result<DeviceFlag, ApiError> {
+        let ids = self.device_ids.clone().unwrap_or_default();
+        let gpu = self
+            .capabilities
+            .iter()
+            .flatten()
+            .any(|set| set.iter().any(|c| c == "gpu"));
+        match self.driver.as_str() {
+            "cdi" => Ok(DeviceFlag::Cdi(ids)),
+            "" | "nvidia" if gpu || self.driver == "nvidia" => {
+                Ok(DeviceFlag::Gpus(match (ids.is_empty(), self.count) {
+                    (false, _) => format!("device={}", ids.join(",")),
+                    (true, -1) => "all".into(),
+                    (true, n) => n.to_string(),
+                }))
+            }
+            other => Err(ApiError::bad_request(format!(
+                "HostConfig.DeviceRequests: driver {other:?} with capabilities {:?}: berth \
+                 serves NVIDIA GPUs and CDI devices only",
+                self.capabilities.clone().unwrap_or_default()
+            ))),
+        }
+    }
+}
+
+enum DeviceFlag {
+    Gpus(String),
+    Cdi(Vec<String>),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -303,11 +347,20 @@ pub fn run_options(name: Option<String>, b: CreateBody) -> Result<RunOptions, Ap
         .unwrap_or_default()
         .iter()
         .map(|d| {
+            if berth_cdi::names::is_qualified(&d.path_on_host) {
+                return d.path_on_host.clone();
+            }
             let inside = some(&d.path_in_container).unwrap_or_else(|| d.path_on_host.clone());
             let perms = some(&d.cgroup_permissions).unwrap_or_else(|| "rwm".into());
             format!("{}:{inside}:{perms}", d.path_on_host)
         })
         .collect();
+    for r in h.device_requests.iter().flatten() {
+        match r.flags()? {
+            DeviceFlag::Gpus(g) => t.gpus = Some(g),
+            DeviceFlag::Cdi(names) => t.devices.extend(names),
+        }
+    }
     t.cgroupns = some(&h.cgroupns_mode);
     t.pid = some(&h.pid_mode);
     t.ipc = some(&h.ipc_mode).filter(|m| m != "shareable");
@@ -353,10 +406,6 @@ fn refuse_unsupported(h: &HostConfig) -> Result<(), ApiError> {
         (
             "HostConfig.Links",
             h.links.as_ref().is_some_and(|l| !l.is_empty()),
-        ),
-        (
-            "HostConfig.DeviceRequests (GPUs)",
-            h.device_requests.as_ref().is_some_and(|d| !d.is_empty()),
         ),
         (
             "HostConfig.VolumeDriver",

@@ -63,7 +63,7 @@ pub(crate) fn build(
         Some(path) => spec::load_file(path)?,
         None => spec::load(&bundle)?,
     };
-    let mut spec = spec;
+    let mut spec = spec::with_cdi_devices(spec, &rt.cdi_spec_dirs)?;
     let in_userns = crate::prepared::has_userns(&spec);
     if let Some(p) = spec.process_mut() {
         spec::drop_unavailable(p, in_userns);

@@ -54,6 +54,9 @@ pub struct Runtime {
     /// Who makes new containers' cgroups (`--systemd-cgroup`); later commands read it from
     /// the container's state.
     pub cgroup_driver: berth_cgroups::CgroupDriver,
+    /// Where CDI specs are read for the devices a config's `cdi.k8s.io/*` annotations
+    /// name, lowest priority first.
+    pub cdi_spec_dirs: Vec<PathBuf>,
 }
 
 impl Runtime {
@@ -62,6 +65,7 @@ impl Runtime {
             root: state::Root::new(root),
             rootless,
             cgroup_driver: berth_cgroups::CgroupDriver::Cgroupfs,
+            cdi_spec_dirs: berth_cdi::DEFAULT_DIRS.iter().map(PathBuf::from).collect(),
         }
     }
 }

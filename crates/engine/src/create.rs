@@ -142,6 +142,7 @@ impl Engine {
             volumes: self.volumes.base(),
             etc: &etc,
             root: &root,
+            cdi_spec_dirs: &self.runtime.cdi_spec_dirs,
         })?;
         let config_bytes = config::check(&config)?;
         Ok(Plan {

@@ -18,6 +18,10 @@ pub enum Error {
     #[error(transparent)]
     Network(#[from] berth_network::Error),
     #[error(transparent)]
+    Cdi(#[from] berth_cdi::Error),
+    #[error(transparent)]
+    Gpu(#[from] berth_cdi::nvidia::DiscoveryError),
+    #[error(transparent)]
     ImageSpec(#[from] berth_image::spec::SpecError),
     #[error(transparent)]
     Copy(#[from] crate::cp::CopyError),

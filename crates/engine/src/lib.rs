@@ -100,6 +100,13 @@ impl Engine {
     }
 
     /// The runtime that makes a container with `s`: its cgroup made by systemd or by berth.
+    /// Reads CDI specs from `dirs` (lowest priority first) instead of /etc/cdi and
+    /// /var/run/cdi.
+    pub fn with_cdi_spec_dirs(mut self, dirs: Vec<std::path::PathBuf>) -> Engine {
+        self.runtime.cdi_spec_dirs = dirs;
+        self
+    }
+
     pub(crate) fn runtime_for(&self, s: &options::Settings) -> Runtime {
         let mut rt = self.runtime.clone();
         rt.cgroup_driver = match s.cgroup_manager {

@@ -117,6 +117,9 @@ fn runtime(g: &Global) -> Result<Runtime> {
         None => PathBuf::from("/run/berth-runtime"),
     };
     let mut rt = Runtime::new(root, rootless);
+    if !g.cdi_spec_dirs.is_empty() {
+        rt.cdi_spec_dirs = g.cdi_spec_dirs.clone();
+    }
     if systemd {
         // Without root, the user's own manager, as runc does with --rootless.
         let bus = if euid == 0 { Bus::System } else { Bus::User };

@@ -2,6 +2,7 @@
 
 mod attach;
 mod build;
+mod cdi;
 mod commit;
 mod cp;
 mod create;
@@ -115,6 +116,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::Volume),
+    /// CDI device specs: generate this host's NVIDIA spec, list the devices.
+    #[command(subcommand)]
+    Cdi(cdi::Cdi),
     #[command(hide = true)]
     Healthcheck(healthcheck::Args),
     #[command(hide = true)]
@@ -176,6 +180,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Container(c) => run(c.into(), ctx),
         Command::Image(c) => run(c.into(), ctx),
         Command::Volume(v) => done(volume::run(v, ctx)),
+        Command::Cdi(c) => done(cdi::run(c, ctx)),
         Command::Stats(a) => done(stats::run(a, ctx)),
         Command::Attach(a) => attach::run(a, ctx),
         Command::Info(a) => done(system::info(a, ctx)),

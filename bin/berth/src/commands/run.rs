@@ -200,9 +200,13 @@ pub struct ContainerArgs {
     /// A namespaced kernel parameter: KEY=VALUE.
     #[arg(long)]
     sysctl: Vec<String>,
-    /// A host device: HOST[:CONTAINER[:PERMISSIONS]].
+    /// A host device, HOST[:CONTAINER[:PERMISSIONS]], or a CDI device, VENDOR/CLASS=NAME
+    /// (nvidia.com/gpu=all).
     #[arg(long)]
     device: Vec<String>,
+    /// NVIDIA GPUs, found on the host without a toolkit: all, a count, or device=INDEX|UUID,...
+    #[arg(long)]
+    gpus: Option<String>,
     /// A device cgroup rule: 'TYPE MAJOR:MINOR ACCESS' ('c 1:3 rwm').
     #[arg(long)]
     device_cgroup_rule: Vec<String>,
@@ -315,6 +319,7 @@ impl ContainerArgs {
                 ulimits: self.ulimit,
                 sysctls: self.sysctl,
                 devices: self.device,
+                gpus: self.gpus,
                 device_cgroup_rules: self.device_cgroup_rule,
                 security_opts: self.security_opt,
                 group_add: self.group_add,

@@ -48,6 +48,26 @@ pub fn keeps_original_groups(spec: &Spec) -> bool {
         .is_some_and(|v| v == "1" || v == "true")
 }
 
+/// The config with the edits of the CDI devices its `cdi.k8s.io/*` annotations name (as
+/// containerd and CRI-O pass a device plugin's), checked again; unchanged without them.
+pub fn with_cdi_devices(spec: Spec, dirs: &[PathBuf]) -> Result<Spec, SpecError> {
+    let wanted = spec.annotations().as_ref().is_some_and(|a| {
+        a.keys()
+            .any(|k| k.starts_with(berth_cdi::ANNOTATION_PREFIX))
+    });
+    if !wanted {
+        return Ok(spec);
+    }
+    let invalid = |e: &dyn std::fmt::Display| SpecError::invalid("annotations", e.to_string());
+    let mut config = serde_json::to_value(&spec).map_err(|e| invalid(&e))?;
+    let names = berth_cdi::annotated_devices(&config["annotations"]);
+    let registry = berth_cdi::Registry::load(dirs);
+    berth_cdi::inject(&mut config, &registry, &names).map_err(|e| invalid(&e))?;
+    let spec: Spec = serde_json::from_value(config).map_err(|e| invalid(&e))?;
+    validate(&spec)?;
+    Ok(spec)
+}
+
 /// Reads and validates `BUNDLE/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
     load_file(&bundle.join("config.json"))

@@ -41,6 +41,8 @@ pub struct Inputs<'a> {
     pub etc: &'a EtcFiles,
     /// Where the root filesystem will be mounted (`root.path`).
     pub root: &'a Path,
+    /// Where CDI specs are read, lowest priority first.
+    pub cdi_spec_dirs: &'a [std::path::PathBuf],
 }
 
 /// The sections of `linux.resources` that a container's settings make, device list aside:
@@ -69,6 +71,7 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
     security::apply(&mut v, i.settings)?;
     resources::apply(&mut v, i.settings);
     tuning::apply(&mut v, i)?;
+    cdi_devices(&mut v, i)?;
     if i.settings.network == Network::Host {
         if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
             ns.retain(|n| n["type"] != "network");
@@ -93,6 +96,23 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
         v["annotations"] = json!(labels);
     }
     Ok(v)
+}
+
+/// The edits of the CDI devices asked for, and of `--gpus` (a spec made from what the NVIDIA
+/// driver shows now, above any spec file).
+fn cdi_devices(v: &mut Value, i: &Inputs<'_>) -> Result<(), Error> {
+    let t = &i.settings.tuning;
+    if t.cdi_devices.is_empty() && t.gpus.is_empty() {
+        return Ok(());
+    }
+    let mut registry = berth_cdi::Registry::load(i.cdi_spec_dirs);
+    if !t.gpus.is_empty() {
+        let root = berth_cdi::nvidia::driver_root();
+        let spec = berth_cdi::nvidia::Driver::discover(&root)?.spec()?;
+        registry.add("(the NVIDIA driver)", spec);
+    }
+    let names: Vec<&String> = t.cdi_devices.iter().chain(&t.gpus).collect();
+    Ok(berth_cdi::inject(v, &registry, &names)?)
 }
 
 /// The image's process with docker's additions: `HOSTNAME`, and `TERM` with a terminal.
@@ -175,6 +195,7 @@ mod tests {
             volumes: Path::new("/v"),
             etc: &etc,
             root: Path::new("/r/merged"),
+            cdi_spec_dirs: &[],
         })
     }
 

@@ -57,8 +57,8 @@ fn user_mount(m: &UserMount, volumes: &Path) -> Value {
 
 /// The mount points of the mounts berth gives every container in `config` (not the user's
 /// `-v`/`--mount`/`--tmpfs`, nor those inside another mount, such as `/dev/pts`): what the
-/// image store makes once per image instead of in each container's changes. berth's bind
-/// mounts are all of files.
+/// image store makes once per image instead of in each container's changes. berth's own bind
+/// mounts are all of files; a CDI device's may bind a directory.
 pub(crate) fn stubbed(config: &Value, user: &[UserMount]) -> Vec<MountPoint> {
     let mounts = config["mounts"].as_array().map_or(&[][..], Vec::as_slice);
     let dests: Vec<&str> = mounts
@@ -73,7 +73,11 @@ pub(crate) fn stubbed(config: &Value, user: &[UserMount]) -> Vec<MountPoint> {
             if user.iter().any(|u| u.destination() == dest) || dests.iter().any(inside) {
                 return None;
             }
-            MountPoint::new(dest, m["type"] != "bind")
+            let dir = m["type"] != "bind"
+                || m["source"]
+                    .as_str()
+                    .is_some_and(|s| std::path::Path::new(s).is_dir());
+            MountPoint::new(dest, dir)
         })
         .collect()
 }

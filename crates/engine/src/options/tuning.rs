@@ -22,8 +22,10 @@ pub struct TuningFlags {
     pub ulimits: Vec<String>,
     /// `KEY=VALUE`.
     pub sysctls: Vec<String>,
-    /// `HOST[:CONTAINER[:PERMISSIONS]]`.
+    /// `HOST[:CONTAINER[:PERMISSIONS]]`, or a CDI device's `VENDOR/CLASS=NAME`.
     pub devices: Vec<String>,
+    /// docker's `--gpus` (`all`, a count, `device=0,1`).
+    pub gpus: Option<String>,
     /// `TYPE MAJOR:MINOR ACCESS` (`c 1:3 rwm`, `a *:* rwm`).
     pub device_cgroup_rules: Vec<String>,
     /// `seccomp=PROFILE|unconfined`, `no-new-privileges[=true|false]`, `label=disable`.
@@ -160,6 +162,12 @@ pub struct Tuning {
     pub sysctls: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
+    /// CDI devices by name (`nvidia.com/gpu=all`), resolved when the config is made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cdi_devices: Vec<String>,
+    /// `--gpus` as CDI names of the NVIDIA GPUs berth finds itself (`nvidia.com/gpu=0`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub device_rules: Vec<DeviceRule>,
     pub seccomp: Seccomp,
@@ -271,7 +279,19 @@ impl TuningFlags {
             t.sysctls.insert(k.to_string(), v.to_string());
         }
         for d in &self.devices {
-            t.devices.push(device(d)?);
+            match berth_cdi::names::is_qualified(d) {
+                true => {
+                    berth_cdi::names::parse(d).map_err(|why| bad("--device", d, why))?;
+                    t.cdi_devices.push(d.clone());
+                }
+                false => t.devices.push(device(d)?),
+            }
+        }
+        if let Some(g) = &self.gpus {
+            let driver = berth_cdi::nvidia::Driver::discover(&berth_cdi::nvidia::driver_root())
+                .map_err(|e| bad("--gpus", g, e.to_string()))?;
+            t.gpus =
+                berth_cdi::nvidia::requested(g, &driver).map_err(|why| bad("--gpus", g, why))?;
         }
         for r in &self.device_cgroup_rules {
             t.device_rules.push(device_rule(r)?);
