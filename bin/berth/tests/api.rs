@@ -1202,3 +1202,62 @@ fn docker_cli_gpus_reach_the_gpus_berth_finds() {
     );
     api.finish();
 }
+
+#[test]
+fn docker_system_df_counts_what_berth_counts() {
+    let e = Engine::new();
+    let api = Api::start(&e);
+    api.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "df-run",
+        "--network",
+        "none",
+        "-v",
+        "dfdata:/data",
+        "--cgroup-parent",
+        &e.cgroup_parent,
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 300000 /dev/zero > /data/f; echo x > /x; sleep 60",
+    ]);
+    api.docker_ok(&[
+        "create",
+        "--name",
+        "df-stopped",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
+    eventually("the volume is written", || {
+        api.docker(&["exec", "df-run", "stat", "-c", "%s", "/data/f"])
+            .stdout
+            == b"300000\n"
+    });
+    let format = "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}";
+    let theirs = api.docker_ok(&["system", "df", "--format", format]);
+    let ours = e.ok(&["system", "df", "--format", format]);
+    let counts = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with("Build"))
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(
+        counts(&theirs),
+        ["Images 1 1", "Containers 2 1", "Local Volumes 1 1"]
+    );
+    assert_eq!(counts(&theirs), counts(&ours));
+    // The volume's 300 kB are counted (docker writes 300kB, berth 300kB or 307.2kB).
+    let volumes = theirs
+        .lines()
+        .find(|l| l.starts_with("Local Volumes"))
+        .unwrap();
+    assert!(volumes.ends_with("kB"), "{theirs}");
+    api.docker_ok(&["rm", "-f", "-v", "df-run", "df-stopped"]);
+    api.docker_ok(&["volume", "rm", "dfdata"]);
+    api.finish();
+}

@@ -46,7 +46,7 @@ struct UpdateBody {
 const LIST_FILTERS: [&str; 6] = ["id", "name", "label", "status", "exited", "ancestor"];
 
 /// A container of the list as docker shows it.
-fn summary_json(c: &Summary) -> Value {
+pub(crate) fn summary_json(c: &Summary) -> Value {
     let ports: Vec<Value> = c.ports.iter().filter_map(|p| port_json(p)).collect();
     let networks: serde_json::Map<String, Value> =
         c.networks.iter().map(|n| (n.clone(), json!({}))).collect();

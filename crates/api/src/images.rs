@@ -50,7 +50,7 @@ fn digests(img: &Image) -> Vec<String> {
         .collect()
 }
 
-fn list(store: &Store, filters: &Filters) -> Result<Vec<Value>, ApiError> {
+pub(crate) fn list(store: &Store, filters: &Filters) -> Result<Vec<Value>, ApiError> {
     let mut out: Vec<Value> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for r in store.records()? {

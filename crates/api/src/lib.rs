@@ -207,6 +207,7 @@ impl Service {
             (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping()),
             (&Method::GET, ["version"]) => Ok(system::version()),
             (&Method::GET, ["info"]) => self.info().await,
+            (&Method::GET, ["system", "df"]) => self.df().await,
             (&Method::GET, ["events"]) => self.events(q).await,
             (&Method::POST, ["auth"]) => self.auth(req.into_body()).await,
             (&Method::GET, ["containers", "json"]) => self.list(q).await,

@@ -139,3 +139,47 @@ impl Service {
         Ok(body::stream("application/json", reply_body))
     }
 }
+
+impl Service {
+    /// `GET /system/df`: every image, container and volume with the space it takes, from
+    /// which docker's `system df` makes its table (build cache: berth's is images, listed
+    /// with them).
+    pub(crate) async fn df(self: Arc<Self>) -> Result<Reply, ApiError> {
+        self.blocking(|e, _| {
+            let d = e.disk_usage()?;
+            let mut images = crate::images::list(e.store(), &Filters::default())?;
+            for i in &mut images {
+                let users = i["Id"]
+                    .as_str()
+                    .and_then(|id| d.image_containers.get(id).copied())
+                    .unwrap_or(0);
+                i["Containers"] = json!(users);
+                i["SharedSize"] = json!(0);
+            }
+            let containers: Vec<serde_json::Value> = e
+                .list(true)?
+                .iter()
+                .map(|c| {
+                    let mut v = crate::containers::summary_json(c);
+                    v["SizeRw"] = json!(d.container_sizes.get(&c.id).copied().unwrap_or(0));
+                    v
+                })
+                .collect();
+            let volumes: Vec<serde_json::Value> = e
+                .volumes()?
+                .iter()
+                .map(|v| {
+                    let mut j = v.inspect_json();
+                    let size = d.volume_sizes.get(&v.volume.name).copied().unwrap_or(0);
+                    j["UsageData"] = json!({"Size": size, "RefCount": v.containers.len()});
+                    j
+                })
+                .collect();
+            Ok(body::ok(&json!({
+                "LayersSize": d.images.size, "Images": images, "Containers": containers,
+                "Volumes": volumes, "BuildCache": [],
+            })))
+        })
+        .await
+    }
+}

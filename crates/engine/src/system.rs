@@ -3,7 +3,7 @@
 use crate::record::{Record, State};
 use crate::{Engine, Error};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -77,6 +77,15 @@ pub struct DiskUsage {
     pub images: Usage,
     pub containers: Usage,
     pub local_volumes: Usage,
+    /// By image ID: how many containers use it.
+    #[serde(skip)]
+    pub image_containers: BTreeMap<String, usize>,
+    /// By container ID: the bytes of its changes.
+    #[serde(skip)]
+    pub container_sizes: BTreeMap<String, u64>,
+    /// By volume name: the bytes of its data.
+    #[serde(skip)]
+    pub volume_sizes: BTreeMap<String, u64>,
 }
 
 impl Engine {
@@ -146,6 +155,7 @@ impl Engine {
             .filter_map(|id| self.refresh(id).ok().flatten())
             .collect();
         let mut images = Usage::default();
+        let mut image_containers = BTreeMap::new();
         let mut seen = HashSet::new();
         for rec in self.store.records()? {
             let Ok(img) = self.store.image_by_manifest(&rec.manifest) else {
@@ -155,7 +165,10 @@ impl Engine {
                 continue;
             }
             let size: u64 = img.manifest.layers().iter().map(|l| l.size()).sum();
-            let used = records.iter().any(|r| r.image_id == img.id.to_string());
+            let id = img.id.to_string();
+            let users = records.iter().filter(|r| r.image_id == id).count();
+            image_containers.insert(id, users);
+            let used = users > 0;
             images.total += 1;
             images.size += size;
             match used {
@@ -164,8 +177,10 @@ impl Engine {
             }
         }
         let mut containers = Usage::default();
+        let mut container_sizes = BTreeMap::new();
         for r in &records {
             let size = self.changes_size(&r.id);
+            container_sizes.insert(r.id.clone(), size);
             containers.total += 1;
             containers.size += size;
             match r.state {
@@ -174,8 +189,10 @@ impl Engine {
             }
         }
         let mut local_volumes = Usage::default();
+        let mut volume_sizes = BTreeMap::new();
         for v in self.volumes()? {
             let size = disk_usage(&v.mountpoint);
+            volume_sizes.insert(v.volume.name.clone(), size);
             local_volumes.total += 1;
             local_volumes.size += size;
             match v.containers.is_empty() {
@@ -187,6 +204,9 @@ impl Engine {
             images,
             containers,
             local_volumes,
+            image_containers,
+            container_sizes,
+            volume_sizes,
         })
     }
 
