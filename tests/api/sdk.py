@@ -1,6 +1,7 @@
 """The Python Docker SDK (Debian's python3-docker) against berth's API service: containers,
 images, networks and volumes through the SDK's own calls. DOCKER_HOST names the service."""
 import sys
+import time
 
 import docker
 
@@ -26,6 +27,23 @@ assert ctr.logs() == b"ready\n", ctr.logs()
 ctr.stop(timeout=1)
 assert ctr.wait()["StatusCode"] in (137, 143)
 ctr.remove()
+
+# attach with logs: what was written before the attach (stream=0: that alone), then the
+# rest, to the end.
+late = c.containers.run("busybox", ["sh", "-c", "echo early; until [ -e /go ]; do sleep 0.1; done; echo late >&2"],
+                        detach=True)
+for _ in range(100):
+    if late.logs() == b"early\n":
+        break
+    time.sleep(0.1)
+past = late.attach(stdout=True, stderr=True, logs=True)
+assert past == b"early\n", past
+stream = late.attach(stdout=True, stderr=True, logs=True, stream=True)
+late.exec_run(["touch", "/go"])
+out = b"".join(stream)
+assert out == b"early\nlate\n", out
+assert late.wait()["StatusCode"] == 0
+late.remove()
 
 # Images: list, inspect, tag, remove the tag.
 img = c.images.get("busybox")

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::Service;
 use berth_engine::attach::{close_stdin_frame, input_frame, Attached};
+use berth_engine::logs::LogsOptions;
 use berth_engine::record::State;
 use http::Request;
 use hyper::body::Incoming;
@@ -61,11 +62,6 @@ impl Service {
         q: Query,
         mut req: Request<Incoming>,
     ) -> Result<Reply, ApiError> {
-        if q.flag("logs") {
-            return Err(ApiError::not_supported(
-                "attach with logs=1 (use the logs endpoint)",
-            ));
-        }
         let streams = Streams {
             stdin: q.flag("stdin"),
             stdout: q.flag("stdout"),
@@ -87,30 +83,60 @@ impl Service {
                 Ok((r.id, r.settings.tty, r.state))
             })
             .await?;
-        // A running container is joined now; any other waits for its start.
-        let source = match state {
-            State::Running => {
+        // logs=1: what the container wrote so far comes first (read before the live output
+        // is joined: what it writes in between is in neither, as with dockerd).
+        let past = match q.flag("logs") {
+            true => {
                 let id = id.clone();
-                Source::Now(self.blocking(move |e, _| Ok(e.attach(&id)?)).await?)
+                let asked = (streams.stdout, streams.stderr);
+                self.blocking(move |e, _| {
+                    let mut chunks = Vec::new();
+                    e.logs(&id, &LogsOptions::default(), &mut |entry| {
+                        chunks.extend(crate::containers::log_chunk(entry, asked, false, tty));
+                        Ok(())
+                    })?;
+                    Ok(chunks)
+                })
+                .await?
             }
-            _ => Source::AtStart(self.waiting.add(&id)),
+            false => Vec::new(),
+        };
+        // stream=1 (docker's clients always send it): a running container is joined now;
+        // any other waits for its start.
+        let source = match (q.flag("stream"), state) {
+            (false, _) => None,
+            (true, State::Running) => {
+                let id = id.clone();
+                Some(Source::Now(
+                    self.blocking(move |e, _| Ok(e.attach(&id)?)).await?,
+                ))
+            }
+            (true, _) => Some(Source::AtStart(self.waiting.add(&id))),
         };
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
-            let attached = match source {
-                Source::Now(a) => a,
-                Source::AtStart(rx) => match rx.await {
-                    Ok(a) => a,
-                    Err(_) => return,
+            let up = match on_upgrade.await {
+                Ok(up) => up,
+                Err(e) => return tracing::debug!("attach {id}: upgrade: {e}"),
+            };
+            let outcome = match past.is_empty() {
+                true => relay(TokioIo::new(up), &past, source, streams).await,
+                false => match up.downcast::<TokioIo<tokio::net::UnixStream>>() {
+                    // On a unix socket: the past output only once the client has read the
+                    // 101 answer. Clients that read the answer through a buffer and the
+                    // rest from the socket itself (docker-py) lose what came with it.
+                    Ok(parts) => {
+                        let stream = parts.io.into_inner();
+                        answer_read(&stream).await;
+                        let (r, w) = tokio::io::split(stream);
+                        let r = std::io::Cursor::new(parts.read_buf).chain(r);
+                        relay(tokio::io::join(r, w), &past, source, streams).await
+                    }
+                    Err(up) => relay(TokioIo::new(up), &past, source, streams).await,
                 },
             };
-            match on_upgrade.await {
-                Ok(up) => {
-                    if let Err(e) = join(TokioIo::new(up), attached, streams).await {
-                        tracing::debug!("attach {id}: {e}");
-                    }
-                }
-                Err(e) => tracing::debug!("attach {id}: upgrade: {e}"),
+            if let Err(e) = outcome {
+                tracing::debug!("attach {id}: {e}");
             }
         });
         Ok(body::upgraded(tty))
@@ -120,6 +146,42 @@ impl Service {
 enum Source {
     Now(Attached),
     AtStart(oneshot::Receiver<Attached>),
+}
+
+/// Waits (up to a second) until the client has read everything sent on `s`.
+async fn answer_read(s: &tokio::net::UnixStream) {
+    use std::os::fd::AsFd;
+    for _ in 0..1000 {
+        match berth_sys::socket::unread_by_peer(s.as_fd()) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+        }
+    }
+}
+
+/// Sends the client the container's past output, then (with a source) joins it to the
+/// live one.
+async fn relay<C>(
+    mut client: C,
+    past: &[bytes::Bytes],
+    source: Option<Source>,
+    streams: Streams,
+) -> std::io::Result<()>
+where
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    for chunk in past {
+        client.write_all(chunk).await?;
+    }
+    let attached = match source {
+        None => return client.shutdown().await,
+        Some(Source::Now(a)) => a,
+        Some(Source::AtStart(rx)) => match rx.await {
+            Ok(a) => a,
+            Err(_) => return Ok(()),
+        },
+    };
+    join(client, attached, streams).await
 }
 
 /// Joins the client's connection to the container's until the container's output ends

@@ -422,21 +422,8 @@ impl Service {
         tokio::task::spawn_blocking(move || {
             let Ok(engine) = me.engine() else { return };
             let outcome = engine.logs(&id, &o, &mut |entry| {
-                let kind = match entry.stream {
-                    berth_engine::logging::Stream::Stdout if stdout => 1,
-                    berth_engine::logging::Stream::Stderr if stderr => 2,
-                    _ => return Ok(()),
-                };
-                let mut data = Vec::with_capacity(entry.text.len() + 32);
-                if timestamps {
-                    if let Some(t) = entry.time {
-                        data.extend_from_slice(format!("{t} ").as_bytes());
-                    }
-                }
-                data.extend_from_slice(&entry.text);
-                let chunk = match tty {
-                    true => Bytes::from(data),
-                    false => body::frame(kind, &data),
+                let Some(chunk) = log_chunk(entry, (stdout, stderr), timestamps, tty) else {
+                    return Ok(());
                 };
                 tx.blocking_send(chunk)
                     .map_err(|_| std::io::Error::other("the client went away"))
@@ -600,4 +587,30 @@ mod tests {
         assert_eq!(t["Titles"], json!(["UID", "PID", "CMD"]));
         assert_eq!(t["Processes"], json!([["root", "1", "sh -c sleep 9"]]));
     }
+}
+
+/// A log entry as the client reads it: a frame of its stream (raw bytes with a terminal),
+/// with its time first when asked; none when its stream was not asked for.
+pub(crate) fn log_chunk(
+    entry: &berth_engine::logging::Entry,
+    (stdout, stderr): (bool, bool),
+    timestamps: bool,
+    tty: bool,
+) -> Option<Bytes> {
+    let kind = match entry.stream {
+        berth_engine::logging::Stream::Stdout if stdout => 1,
+        berth_engine::logging::Stream::Stderr if stderr => 2,
+        _ => return None,
+    };
+    let mut data = Vec::with_capacity(entry.text.len() + 32);
+    if timestamps {
+        if let Some(t) = entry.time {
+            data.extend_from_slice(format!("{t} ").as_bytes());
+        }
+    }
+    data.extend_from_slice(&entry.text);
+    Some(match tty {
+        true => Bytes::from(data),
+        false => body::frame(kind, &data),
+    })
 }

@@ -108,3 +108,13 @@ pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<Owne
     }
     Ok((n, fds))
 }
+
+/// The bytes this end has sent that its peer has not read yet (`SIOCOUTQ`; on a unix
+/// stream socket the peer's unread queue).
+pub fn unread_by_peer(sock: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ's number) writes one int through the pointer, which is
+    // valid for that.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), libc::TIOCOUTQ, &mut n) })?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
