@@ -37,10 +37,20 @@ fn annotated_cdi_devices_reach_the_container() {
     let mut b = Bundle::new(&[
         "sh",
         "-c",
-        "ls -ln /dev/standin0 | cut -c1-10; echo $STANDIN_VISIBLE; (exec 3<>/dev/standin0) && echo opened",
+        "ls -ln /dev/standin0 | cut -c1-10; echo $STANDIN_VISIBLE; \
+         (exec 3<>/dev/standin0) && echo opened; { mknod /dev/other c 1 11 && exec 3>/dev/other; } 2>/dev/null || echo refused",
     ]);
     let specs = spec_dir(b.path());
     b.config["annotations"] = json!({"cdi.k8s.io/standin": "example.com/gpu=0"});
+    // A node no rule allows (the numbers of /dev/kmsg, which any process may open for
+    // writing), made inside with CAP_MKNOD: the device cgroup (v1, or the eBPF filter on
+    // v2) refuses it (its mknod or its open) while it lets the CDI device through.
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+    }
     let id = unique("cdi");
     let out = b.rt(&[
         "--cdi-spec-dir",
@@ -51,7 +61,27 @@ fn annotated_cdi_devices_reach_the_container() {
         &id,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "crw-rw----\n0\nopened\n");
+    assert_eq!(text(&out.stdout), "crw-rw----\n0\nopened\nrefused\n");
+    // The control: with a rule for it, the same node is made and opened.
+    b.config["linux"]["resources"]["devices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwm"}));
+    let id = unique("cdi");
+    let out = b.rt(&[
+        "--cdi-spec-dir",
+        &specs,
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "crw-rw----\n0\nopened\n",
+        "{}",
+        text(&out.stderr)
+    );
     b.assert_host_clean();
 }
 
