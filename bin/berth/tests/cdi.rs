@@ -224,7 +224,7 @@ fn gpus_finds_the_driver_itself_and_cdi_generate_writes_the_same_devices() {
         String::from_utf8_lossy(&o.stdout),
         "nvidia.com/gpu=0\nnvidia.com/gpu=1\n\
          nvidia.com/gpu=GPU-11111111-1111-1111-1111-111111111111\n\
-         nvidia.com/gpu=GPU-22222222-2222-2222-2222-222222222222\n"
+         nvidia.com/gpu=GPU-22222222-2222-2222-2222-222222222222\nnvidia.com/gpu=all\n"
     );
     let o = e.run(&[
         "--cdi-spec-dir",

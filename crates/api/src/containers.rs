@@ -565,30 +565,6 @@ fn top_json(table: &str) -> Value {
     json!({"Titles": titles, "Processes": processes})
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_and_top_tables_take_dockers_shape() {
-        assert_eq!(
-            port_json("0.0.0.0:8080->80/tcp").unwrap(),
-            json!({"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"})
-        );
-        assert_eq!(
-            port_json("[::]:53->53/udp").unwrap(),
-            json!({"IP": "::", "PrivatePort": 53, "PublicPort": 53, "Type": "udp"})
-        );
-        assert_eq!(
-            port_json("443/tcp").unwrap(),
-            json!({"PrivatePort": 443, "Type": "tcp"})
-        );
-        let t = top_json("UID  PID  CMD\nroot 1    sh -c sleep 9\n");
-        assert_eq!(t["Titles"], json!(["UID", "PID", "CMD"]));
-        assert_eq!(t["Processes"], json!([["root", "1", "sh -c sleep 9"]]));
-    }
-}
-
 /// A log entry as the client reads it: a frame of its stream (raw bytes with a terminal),
 /// with its time first when asked; none when its stream was not asked for.
 pub(crate) fn log_chunk(
@@ -613,4 +589,28 @@ pub(crate) fn log_chunk(
         true => Bytes::from(data),
         false => body::frame(kind, &data),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_and_top_tables_take_dockers_shape() {
+        assert_eq!(
+            port_json("0.0.0.0:8080->80/tcp").unwrap(),
+            json!({"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"})
+        );
+        assert_eq!(
+            port_json("[::]:53->53/udp").unwrap(),
+            json!({"IP": "::", "PrivatePort": 53, "PublicPort": 53, "Type": "udp"})
+        );
+        assert_eq!(
+            port_json("443/tcp").unwrap(),
+            json!({"PrivatePort": 443, "Type": "tcp"})
+        );
+        let t = top_json("UID  PID  CMD\nroot 1    sh -c sleep 9\n");
+        assert_eq!(t["Titles"], json!(["UID", "PID", "CMD"]));
+        assert_eq!(t["Processes"], json!([["root", "1", "sh -c sleep 9"]]));
+    }
 }

@@ -4,7 +4,7 @@
 //! files (its libraries through the loader's cache, kept where their real file carries the
 //! driver's version, as the driver installs them; its programs on the usual paths). The
 //! result is the CDI spec `nvidia-ctk cdi generate` would write, kind `nvidia.com/gpu`, one
-//! device per GPU by index and by UUID, and `all`.
+//! device per GPU by index and by UUID, and `all` (spelled out).
 
 use crate::spec::{ContainerEdits, Device, DeviceNode, Mount, Spec};
 use std::path::{Path, PathBuf};
@@ -127,6 +127,7 @@ impl Driver {
     /// The CDI spec of this driver's GPUs.
     pub fn spec(&self) -> Result<Spec, DiscoveryError> {
         let mut devices = Vec::new();
+        let mut every = ContainerEdits::default();
         for (index, g) in self.gpus.iter().enumerate() {
             let path = format!("/dev/nvidia{}", g.minor);
             if !self.host(&path).exists() {
@@ -136,6 +137,7 @@ impl Driver {
                 device_nodes: vec![self.node(&path)],
                 ..Default::default()
             };
+            every.device_nodes.push(self.node(&path));
             for name in [index.to_string(), g.uuid.clone()] {
                 devices.push(Device {
                     name,
@@ -144,6 +146,13 @@ impl Driver {
                 });
             }
         }
+        // Spelled out, as nvidia-ctk writes it: other engines' CDI libraries do not expand
+        // `=all` themselves.
+        devices.push(Device {
+            name: "all".into(),
+            annotations: Default::default(),
+            container_edits: every,
+        });
         let mut common = ContainerEdits {
             device_nodes: CONTROL_NODES
                 .iter()

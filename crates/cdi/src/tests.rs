@@ -236,7 +236,8 @@ fn nvidia_discovery_finds_the_fake_drivers_gpus_nodes_and_files() {
             "0",
             "GPU-11111111-1111-1111-1111-111111111111",
             "1",
-            "GPU-22222222-2222-2222-2222-222222222222"
+            "GPU-22222222-2222-2222-2222-222222222222",
+            "all"
         ]
     );
     let root = d.path().display().to_string();
