@@ -32,6 +32,19 @@ fn spec_dir(dir: &Path) -> String {
     specs.display().to_string()
 }
 
+/// `berth-runtime --cdi-spec-dir SPECS run` of the bundle.
+fn run(b: &Bundle, specs: &str) -> std::process::Output {
+    let id = unique("cdi");
+    b.rt(&[
+        "--cdi-spec-dir",
+        specs,
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ])
+}
+
 #[test]
 fn annotated_cdi_devices_reach_the_container() {
     let mut b = Bundle::new(&[
@@ -51,15 +64,7 @@ fn annotated_cdi_devices_reach_the_container() {
             .unwrap()
             .push(json!("CAP_MKNOD"));
     }
-    let id = unique("cdi");
-    let out = b.rt(&[
-        "--cdi-spec-dir",
-        &specs,
-        "run",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let out = run(&b, &specs);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "crw-rw----\n0\nopened\nrefused\n");
     // The control: with a rule for it, the same node is made and opened.
@@ -67,15 +72,7 @@ fn annotated_cdi_devices_reach_the_container() {
         .as_array_mut()
         .unwrap()
         .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwm"}));
-    let id = unique("cdi");
-    let out = b.rt(&[
-        "--cdi-spec-dir",
-        &specs,
-        "run",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let out = run(&b, &specs);
     assert_eq!(
         text(&out.stdout),
         "crw-rw----\n0\nopened\n",

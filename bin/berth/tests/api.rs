@@ -1151,50 +1151,28 @@ fn docker_cli_gpus_reach_the_gpus_berth_finds() {
     assert!(st.success());
     let api = Api::start_with_env(&e, &["--time", "0"], &[("NVIDIA_DRIVER_ROOT", &driver)]);
     let parent = e.cgroup_parent.as_str();
-    let ls = "ls /dev | grep nvidia";
     // docker sends --gpus as a DeviceRequest (Count -1, or DeviceIDs, capability gpu).
-    let all = api.docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--cgroup-parent",
-        parent,
-        "--gpus",
-        "all",
-        "busybox",
-        "sh",
-        "-c",
-        ls,
-    ]);
-    assert_eq!(all, "nvidia-uvm\nnvidia0\nnvidia1\nnvidiactl\n");
-    let one = api.docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--cgroup-parent",
-        parent,
-        "--gpus",
-        "\"device=1\"",
-        "busybox",
-        "sh",
-        "-c",
-        ls,
-    ]);
-    assert_eq!(one, "nvidia-uvm\nnvidia1\nnvidiactl\n");
-    let o = api.docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--cgroup-parent",
-        parent,
-        "--gpus",
-        "5",
-        "busybox",
-        "true",
-    ]);
+    let gpus = |value: &str| {
+        let args = [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cgroup-parent",
+            parent,
+        ];
+        let script = ["busybox", "sh", "-c", "ls /dev | grep nvidia"];
+        api.docker(&[&args[..], &["--gpus", value], &script[..]].concat())
+    };
+    assert_eq!(
+        text(&gpus("all")),
+        "nvidia-uvm\nnvidia0\nnvidia1\nnvidiactl\n"
+    );
+    assert_eq!(
+        text(&gpus("\"device=1\"")),
+        "nvidia-uvm\nnvidia1\nnvidiactl\n"
+    );
+    let o = gpus("5");
     assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("5 GPUs asked for, this host has 2"),

@@ -163,28 +163,15 @@ fn gpus_finds_the_driver_itself_and_cdi_generate_writes_the_same_devices() {
         .status()
         .unwrap();
     assert!(st.success());
-    let parent = e.cgroup_parent.clone();
-    let run = |gpus: &str, script: &str| {
+    let gpus = |value: &str, script: &str| {
+        let args = ["run", "--rm", "--network", "none", "--gpus", value];
         with_driver(
             &e,
             &driver,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--cgroup-parent",
-                &parent,
-                "--gpus",
-                gpus,
-                "busybox",
-                "sh",
-                "-c",
-                script,
-            ],
+            &[&args[..], &["busybox", "sh", "-c", script]].concat(),
         )
     };
-    let o = run(
+    let o = gpus(
         "all",
         "nvidia-smi; ls /usr/lib/nvidia; (exec 3<>/dev/nvidia1) && echo opened",
     );
@@ -196,7 +183,7 @@ fn gpus_finds_the_driver_itself_and_cdi_generate_writes_the_same_devices() {
          libnvidia-ptxjitcompiler.so.1\nlibnvidia-ptxjitcompiler.so.550.54.14\nopened\n"
     );
     // One GPU by its UUID: only its node, and the other's numbers are refused.
-    let o = run(
+    let o = gpus(
         "device=GPU-22222222-2222-2222-2222-222222222222",
         "ls /dev | grep nvidia; if mknod /dev/other c 10 200 2>/dev/null; \
          then (exec 3<>/dev/other) 2>/dev/null && echo opened-other || echo refused; \
@@ -218,30 +205,19 @@ fn gpus_finds_the_driver_itself_and_cdi_generate_writes_the_same_devices() {
         &["cdi", "generate", "-o", file.to_str().unwrap()],
     );
     assert!(o.status.success(), "{o:?}");
-    let spec = specs.display().to_string();
-    let o = e.run(&["--cdi-spec-dir", &spec, "cdi", "list"]);
+    let o = e.run(&["--cdi-spec-dir", specs.to_str().unwrap(), "cdi", "list"]);
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
         "nvidia.com/gpu=0\nnvidia.com/gpu=1\n\
          nvidia.com/gpu=GPU-11111111-1111-1111-1111-111111111111\n\
          nvidia.com/gpu=GPU-22222222-2222-2222-2222-222222222222\nnvidia.com/gpu=all\n"
     );
-    let o = e.run(&[
-        "--cdi-spec-dir",
-        &spec,
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--cgroup-parent",
-        &parent,
-        "--device",
-        "nvidia.com/gpu=1",
-        "busybox",
-        "sh",
-        "-c",
+    let o = run(
+        &e,
+        &specs,
+        &["--device", "nvidia.com/gpu=1"],
         "ls /dev | grep nvidia",
-    ]);
+    );
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
         "nvidia-uvm\nnvidia1\nnvidiactl\n",
