@@ -167,3 +167,47 @@ fn what_an_unprivileged_user_cannot_do_is_a_clear_error() {
     assert_fails_with(&out, "newuidmap");
     assert_no_leftovers(dir.path(), &dir.path().join("xdg/berth-runtime"));
 }
+
+#[test]
+fn an_unprivileged_users_cdi_device_is_bound_from_the_host() {
+    let (uid, gid) = user();
+    let (dir, mut config) = rootless_bundle(uid, gid);
+    // A stand-in node with /dev/null's numbers where the user can reach it, and a spec
+    // naming it by another path inside.
+    let node = dir.path().join("standin");
+    let st = Command::new("mknod")
+        .args(["-m", "0666"])
+        .arg(&node)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let specs = dir.path().join("cdi");
+    std::fs::create_dir(&specs).unwrap();
+    let spec = serde_json::json!({
+        "cdiVersion": "0.5.0", "kind": "example.com/dev",
+        "devices": [{"name": "null", "containerEdits": {
+            "deviceNodes": [{"path": "/dev/standin", "hostPath": node}]}}]
+    });
+    std::fs::write(specs.join("standin.json"), spec.to_string()).unwrap();
+    config["process"]["terminal"] = serde_json::json!(false);
+    config["process"]["args"] = serde_json::json!([
+        "sh",
+        "-c",
+        "stat -c '%F %t:%T' /dev/standin; echo written > /dev/standin && echo ok"
+    ]);
+    config["annotations"] = serde_json::json!({"cdi.k8s.io/dev": "example.com/dev=null"});
+    std::fs::write(
+        dir.path().join("config.json"),
+        serde_json::to_vec(&config).unwrap(),
+    )
+    .unwrap();
+    let specs = specs.display().to_string();
+    let out = as_user(
+        dir.path(),
+        &["--cdi-spec-dir", &specs, "run", "-b", ".", "rl-cdi"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "character special file 1:3\nok\n");
+    assert_no_leftovers(dir.path(), &dir.path().join("xdg/berth-runtime"));
+}

@@ -27,12 +27,24 @@ fn edit(config: &mut Value, e: &ContainerEdits, spec_path: &Path) -> Result<(), 
     for var in &e.env {
         set_env(config, var);
     }
+    // In a user namespace no node can be made: the host's is bound instead (a runtime would
+    // bind the host's node at the container's path, which a CDI hostPath need not be).
+    let user_namespace = config["linux"]["namespaces"]
+        .as_array()
+        .is_some_and(|ns| ns.iter().any(|n| n["type"] == "user"));
     for n in &e.device_nodes {
         let (node, rule) = device_node(n, spec_path)?;
-        with_array(&mut config["linux"]["devices"], |nodes| {
-            nodes.retain(|x| x["path"] != node["path"]);
-            nodes.push(node);
-        });
+        match user_namespace {
+            true => {
+                let host = n.host_path.as_deref().unwrap_or(&n.path);
+                let options = ["bind", "nosuid", "noexec"].map(String::from).to_vec();
+                mount(config, "bind", host, &n.path, options);
+            }
+            false => with_array(&mut config["linux"]["devices"], |nodes| {
+                nodes.retain(|x| x["path"] != node["path"]);
+                nodes.push(node);
+            }),
+        }
         if let Some(rule) = rule {
             with_array(&mut config["linux"]["resources"]["devices"], |r| {
                 r.push(rule)
@@ -45,12 +57,7 @@ fn edit(config: &mut Value, e: &ContainerEdits, spec_path: &Path) -> Result<(), 
         if kind == "bind" && !options.iter().any(|o| o == "bind" || o == "rbind") {
             options.push("bind".into());
         }
-        let mount = json!({"destination": m.container_path, "source": m.host_path,
-                           "type": kind, "options": options});
-        with_array(&mut config["mounts"], |mounts| {
-            mounts.retain(|x| x["destination"] != m.container_path.as_str());
-            mounts.push(mount);
-        });
+        mount(config, kind, &m.host_path, &m.container_path, options);
     }
     for h in &e.hooks {
         let mut hook = json!({"path": h.path});
@@ -79,6 +86,16 @@ fn edit(config: &mut Value, e: &ContainerEdits, spec_path: &Path) -> Result<(), 
         config["linux"]["intelRdt"] = rdt.clone();
     }
     Ok(())
+}
+
+/// A mount at `destination`, replacing one there.
+fn mount(config: &mut Value, kind: &str, source: &str, destination: &str, options: Vec<String>) {
+    let m = json!({"destination": destination, "source": source, "type": kind,
+                   "options": options});
+    with_array(&mut config["mounts"], |mounts| {
+        mounts.retain(|x| x["destination"] != destination);
+        mounts.push(m);
+    });
 }
 
 /// `NAME=VALUE` in `process.env`, replacing an earlier value of NAME.

@@ -185,6 +185,26 @@ fn missing_node_details_come_from_the_host() {
 }
 
 #[test]
+fn in_a_user_namespace_nodes_are_bound_from_the_host() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "null.yaml",
+        "cdiVersion: 0.6.0\nkind: a.com/b\ndevices:\n  - name: n\n    containerEdits:\n      deviceNodes: [{path: /dev/stand-in, hostPath: /dev/null}]\n",
+    );
+    let r = Registry::load(&[d.path().to_path_buf()]);
+    let mut c = config();
+    c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+    inject(&mut c, &r, &["a.com/b=n"]).unwrap();
+    assert_eq!(c["linux"]["devices"], json!([]));
+    assert_eq!(
+        c["mounts"][1],
+        json!({"destination": "/dev/stand-in", "source": "/dev/null", "type": "bind",
+               "options": ["bind", "nosuid", "noexec"]})
+    );
+}
+
+#[test]
 fn annotations_ask_for_devices_in_key_order() {
     let a = json!({"cdi.k8s.io/b": "x.com/y=1, x.com/y=2", "cdi.k8s.io/a": "x.com/y=0",
                    "other": "x.com/y=9"});
