@@ -538,6 +538,37 @@ fn docker_cli_moves_and_builds_images() {
         .docker_ok(&["history", "127.0.0.1:5000/bb:1"])
         .contains("berth import"));
 
+    // import: a root filesystem tar as the request body, with a change and a message.
+    let tar = e.busybox_tar();
+    let id = api.docker_ok(&[
+        "import",
+        "--change",
+        "CMD [\"echo\", \"imported\"]",
+        "--message",
+        "from docker import",
+        tar.to_str().unwrap(),
+        "imported:1",
+    ]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    let run = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        &e.cgroup_parent,
+    ];
+    assert_eq!(
+        api.docker_ok(&[&run[..], &["imported:1"]].concat()),
+        "imported\n"
+    );
+    assert!(api
+        .docker_ok(&["history", "imported:1"])
+        .contains("from docker import"));
+    assert!(e
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .contains("imported:1"));
+
     // A multi-stage build from the context docker's client sends.
     let ctx = e.b.dir.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();

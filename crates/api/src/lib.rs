@@ -270,6 +270,9 @@ impl Service {
             (&Method::GET, ["volumes", name]) => self.volume(name).await,
             (&Method::DELETE, ["volumes", name]) => self.volume_remove(name, q).await,
             (&Method::GET, ["images", "json"]) => self.images(q).await,
+            (&Method::POST, ["images", "create"]) if q.get("fromSrc").is_some() => {
+                self.import(q, req.into_body()).await
+            }
             (&Method::POST, ["images", "create"]) => {
                 let headers = req.headers().clone();
                 self.pull(q, &headers).await

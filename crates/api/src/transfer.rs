@@ -145,17 +145,50 @@ impl Service {
         Ok(cfg)
     }
 
-    /// `POST /images/create?fromImage=&tag=`: a pull; `fromSrc` (import) is not served.
+    /// `POST /images/create?fromSrc=-&repo=&tag=&changes=&message=`: `berth import` of the
+    /// request body (a root filesystem tar); docker's answer, the image ID as a status line.
+    pub(crate) async fn import(self: Arc<Self>, q: Query, b: Incoming) -> Result<Reply, ApiError> {
+        if q.get("fromSrc") != Some("-") {
+            return Err(ApiError::not_supported(
+                "import from a URL (fromSrc=-, the request body, is served)",
+            ));
+        }
+        let name = match (q.get("repo").filter(|r| !r.is_empty()), q.get("tag")) {
+            (None, _) => "imported".to_string(),
+            (Some(r), Some(t)) if !t.is_empty() => format!("{r}:{t}"),
+            (Some(r), _) => r.to_string(),
+        };
+        let reference = Reference::parse_local(&name)
+            .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
+        let opts = archive::ImportOptions {
+            changes: q.all("changes"),
+            message: q.get("message").filter(|m| !m.is_empty()).map(String::from),
+        };
+        let mut reader = ChannelReader::new(b);
+        let id = self
+            .blocking(move |e, s| {
+                let image =
+                    archive::import(e.store(), &mut reader, &reference, &opts, "request body")
+                        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+                let id = image.id.to_string();
+                Images::new(e.store(), &s.setup.root).image_event(
+                    "import",
+                    &id,
+                    &reference.to_string(),
+                );
+                Ok(id)
+            })
+            .await?;
+        let text = json!({"status": id}).to_string() + "\r\n";
+        Ok(body::stream("application/json", body::full(text)))
+    }
+
+    /// `POST /images/create?fromImage=&tag=`: a pull.
     pub(crate) async fn pull(
         self: Arc<Self>,
         q: Query,
         headers: &HeaderMap,
     ) -> Result<Reply, ApiError> {
-        if q.get("fromSrc").is_some_and(|s| !s.is_empty()) {
-            return Err(ApiError::not_supported(
-                "importing with fromSrc (use berth import)",
-            ));
-        }
         let platform = match q.get("platform").filter(|p| !p.is_empty()) {
             Some(p) => p
                 .parse::<Platform>()
