@@ -4,7 +4,8 @@
 //! frames, or raw bytes with a terminal), the client's bytes go to its stdin. docker's `run`
 //! attaches to a container it has only created, then starts it: such an attach waits here,
 //! in memory, for the start ([`Waiting`]), which hands it a connection made before the
-//! program runs, so no output is lost.
+//! program runs, so no output is lost. With `logs=1` the container's past output comes
+//! first; with `stream=0` that is all.
 
 use crate::body::{self, Reply};
 use crate::error::ApiError;
