@@ -97,11 +97,9 @@ impl Context {
 
     /// The container engine over the same root.
     pub fn engine(&self) -> anyhow::Result<Engine> {
-        let engine = Engine::open(&self.root)?.with_network_config(&self.config)?;
-        Ok(match self.cdi_spec_dirs.is_empty() {
-            true => engine,
-            false => engine.with_cdi_spec_dirs(self.cdi_spec_dirs.clone()),
-        })
+        Ok(Engine::open(&self.root)?
+            .with_network_config(&self.config)?
+            .with_cdi_spec_dirs(&self.cdi_spec_dirs))
     }
 
     /// How to start a container's monitor: `berth-monitor` (see its source), else this

@@ -1180,7 +1180,18 @@ fn docker_cli_gpus_reach_the_gpus_berth_finds() {
     );
     let st = Command::new(script).arg(&driver).status().unwrap();
     assert!(st.success());
-    let api = Api::start_with_env(&e, &["--time", "0"], &[("NVIDIA_DRIVER_ROOT", &driver)]);
+    // The same GPUs as a spec in a directory of the service's --cdi-spec-dir.
+    let specs = e.b.dir.path().join("cdi");
+    std::fs::create_dir_all(&specs).unwrap();
+    let spec = specs.join("nvidia.yaml");
+    let mut generate = e.cmd(&["cdi", "generate", "-o", spec.to_str().unwrap()]);
+    assert!(generate
+        .env("NVIDIA_DRIVER_ROOT", &driver)
+        .status()
+        .unwrap()
+        .success());
+    let flags = ["--time", "0", "--cdi-spec-dir", specs.to_str().unwrap()];
+    let api = Api::start_with_env(&e, &flags, &[("NVIDIA_DRIVER_ROOT", &driver)]);
     let parent = e.cgroup_parent.as_str();
     // docker sends --gpus as a DeviceRequest (Count -1, or DeviceIDs, capability gpu).
     let gpus = |value: &str| {
@@ -1209,6 +1220,27 @@ fn docker_cli_gpus_reach_the_gpus_berth_finds() {
         String::from_utf8_lossy(&o.stderr).contains("5 GPUs asked for, this host has 2"),
         "{o:?}"
     );
+    // A CDI request (docker 25's --device VENDOR/CLASS=NAME) from the service's spec dirs.
+    let create = serde_json::json!({
+        "Image": "busybox", "Cmd": ["sh", "-c", "ls /dev | grep nvidia"],
+        "HostConfig": {"NetworkMode": "none", "CgroupParent": parent,
+                       "DeviceRequests": [{"Driver": "cdi", "DeviceIDs": ["nvidia.com/gpu=1"]}]}
+    });
+    let (status, body) = api.request(
+        "POST",
+        "/v1.41/containers/create",
+        create.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api.docker_ok(&["start", "-a", &id]),
+        "nvidia-uvm\nnvidia1\nnvidiactl\n"
+    );
+    api.docker_ok(&["rm", &id]);
     api.finish();
 }
 

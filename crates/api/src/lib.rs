@@ -55,6 +55,8 @@ pub struct Setup {
     pub config: PathBuf,
     pub monitor: MonitorCommand,
     pub cli: MonitorCommand,
+    /// `--cdi-spec-dir`s (none: /etc/cdi and /var/run/cdi).
+    pub cdi_spec_dirs: Vec<PathBuf>,
 }
 
 /// The service's shared part: its setup, the attaches waiting for a start, and the
@@ -84,7 +86,9 @@ impl Service {
 
     /// The engine over berth's root, for one request.
     pub(crate) fn engine(&self) -> Result<Engine, ApiError> {
-        Ok(Engine::open(&self.setup.root)?.with_network_config(&self.setup.config)?)
+        Ok(Engine::open(&self.setup.root)?
+            .with_network_config(&self.setup.config)?
+            .with_cdi_spec_dirs(&self.setup.cdi_spec_dirs))
     }
 
     /// Runs `f` on a fresh engine in a thread that may block (engine calls do I/O and wait

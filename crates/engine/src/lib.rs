@@ -101,9 +101,11 @@ impl Engine {
 
     /// The runtime that makes a container with `s`: its cgroup made by systemd or by berth.
     /// Reads CDI specs from `dirs` (lowest priority first) instead of /etc/cdi and
-    /// /var/run/cdi.
-    pub fn with_cdi_spec_dirs(mut self, dirs: Vec<std::path::PathBuf>) -> Engine {
-        self.runtime.cdi_spec_dirs = dirs;
+    /// /var/run/cdi; none given keeps those.
+    pub fn with_cdi_spec_dirs(mut self, dirs: &[std::path::PathBuf]) -> Engine {
+        if !dirs.is_empty() {
+            self.runtime.cdi_spec_dirs = dirs.to_vec();
+        }
         self
     }
 

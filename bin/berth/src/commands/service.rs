@@ -73,6 +73,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
                 ctx.config.clone().into(),
             ],
         },
+        cdi_spec_dirs: ctx.cdi_spec_dirs.clone(),
     };
     let idle = (a.time > 0).then(|| Duration::from_secs(a.time));
     Service::new(setup).serve(listener, idle)?;

@@ -98,20 +98,22 @@ pub fn build(i: &Inputs<'_>) -> Result<Value, Error> {
     Ok(v)
 }
 
-/// The edits of the CDI devices asked for, and of `--gpus` (a spec made from what the NVIDIA
-/// driver shows now, above any spec file).
+/// The edits of the CDI devices asked for, and of `--gpus` (read against, and a spec made
+/// from, what the NVIDIA driver shows now, above any spec file).
 fn cdi_devices(v: &mut Value, i: &Inputs<'_>) -> Result<(), Error> {
+    use berth_cdi::nvidia::{driver_root, requested, Driver};
     let t = &i.settings.tuning;
-    if t.cdi_devices.is_empty() && t.gpus.is_empty() {
+    if t.cdi_devices.is_empty() && t.gpus.is_none() {
         return Ok(());
     }
     let mut registry = berth_cdi::Registry::load(i.cdi_spec_dirs);
-    if !t.gpus.is_empty() {
-        let root = berth_cdi::nvidia::driver_root();
-        let spec = berth_cdi::nvidia::Driver::discover(&root)?.spec()?;
-        registry.add("(the NVIDIA driver)", spec);
+    let mut names = t.cdi_devices.clone();
+    if let Some(g) = &t.gpus {
+        let bad = |why: String| crate::options::bad("--gpus", g, why);
+        let driver = Driver::discover(&driver_root()).map_err(|e| bad(e.to_string()))?;
+        names.extend(requested(g, &driver).map_err(bad)?);
+        registry.add("(the NVIDIA driver)", driver.spec()?);
     }
-    let names: Vec<&String> = t.cdi_devices.iter().chain(&t.gpus).collect();
     Ok(berth_cdi::inject(v, &registry, &names)?)
 }
 

@@ -165,9 +165,9 @@ pub struct Tuning {
     /// CDI devices by name (`nvidia.com/gpu=all`), resolved when the config is made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cdi_devices: Vec<String>,
-    /// `--gpus` as CDI names of the NVIDIA GPUs berth finds itself (`nvidia.com/gpu=0`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gpus: Vec<String>,
+    /// `--gpus` as given: read against the GPUs berth finds when the config is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub device_rules: Vec<DeviceRule>,
     pub seccomp: Seccomp,
@@ -287,12 +287,7 @@ impl TuningFlags {
                 false => t.devices.push(device(d)?),
             }
         }
-        if let Some(g) = &self.gpus {
-            let driver = berth_cdi::nvidia::Driver::discover(&berth_cdi::nvidia::driver_root())
-                .map_err(|e| bad("--gpus", g, e.to_string()))?;
-            t.gpus =
-                berth_cdi::nvidia::requested(g, &driver).map_err(|why| bad("--gpus", g, why))?;
-        }
+        t.gpus = self.gpus.clone();
         for r in &self.device_cgroup_rules {
             t.device_rules.push(device_rule(r)?);
         }
