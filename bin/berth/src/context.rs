@@ -12,14 +12,10 @@ use berth_image::store::Store;
 /// Options every command accepts.
 #[derive(clap::Args)]
 pub struct GlobalArgs {
-    /// Directory of berth's state (image store, containers).
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        default_value = "/var/lib/berth"
-    )]
-    root: PathBuf,
+    /// Directory of berth's state (image store, containers) [default: /var/lib/berth;
+    /// rootless: $XDG_DATA_HOME/berth, else ~/.local/share/berth].
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
     /// Directory of user configuration (auth.json, registries.toml, certs.d, network.toml).
     #[arg(long, global = true, value_name = "DIR")]
     config: Option<PathBuf>,
@@ -47,13 +43,32 @@ impl GlobalArgs {
         let absolute = |p: PathBuf, flag: &str| {
             std::path::absolute(&p).with_context(|| format!("{flag} {}", p.display()))
         };
+        let root = match self.root {
+            Some(r) => r,
+            None => default_root()?,
+        };
         Ok(Context {
-            root: absolute(self.root, "--root")?,
+            root: absolute(root, "--root")?,
             config: absolute(config, "--config")?,
             cgroup_manager: self.cgroup_manager,
             cdi_spec_dirs: self.cdi_spec_dirs,
         })
     }
+}
+
+/// Root's store is the host's; an ordinary user's (now root of its berth namespace) is in
+/// its home directory.
+fn default_root() -> anyhow::Result<PathBuf> {
+    if berth_sys::ids::geteuid() == 0 && !berth_sys::ids::in_user_namespace() {
+        return Ok(PathBuf::from("/var/lib/berth"));
+    }
+    let dir = berth_engine::rootless::data_dir()
+        .context("neither XDG_DATA_HOME nor HOME is set: give berth a --root")?;
+    // The user's images and containers are the user's alone.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// `$XDG_CONFIG_HOME/berth`, else `~/.config/berth`.

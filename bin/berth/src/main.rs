@@ -47,10 +47,17 @@ fn main() {
             false => cli.global.log_level,
         });
     }
+    let failure = cli.command.failure_status();
+    if berth_sys::ids::geteuid() != 0 && cli.command.needs_namespace() {
+        // Before any thread exists: the kernel joins only single-threaded processes.
+        if let Err(e) = enter_user_namespace() {
+            eprintln!("berth: {}", one_line(&e));
+            std::process::exit(failure);
+        }
+    }
     if cli.command.adds_images() {
         clean_up_on_termination();
     }
-    let failure = cli.command.failure_status();
     let run = cli
         .global
         .into_context()
@@ -146,6 +153,31 @@ const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 /// Makes a terminating signal remove the staging areas of the command's store additions,
 /// then end the process with 128 + the signal. The signals are blocked before any other
 /// thread exists, so only the waiting thread receives them.
+/// An ordinary user's commands run as root of the user's berth namespace
+/// (`berth_engine::rootless`); what that namespace lacks is said when it is made. Then
+/// berth executes itself again: a process keeps the user namespace it was executed in for
+/// its memory, and the kernel lets only that namespace's root open `/proc/PID/ns/*` of a
+/// container's init forked from it (which is not dumpable until it executes the program).
+fn enter_user_namespace() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use berth_engine::rootless;
+    use std::os::unix::process::CommandExt;
+    let (run, note) = rootless::run_dir()?;
+    let entered = rootless::enter(&run)?;
+    if entered.created {
+        for line in [note, entered.single_id].into_iter().flatten() {
+            tracing::warn!("{line}");
+        }
+    }
+    let mut args = std::env::args_os();
+    let mut again = std::process::Command::new("/proc/self/exe");
+    if let Some(arg0) = args.next() {
+        again.arg0(arg0);
+    }
+    let err = again.args(args).exec();
+    Err(err).context("executing berth again in its user namespace")
+}
+
 fn clean_up_on_termination() {
     use berth_sys::signal;
     let Ok(previous) = signal::block(&TERMINATING) else {

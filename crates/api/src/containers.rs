@@ -111,6 +111,7 @@ fn docker_shape(v: &mut Value, r: &Record) {
     v["HostConfig"]["NetworkMode"] = json!(match s.network {
         Network::None => "none".to_string(),
         Network::Host => "host".to_string(),
+        Network::Pasta => "pasta".to_string(),
         Network::Container => format!("container:{}", s.net.join.clone().unwrap_or_default()),
         Network::Bridge => s
             .net

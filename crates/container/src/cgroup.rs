@@ -65,15 +65,20 @@ impl ContainerCgroup {
         }
         let rootless = rt.rootless;
         if let Err(e) = manager.create() {
-            if rootless
-                && matches!(
-                    e.raw_os_error(),
-                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
-                )
-                && !requests_resources(spec)
-            {
+            let refused = matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::EROFS)
+            );
+            if rootless && refused && !requests_resources(spec) {
                 tracing::debug!("no cgroup for {id}: {e}");
                 return Ok(None);
+            }
+            if rootless && refused {
+                return Err(Error::Usage(format!(
+                    "resource limits need a cgroup this user may write, and none is delegated \
+                     to it ({e}): on cgroup v2, run under a systemd user session (Delegate=yes); \
+                     cgroup v1 delegates nothing to users; without limits the container runs"
+                )));
             }
             return Err(e.into());
         }

@@ -146,6 +146,7 @@ impl Request<'_> {
             preserve_fds: self.opts.preserve_fds,
             no_pivot: self.opts.no_pivot,
             loopback_up: self.opts.loopback_up,
+            rootless: self.rt.rootless,
             new_keyring: !self.opts.no_new_keyring,
             lock_fd: Some(dir.lock_fd()),
             cgroup: cgroup.as_ref().map(|c| c as &dyn CgroupJoin),

@@ -36,7 +36,7 @@ pub enum Error {
     Seccomp(#[from] berth_seccomp::Error),
     #[error("generated config.json: {field}: {reason}")]
     Config { field: String, reason: String },
-    #[error("containers need root: rootless containers are not supported yet")]
+    #[error("containers need root, or root of berth's user namespace (the berth command enters it for an ordinary user)")]
     NeedsRoot,
     #[error("no such container: {0}")]
     NoSuchContainer(String),

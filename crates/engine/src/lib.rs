@@ -41,6 +41,7 @@ pub mod remove;
 pub mod rename;
 mod restart;
 mod restart_cmd;
+pub mod rootless;
 pub mod run;
 pub mod start;
 pub mod stats;
@@ -89,7 +90,7 @@ impl Engine {
             store: Store::open(root)?,
             containers: Containers::new(root),
             volumes: Volumes::new(root),
-            runtime: Runtime::new(root.join("runtime"), false),
+            runtime: Runtime::new(root.join("runtime"), rootless::active()),
             networks: berth_network::Networks::new(
                 &root.join("networks"),
                 berth_network::Config::default(),

@@ -12,7 +12,7 @@ use crate::start::{helper_program, launch_detached};
 use crate::{Engine, Error};
 use berth_network::attach::{Attachment, Caller, EndpointRequest, Request};
 use berth_network::ports::{Mapping, PortSpec};
-use berth_network::{Network as Net, DEFAULT_NETWORK};
+use berth_network::{pasta, Network as Net, DEFAULT_NETWORK};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
@@ -128,24 +128,26 @@ impl Engine {
         exposed: &[String],
     ) -> Result<Option<PathBuf>, Error> {
         match s.network {
+            Network::Bridge if crate::rootless::active() => Err(Error::Failed {
+                name: s
+                    .net
+                    .endpoints
+                    .first()
+                    .map(|e| e.network.clone())
+                    .unwrap_or_default(),
+                reason: "rootless berth has no bridge networks yet: use --network pasta \
+                         (the default), none or host"
+                    .into(),
+            }),
             Network::Bridge => {
                 for ep in &mut s.net.endpoints {
                     self.check_endpoint(ep)?;
                 }
-                if s.net.publish_all {
-                    let image = exposed.iter().filter_map(|e| PortSpec::exposed(e).ok());
-                    for p in image.chain(s.net.exposed.clone()) {
-                        // A port published with -p keeps that binding, as in docker.
-                        let bound = s
-                            .net
-                            .ports
-                            .iter()
-                            .any(|q| (q.proto, q.container) == (p.proto, p.container));
-                        if !bound {
-                            s.net.ports.push(p);
-                        }
-                    }
-                }
+                publish_all(s, exposed);
+                Ok(None)
+            }
+            Network::Pasta => {
+                publish_all(s, exposed);
                 Ok(None)
             }
             Network::Container => {
@@ -199,29 +201,30 @@ impl Engine {
     /// (`container:NAME` is joined with the other shared namespaces, see attend.rs.)
     pub(crate) fn network_start(&self, r: &Record) -> Result<Option<Attachment>, Error> {
         self.network_stop(&r.id)?;
-        match r.settings.network {
-            Network::Bridge => {
-                let s = &r.settings.net;
-                let names = self.dns_names(r);
-                let a = self.networks.prepare(
-                    &Request {
-                        owner: &r.id,
-                        names: &names,
-                        dns: &s.dns,
-                        endpoints: &s.endpoints,
-                        ports: &s.ports,
-                        bandwidth: s.bandwidth,
-                    },
-                    &self.network_record(&r.id),
-                    &Holders(self),
-                )?;
-                self.write_etc(r, &a).inspect_err(|_| {
-                    let _ = self.network_stop(&r.id);
-                })?;
-                Ok(Some(a))
-            }
-            Network::None | Network::Host | Network::Container => Ok(None),
-        }
+        let pasta = match r.settings.network {
+            Network::Bridge => false,
+            Network::Pasta => true,
+            Network::None | Network::Host | Network::Container => return Ok(None),
+        };
+        let s = &r.settings.net;
+        let names = self.dns_names(r);
+        let a = self.networks.prepare(
+            &Request {
+                owner: &r.id,
+                names: &names,
+                dns: &s.dns,
+                endpoints: &s.endpoints,
+                ports: &s.ports,
+                bandwidth: s.bandwidth,
+                pasta,
+            },
+            &self.network_record(&r.id),
+            &Holders(self),
+        )?;
+        self.write_etc(r, &a).inspect_err(|_| {
+            let _ = self.network_stop(&r.id);
+        })?;
+        Ok(Some(a))
     }
 
     /// Once a container's namespaces exist (its init is `pid`): on bridge networks (`a`)
@@ -231,6 +234,11 @@ impl Engine {
         let Some(a) = a else { return Ok(()) };
         let path = format!("/proc/{pid}/ns/net");
         let ns = File::open(&path).map_err(Error::path(&path))?;
+        if a.pasta {
+            let pid_file = pasta::pid_file(&self.network_record(&a.owner));
+            return Ok(pasta::start(ns.as_fd(), &a.ports, &pid_file)
+                .map_err(berth_network::Error::from)?);
+        }
         Ok(self.networks.connect(a, ns.as_fd(), &Holders(self))?)
     }
 
@@ -270,9 +278,14 @@ impl Engine {
             .map_err(Error::path(&hosts))?;
         let resolv = dir.join("resolv.conf");
         let n = &r.settings.net;
+        // pasta answers at its own address for the host's resolvers, loopback ones included.
+        let dns = match (a.pasta, n.dns.is_empty()) {
+            (true, true) => vec![pasta::DNS],
+            _ => n.dns.clone(),
+        };
         let text = self
             .networks
-            .resolv_conf(a, &n.dns, &n.dns_search, &n.dns_options);
+            .resolv_conf(a, &dns, &n.dns_search, &n.dns_options);
         std::fs::write(&resolv, text).map_err(Error::path(&resolv))
     }
 
@@ -344,5 +357,24 @@ impl Engine {
     pub fn ports(&self, what: &str) -> Result<Vec<Mapping>, Error> {
         let r = self.container(what)?;
         Ok(self.attachment(&r.id).map(|a| a.ports).unwrap_or_default())
+    }
+}
+
+/// `-P`: the image's and `--expose`'s ports join those published (a port published with
+/// `-p` keeps that binding, as in docker).
+fn publish_all(s: &mut Settings, exposed: &[String]) {
+    if !s.net.publish_all {
+        return;
+    }
+    let image = exposed.iter().filter_map(|e| PortSpec::exposed(e).ok());
+    for p in image.chain(s.net.exposed.clone()) {
+        let bound = s
+            .net
+            .ports
+            .iter()
+            .any(|q| (q.proto, q.container) == (p.proto, p.container));
+        if !bound {
+            s.net.ports.push(p);
+        }
     }
 }

@@ -58,6 +58,23 @@ pub struct Info {
     pub server_version: &'static str,
     pub security_options: Vec<String>,
     pub rootless: bool,
+    /// How rootless berth runs (absent for root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootless_setup: Option<RootlessSetup>,
+}
+
+/// What rootless berth runs with: `berth info` says it, as the issue of a user's setup
+/// is usually one of these.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RootlessSetup {
+    /// The user namespace's maps, `inside host count` each.
+    pub uid_map: String,
+    pub gid_map: String,
+    /// The root filesystems' mount.
+    pub storage: &'static str,
+    /// What carries the default network, or why nothing does.
+    pub network: String,
 }
 
 /// One line of `system df`: what there is of a kind, and how much of it is unused.
@@ -112,6 +129,7 @@ impl Engine {
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|l| l.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
+        let rootless = crate::rootless::active();
         let v2 = berth_cgroups::Layout::detect().is_ok_and(|l| l.kind() == berth_cgroups::Kind::V2);
         Ok(Info {
             containers: list.len(),
@@ -141,8 +159,21 @@ impl Engine {
             mem_total: mem_kib * 1024,
             name: read("/proc/sys/kernel/hostname").trim().to_string(),
             server_version: env!("CARGO_PKG_VERSION"),
-            security_options: vec!["name=seccomp,profile=builtin".into()],
-            rootless: false,
+            security_options: if rootless {
+                vec![
+                    "name=seccomp,profile=builtin".into(),
+                    "name=rootless".into(),
+                ]
+            } else {
+                vec!["name=seccomp,profile=builtin".into()]
+            },
+            rootless,
+            rootless_setup: rootless.then(|| RootlessSetup {
+                uid_map: crate::rootless::id_map("uid_map"),
+                gid_map: crate::rootless::id_map("gid_map"),
+                storage: "overlay (userxattr)",
+                network: crate::rootless::network_tool(),
+            }),
         })
     }
 

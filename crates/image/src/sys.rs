@@ -375,10 +375,16 @@ pub fn umount(target: &Path) -> io::Result<()> {
     check(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) })
 }
 
-/// Whether this process runs without root privileges (rootless unpacking rules apply).
+/// Whether this process lacks root privileges on the host, as a user or as root of a user
+/// namespace (rootless rules apply: `user.overlay.*` xattrs, no device nodes).
 pub fn rootless() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() != 0 }
+    !can_chown() || berth_sys::ids::in_user_namespace()
+}
+
+/// Whether this process may give files other owners: root, also of a user namespace, where
+/// the owners are those its id maps cover.
+pub fn can_chown() -> bool {
+    berth_sys::ids::geteuid() == 0
 }
 
 /// `fsync` on a directory (or file) fd, making renames inside it durable.

@@ -65,6 +65,9 @@ pub struct Request<'a> {
     pub ports: &'a [PortSpec],
     /// Egress and ingress limit in bits per second.
     pub bandwidth: Option<u64>,
+    /// Connected through pasta (rootless) rather than to bridges: no endpoints, the ports
+    /// are pasta's sockets.
+    pub pasta: bool,
 }
 
 /// A container's interface on one network.
@@ -111,6 +114,9 @@ pub struct Attachment {
     pub ports: Vec<Mapping>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<u64>,
+    /// Connected through pasta ([`Request::pasta`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pasta: bool,
     /// False until the addresses and ports are all taken: a teardown of an incomplete
     /// record looks for the owner's leases and ports instead of trusting the lists.
     #[serde(default)]
@@ -236,6 +242,7 @@ impl Networks {
         let mut a = Attachment {
             owner: req.owner.to_string(),
             bandwidth: req.bandwidth,
+            pasta: req.pasta,
             ..Default::default()
         };
         for (n, want) in nets.iter().zip(req.endpoints) {
@@ -594,6 +601,13 @@ impl Networks {
         let Some(a) = state::read_json::<Attachment>(record)? else {
             return Ok(());
         };
+        if a.pasta {
+            let pid_file = crate::pasta::pid_file(record);
+            crate::pasta::stop(&pid_file).map_err(|source| Error::Kernel {
+                what: format!("ending pasta ({})", pid_file.display()),
+                source,
+            })?;
+        }
         let mut first_err = self.firewall().remove(&a.entries()).err().map(Error::from);
         let release = || -> Result<(), Error> {
             for ep in &a.endpoints {

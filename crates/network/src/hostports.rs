@@ -32,6 +32,11 @@ pub enum PublishError {
         port: u16,
         source: io::Error,
     },
+    #[error(
+        "port {port}/{proto} is privileged: without root, publish a port of at least {start} \
+         (net.ipv4.ip_unprivileged_port_start)"
+    )]
+    Privileged { proto: Proto, port: u16, start: u16 },
     #[error("no free host port for {proto} in {first}-{last}")]
     NoneFree { proto: Proto, first: u16, last: u16 },
     #[error("host port {port}/{proto} is published twice")]
@@ -57,6 +62,14 @@ fn probe(proto: Proto, ip: Option<IpAddr>, port: u16) -> io::Result<u16> {
         Proto::Sctp if port != 0 => Ok(port),
         Proto::Sctp => Ok(TcpListener::bind(addr)?.local_addr()?.port()),
     }
+}
+
+/// The lowest port an unprivileged process may bind (1024 where unreadable).
+fn unprivileged_port_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
 }
 
 /// One host port on one address (`None`: every address).
@@ -165,10 +178,17 @@ impl HostPorts {
                 Ok(_) => return Ok(port),
                 Err(source) => {
                     self.release(&p, owner)?;
-                    last_err = Some(PublishError::InUse {
-                        proto,
-                        port,
-                        source,
+                    last_err = Some(match source.raw_os_error() {
+                        Some(libc::EACCES) => PublishError::Privileged {
+                            proto,
+                            port,
+                            start: unprivileged_port_start(),
+                        },
+                        _ => PublishError::InUse {
+                            proto,
+                            port,
+                            source,
+                        },
                     });
                 }
             }

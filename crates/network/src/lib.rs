@@ -31,6 +31,7 @@ mod netlink;
 mod netns;
 pub mod networks;
 pub mod nft;
+pub mod pasta;
 pub mod ports;
 pub mod resolv;
 pub mod state;
@@ -62,6 +63,8 @@ pub enum Error {
     Nft(#[from] nft::NftError),
     #[error(transparent)]
     State(#[from] state::StateError),
+    #[error(transparent)]
+    Pasta(#[from] pasta::PastaError),
     #[error("{what}: {source}")]
     Kernel { what: String, source: io::Error },
     #[error("{flag} {value:?}: {reason}")]

@@ -165,6 +165,7 @@ fn attach(
                 dns: &[],
                 ports: &ports,
                 bandwidth: None,
+                ..Default::default()
             },
             &record,
             &owners,
@@ -253,6 +254,7 @@ fn published_ports_masquerade_and_teardown() {
             endpoints: &[on("bridge")],
             ports: &[PortSpec::parse("8080:80").unwrap()],
             bandwidth: None,
+            ..Default::default()
         },
         &tmp.path().join("c3.json"),
         &Recorded(vec![]),

@@ -40,8 +40,57 @@ pub fn getuid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+/// The caller's real gid.
+pub fn getgid() -> u32 {
+    // SAFETY: cannot fail.
+    unsafe { libc::getgid() }
+}
+
 /// Sets the no_new_privs bit: execve can never grant privileges again.
 pub fn set_no_new_privs() -> io::Result<()> {
     // SAFETY: plain prctl with integer arguments.
     cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
+}
+
+/// The login name of `uid` (through NSS, as newuidmap looks it up), if it has one.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: passwd is plain data; zero is a valid value of each field.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; buf's length is passed with it.
+    let r = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if r != 0 || found.is_null() || pw.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded: pw_name points at a NUL-terminated string inside buf.
+    let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// Whether the caller's user namespace is not the initial one: its uid map is anything but
+/// the identity over all ids. Root there owns nothing of the host (no cgroupfs, no device
+/// nodes, `user.*` xattrs only), so callers apply rootless rules even with euid 0.
+pub fn in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => !is_identity_map(&map),
+        Err(_) => false,
+    }
+}
+
+fn is_identity_map(map: &str) -> bool {
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_map_is_the_initial_namespace() {
+        assert!(is_identity_map("         0          0 4294967295\n"));
+        assert!(!is_identity_map("0 1000 1\n1 100000 65536\n"));
+        assert!(!is_identity_map(""));
+    }
 }

@@ -106,7 +106,8 @@ fn runtime(g: &Global) -> Result<Runtime> {
     let rootless = match g.rootless.as_str() {
         "true" => true,
         "false" => false,
-        _ => euid != 0,
+        // Root of a user namespace (rootless podman's) has no cgroupfs or device nodes.
+        _ => euid != 0 || berth_sys::ids::in_user_namespace(),
     };
     let root = match &g.root {
         Some(r) => r.clone(),

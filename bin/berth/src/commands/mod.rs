@@ -44,6 +44,7 @@ mod stop;
 mod system;
 mod tag;
 mod top;
+mod unshare;
 mod update;
 mod volume;
 mod wait;
@@ -119,6 +120,7 @@ pub enum Command {
     /// CDI device specs: generate this host's NVIDIA spec, list the devices.
     #[command(subcommand)]
     Cdi(cdi::Cdi),
+    Unshare(unshare::Args),
     #[command(hide = true)]
     Healthcheck(healthcheck::Args),
     #[command(hide = true)]
@@ -161,6 +163,15 @@ impl Command {
             Command::Monitor(_)
                 | Command::DnsServer(_)
                 | Command::System(system::System::Service(_))
+        )
+    }
+
+    /// Whether an ordinary user's command runs in the user's berth namespace: all but
+    /// those that touch no store or container.
+    pub fn needs_namespace(&self) -> bool {
+        !matches!(
+            self,
+            Command::Version(_) | Command::Login(_) | Command::Logout(_) | Command::Cdi(_)
         )
     }
 
@@ -235,6 +246,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Port(a) => done(port::run(a, ctx)),
         Command::Network(n) => done(network::run(n, ctx)),
         Command::DnsServer(a) => done(dns_server::run(a, ctx)),
+        Command::Unshare(a) => unshare::run(a),
     }
 }
 /// `--tls-verify`, shared by commands that talk to registries.

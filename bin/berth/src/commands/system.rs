@@ -62,6 +62,12 @@ pub fn info(a: InfoArgs, ctx: &Context) -> anyhow::Result<()> {
         i.docker_root_dir,
         i.rootless,
     );
+    if let Some(r) = &i.rootless_setup {
+        print!(
+            " UID Map: {}\n GID Map: {}\n Storage: {}\n Network: {}\n",
+            r.uid_map, r.gid_map, r.storage, r.network
+        );
+    }
     Ok(())
 }
 

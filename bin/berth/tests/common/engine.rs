@@ -37,6 +37,43 @@ pub fn private_network() {
     assert!(st.success());
 }
 
+/// A busybox root filesystem (Debian's busybox-static with every applet linked, a passwd
+/// with root and nobody) as `busybox.tar` in `dir`, made once.
+pub fn busybox_tar_in(dir: &Path) -> PathBuf {
+    let tar = dir.join("busybox.tar");
+    if tar.exists() {
+        return tar;
+    }
+    let r = dir.join("rootfs");
+    for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static installed");
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8(list.stdout).unwrap().lines() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
+        }
+    }
+    std::fs::write(
+        r.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&r)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::remove_dir_all(&r).unwrap();
+    tar
+}
+
 impl Engine {
     pub fn new() -> Engine {
         private_network();
@@ -63,41 +100,9 @@ impl Engine {
         e
     }
 
-    /// A busybox root filesystem (Debian's busybox-static with every applet linked, a passwd
-    /// with root and nobody) as a tar in the test's directory.
+    /// A busybox root filesystem as a tar in the test's directory ([`busybox_tar_in`]).
     pub fn busybox_tar(&self) -> PathBuf {
-        let tar = self.b.dir.path().join("busybox.tar");
-        if tar.exists() {
-            return tar;
-        }
-        let r = self.b.dir.path().join("rootfs");
-        for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
-            std::fs::create_dir_all(r.join(d)).unwrap();
-        }
-        std::fs::copy("/bin/busybox", r.join("bin/busybox")).expect("busybox-static installed");
-        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-        for applet in String::from_utf8(list.stdout).unwrap().lines() {
-            if applet != "busybox" {
-                std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
-            }
-        }
-        std::fs::write(
-            r.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-        )
-        .unwrap();
-        std::fs::write(r.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(&r)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
-        std::fs::remove_dir_all(&r).unwrap();
-        tar
+        busybox_tar_in(self.b.dir.path())
     }
 
     /// `berth ARGS`, with this test's cgroup parent for `run` and `create`.

@@ -221,7 +221,21 @@ pub(super) fn new_fs(
         no_symlinks(env, dest, typ)?;
     }
     let target = target(env, dest, true)?;
-    let tree = fs_tree(typ, source, opts).map_err(|(source, msg)| InitError {
+    let tree = match fs_tree(typ, source, opts) {
+        // A user namespace that maps no tty group (a single-id map): devpts without gid=,
+        // as runc and crun mount it.
+        Err((e, _))
+            if typ == "devpts"
+                && e.raw_os_error() == Some(libc::EINVAL)
+                && opts.data.iter().any(|(k, _)| k == "gid") =>
+        {
+            let mut without_gid = opts.clone();
+            without_gid.data.retain(|(k, _)| k != "gid");
+            fs_tree(typ, source, &without_gid)
+        }
+        r => r,
+    }
+    .map_err(|(source, msg)| InitError {
         what: match msg {
             Some(m) => format!("{} ({m})", what()),
             None => what(),

@@ -109,7 +109,7 @@ fn setup_and_exec(
         let env = mounts::Env {
             root: root.as_fd(),
             bundle: l.bundle,
-            in_userns,
+            in_userns: in_userns || l.rootless,
             cgroupns: plan.new_cgroupns,
             cgroups: &l.cgroup_mounts,
             prepared: l.prepared,

@@ -72,6 +72,10 @@ pub struct Launch<'a> {
     pub no_pivot: bool,
     /// Set `lo` up in a network namespace the chain creates (`CreateOptions::loopback_up`).
     pub loopback_up: bool,
+    /// The runtime runs without the host's privileges (`Runtime::rootless`): device nodes
+    /// and kernel file systems are bound from the host even without a user namespace of
+    /// the container's own.
+    pub rootless: bool,
     /// Give the container a session keyring of its own (runc's default; `--no-new-keyring`).
     pub new_keyring: bool,
     /// The state directory's lock, which a forked child must not keep.

@@ -129,8 +129,20 @@ fn process(i: &Inputs<'_>, defaults: &Value) -> Value {
         env.push("TERM=xterm".into());
     }
     let mut user = json!({"uid": s.user.uid, "gid": s.user.gid});
-    if !s.user.additional_gids.is_empty() {
-        user["additionalGids"] = json!(s.user.additional_gids);
+    let mut gids = s.user.additional_gids.clone();
+    if crate::rootless::setgroups_denied() {
+        // A user namespace mapping one id may not set groups: only the primary one counts.
+        gids.retain(|&g| g != s.user.gid);
+        if !gids.is_empty() {
+            tracing::warn!(
+                "supplementary groups {gids:?} ignored: berth's user namespace maps only your \
+                 own ids (add subordinate ids to /etc/subuid and /etc/subgid)"
+            );
+            gids.clear();
+        }
+    }
+    if !gids.is_empty() {
+        user["additionalGids"] = json!(gids);
     }
     let mut p = json!({
         "terminal": i.settings.tty,

@@ -405,8 +405,8 @@ fn unpack_into(
     label: &str,
 ) -> Result<(), CopyError> {
     let opts = unpack::Options {
-        rootless: false,
         copy: Some(copy),
+        ..unpack::Options::default()
     };
     unpack::unpack(input, root, opts, label)
         .map(drop)
@@ -426,5 +426,8 @@ fn unpack_reason(e: UnpackError) -> String {
             path, op, source, ..
         } => format!("{path}: {op}: {source}"),
         UnpackError::Tar { source, .. } => format!("reading the tar stream: {source}"),
+        UnpackError::Unmapped { path, uid, gid, .. } => {
+            format!("{path}: owner {uid}:{gid} is not mapped in berth's user namespace")
+        }
     }
 }

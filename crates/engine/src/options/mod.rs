@@ -175,6 +175,8 @@ pub enum Network {
     Bridge,
     /// Another container's network namespace.
     Container,
+    /// A namespace of its own connected through pasta (rootless berth's default).
+    Pasta,
 }
 
 /// A mount asked for with `-v`, `--mount`, `--tmpfs` or `--volumes-from`, or an image's

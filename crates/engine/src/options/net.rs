@@ -179,9 +179,12 @@ impl RunOptions {
         let given: Vec<String> = eps.iter().map(|e| e.network.clone()).collect();
         let names: Vec<&str> = given.iter().map(String::as_str).collect();
         let mode = match names.as_slice() {
+            // Without root there is no bridge to the host's network: pasta carries it.
+            [] if crate::rootless::active() => Network::Pasta,
             [] => Network::Bridge,
             ["none"] => Network::None,
             ["host"] => Network::Host,
+            ["pasta"] => Network::Pasta,
             [one] if one.starts_with("container:") => {
                 let target = &one["container:".len()..];
                 if target.is_empty() {
@@ -191,14 +194,13 @@ impl RunOptions {
                 Network::Container
             }
             many => {
-                if let Some(m) = many
-                    .iter()
-                    .find(|m| matches!(**m, "none" | "host") || m.starts_with("container:"))
-                {
+                if let Some(m) = many.iter().find(|m| {
+                    matches!(**m, "none" | "host" | "pasta") || m.starts_with("container:")
+                }) {
                     return Err(bad(
                         "--network",
                         m,
-                        "none, host and container: cannot be combined with other networks",
+                        "none, host, pasta and container: cannot be combined with other networks",
                     ));
                 }
                 Network::Bridge
@@ -211,9 +213,23 @@ impl RunOptions {
                 format!("needs a bridge network (not --network {})", given.join(",")),
             )
         };
+        if !matches!(mode, Network::Bridge | Network::Pasta) {
+            let no_ports = |flag: &'static str, v: &str| {
+                let why = format!(
+                    "needs a bridge network or pasta (not --network {})",
+                    given.join(",")
+                );
+                bad(flag, v, why)
+            };
+            if let Some(v) = self.publish.first() {
+                return Err(no_ports("--publish", v));
+            }
+            if self.publish_all {
+                return Err(no_ports("--publish-all", "true"));
+            }
+        }
         if mode != Network::Bridge {
-            let flags: [(&'static str, Option<&String>); 5] = [
-                ("--publish", self.publish.first()),
+            let flags: [(&'static str, Option<&String>); 4] = [
                 ("--ip", self.ip.as_ref()),
                 ("--ip6", self.ip6.as_ref()),
                 ("--mac-address", self.mac_address.as_ref()),
@@ -221,9 +237,6 @@ impl RunOptions {
             ];
             if let Some((flag, Some(v))) = flags.iter().find(|(_, v)| v.is_some()) {
                 return Err(bridge_only(flag, v));
-            }
-            if self.publish_all {
-                return Err(bridge_only("--publish-all", "true"));
             }
             if let Some(i) = eps.iter().position(long) {
                 return Err(bridge_only("--network", &self.network[i]));
@@ -426,7 +439,7 @@ mod tests {
                     publish: vec!["80".into()],
                     ..Default::default()
                 },
-                "--publish \"80\": needs a bridge network",
+                "--publish \"80\": needs a bridge network or pasta",
             ),
             (
                 RunOptions {

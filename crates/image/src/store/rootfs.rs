@@ -149,7 +149,7 @@ impl Store {
         {
             let m = fs::metadata(top).map_err(io_err("stat", Path::new(top)))?;
             fs::set_permissions(&upper, m.permissions()).map_err(io_err("chmod", &upper))?;
-            if !self.rootless {
+            if crate::sys::can_chown() {
                 std::os::unix::fs::chown(&upper, Some(m.uid()), Some(m.gid()))
                     .map_err(io_err("chown", &upper))?;
             }

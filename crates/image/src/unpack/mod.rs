@@ -61,6 +61,21 @@ pub enum UnpackError {
         /// The OS error.
         source: io::Error,
     },
+    /// The entry's owner is outside the user namespace's id maps (rootless).
+    #[error(
+        "layer {layer}: entry {path:?} is owned by {uid}:{gid}, which this user namespace does \
+         not map: give the user more subordinate ids in /etc/subuid and /etc/subgid"
+    )]
+    Unmapped {
+        /// The layer (digest) being unpacked.
+        layer: String,
+        /// The entry name.
+        path: String,
+        /// The entry's owner.
+        uid: u32,
+        /// The entry's group.
+        gid: u32,
+    },
     /// The entry describes something that cannot be (a sparse map that does not fit).
     #[error("layer {layer}: entry {path:?}: {why}")]
     Invalid {
@@ -84,8 +99,10 @@ pub enum UnpackError {
 /// How to unpack.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Rootless rules: no chown, no device nodes, `user.overlay.*` xattrs.
+    /// Rootless rules: no device nodes, `user.overlay.*` xattrs.
     pub rootless: bool,
+    /// Give files their owners from the tar (root, also of a user namespace).
+    pub chown: bool,
     /// Unpack a copy rather than a layer.
     pub copy: Option<CopyInto>,
 }
@@ -94,6 +111,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             rootless: sys::rootless(),
+            chown: sys::can_chown(),
             copy: None,
         }
     }
@@ -208,6 +226,25 @@ impl Unpacker<'_> {
                     source: e,
                 }
             }
+        }
+    }
+
+    /// As [`Self::io_err`] for a chown to `meta`'s owner: EINVAL means an unmapped id.
+    fn chown_err(&self, name: &[u8], meta: &Meta) -> impl Fn(io::Error) -> UnpackError + '_ {
+        let (path, uid, gid) = (
+            String::from_utf8_lossy(name).into_owned(),
+            meta.uid,
+            meta.gid,
+        );
+        let other = self.io_err(name, "chown");
+        move |e| match e.raw_os_error() {
+            Some(libc::EINVAL) => UnpackError::Unmapped {
+                layer: self.layer.to_string(),
+                path: path.clone(),
+                uid,
+                gid,
+            },
+            _ => other(e),
         }
     }
 
@@ -505,11 +542,11 @@ impl Unpacker<'_> {
                 return Err(self.tar_err(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
             }
         }
-        let chown = !self.opts.rootless
+        let chown = self.opts.chown
             && ((meta.uid, meta.gid) != self.ids || self.setgid_dirs.contains(parent));
         if chown {
             std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))
-                .map_err(self.io_err(name, "chown"))?;
+                .map_err(self.chown_err(name, meta))?;
         }
         // A chown clears setuid/setgid bits; the umask may have clipped the mode.
         if chown || meta.mode & self.umask != 0 {
@@ -564,8 +601,8 @@ impl Unpacker<'_> {
         base: &OsStr,
         meta: &Meta,
     ) -> Result<(), UnpackError> {
-        if !self.opts.rootless {
-            sys::lchownat(dir, base, meta.uid, meta.gid).map_err(self.io_err(name, "chown"))?;
+        if self.opts.chown {
+            sys::lchownat(dir, base, meta.uid, meta.gid).map_err(self.chown_err(name, meta))?;
         }
         self.set_xattrs(name, dir, base, meta)?;
         sys::lutimesat(dir, base, meta.mtime).map_err(self.io_err(name, "set times"))
@@ -580,8 +617,8 @@ impl Unpacker<'_> {
         meta: &Meta,
         defer_time: bool,
     ) -> Result<(), UnpackError> {
-        if !self.opts.rootless {
-            sys::lchownat(dir, base, meta.uid, meta.gid).map_err(self.io_err(name, "chown"))?;
+        if self.opts.chown {
+            sys::lchownat(dir, base, meta.uid, meta.gid).map_err(self.chown_err(name, meta))?;
         }
         sys::fchmodat(dir, base, meta.mode).map_err(self.io_err(name, "chmod"))?;
         self.set_xattrs(name, dir, base, meta)?;

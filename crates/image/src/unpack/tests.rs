@@ -28,10 +28,7 @@ fn raw(
 }
 
 fn opts() -> Options {
-    Options {
-        rootless: sys::rootless(),
-        copy: None,
-    }
+    Options::default()
 }
 
 fn run(tar: Vec<u8>, dest: &Path) -> Result<Unpacked, UnpackError> {
@@ -492,8 +489,8 @@ fn copy_into(
         host: false,
     };
     let o = Options {
-        rootless: sys::rootless(),
         copy: Some(copy),
+        ..Options::default()
     };
     unpack(&tar[..], fd, o, "copy").map(drop)
 }

@@ -1,0 +1,621 @@
+//! Rootless berth: the engine run by ordinary users (made here with useradd, which gives
+//! them subordinate ids), each with its own store and runtime directory, networked through
+//! pasta inside a network namespace of the test's own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::engine::{busybox_tar_in, private_network};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+const BIN: &str = env!("CARGO_BIN_EXE_berth");
+
+/// The tests share users (and so their namespace holders): one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A test user: with subordinate ids from useradd, or with none.
+struct User {
+    name: &'static str,
+    uid: u32,
+    gid: u32,
+}
+
+fn id(flag: &str, name: &str) -> u32 {
+    let o = Command::new("id").args([flag, name]).output().unwrap();
+    String::from_utf8(o.stdout).unwrap().trim().parse().unwrap()
+}
+
+fn user(name: &'static str, subordinate_ids: bool) -> User {
+    if !Command::new("id")
+        .arg(name)
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        let mut c = Command::new("useradd");
+        c.arg("-m");
+        if !subordinate_ids {
+            c.args(["-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"]);
+        }
+        assert!(c.arg(name).status().unwrap().success());
+    }
+    // pasta opens it as the user; udev makes it 0666 on a normal system (docs/ROOTLESS.md).
+    std::fs::set_permissions(
+        "/dev/net/tun",
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    User {
+        name,
+        uid: id("-u", name),
+        gid: id("-g", name),
+    }
+}
+
+/// The first subordinate uid of `name`.
+fn subuid_start(name: &str) -> u32 {
+    let text = std::fs::read_to_string("/etc/subuid").unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .unwrap();
+    line.split(':').nth(1).unwrap().parse().unwrap()
+}
+
+/// One user's berth: its data and runtime directories in a directory of its own. Dropping
+/// it ends the user's processes (the namespace holder, pasta) and removes the directory.
+struct Rootless {
+    user: User,
+    dir: tempfile::TempDir,
+    path: Option<String>,
+}
+
+impl Rootless {
+    fn new(user: User) -> Rootless {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-rootless-")
+            .tempdir()
+            .unwrap();
+        // What a login session gives the user: its own XDG_RUNTIME_DIR, 0700.
+        let run = dir.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        for d in [dir.path(), run.as_path()] {
+            std::os::unix::fs::chown(d, Some(user.uid), Some(user.gid)).unwrap();
+        }
+        Rootless {
+            user,
+            dir,
+            path: None,
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// `berth ARGS` as the user, with a clean environment.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("runuser");
+        c.args(["-u", self.user.name, "--", "env", "-i"])
+            .arg(format!(
+                "PATH={}",
+                self.path.as_deref().unwrap_or("/usr/bin:/bin")
+            ))
+            .arg(format!("HOME={}", self.dir.path().display()))
+            .arg(format!("XDG_DATA_HOME={}", self.data().display()))
+            .arg(format!("XDG_RUNTIME_DIR={}", self.run_dir().display()))
+            .arg(BIN)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        common::engine::output_within(
+            self.cmd(args),
+            common::engine::TIMEOUT,
+            &format!("berth {args:?}"),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "berth {args:?} as {}: {}",
+            self.user.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Requires exit status `code` and one line on stderr; returns it.
+    fn fail(&self, code: i32, args: &[&str]) -> String {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(code), "berth {args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "berth {args:?}: {err:?}");
+        err
+    }
+
+    /// Imports busybox (with /srv/f owned by 33:33, and `extra` entries) as `busybox`.
+    fn import_busybox(&self, extra: &[(&str, u32)]) {
+        let tar = busybox_tar_in(self.dir.path());
+        let files = self.dir.path().join("extra");
+        std::fs::create_dir_all(files.join("srv")).unwrap();
+        for (name, owner) in [("srv/f", 33)].iter().chain(extra) {
+            std::fs::write(files.join(name), "hello\n").unwrap();
+            let st = Command::new("tar")
+                .arg("-C")
+                .arg(&files)
+                .args([
+                    &format!("--owner={owner}"),
+                    &format!("--group={owner}"),
+                    "-rf",
+                ])
+                .arg(&tar)
+                .arg(name)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        self.ok(&["import", tar.to_str().unwrap(), "busybox"]);
+    }
+
+    /// The pid of the user's namespace holder.
+    fn keeper(&self) -> i32 {
+        let p = self.run_dir().join("berth/pause.pid");
+        std::fs::read_to_string(p).unwrap().trim().parse().unwrap()
+    }
+
+    /// The user's live processes named `comm` (a killed one may stay a zombie a moment,
+    /// until the subreaper gets to it).
+    fn processes(&self, comm: &str) -> Vec<String> {
+        let o = Command::new("pgrep")
+            .args(["-a", "-r", "R,S,D,T", "-u", self.user.name, comm])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// No pasta of the user's runs (one SIGKILLed a moment ago may still be exiting).
+    fn assert_no_pasta(&self) {
+        let mut left = self.processes("pasta|passt");
+        for _ in 0..20 {
+            if left.is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            left = self.processes("pasta|passt");
+        }
+        panic!("pasta left: {left:?}");
+    }
+
+    /// Nothing of a container is left: no container directory, no overlay in the user's
+    /// mount namespace, no pasta.
+    fn assert_clean(&self) {
+        let containers = self.data().join("berth/containers");
+        let left: Vec<String> = std::fs::read_dir(&containers)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !["names", "removed", "shared"].contains(&n.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(left.is_empty(), "containers left: {left:?}");
+        let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", self.keeper())).unwrap();
+        let data = self.data().display().to_string();
+        assert!(
+            !mounts.lines().any(|l| l.contains(&data)),
+            "mounts left: {mounts}"
+        );
+        self.assert_no_pasta();
+    }
+}
+
+impl Drop for Rootless {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", self.user.name])
+            .status();
+    }
+}
+
+/// The test's own network namespace with a host-like interface: pasta copies the
+/// namespace's address and default route into the containers'.
+fn host_like_network() {
+    private_network();
+    for args in [
+        "link add br0 type bridge",
+        "addr add 192.0.2.1/24 dev br0",
+        "link set br0 up",
+        "route add default via 192.0.2.254 dev br0 onlink",
+        // A port that stays: a bridge whose last port went away has no carrier, and pasta
+        // will not use an interface without one.
+        "link add hv0 type veth peer name hv1",
+        "link set hv0 master br0 up",
+        "link set hv1 up",
+    ] {
+        let st = Command::new("ip").args(args.split(' ')).status().unwrap();
+        assert!(st.success(), "ip {args}");
+    }
+}
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn an_ordinary_user_runs_containers_with_the_images_owners() {
+    let _one = serial();
+    private_network();
+    let u = user("berth-rl", true);
+    let (uid, sub) = (u.uid, subuid_start("berth-rl"));
+    let b = Rootless::new(u);
+    b.import_busybox(&[]);
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; stat -c %u:%g /srv/f; cat /proc/self/uid_map",
+    ]);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0"], "{out}");
+    assert_eq!(lines[1], ["33:33"], "{out}");
+    assert_eq!(lines[2], ["0", &uid.to_string(), "1"], "{out}");
+    assert_eq!(lines[3], ["1", &sub.to_string(), "65536"], "{out}");
+    // On the host, the image's uid 33 is the user's 33rd subordinate id.
+    let f = std::fs::read_dir(b.data().join("berth/image/snapshots"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("fs/srv/f"))
+        .find(|p| p.exists())
+        .unwrap();
+    assert_eq!(std::fs::metadata(&f).unwrap().uid(), sub + 32);
+    let mode = std::fs::metadata(b.data().join("berth")).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(b.ok(&["exec", "d", "id", "-u"]).trim(), "0");
+    assert!(b.ok(&["ps"]).contains(" d\n"));
+    b.ok(&[
+        "cp",
+        "d:/etc/passwd",
+        b.dir.path().join("p").to_str().unwrap(),
+    ]);
+    b.ok(&["stop", "-t", "1", "d"]);
+    b.ok(&["rm", "d"]);
+    b.assert_clean();
+
+    let info = b.ok(&["info"]);
+    assert!(info.contains("Rootless: true"), "{info}");
+    assert!(
+        info.contains(&format!(" UID Map: 0 {uid} 1, 1 {sub} 65536")),
+        "{info}"
+    );
+    // Limits need a delegated cgroup, which cgroup v1 never gives a user.
+    let e = b.fail(
+        125,
+        &[
+            "run",
+            "--rm",
+            "-m",
+            "64m",
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ],
+    );
+    assert!(
+        e.contains("resource limits need a cgroup this user may write"),
+        "{e}"
+    );
+    b.assert_clean();
+    assert!(b.ok(&["ps", "-a", "-q"]).is_empty());
+}
+
+#[test]
+fn an_owner_outside_the_subordinate_ids_is_refused_naming_the_fix() {
+    let _one = serial();
+    let b = Rootless::new(user("berth-rl", true));
+    let tar = busybox_tar_in(b.dir.path());
+    let files = b.dir.path().join("x");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("far"), "x").unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&files)
+        .args(["--owner=70000", "--group=70000", "-rf"])
+        .arg(&tar)
+        .arg("far")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let e = b.fail(1, &["import", tar.to_str().unwrap(), "far"]);
+    assert!(e.contains("owned by 70000:70000"), "{e}");
+    assert!(e.contains("/etc/subuid"), "{e}");
+    assert!(b.ok(&["images", "-q"]).is_empty());
+}
+
+#[test]
+fn a_user_without_subordinate_ids_gets_one_id_and_the_fix() {
+    let _one = serial();
+    let u = user("berth-rl-noids", false);
+    let uid = u.uid;
+    let b = Rootless::new(u);
+    let o = b.run(&["images"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("usermod --add-subuids"), "{err}");
+    // Said once, when the namespace is made.
+    let o = b.run(&["images"]);
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let tar = busybox_tar_in(b.dir.path());
+    b.ok(&["import", tar.to_str().unwrap(), "busybox"]);
+    let map = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "cat",
+        "/proc/self/uid_map",
+    ]);
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    assert_eq!(fields, ["0", &uid.to_string(), "1"]);
+    b.assert_clean();
+}
+
+#[test]
+fn pasta_publishes_ports_and_keeps_the_clients_address() {
+    let _one = serial();
+    host_like_network();
+    let b = Rootless::new(user("berth-rl", true));
+    b.import_busybox(&[]);
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "18080:80",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /srv/index.html; exec httpd -f -v -p 80 -h /srv",
+    ]);
+    assert_eq!(b.ok(&["port", "web"]).trim(), "80/tcp -> 0.0.0.0:18080");
+    let get = |url: &str| {
+        for _ in 0..50 {
+            let o = Command::new("busybox")
+                .args(["wget", "-qO-", url])
+                .output()
+                .unwrap();
+            if o.status.success() {
+                return String::from_utf8(o.stdout).unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("no answer from {url}");
+    };
+    assert_eq!(get("http://127.0.0.1:18080/"), "hello\n");
+    assert_eq!(get("http://192.0.2.1:18080/"), "hello\n");
+    // A client in a namespace of its own, on the bridge as another host would be: the
+    // container sees its address.
+    let client = Command::new("unshare")
+        .args(["-n", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let pid = client.id().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let ip = |args: &str| {
+        let st = Command::new("ip").args(args.split(' ')).status().unwrap();
+        assert!(st.success(), "ip {args}");
+    };
+    ip(&format!(
+        "link add cl0 type veth peer name eth0 netns {pid}"
+    ));
+    ip("link set cl0 master br0 up");
+    let inside = |args: &[&str]| {
+        Command::new("nsenter")
+            .args(["-t", &pid, "-n"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for a in [
+        "ip link set lo up",
+        "ip addr add 192.0.2.9/24 dev eth0",
+        "ip link set eth0 up",
+    ] {
+        assert!(
+            inside(&a.split(' ').collect::<Vec<_>>()).status.success(),
+            "{a}"
+        );
+    }
+    let mut answered = false;
+    for _ in 0..50 {
+        let o = inside(&["busybox", "wget", "-qO-", "http://192.0.2.1:18080/"]);
+        if o.status.success() {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut client = client;
+    let _ = client.kill();
+    let _ = client.wait();
+    assert!(answered);
+    let logs = b.ok(&["logs", "web"]);
+    let stderr = String::from_utf8(b.run(&["logs", "web"]).stderr).unwrap();
+    assert!(
+        format!("{logs}{stderr}").contains("[::ffff:192.0.2.9]:"),
+        "{logs}{stderr}"
+    );
+
+    let e = b.fail(125, &["run", "--rm", "-p", "18080:80", "busybox", "true"]);
+    assert!(e.contains("already published by container"), "{e}");
+    let e = b.fail(125, &["run", "--rm", "-p", "80:80", "busybox", "true"]);
+    assert!(e.contains("ip_unprivileged_port_start"), "{e}");
+    let e = b.fail(
+        125,
+        &["run", "--rm", "--network", "bridge", "busybox", "true"],
+    );
+    assert!(
+        e.contains("rootless berth has no bridge networks yet"),
+        "{e}"
+    );
+    // The container's resolver is pasta's forwarder.
+    let resolv = b.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 169.254.1.1"), "{resolv}");
+
+    // kill -9 of the monitor and the container: the next command finds it dead and ends
+    // pasta.
+    let monitors = b.processes("berth-monitor");
+    assert_eq!(monitors.len(), 1);
+    let init = b.ok(&["inspect", "-f", "{{.State.Pid}}", "web"]);
+    let st = Command::new("kill")
+        .args(["-9", monitors[0].split(' ').next().unwrap(), init.trim()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    b.ok(&["ps", "-a"]);
+    b.assert_no_pasta();
+    b.ok(&["rm", "-f", "web"]);
+    b.assert_clean();
+}
+
+#[test]
+fn without_pasta_the_default_network_names_the_package() {
+    let _one = serial();
+    host_like_network();
+    let mut b = Rootless::new(user("berth-rl", true));
+    b.import_busybox(&[]);
+    // A PATH with the id map helpers and nothing else.
+    let bin = b.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for h in ["newuidmap", "newgidmap"] {
+        std::os::unix::fs::symlink(Path::new("/usr/bin").join(h), bin.join(h)).unwrap();
+    }
+    b.path = Some(bin.display().to_string());
+    let e = b.fail(125, &["run", "--rm", "busybox", "true"]);
+    assert!(e.contains("install the passt package"), "{e}");
+    b.assert_clean();
+    assert!(b.ok(&["info"]).contains("pasta is not installed"));
+}
+
+#[test]
+fn two_users_do_not_see_each_others_containers_or_images() {
+    let _one = serial();
+    private_network();
+    let a = Rootless::new(user("berth-rl", true));
+    let b = Rootless::new(user("berth-rl2", true));
+    a.import_busybox(&[]);
+    a.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "mine",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert!(b.ok(&["ps", "-a", "-q"]).is_empty());
+    assert!(b.ok(&["images", "-q"]).is_empty());
+    // The other user's store is closed to it, as are its files through berth.
+    let peek = Command::new("runuser")
+        .args(["-u", b.user.name, "--", "ls"])
+        .arg(a.data().join("berth"))
+        .output()
+        .unwrap();
+    assert!(!peek.status.success());
+    let root = a.data().join("berth");
+    let o = b.run(&["--root", root.to_str().unwrap(), "ps", "-a"]);
+    assert!(!o.status.success());
+    a.ok(&["rm", "-f", "mine"]);
+    a.assert_clean();
+}
+
+#[test]
+fn containers_outlive_a_killed_namespace_holder() {
+    let _one = serial();
+    private_network();
+    let b = Rootless::new(user("berth-rl", true));
+    b.import_busybox(&[]);
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let old = b.keeper();
+    let st = Command::new("kill")
+        .args(["-9", &old.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The next command holds the namespaces the container was made in again: exec joins it.
+    assert_eq!(b.ok(&["exec", "k", "echo", "still"]).trim(), "still");
+    assert_ne!(b.keeper(), old);
+    b.ok(&["rm", "-f", "k"]);
+    b.assert_clean();
+}
+
+#[test]
+fn an_unusable_runtime_directory_is_one_line_naming_the_fix() {
+    let _one = serial();
+    let b = Rootless::new(user("berth-rl", true));
+    let mut c = Command::new("runuser");
+    c.args(["-u", b.user.name, "--", "env", "-i", "PATH=/usr/bin:/bin"])
+        .arg(format!("HOME={}", b.dir.path().display()))
+        .args(["XDG_RUNTIME_DIR=/", BIN, "ps"]);
+    let o = c.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("XDG_RUNTIME_DIR /"), "{err}");
+    assert!(err.contains("set it to a directory of yours"), "{err}");
+}

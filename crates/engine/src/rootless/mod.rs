@@ -1,0 +1,349 @@
+//! Rootless berth: an ordinary user's commands run as root of the user's own user namespace,
+//! where the user is root and its subordinate ids (/etc/subuid, /etc/subgid) are ids 1 and up.
+//! There the engine does what it does as root, with rootless rules where the host's
+//! privileges would be needed: overlayfs with `userxattr`, no cgroups without a delegated
+//! one, device nodes bound from the host, no bridge in the host's network namespace.
+//!
+//! One process, `berth-pause`, holds the namespace and a mount namespace made with it, so
+//! that every command of the user shares them: a container's root filesystem, mounted by
+//! `run`, is there for `exec`, `cp` and `rm`. Its pid is in `RUN/pause.pid`; the first
+//! command that finds none alive makes a new one (under `RUN/pause.lock`). Each command joins
+//! with two `setns` calls, while it is still single-threaded (docs/ROOTLESS.md).
+
+pub mod subids;
+
+use berth_container::process::userns::{self, MapError};
+use berth_sys::{fs as sysfs, ids, ns, process};
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Whether this process is rootless berth: root of a user namespace, not of the host
+/// (read once: a process does not change namespaces after `enter`).
+pub fn active() -> bool {
+    static ACTIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ACTIVE.get_or_init(ids::in_user_namespace)
+}
+
+/// Whether the caller's user namespace forbids `setgroups` (one that maps a single id).
+pub fn setgroups_denied() -> bool {
+    static DENIED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DENIED.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|t| t.trim() == "deny")
+    })
+}
+
+/// The name the namespace's holder runs under (its `comm`).
+const KEEPER: &str = "berth-pause";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootlessError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{path} is not a private directory of uid {uid} (owner {owner}, mode {mode:o}): \
+         set XDG_RUNTIME_DIR to one"
+    )]
+    UnsafeRunDir {
+        path: PathBuf,
+        uid: u32,
+        owner: u32,
+        mode: u32,
+    },
+    #[error("XDG_RUNTIME_DIR {dir}: {source}: set it to a directory of yours (/run/user/UID)")]
+    RunDir { dir: PathBuf, source: io::Error },
+    #[error("making berth's user namespace: {0}")]
+    Clone(io::Error),
+    #[error("id maps of berth's user namespace: {0} (install uidmap, or fix /etc/subuid and /etc/subgid)")]
+    Map(#[from] MapError),
+    #[error("id maps of berth's user namespace: {0}")]
+    Ids(String),
+    #[error("joining berth's user namespace (process {pid}): {source}")]
+    Join { pid: i32, source: io::Error },
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> RootlessError + '_ {
+    move |source| RootlessError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where a user's images and containers live: `$XDG_DATA_HOME/berth`, else
+/// `~/.local/share/berth`.
+pub fn data_dir() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    match (var("XDG_DATA_HOME"), var("HOME")) {
+        (Some(x), _) => Some(PathBuf::from(x).join("berth")),
+        (_, Some(h)) => Some(PathBuf::from(h).join(".local/share/berth")),
+        _ => None,
+    }
+}
+
+/// Where the user's namespace holder is recorded: `$XDG_RUNTIME_DIR/berth`; without that
+/// variable `/tmp/berth-run-UID`, which must be the user's own and private (a note says so).
+pub fn run_dir() -> Result<(PathBuf, Option<String>), RootlessError> {
+    let uid = ids::getuid();
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        let dir = PathBuf::from(&x).join("berth");
+        return match private_dir(&dir, uid) {
+            Err(RootlessError::Io { source, .. }) => Err(RootlessError::RunDir {
+                dir: PathBuf::from(x),
+                source,
+            }),
+            r => r.map(|()| (dir, None)),
+        };
+    }
+    let dir = PathBuf::from(format!("/tmp/berth-run-{uid}"));
+    private_dir(&dir, uid)?;
+    let note = format!(
+        "XDG_RUNTIME_DIR is unset: berth keeps its runtime files in {} (log in through a \
+         session manager, or set XDG_RUNTIME_DIR, to use /run/user/{uid})",
+        dir.display()
+    );
+    Ok((dir, Some(note)))
+}
+
+/// Makes `dir` (0700) if missing; refuses one someone else owns or others may enter.
+fn private_dir(dir: &Path, uid: u32) -> Result<(), RootlessError> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(io_err(dir)(e)),
+        _ => {}
+    }
+    let m = std::fs::symlink_metadata(dir).map_err(io_err(dir))?;
+    let mode = m.permissions().mode() & 0o7777;
+    if !m.is_dir() || m.uid() != uid || mode & 0o077 != 0 {
+        return Err(RootlessError::UnsafeRunDir {
+            path: dir.to_path_buf(),
+            uid,
+            owner: m.uid(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// What [`enter`] did.
+#[derive(Debug, Default)]
+pub struct Entered {
+    /// The namespace was made by this call (no holder was alive).
+    pub created: bool,
+    /// Why the namespace maps only the user's own id, when it does (said once, when made).
+    pub single_id: Option<String>,
+}
+
+/// Joins the user's berth namespaces (user and mount), making them first when their holder
+/// is gone. Must be called while the process has one thread: the kernel refuses `setns`
+/// into a user namespace otherwise. The working directory is kept.
+pub fn enter(run: &Path) -> Result<Entered, RootlessError> {
+    let lock_path = run.join("pause.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    sysfs::flock(lock.as_fd(), libc::LOCK_EX).map_err(io_err(&lock_path))?;
+    let pid_file = run.join("pause.pid");
+    let mut entered = Entered::default();
+    let (pid, user, mnt) = match live_keeper(&pid_file) {
+        Some(k) => k,
+        None => {
+            let (pid, user, mnt) = match monitors_namespaces() {
+                // The holder was killed while containers ran: their namespaces are kept
+                // (joined through the monitor's: the new holder may not be in them yet).
+                Some((user, mnt)) => (adopt(&user, &mnt)?, user, mnt),
+                None => {
+                    let (pid, single_id) = start_keeper()?;
+                    entered.single_id = single_id;
+                    let (user, mnt) =
+                        namespaces(pid).map_err(|source| RootlessError::Join { pid, source })?;
+                    (pid, user, mnt)
+                }
+            };
+            entered.created = true;
+            let tmp = run.join("pause.pid.tmp");
+            std::fs::write(&tmp, pid.to_string()).map_err(io_err(&tmp))?;
+            std::fs::rename(&tmp, &pid_file).map_err(io_err(&pid_file))?;
+            (pid, user, mnt)
+        }
+    };
+    drop(lock);
+    let cwd = std::env::current_dir().ok();
+    let join =
+        |f: &File, t| ns::setns(f.as_fd(), t).map_err(|source| RootlessError::Join { pid, source });
+    join(&user, libc::CLONE_NEWUSER)?;
+    join(&mnt, libc::CLONE_NEWNS)?;
+    // Joining a mount namespace moves the process to its root directory.
+    if let Some(dir) = cwd {
+        sysfs::chdir(&dir).map_err(io_err(&dir))?;
+    }
+    Ok(entered)
+}
+
+/// The recorded holder's pid and namespaces, if it is alive and is ours.
+fn live_keeper(pid_file: &Path) -> Option<(i32, File, File)> {
+    let pid: i32 = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse::<u32>()
+        .ok()?;
+    if comm.trim_end() != KEEPER || uid != ids::getuid() {
+        return None;
+    }
+    let (user, mnt) = namespaces(pid).ok()?;
+    Some((pid, user, mnt))
+}
+
+fn namespaces(pid: i32) -> io::Result<(File, File)> {
+    Ok((
+        File::open(format!("/proc/{pid}/ns/user"))?,
+        File::open(format!("/proc/{pid}/ns/mnt"))?,
+    ))
+}
+
+/// The user and mount namespaces of a running monitor of the user's (`berth-monitor`),
+/// when it is in a user namespace: those its containers were made in.
+fn monitors_namespaces() -> Option<(File, File)> {
+    let own = std::fs::read_link("/proc/self/ns/user").ok()?;
+    let uid = ids::getuid();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        let meta = e.metadata().ok()?;
+        if comm.trim_end() != "berth-monitor" || meta.uid() != uid {
+            return None;
+        }
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/user")).ok()?;
+        (theirs != own).then(|| namespaces(pid).ok()).flatten()
+    })
+}
+
+/// Forks a holder that joins `user` and `mnt` (namespaces whose holder is gone).
+fn adopt(user: &File, mnt: &File) -> Result<i32, RootlessError> {
+    // SAFETY: `enter` runs while the process has one thread; the child only makes system
+    // calls and never returns.
+    match unsafe { process::clone3(&process::CloneArgs::default()) }
+        .map_err(RootlessError::Clone)?
+    {
+        process::Forked::Child => {
+            let joined = ns::setns(user.as_fd(), libc::CLONE_NEWUSER)
+                .and_then(|()| ns::setns(mnt.as_fd(), libc::CLONE_NEWNS));
+            match joined {
+                Ok(()) => keep(),
+                Err(_) => process::exit_now(1),
+            }
+        }
+        process::Forked::Parent { pid, .. } => Ok(pid),
+    }
+}
+
+/// Forks the holder into new user and mount namespaces and maps its ids. Returns its pid
+/// and, when only the user's own id could be mapped, why.
+fn start_keeper() -> Result<(i32, Option<String>), RootlessError> {
+    let (uid, gid) = (ids::getuid(), ids::getgid());
+    let name = ids::user_name(uid);
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let sub_u = subids::ranges(&read("/etc/subuid"), name.as_deref(), uid);
+    let sub_g = subids::ranges(&read("/etc/subgid"), name.as_deref(), gid);
+    let who = name.clone().unwrap_or_else(|| uid.to_string());
+    let single_id = if sub_u.is_empty() || sub_g.is_empty() {
+        Some(format!(
+            "no subordinate ids for {who} in /etc/subuid and /etc/subgid: containers get only \
+             uid and gid 0; as root, run: usermod --add-subuids 100000-165535 \
+             --add-subgids 100000-165535 {who}"
+        ))
+    } else if !helpers_installed() {
+        Some(
+            "newuidmap and newgidmap are not installed (Debian: apt install uidmap): \
+              containers get only uid and gid 0"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    let (sub_u, sub_g) = match single_id {
+        Some(_) => (Vec::new(), Vec::new()),
+        None => (sub_u, sub_g),
+    };
+    let maps =
+        |id, ranges| subids::id_map(id, ranges).map_err(|e| RootlessError::Ids(e.to_string()));
+    let (umap, gmap) = (maps(uid, &sub_u)?, maps(gid, &sub_g)?);
+    let args = process::CloneArgs {
+        namespaces: (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64,
+        ..Default::default()
+    };
+    // SAFETY: `enter` runs while the process has one thread; the child only makes system
+    // calls and never returns.
+    match unsafe { process::clone3(&args) }.map_err(RootlessError::Clone)? {
+        process::Forked::Child => keep(),
+        process::Forked::Parent { pid, .. } => match userns::write(pid, &umap, &gmap) {
+            Ok(()) => Ok((pid, single_id)),
+            Err(e) => {
+                let _ = process::kill(pid, libc::SIGKILL);
+                let _ = process::waitpid(pid, 0);
+                Err(e.into())
+            }
+        },
+    }
+}
+
+fn helpers_installed() -> bool {
+    in_path("newuidmap").is_some() && in_path("newgidmap").is_some()
+}
+
+/// Where `program` is in `$PATH`.
+fn in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The holder: out of the caller's session, its files closed, asleep until killed.
+fn keep() -> ! {
+    let _ = process::setsid();
+    if let Ok(null) = sysfs::open(Path::new("/dev/null"), libc::O_RDWR, 0) {
+        for fd in 0..3 {
+            let _ = sysfs::dup_onto(null.as_fd(), fd);
+        }
+    }
+    let _ = sysfs::close_all_except(&[]);
+    let _ = process::set_name(c"berth-pause");
+    let _ = sysfs::chdir(Path::new("/"));
+    loop {
+        // SAFETY: pause has no preconditions; it returns only after a caught signal.
+        unsafe { libc::pause() };
+    }
+}
+
+/// What carries rootless containers' default network: pasta where installed.
+pub fn network_tool() -> String {
+    match in_path("pasta") {
+        Some(p) => format!("pasta ({})", p.display()),
+        None => "none: pasta is not installed (Debian: apt install passt)".into(),
+    }
+}
+
+/// An id map of the caller's user namespace (`uid_map` or `gid_map`), its lines as
+/// `inside host count` joined by commas.
+pub fn id_map(which: &str) -> String {
+    std::fs::read_to_string(format!("/proc/self/{which}"))
+        .map(|m| {
+            m.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
