@@ -150,22 +150,30 @@ pub fn enter(run: &Path) -> Result<Entered, RootlessError> {
     let (pid, user, mnt) = match live_keeper(&pid_file) {
         Some(k) => k,
         None => {
-            let (pid, user, mnt) = match monitors_namespaces() {
+            let (holder, user, mnt) = match monitors_namespaces() {
                 // The holder was killed while containers ran: their namespaces are kept
                 // (joined through the monitor's: the new holder may not be in them yet).
                 Some((user, mnt)) => (adopt(&user, &mnt)?, user, mnt),
                 None => {
-                    let (pid, single_id) = start_keeper()?;
+                    let (holder, single_id) = start_keeper()?;
                     entered.single_id = single_id;
-                    let (user, mnt) =
-                        namespaces(pid).map_err(|source| RootlessError::Join { pid, source })?;
-                    (pid, user, mnt)
+                    let pid = holder.pid;
+                    match namespaces(pid) {
+                        Ok((user, mnt)) => (holder, user, mnt),
+                        Err(source) => {
+                            holder.discard();
+                            return Err(RootlessError::Join { pid, source });
+                        }
+                    }
                 }
             };
             entered.created = true;
+            let pid = holder.pid;
             let tmp = run.join("pause.pid.tmp");
-            std::fs::write(&tmp, pid.to_string()).map_err(io_err(&tmp))?;
-            std::fs::rename(&tmp, &pid_file).map_err(io_err(&pid_file))?;
+            let recorded = std::fs::write(&tmp, pid.to_string())
+                .and_then(|()| std::fs::rename(&tmp, &pid_file))
+                .and_then(|()| holder.confirm());
+            recorded.map_err(io_err(&pid_file))?;
             (pid, user, mnt)
         }
     };
@@ -229,28 +237,64 @@ fn monitors_namespaces() -> Option<(File, File)> {
     })
 }
 
-/// Forks a holder that joins `user` and `mnt` (namespaces whose holder is gone).
-fn adopt(user: &File, mnt: &File) -> Result<i32, RootlessError> {
-    // SAFETY: `enter` runs while the process has one thread; the child only makes system
-    // calls and never returns.
-    match unsafe { process::clone3(&process::CloneArgs::default()) }
-        .map_err(RootlessError::Clone)?
-    {
-        process::Forked::Child => {
-            let joined = ns::setns(user.as_fd(), libc::CLONE_NEWUSER)
-                .and_then(|()| ns::setns(mnt.as_fd(), libc::CLONE_NEWNS));
-            match joined {
-                Ok(()) => keep(),
-                Err(_) => process::exit_now(1),
-            }
-        }
-        process::Forked::Parent { pid, .. } => Ok(pid),
+/// A holder forked but not yet recorded: it sleeps for good only once [`Self::confirm`]
+/// says its pid is in the pid file. Should this command die first (kill -9), the holder
+/// reads the end of the pipe and exits: no holder is left that no pid file names.
+struct Unconfirmed {
+    pid: i32,
+    confirm: std::io::PipeWriter,
+}
+
+impl Unconfirmed {
+    fn confirm(mut self) -> io::Result<()> {
+        std::io::Write::write_all(&mut self.confirm, b"1")
+    }
+
+    fn discard(self) {
+        let _ = process::kill(self.pid, libc::SIGKILL);
+        let _ = process::waitpid(self.pid, 0);
     }
 }
 
-/// Forks the holder into new user and mount namespaces and maps its ids. Returns its pid
-/// and, when only the user's own id could be mapped, why.
-fn start_keeper() -> Result<(i32, Option<String>), RootlessError> {
+/// Forks a holder in new `namespaces` (`CLONE_NEW*`) that runs `join` first.
+fn fork_holder(
+    namespaces: libc::c_int,
+    join: impl FnOnce() -> io::Result<()>,
+) -> Result<Unconfirmed, RootlessError> {
+    let (mut reader, confirm) = std::io::pipe().map_err(RootlessError::Clone)?;
+    let args = process::CloneArgs {
+        namespaces: namespaces as u64,
+        ..Default::default()
+    };
+    // SAFETY: `enter` runs while the process has one thread; the child only makes system
+    // calls and never returns.
+    match unsafe { process::clone3(&args) }.map_err(RootlessError::Clone)? {
+        process::Forked::Child => {
+            drop(confirm);
+            let mut byte = [0u8];
+            let confirmed = join()
+                .and_then(|()| std::io::Read::read_exact(&mut reader, &mut byte))
+                .is_ok();
+            match confirmed {
+                true => keep(),
+                false => process::exit_now(1),
+            }
+        }
+        process::Forked::Parent { pid, .. } => Ok(Unconfirmed { pid, confirm }),
+    }
+}
+
+/// Forks a holder that joins `user` and `mnt` (namespaces whose holder is gone).
+fn adopt(user: &File, mnt: &File) -> Result<Unconfirmed, RootlessError> {
+    fork_holder(0, || {
+        ns::setns(user.as_fd(), libc::CLONE_NEWUSER)?;
+        ns::setns(mnt.as_fd(), libc::CLONE_NEWNS)
+    })
+}
+
+/// Forks the holder into new user and mount namespaces and maps its ids. Returns it and,
+/// when only the user's own id could be mapped, why.
+fn start_keeper() -> Result<(Unconfirmed, Option<String>), RootlessError> {
     let (uid, gid) = (ids::getuid(), ids::getgid());
     let name = ids::user_name(uid);
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
@@ -279,22 +323,13 @@ fn start_keeper() -> Result<(i32, Option<String>), RootlessError> {
     let maps =
         |id, ranges| subids::id_map(id, ranges).map_err(|e| RootlessError::Ids(e.to_string()));
     let (umap, gmap) = (maps(uid, &sub_u)?, maps(gid, &sub_g)?);
-    let args = process::CloneArgs {
-        namespaces: (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64,
-        ..Default::default()
-    };
-    // SAFETY: `enter` runs while the process has one thread; the child only makes system
-    // calls and never returns.
-    match unsafe { process::clone3(&args) }.map_err(RootlessError::Clone)? {
-        process::Forked::Child => keep(),
-        process::Forked::Parent { pid, .. } => match userns::write(pid, &umap, &gmap) {
-            Ok(()) => Ok((pid, single_id)),
-            Err(e) => {
-                let _ = process::kill(pid, libc::SIGKILL);
-                let _ = process::waitpid(pid, 0);
-                Err(e.into())
-            }
-        },
+    let holder = fork_holder(libc::CLONE_NEWUSER | libc::CLONE_NEWNS, || Ok(()))?;
+    match userns::write(holder.pid, &umap, &gmap) {
+        Ok(()) => Ok((holder, single_id)),
+        Err(e) => {
+            holder.discard();
+            Err(e.into())
+        }
     }
 }
 
