@@ -65,10 +65,7 @@ cleanup() {
 trap cleanup EXIT
 
 R=$W/rootfs
-mkdir -p "$R"/{bin,etc,tmp,root,proc,sys,dev,data}
-cp /bin/busybox "$R/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+busybox_rootfs "$R" data
 tar -C "$R" -cf "$W/busybox.tar" .
 B=("$BERTH" --root "$W/berth")
 "${B[@]}" import -c 'CMD ["sh"]' "$W/busybox.tar" busybox >/dev/null

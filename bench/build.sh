@@ -55,11 +55,10 @@ cleanup() {
 trap cleanup EXIT
 
 # The base image.
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 R=$W/rootfs
-mkdir -p "$R"/{bin,etc,tmp,root}
-cp /bin/busybox "$R/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$R/etc/passwd"
+busybox_rootfs "$R"
 tar -C "$R" -cf "$W/busybox.tar" .
 B=("$BERTH" --root "$W/berth")
 "${B[@]}" import -c 'CMD ["sh"]' "$W/busybox.tar" busybox >/dev/null
@@ -160,7 +159,7 @@ open(f"{out}/build.dat", "w").write("".join(f"{n} {res['cold'][n]['median']:.3f}
 print("\n".join(lines))
 PY
 gnuplot <<EOF
-$(. bench/lib.sh; chart_preamble "$OUT/build.svg" 640 420 1)
+$(chart_preamble "$OUT/build.svg" 640 420 1)
 set title "Multi-stage build, median s (lower is better)"
 set ylabel "seconds"
 plot "$OUT/build.dat" using 2:xtic(1) title "cold", '' using 3 title "rebuild after a one-line change"

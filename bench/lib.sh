@@ -35,3 +35,15 @@ private_work_dir() {
   export W
 }
 
+
+# busybox_rootfs DIR [SUBDIR...]: a root file system at DIR of Debian's busybox-static with
+# every applet linked, a passwd with root and nobody, and SUBDIRs made besides the usual.
+busybox_rootfs() {
+  local r=$1 d a
+  shift
+  mkdir -p "$r"/{bin,etc,tmp,root,proc,sys,dev}
+  for d in "$@"; do mkdir -p "$r/$d"; done
+  cp /bin/busybox "$r/bin/busybox"
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$r/etc/passwd"
+}

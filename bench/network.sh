@@ -77,14 +77,11 @@ trap cleanup EXIT
 
 # The image: busybox-static with every applet, and iperf3 with the libraries it links.
 R=$W/rootfs
-mkdir -p "$R"/{bin,etc,tmp,root,proc,sys,dev,www}
-cp /bin/busybox "$R/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
+busybox_rootfs "$R" www
 cp "$(command -v iperf3)" "$R/bin/iperf3"
 for lib in $(ldd "$(command -v iperf3)" | grep -o '/[^ ]*'); do
   mkdir -p "$R$(dirname "$lib")" && cp -L "$lib" "$R$lib"
 done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'hello\n' >"$R/www/index.html"
 tar -C "$R" -cf "$W/bench.tar" .
 "${B[@]}" import -c 'CMD ["sh"]' "$W/bench.tar" bench >/dev/null

@@ -50,10 +50,7 @@ export HOME=$H XDG_RUNTIME_DIR=$H/run XDG_DATA_HOME=$H/data XDG_CONFIG_HOME=$H/c
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 EOF
 R=$W/rootfs
-mkdir -p "$R"/{bin,etc,tmp,root,proc,sys,dev}
-cp /bin/busybox "$R/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+busybox_rootfs "$R"
 tar -C "$R" -cf "$W/busybox.tar" .
 chown -R "$USER_NAME:" "$H" "$OUT"
 chmod a+r "$W/busybox.tar"

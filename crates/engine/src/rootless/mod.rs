@@ -183,6 +183,13 @@ pub fn enter(run: &Path) -> Result<Entered, RootlessError> {
         |f: &File, t| ns::setns(f.as_fd(), t).map_err(|source| RootlessError::Join { pid, source });
     join(&user, libc::CLONE_NEWUSER)?;
     join(&mnt, libc::CLONE_NEWNS)?;
+    // Root there, or berth would execute itself again and again.
+    if ids::geteuid() != 0 {
+        return Err(RootlessError::Join {
+            pid,
+            source: io::Error::other("the namespace does not map this user to root"),
+        });
+    }
     // Joining a mount namespace moves the process to its root directory.
     if let Some(dir) = cwd {
         sysfs::chdir(&dir).map_err(io_err(&dir))?;
