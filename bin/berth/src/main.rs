@@ -147,12 +147,6 @@ fn with_overriding_flags(cmd: clap::Command) -> clap::Command {
         .mut_subcommands(with_overriding_flags)
 }
 
-/// Signals that end a command early.
-const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
-
-/// Makes a terminating signal remove the staging areas of the command's store additions,
-/// then end the process with 128 + the signal. The signals are blocked before any other
-/// thread exists, so only the waiting thread receives them.
 /// An ordinary user's commands run as root of the user's berth namespace
 /// (`berth_engine::rootless`); what that namespace lacks is said when it is made. Then
 /// berth executes itself again: a process keeps the user namespace it was executed in for
@@ -178,6 +172,12 @@ fn enter_user_namespace() -> anyhow::Result<()> {
     Err(err).context("executing berth again in its user namespace")
 }
 
+/// Signals that end a command early.
+const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// Makes a terminating signal remove the staging areas of the command's store additions,
+/// then end the process with 128 + the signal. The signals are blocked before any other
+/// thread exists, so only the waiting thread receives them.
 fn clean_up_on_termination() {
     use berth_sys::signal;
     let Ok(previous) = signal::block(&TERMINATING) else {

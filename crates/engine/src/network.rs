@@ -128,17 +128,12 @@ impl Engine {
         exposed: &[String],
     ) -> Result<Option<PathBuf>, Error> {
         match s.network {
-            Network::Bridge if crate::rootless::active() => Err(Error::Failed {
-                name: s
-                    .net
-                    .endpoints
-                    .first()
-                    .map(|e| e.network.clone())
-                    .unwrap_or_default(),
-                reason: "rootless berth has no bridge networks yet: use --network pasta \
-                         (the default), none or host"
-                    .into(),
-            }),
+            Network::Bridge if crate::rootless::active() => {
+                let name = s.net.endpoints.first().map_or("", |e| e.network.as_str());
+                let why = "rootless berth has no bridge networks yet: use --network pasta \
+                           (the default), none or host";
+                Err(crate::options::bad("--network", name, why).into())
+            }
             Network::Bridge => {
                 for ep in &mut s.net.endpoints {
                     self.check_endpoint(ep)?;

@@ -36,7 +36,7 @@ pub fn setgroups_denied() -> bool {
 }
 
 /// The name the namespace's holder runs under (its `comm`).
-const KEEPER: &str = "berth-pause";
+const KEEPER: &std::ffi::CStr = c"berth-pause";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootlessError {
@@ -213,7 +213,7 @@ fn live_keeper(pid_file: &Path) -> Option<(i32, File, File)> {
         .next()?
         .parse::<u32>()
         .ok()?;
-    if comm.trim_end() != KEEPER || uid != ids::getuid() {
+    if comm.trim_end().as_bytes() != KEEPER.to_bytes() || uid != ids::getuid() {
         return None;
     }
     let (user, mnt) = namespaces(pid).ok()?;
@@ -361,7 +361,7 @@ fn keep() -> ! {
         }
     }
     let _ = sysfs::close_all_except(&[]);
-    let _ = process::set_name(c"berth-pause");
+    let _ = process::set_name(KEEPER);
     let _ = sysfs::chdir(Path::new("/"));
     loop {
         // SAFETY: pause has no preconditions; it returns only after a caught signal.
