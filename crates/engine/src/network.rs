@@ -141,6 +141,13 @@ impl Engine {
                 publish_all(s, exposed);
                 Ok(None)
             }
+            // pasta will not run as the host's root; root has bridges.
+            Network::Pasta if !crate::rootless::active() => Err(crate::options::bad(
+                "--network",
+                "pasta",
+                "pasta is rootless berth's network: root's containers use bridge networks",
+            )
+            .into()),
             Network::Pasta => {
                 publish_all(s, exposed);
                 Ok(None)
@@ -229,12 +236,10 @@ impl Engine {
         let Some(a) = a else { return Ok(()) };
         let path = format!("/proc/{pid}/ns/net");
         let ns = File::open(&path).map_err(Error::path(&path))?;
-        if a.pasta {
-            let pid_file = pasta::pid_file(&self.network_record(&a.owner));
-            return Ok(pasta::start(ns.as_fd(), &a.ports, &pid_file)
-                .map_err(berth_network::Error::from)?);
-        }
-        Ok(self.networks.connect(a, ns.as_fd(), &Holders(self))?)
+        let record = self.network_record(&a.owner);
+        Ok(self
+            .networks
+            .connect(a, &record, ns.as_fd(), &Holders(self))?)
     }
 
     /// Removes what the network made for container `id`; safe to repeat.

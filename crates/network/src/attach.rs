@@ -350,14 +350,20 @@ impl Networks {
         Ok(())
     }
 
-    /// Makes the kernel objects of `a` for the container whose network namespace is `netns`.
-    /// On failure the caller tears the attachment down.
+    /// Makes the kernel objects of `a`, whose record is `record`, for the container whose
+    /// network namespace is `netns`: its endpoints and ports, or pasta for a rootless one
+    /// (ended by [`Self::teardown`]). On failure the caller tears the attachment down.
     pub fn connect(
         &self,
         a: &Attachment,
+        record: &Path,
         netns: BorrowedFd<'_>,
         caller: &dyn Caller,
     ) -> Result<(), Error> {
+        if a.pasta {
+            let pid_file = crate::pasta::pid_file(record);
+            return Ok(crate::pasta::start(netns, &a.ports, &pid_file)?);
+        }
         self.plug(a, 0, netns, caller)?;
         self.firewall()
             .add(&a.entries(), &|| self.all_entries(caller))?;

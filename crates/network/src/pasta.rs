@@ -89,7 +89,10 @@ pub fn start(netns: BorrowedFd<'_>, ports: &[Mapping], pid_file: &Path) -> Resul
     unsafe {
         cmd.pre_exec(move || berth_sys::fs::dup_onto(BorrowedFd::borrow_raw(fd), 3));
     }
-    let out = cmd.output().map_err(PastaError::Missing)?;
+    let out = cmd.output().map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => PastaError::Missing(e),
+        _ => PastaError::Failed(format!("starting it: {e}")),
+    })?;
     if out.status.success() {
         return Ok(());
     }

@@ -171,7 +171,7 @@ fn attach(
             &owners,
         )
         .unwrap();
-    nets.connect(&a, ns.as_fd(), &owners).unwrap();
+    nets.connect(&a, &record, ns.as_fd(), &owners).unwrap();
     (a, ns, record)
 }
 

@@ -70,12 +70,15 @@ pub fn user_name(uid: u32) -> Option<String> {
 
 /// Whether the caller's user namespace is not the initial one: its uid map is anything but
 /// the identity over all ids. Root there owns nothing of the host (no cgroupfs, no device
-/// nodes, `user.*` xattrs only), so callers apply rootless rules even with euid 0.
+/// nodes, `user.*` xattrs only), so callers apply rootless rules even with euid 0. Read
+/// once per process: one that joins another user namespace executes itself again (berth
+/// does) before it asks.
 pub fn in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
+    static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_USERNS.get_or_init(|| match std::fs::read_to_string("/proc/self/uid_map") {
         Ok(map) => !is_identity_map(&map),
         Err(_) => false,
-    }
+    })
 }
 
 fn is_identity_map(map: &str) -> bool {

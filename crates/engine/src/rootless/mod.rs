@@ -20,11 +20,9 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Whether this process is rootless berth: root of a user namespace, not of the host
-/// (read once: a process does not change namespaces after `enter`).
+/// Whether this process is rootless berth: root of a user namespace, not of the host.
 pub fn active() -> bool {
-    static ACTIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ACTIVE.get_or_init(ids::in_user_namespace)
+    ids::in_user_namespace()
 }
 
 /// Whether the caller's user namespace forbids `setgroups` (one that maps a single id).

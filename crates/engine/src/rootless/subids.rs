@@ -52,14 +52,14 @@ fn mapping(container: u32, host: u32, size: u32) -> Result<LinuxIdMapping, OciSp
         .build()
 }
 
-/// How many ids a map covers.
-pub fn size(maps: &[LinuxIdMapping]) -> u64 {
-    maps.iter().map(|m| u64::from(m.size())).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How many ids a map covers.
+    fn size(maps: &[LinuxIdMapping]) -> u64 {
+        maps.iter().map(|m| u64::from(m.size())).sum()
+    }
 
     const FILE: &str = "alice:100000:65536\nbob:165536:65536\n1001:300000:1000\n\
                         alice:500000:10\nbroken\nalice:x:5\nalice:1:0\n";
