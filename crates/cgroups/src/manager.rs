@@ -140,7 +140,9 @@ impl Manager {
         props
             .0
             .extend(UnitProperties::from_annotations(annotations)?.0);
-        systemd::start_scope(unit, pid, props)?;
+        // A scope of the same name without processes is one systemd has yet to stop (this
+        // container id deleted a moment ago): it may be replaced.
+        systemd::start_scope(unit, pid, props, || self.pids().is_ok_and(|p| p.is_empty()))?;
         let files = || -> Result<()> {
             if let Driver::V1(v) = &self.driver {
                 v.create()?;
@@ -345,18 +347,39 @@ impl Manager {
         }
         // systemd stops a scope whose cgroup has emptied by itself, and unloads it
         // (CollectMode): only a scope that held processes here is stopped over D-Bus, and
-        // waited for (a container that ended by itself costs no D-Bus call).
-        let mut first = match &self.systemd {
-            Some(unit) if busy => systemd::stop_unit(unit).err(),
-            _ => None,
+        // waited for (a container that ended by itself costs no D-Bus call). The emptied
+        // scope's directory is then left to systemd: it learns of the emptying by reading the
+        // directory's cgroup.events, and one removed before it looked would leave the unit
+        // active for good.
+        let (mut first, leave) = match &self.systemd {
+            Some(unit) if busy => (systemd::stop_unit(unit).err(), None),
+            Some(_) => (None, self.watched_by_systemd()),
+            None => (None, None),
         };
         let deadline = std::time::Instant::now() + tree::RMDIR_TIMEOUT;
         for p in self.paths() {
-            if let Err(e) = tree::remove(p, deadline) {
+            let removed = if leave == Some(p) {
+                tree::remove_below(p, deadline)
+            } else {
+                tree::remove(p, deadline)
+            };
+            if let Err(e) = removed {
                 first.get_or_insert(e);
             }
         }
         first.map_or(Ok(()), Err)
+    }
+
+    /// The directory whose emptying systemd watches: the cgroup2 one (on a hybrid host, the
+    /// unified mount's), else the `name=systemd` hierarchy's.
+    fn watched_by_systemd(&self) -> Option<&Path> {
+        match &self.driver {
+            Driver::V2(v) => Some(&v.path),
+            Driver::V1(v) => match &v.unified {
+                Some(u) => Some(&u.path),
+                None => v.dir("name=systemd").map(|d| d.0),
+            },
+        }
     }
 
     /// Usage counters, shaped like runc's `events --stats`; with [`Detail::Summary`], only

@@ -44,12 +44,17 @@ pub(crate) fn pids(dir: &Path) -> Result<Vec<i32>> {
     Ok(out)
 }
 
+/// Removes the cgroups below `dir`, leaving `dir` itself.
+pub(crate) fn remove_below(dir: &Path, deadline: Instant) -> Result<()> {
+    children(dir)?
+        .iter()
+        .try_for_each(|child| remove(child, deadline))
+}
+
 /// Removes `dir` and its descendants, deepest first. A cgroup whose last tasks are still
 /// exiting answers EBUSY for a moment, so that is retried until `deadline`.
 pub(crate) fn remove(dir: &Path, deadline: Instant) -> Result<()> {
-    for child in children(dir)? {
-        remove(&child, deadline)?;
-    }
+    remove_below(dir, deadline)?;
     let mut busy = None;
     let left = deadline.saturating_duration_since(Instant::now());
     let waited = fs::wait_until("rmdir", dir, left, || match std::fs::remove_dir(dir) {

@@ -99,9 +99,10 @@ fn describe(e: zbus::Error) -> String {
     }
 }
 
-fn is_no_such_unit(e: &zbus::Error) -> bool {
-    matches!(e, zbus::Error::MethodError(name, _, _)
-        if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit")
+/// Whether `e` is systemd's error `org.freedesktop.systemd1.<name>`.
+fn is_error(e: &zbus::Error, name: &str) -> bool {
+    matches!(e, zbus::Error::MethodError(n, _, _)
+        if n.as_str().strip_prefix("org.freedesktop.systemd1.") == Some(name))
 }
 
 /// The stream of JobRemoved signals, matched before the call whose job it waits for.
@@ -148,8 +149,14 @@ async fn job_done(
 }
 
 /// Makes `unit`, a scope in its slice holding `pid`, delegated to us, with `props`; returns
-/// once systemd has moved the process in.
-pub(crate) fn start_scope(unit: &Unit, pid: i32, props: UnitProperties) -> Result<()> {
+/// once systemd has moved the process in. A unit of that name that exists already is stopped
+/// first when `replaceable` says so, else refused with systemd's error.
+pub(crate) fn start_scope(
+    unit: &Unit,
+    pid: i32,
+    props: UnitProperties,
+    replaceable: impl FnOnce() -> bool,
+) -> Result<()> {
     let mut all: Vec<(String, Value<'static>)> = vec![
         (
             "Description".into(),
@@ -166,20 +173,33 @@ pub(crate) fn start_scope(unit: &Unit, pid: i32, props: UnitProperties) -> Resul
     all.extend(props.0);
     with_manager(unit, "start the scope", |conn| async move {
         let mut signals = job_signals(&conn).await?;
-        let aux: Vec<(String, Vec<(String, Value<'static>)>)> = Vec::new();
-        let reply = conn
-            .call_method(
-                Some(DESTINATION),
-                PATH,
-                Some(MANAGER),
-                "StartTransientUnit",
-                &(unit.name.as_str(), "replace", all, aux),
-            )
-            .await
-            .map_err(describe)?;
+        let reply = match start_transient(&conn, unit, all.clone()).await {
+            Err(e) if is_error(&e, "UnitExists") && replaceable() => {
+                stop(&conn, &mut signals, unit).await?;
+                start_transient(&conn, unit, all).await
+            }
+            reply => reply,
+        }
+        .map_err(describe)?;
         let job: OwnedObjectPath = reply.body().deserialize().map_err(|e| e.to_string())?;
         job_done(&mut signals, &job).await
     })
+}
+
+async fn start_transient(
+    conn: &Connection,
+    unit: &Unit,
+    properties: Vec<(String, Value<'static>)>,
+) -> zbus::Result<Message> {
+    let aux: Vec<(String, Vec<(String, Value<'static>)>)> = Vec::new();
+    conn.call_method(
+        Some(DESTINATION),
+        PATH,
+        Some(MANAGER),
+        "StartTransientUnit",
+        &(unit.name.as_str(), "replace", properties, aux),
+    )
+    .await
 }
 
 /// Sets `props` on the running unit (runtime only, as runc does).
@@ -203,24 +223,33 @@ pub(crate) fn update_unit(unit: &Unit, props: UnitProperties) -> Result<()> {
 pub(crate) fn stop_unit(unit: &Unit) -> Result<()> {
     with_manager(unit, "stop", |conn| async move {
         let mut signals = job_signals(&conn).await?;
-        let reply = conn
-            .call_method(
-                Some(DESTINATION),
-                PATH,
-                Some(MANAGER),
-                "StopUnit",
-                &(unit.name.as_str(), "replace"),
-            )
-            .await;
-        match reply {
-            Ok(reply) => {
-                let job: OwnedObjectPath = reply.body().deserialize().map_err(|e| e.to_string())?;
-                job_done(&mut signals, &job).await
-            }
-            Err(e) if is_no_such_unit(&e) => Ok(()),
-            Err(e) => Err(describe(e)),
-        }
+        stop(&conn, &mut signals, unit).await
     })
+}
+
+/// [`stop_unit`] on a connection whose JobRemoved signals `signals` receives.
+async fn stop(
+    conn: &Connection,
+    signals: &mut MessageStream,
+    unit: &Unit,
+) -> std::result::Result<(), String> {
+    let reply = conn
+        .call_method(
+            Some(DESTINATION),
+            PATH,
+            Some(MANAGER),
+            "StopUnit",
+            &(unit.name.as_str(), "replace"),
+        )
+        .await;
+    match reply {
+        Ok(reply) => {
+            let job: OwnedObjectPath = reply.body().deserialize().map_err(|e| e.to_string())?;
+            job_done(signals, &job).await
+        }
+        Err(e) if is_error(&e, "NoSuchUnit") => Ok(()),
+        Err(e) => Err(describe(e)),
+    }
 }
 
 /// The next message of the stream (a futures crate just for `StreamExt::next` is not worth
