@@ -1,7 +1,9 @@
 # The systemd cgroup driver against a real systemd: the QEMU VM of scripts/cgroup2-vm.sh
 # booted with systemd as PID 1 (--systemd: the host's root read-only under a tmpfs overlay,
 # cgroup v2 only) runs berth-runtime's --systemd-cgroup tests (tests/systemd.rs) and the
-# engine's (bin/berth/tests/systemd.rs: systemd is then berth's default cgroup manager), and
+# engine's (bin/berth/tests/systemd.rs: systemd is then berth's default cgroup manager), the
+# rootless engine's limits (bin/berth/tests/rootless.rs, cgroup2_*: through the user's
+# systemd manager, and in a delegated subtree), and
 # containerd's CRI plugin with `SystemdCgroup = true` as docs/KUBERNETES.md sets up a
 # kubeadm-style node (the interop test kubernetes_doc_with_the_systemd_cgroup_driver); then
 # the VM again with systemd's hybrid layout, for the runtime's v1 test.
@@ -16,9 +18,10 @@ test_bin() {  # test_bin PACKAGE TEST: builds the package's binaries and that te
 }
 runtime_tests=$(test_bin berth-runtime systemd)
 engine_tests=$(test_bin berth systemd)
+rootless_tests=$(test_bin berth rootless)
 interop_tests=$(test_bin berth-runtime interop)
 runtime=$PWD/target/debug/berth-runtime
-for b in "$runtime_tests" "$engine_tests" "$interop_tests" "$runtime"; do
+for b in "$runtime_tests" "$engine_tests" "$rootless_tests" "$interop_tests" "$runtime"; do
   [ -x "$b" ] || { echo "42-systemd-vm: $b not built" >&2; exit 1; }
 done
 
@@ -28,6 +31,7 @@ trap 'rm -rf "$work"' EXIT
   echo '#!/bin/bash'
   echo 'rc=0'
   printf '%q --test-threads=1 --color never || rc=1\n' "$runtime_tests" "$engine_tests"
+  printf '%q --test-threads=1 --color never cgroup2_ || rc=1\n' "$rootless_tests"
   echo 'W=$(mktemp -d /tmp/interop.XXXXXX)'
   printf 'export BERTH_INTEROP_RUNTIME=%q BERTH_INTEROP_DIR=$W\n' "$runtime"
   printf '%q $W/images >/dev/null || rc=1\n' "$PWD/tests/interop/images.sh"

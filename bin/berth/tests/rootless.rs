@@ -5,11 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::engine::{busybox_tar_in, private_network};
+#[path = "../../berth-runtime/tests/systemd_host/mod.rs"]
+#[allow(dead_code)] // its `show` reads the system manager; the user's is what matters here
+mod systemd_host;
+use common::engine::{busybox_tar_in, eventually, private_network};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
+use systemd_host::systemd_here;
 
 const BIN: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -44,11 +48,14 @@ fn user(name: &'static str, subordinate_ids: bool) -> User {
         assert!(c.arg(name).status().unwrap().success());
     }
     // pasta opens it as the user; udev makes it 0666 on a normal system (docs/ROOTLESS.md).
-    std::fs::set_permissions(
-        "/dev/net/tun",
-        std::os::unix::fs::PermissionsExt::from_mode(0o666),
-    )
-    .unwrap();
+    // (The VM of the cgroup v2 tests may have none.)
+    if Path::new("/dev/net/tun").exists() {
+        std::fs::set_permissions(
+            "/dev/net/tun",
+            std::os::unix::fs::PermissionsExt::from_mode(0o666),
+        )
+        .unwrap();
+    }
     User {
         name,
         uid: id("-u", name),
@@ -72,6 +79,10 @@ struct Rootless {
     user: User,
     dir: tempfile::TempDir,
     path: Option<String>,
+    /// XDG_RUNTIME_DIR when not the test's own (the one of the user's systemd manager).
+    runtime_dir: Option<PathBuf>,
+    /// A cgroup to start each command in (written by root before it becomes the user).
+    cgroup: Option<PathBuf>,
 }
 
 impl Rootless {
@@ -90,6 +101,8 @@ impl Rootless {
             user,
             dir,
             path: None,
+            runtime_dir: None,
+            cgroup: None,
         }
     }
 
@@ -98,12 +111,23 @@ impl Rootless {
     }
 
     fn run_dir(&self) -> PathBuf {
-        self.dir.path().join("run")
+        self.runtime_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("run"))
     }
 
     /// `berth ARGS` as the user, with a clean environment.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("runuser");
+        let mut c = match &self.cgroup {
+            Some(cg) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", "echo $$ > \"$0\" && exec \"$@\""])
+                    .arg(cg.join("cgroup.procs"))
+                    .arg("runuser");
+                c
+            }
+            None => Command::new("runuser"),
+        };
         c.args(["-u", self.user.name, "--", "env", "-i"])
             .arg(format!(
                 "PATH={}",
@@ -618,4 +642,104 @@ fn an_unusable_runtime_directory_is_one_line_naming_the_fix() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("XDG_RUNTIME_DIR /"), "{err}");
     assert!(err.contains("set it to a directory of yours"), "{err}");
+}
+
+/// A cgroup v2 limit's value as the container reads it, and the container's cgroup directory
+/// on the host as `dir_of(id)` names it while it runs; gone after `rm -f`.
+fn limits_work(b: &Rootless, dir_of: impl Fn(&str) -> PathBuf) {
+    b.import_busybox(&[]);
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "30",
+        "busybox",
+        "cat",
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/pids.max",
+    ]);
+    assert_eq!(out, "67108864\n30\n");
+    let id = b.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let dir = dir_of(id.trim());
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(read("memory.max"), "67108864\n");
+    b.ok(&["update", "--memory", "128m", id.trim()]);
+    assert_eq!(read("memory.max"), "134217728\n");
+    b.ok(&["rm", "-f", id.trim()]);
+    eventually("the container's cgroup removed", || !dir.exists());
+    b.assert_clean();
+}
+
+#[test]
+fn cgroup2_limits_through_the_users_systemd() {
+    // Needs cgroup v2 and a user manager: the systemd VM of stage 42 runs it.
+    if !systemd_here() {
+        return;
+    }
+    let _one = serial();
+    let u = user("berth-rl", true);
+    let uid = u.uid;
+    let service = format!("user@{uid}.service");
+    let st = Command::new("systemctl")
+        .args(["start", &service])
+        .status()
+        .unwrap();
+    assert!(st.success(), "systemctl start {service}");
+    let xdg = PathBuf::from(format!("/run/user/{uid}"));
+    eventually("the user's bus", || xdg.join("bus").exists());
+    let mut b = Rootless::new(u);
+    // As a login session has it: the manager's XDG_RUNTIME_DIR, with its bus.
+    b.runtime_dir = Some(xdg);
+    limits_work(&b, |id| {
+        Path::new("/sys/fs/cgroup/user.slice").join(format!(
+            "user-{uid}.slice/{service}/user.slice/berth-{id}.scope"
+        ))
+    });
+    drop(b);
+    let _ = Command::new("systemctl").args(["stop", &service]).status();
+}
+
+#[test]
+fn cgroup2_limits_in_a_delegated_subtree() {
+    if !systemd_here() {
+        return;
+    }
+    let _one = serial();
+    let u = user("berth-rl2", true);
+    // A subtree delegated as systemd's Delegate=yes does it: the user owns the directory and
+    // its files; the user's commands run in a leaf below it.
+    let top = PathBuf::from("/sys/fs/cgroup/berth-test-delegated");
+    std::fs::create_dir_all(top.join("leaf")).unwrap();
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{}:{}", u.uid, u.gid))
+        .arg(&top)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut b = Rootless::new(u);
+    // No bus in its XDG_RUNTIME_DIR: berth's own cgroup manager, beside the leaf.
+    b.cgroup = Some(top.join("leaf"));
+    limits_work(&b, |id| top.join("berth").join(id));
+    drop(b);
+    for d in ["berth", "leaf", ""] {
+        let d = top.join(d);
+        eventually(&format!("{} removed", d.display()), || {
+            std::fs::remove_dir(&d).is_ok() || !d.exists()
+        });
+    }
 }

@@ -97,14 +97,18 @@ impl Manager {
         let layout = Layout::detect()?;
         let mut below = unit.relative_path()?;
         if bus == Bus::User {
-            if !matches!(layout, Layout::V2(_)) {
+            let Layout::V2(u) = &layout else {
                 return Err(Error::CgroupsPath {
                     path: unit.slice,
                     reason: "the user's systemd delegates cgroups on cgroup v2 only",
                 });
-            }
+            };
             let own = OwnCgroups::current()?;
-            let root = systemd::user_manager_root(own.v2().unwrap_or(Path::new("/")))?;
+            let root = systemd::user_manager_root(
+                own.v2().unwrap_or(Path::new("/")),
+                &u.mount_point,
+                berth_sys::ids::outer_uid(),
+            )?;
             below = root.strip_prefix("/").unwrap_or(&root).join(below);
         }
         let mut m = Manager::new(

@@ -97,9 +97,3 @@ pub(crate) fn kill(pid: i32, signal: i32) -> Result<()> {
     }
     Ok(())
 }
-
-/// The effective uid, which names the user's systemd manager.
-pub(crate) fn geteuid() -> u32 {
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    unsafe { libc::geteuid() }
-}

@@ -76,8 +76,9 @@ impl ContainerCgroup {
             if rootless && refused {
                 return Err(Error::Usage(format!(
                     "resource limits need a cgroup this user may write, and none is delegated \
-                     to it ({e}): on cgroup v2, run under a systemd user session (Delegate=yes); \
-                     cgroup v1 delegates nothing to users; without limits the container runs"
+                     to it ({e}): on cgroup v2, log in through systemd (its user manager \
+                     delegates) or run berth in a leaf of a delegated subtree; cgroup v1 \
+                     delegates nothing to users; without limits the container runs"
                 )));
             }
             return Err(e.into());

@@ -113,6 +113,9 @@ impl Engine {
     pub(crate) fn runtime_for(&self, s: &options::Settings) -> Runtime {
         let mut rt = self.runtime.clone();
         rt.cgroup_driver = match s.cgroup_manager {
+            options::CgroupManager::Systemd if rootless::active() => {
+                berth_cgroups::CgroupDriver::Systemd(berth_cgroups::Bus::User)
+            }
             options::CgroupManager::Systemd => {
                 berth_cgroups::CgroupDriver::Systemd(berth_cgroups::Bus::System)
             }

@@ -145,7 +145,10 @@ impl Engine {
                 .map_or(String::new(), |p| p.display().to_string()),
             logging_driver: "json-file",
             // The default for new containers (docker's field): systemd where it is PID 1.
-            cgroup_driver: match crate::options::CgroupManager::choose(None) {
+            cgroup_driver: match crate::options::CgroupManager::choose(
+                None,
+                crate::rootless::active(),
+            ) {
                 Ok(crate::options::CgroupManager::Systemd) => "systemd",
                 _ => "cgroupfs",
             },

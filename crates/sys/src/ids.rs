@@ -81,6 +81,33 @@ pub fn in_user_namespace() -> bool {
     })
 }
 
+/// The caller's effective uid as the parent user namespace sees it: for rootless berth, the
+/// user who made the namespace (whose systemd manager and bus it talks to). Outside a user
+/// namespace, the effective uid itself.
+pub fn outer_uid() -> u32 {
+    let euid = geteuid();
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|map| map_outward(&map, euid))
+        .unwrap_or(euid)
+}
+
+/// `id` through the `inside outside count` lines of a uid or gid map.
+fn map_outward(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|line| {
+        let f: Vec<u32> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match f[..] {
+            [inside, outside, count] if id >= inside && id - inside < count => {
+                outside.checked_add(id - inside)
+            }
+            _ => None,
+        }
+    })
+}
+
 fn is_identity_map(map: &str) -> bool {
     let fields: Vec<&str> = map.split_whitespace().collect();
     fields == ["0", "0", "4294967295"]
@@ -89,6 +116,15 @@ fn is_identity_map(map: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_map_outward_through_their_line() {
+        let map = "         0       1000          1\n         1     100000      65536\n";
+        assert_eq!(map_outward(map, 0), Some(1000));
+        assert_eq!(map_outward(map, 33), Some(100032));
+        assert_eq!(map_outward(map, 65537), None);
+        assert_eq!(map_outward("0 4294967295 2\n", 1), None);
+    }
 
     #[test]
     fn identity_map_is_the_initial_namespace() {

@@ -36,7 +36,7 @@ fn address(bus: Bus) -> String {
             format!(
                 "unix:path={}/bus",
                 std::env::var("XDG_RUNTIME_DIR")
-                    .unwrap_or_else(|_| format!("/run/user/{}", crate::sys::geteuid()))
+                    .unwrap_or_else(|_| format!("/run/user/{}", berth_sys::ids::outer_uid()))
             ),
         ),
     };
@@ -84,6 +84,12 @@ where
             }
             _ => zbus::connection::Builder::address(address.as_str())
                 .map_err(|e| format!("D-Bus address {address:?}: {e}"))?,
+        };
+        // In rootless berth's user namespace the bus would see root claim the user's
+        // connection: claim the user's own id.
+        let builder = match berth_sys::ids::outer_uid() {
+            uid if uid != berth_sys::ids::geteuid() => builder.user_id(uid),
+            _ => builder,
         };
         let conn = builder.build().await.map_err(|e| unreachable(&e))?;
         call(conn).await

@@ -135,9 +135,10 @@ pub(crate) fn expand_slice(slice: &str) -> std::result::Result<PathBuf, &'static
 }
 
 /// The user manager's own cgroup (`.../user@UID.service`), below which its slices live:
-/// from our cgroup2 path in /proc/self/cgroup.
-pub(crate) fn user_manager_root(own_v2: &Path) -> Result<PathBuf> {
-    let uid = crate::sys::geteuid();
+/// from our cgroup2 path in /proc/self/cgroup, or (a command started from a login session's
+/// scope, whose processes the manager has systemd move) the standard place below
+/// `mount_point`. `uid` is the user's id on the host.
+pub(crate) fn user_manager_root(own_v2: &Path, mount_point: &Path, uid: u32) -> Result<PathBuf> {
     let service = format!("user@{uid}.service");
     let mut root = PathBuf::from("/");
     for c in own_v2.components().skip(1) {
@@ -146,9 +147,16 @@ pub(crate) fn user_manager_root(own_v2: &Path) -> Result<PathBuf> {
             return Ok(root);
         }
     }
+    let standard = PathBuf::from(format!("/user.slice/user-{uid}.slice/{service}"));
+    if mount_point
+        .join(standard.strip_prefix("/").unwrap_or(&standard))
+        .is_dir()
+    {
+        return Ok(standard);
+    }
     Err(Error::CgroupsPath {
         path: own_v2.display().to_string(),
-        reason: "the user's systemd driver needs to run below the user's manager (user@UID.service); log in through systemd, or use the cgroupfs driver",
+        reason: "the user's systemd driver needs the user's manager (user@UID.service), which is not running; log in through systemd, or use the cgroupfs driver",
     })
 }
 

@@ -66,17 +66,25 @@ fn malformed_paths_name_what_is_wrong() {
 }
 
 #[test]
-fn the_users_manager_root_comes_from_our_cgroup() {
-    let uid = crate::sys::geteuid();
-    let own = format!("/user.slice/user-{uid}.slice/user@{uid}.service/app.slice/term.scope");
+fn the_users_manager_root_comes_from_our_cgroup_or_its_standard_place() {
+    let mount = tempfile::tempdir().unwrap();
+    let own = "/user.slice/user-1000.slice/user@1000.service/app.slice/term.scope";
+    let root = PathBuf::from("/user.slice/user-1000.slice/user@1000.service");
     assert_eq!(
-        user_manager_root(Path::new(&own)).unwrap(),
-        PathBuf::from(format!("/user.slice/user-{uid}.slice/user@{uid}.service"))
+        user_manager_root(Path::new(own), mount.path(), 1000).unwrap(),
+        root
     );
-    let e = user_manager_root(Path::new("/system.slice/ssh.service"))
+    // From a login session's scope: the manager's cgroup where systemd puts it, if there.
+    let session = Path::new("/user.slice/user-1000.slice/session-3.scope");
+    let e = user_manager_root(session, mount.path(), 1000)
         .unwrap_err()
         .to_string();
     assert!(e.contains("user@UID.service"), "{e}");
+    std::fs::create_dir_all(mount.path().join(root.strip_prefix("/").unwrap())).unwrap();
+    assert_eq!(
+        user_manager_root(session, mount.path(), 1000).unwrap(),
+        root
+    );
 }
 
 #[test]

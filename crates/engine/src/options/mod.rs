@@ -358,7 +358,8 @@ impl RunOptions {
             ));
         }
         let (network, net) = self.network_settings()?;
-        let cgroup_manager = CgroupManager::choose(self.cgroup_manager.as_deref())?;
+        let rootless = crate::rootless::active();
+        let cgroup_manager = CgroupManager::choose(self.cgroup_manager.as_deref(), rootless)?;
         let mut env = env_files(&self.env_files, getenv)?;
         env.extend(env_list(&self.env, getenv)?);
         let restart = self
@@ -400,7 +401,7 @@ impl RunOptions {
             tuning: self.tuning.check(memory, network == Network::Host)?,
             network,
             net,
-            cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref(), cgroup_manager)?,
+            cgroup_parent: cgroup_parent(self.cgroup_parent.as_deref(), cgroup_manager, rootless)?,
             cgroup_manager,
             log: self.log_config()?,
             labels: labels(&self.labels, &self.label_files)?,

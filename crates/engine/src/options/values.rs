@@ -209,13 +209,16 @@ pub enum CgroupManager {
 
 impl CgroupManager {
     /// `--cgroup-manager`; without one, systemd where it is the init (/run/systemd/system,
-    /// as podman and sd_booted decide), berth's own otherwise.
-    pub fn choose(flag: Option<&str>) -> Result<CgroupManager, OptionsError> {
+    /// as podman and sd_booted decide), berth's own otherwise. `rootless`: systemd only where
+    /// the user's manager can delegate (cgroup v2) and its bus is there.
+    pub fn choose(flag: Option<&str>, rootless: bool) -> Result<CgroupManager, OptionsError> {
         match flag {
             Some("systemd") => Ok(CgroupManager::Systemd),
             Some("cgroupfs") => Ok(CgroupManager::Cgroupfs),
             Some(other) => Err(bad("--cgroup-manager", other, "want systemd or cgroupfs")),
-            None if std::path::Path::new("/run/systemd/system").is_dir() => {
+            None if std::path::Path::new("/run/systemd/system").is_dir()
+                && (!rootless || users_manager_reachable()) =>
+            {
                 Ok(CgroupManager::Systemd)
             }
             None => Ok(CgroupManager::Cgroupfs),
@@ -223,11 +226,24 @@ impl CgroupManager {
     }
 }
 
+/// Whether the hierarchy is cgroup v2 alone and the user's session bus is there.
+fn users_manager_reachable() -> bool {
+    let bus = match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+        Some(address) => !address.is_empty(),
+        None => std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|d| std::path::Path::new(&d).join("bus").exists()),
+    };
+    bus && std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
 /// The parent of a container's cgroup: an absolute cgroup path of plain names (default
-/// `/berth`), or for systemd a slice (default `machine.slice`, as podman).
+/// `/berth`; rootless, `berth` beside the cgroup berth runs in, as the runtime resolves a
+/// relative path: a delegated subtree's), or for systemd a slice (default `machine.slice`
+/// as podman; rootless, the user manager's `user.slice`).
 pub(super) fn cgroup_parent(
     given: Option<&str>,
     manager: CgroupManager,
+    rootless: bool,
 ) -> Result<String, OptionsError> {
     let plain = |n: &str| {
         n != "."
@@ -236,7 +252,11 @@ pub(super) fn cgroup_parent(
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     };
     if manager == CgroupManager::Systemd {
-        let s = given.unwrap_or("machine.slice");
+        let s = given.unwrap_or(if rootless {
+            "user.slice"
+        } else {
+            "machine.slice"
+        });
         if !s.ends_with(".slice") || !plain(s) {
             return Err(bad(
                 "--cgroup-parent",
@@ -246,7 +266,11 @@ pub(super) fn cgroup_parent(
         }
         return Ok(s.to_string());
     }
-    let s = given.unwrap_or("/berth");
+    let s = match given {
+        Some(s) => s,
+        None if rootless => return Ok("berth".to_string()),
+        None => "/berth",
+    };
     let names: Vec<&str> = s.split('/').skip(1).filter(|n| !n.is_empty()).collect();
     if !s.starts_with('/') || names.is_empty() || !names.iter().all(|n| plain(n)) {
         return Err(bad(
@@ -311,19 +335,24 @@ mod tests {
         }
         assert!(pids_limit(0).is_err() && pids_limit(-1).is_ok());
         let fs = CgroupManager::Cgroupfs;
-        assert_eq!(cgroup_parent(Some("/a/b/"), fs).unwrap(), "/a/b");
-        assert_eq!(cgroup_parent(None, fs).unwrap(), "/berth");
+        assert_eq!(cgroup_parent(Some("/a/b/"), fs, false).unwrap(), "/a/b");
+        assert_eq!(cgroup_parent(None, fs, false).unwrap(), "/berth");
+        assert_eq!(cgroup_parent(None, fs, true).unwrap(), "berth");
         for b in ["a", "/", "/a/../b", "/a b", "x.slice"] {
-            assert!(cgroup_parent(Some(b), fs).is_err(), "{b}");
+            assert!(cgroup_parent(Some(b), fs, true).is_err(), "{b}");
         }
         let sd = CgroupManager::Systemd;
-        assert_eq!(cgroup_parent(None, sd).unwrap(), "machine.slice");
-        assert_eq!(cgroup_parent(Some("a-b.slice"), sd).unwrap(), "a-b.slice");
+        assert_eq!(cgroup_parent(None, sd, false).unwrap(), "machine.slice");
+        assert_eq!(cgroup_parent(None, sd, true).unwrap(), "user.slice");
+        assert_eq!(
+            cgroup_parent(Some("a-b.slice"), sd, false).unwrap(),
+            "a-b.slice"
+        );
         for b in ["/berth", "a", "a/b.slice", "a b.slice"] {
-            let e = cgroup_parent(Some(b), sd).unwrap_err().to_string();
+            let e = cgroup_parent(Some(b), sd, false).unwrap_err().to_string();
             assert!(e.contains("slice") && e.contains(b), "{e}");
         }
-        assert!(CgroupManager::choose(Some("systemd")).unwrap() == sd);
-        assert!(CgroupManager::choose(Some("x")).is_err());
+        assert!(CgroupManager::choose(Some("systemd"), true).unwrap() == sd);
+        assert!(CgroupManager::choose(Some("x"), false).is_err());
     }
 }
