@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::engine::{eventually, output_within, Engine};
+use common::engine::{eventually, output_within, Engine, Registry};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -433,55 +433,11 @@ fn docker_cli_terminals_go_through_a_pty() {
     api.finish();
 }
 
-/// A docker-registry on 127.0.0.1:5000 of the test's network namespace, with basic auth
-/// (tester / testpass) over plain HTTP.
-struct Registry(Child);
-
-impl Registry {
-    fn start(dir: &Path) -> Registry {
-        let htpasswd = Command::new("htpasswd")
-            .args(["-Bbn", "tester", "testpass"])
-            .output()
-            .expect("htpasswd installed (apache2-utils, see .ci/packages)");
-        std::fs::write(dir.join("htpasswd"), htpasswd.stdout).unwrap();
-        let config = dir.join("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n\
-                 auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                dir.join("registry").display(),
-                dir.join("htpasswd").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry installed (see .ci/packages)");
-        eventually("the registry listens", || {
-            std::net::TcpStream::connect("127.0.0.1:5000").is_ok()
-        });
-        Registry(child)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn docker_cli_moves_and_builds_images() {
     let e = Engine::new();
     e.b.insecure("127.0.0.1:5000");
-    let _registry = Registry::start(e.b.dir.path());
+    let _registry = Registry::start(e.b.dir.path(), true);
     let api = Api::start(&e);
     api.docker_ok(&["tag", "busybox", "127.0.0.1:5000/bb:1"]);
     // Credentials travel from the client's `docker login` in X-Registry-Auth.

@@ -8,7 +8,7 @@ mod common;
 #[path = "../../berth-runtime/tests/systemd_host/mod.rs"]
 #[allow(dead_code)] // its `show` reads the system manager; the user's is what matters here
 mod systemd_host;
-use common::engine::{busybox_tar_in, eventually, private_network};
+use common::engine::{busybox_tar_in, eventually, private_network, Registry};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -642,6 +642,147 @@ fn an_unusable_runtime_directory_is_one_line_naming_the_fix() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("XDG_RUNTIME_DIR /"), "{err}");
     assert!(err.contains("set it to a directory of yours"), "{err}");
+}
+
+/// Gives the user's berth `file` in its configuration directory (~/.config/berth).
+fn configure(b: &Rootless, file: &str, text: &str) {
+    let dir = b.dir.path().join(".config/berth");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file), text).unwrap();
+    for d in [b.dir.path().join(".config"), dir.clone(), dir.join(file)] {
+        std::os::unix::fs::chown(d, Some(b.user.uid), Some(b.user.gid)).unwrap();
+    }
+}
+
+/// Copies `from` into `b`'s directory, owned by its user; returns the copy's path.
+fn hand_over(from: &Path, b: &Rootless) -> PathBuf {
+    let to = b.dir.path().join(from.file_name().unwrap());
+    std::fs::copy(from, &to).unwrap();
+    std::os::unix::fs::chown(&to, Some(b.user.uid), Some(b.user.gid)).unwrap();
+    to
+}
+
+#[test]
+fn volumes_build_push_pull_commit_save_and_load_as_users() {
+    let _one = serial();
+    private_network();
+    let a = Rootless::new(user("berth-rl", true));
+    let b = Rootless::new(user("berth-rl2", true));
+    let _registry = Registry::start(a.dir.path(), false);
+    for r in [&a, &b] {
+        configure(
+            r,
+            "registries.toml",
+            "[[registry]]\nlocation = \"127.0.0.1:5000\"\ninsecure = true\n",
+        );
+    }
+    a.import_busybox(&[]);
+
+    // Volumes: written by the container's root, kept, removed.
+    a.ok(&["volume", "create", "vol"]);
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [&["run", "--rm", "--network", "none"][..], args].concat()
+    }
+    a.ok(&with(&[
+        "-v",
+        "vol:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]));
+    let out = a.ok(&with(&["-v", "vol:/data", "busybox", "cat", "/data/f"]));
+    assert_eq!(out, "kept\n");
+    assert!(a.ok(&["volume", "ls", "-q"]).lines().any(|l| l == "vol"));
+    // A bind mount of the user's own directory: the user's files are root's inside.
+    let own = a.dir.path().join("own");
+    std::fs::create_dir(&own).unwrap();
+    std::os::unix::fs::chown(&own, Some(a.user.uid), Some(a.user.gid)).unwrap();
+    let bind = format!("{}:/mnt", own.display());
+    let out = a.ok(&with(&["-v", &bind, "busybox", "stat", "-c", "%u", "/mnt"]));
+    assert_eq!(out, "0\n");
+
+    // build: a RUN's owners and COPY --chown land in the layers as in the image.
+    let ctx = a.dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\n\
+         RUN echo hi > /hello && echo app:x:1234:1234::/:/bin/sh >> /etc/passwd && chown app /hello\n\
+         COPY --chown=33:33 f /srv/f\n\
+         USER app\n\
+         CMD [\"sh\", \"-c\", \"id -u; stat -c %u /hello /srv/f; cat /hello\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("f"), "data\n").unwrap();
+    let st = Command::new("chown")
+        .args(["-R", &format!("{}:{}", a.user.uid, a.user.gid)])
+        .arg(&ctx)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    a.ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "t1",
+        ctx.to_str().unwrap(),
+    ]);
+    let owners = "1234\n1234\n33\nhi\n";
+    assert_eq!(a.ok(&with(&["t1"])), owners);
+
+    // push by one user, pull by another: the owners come through the registry.
+    a.ok(&["tag", "t1", "127.0.0.1:5000/t1"]);
+    a.ok(&["push", "-q", "127.0.0.1:5000/t1"]);
+    b.ok(&["pull", "-q", "127.0.0.1:5000/t1"]);
+    assert_eq!(b.ok(&with(&["127.0.0.1:5000/t1"])), owners);
+
+    // A running container: top, stats, logs, restart, commit (without a cgroup to freeze
+    // here: committed running, with a warning), export, save; loaded by the other user.
+    a.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo made > /made; echo started; exec sleep 600",
+    ]);
+    eventually("the container's output", || {
+        a.ok(&["logs", "d"]).contains("started")
+    });
+    assert!(a.ok(&["top", "d"]).contains("sleep 600"));
+    assert!(a.ok(&["stats", "--no-stream", "d"]).contains(" d "));
+    a.ok(&["restart", "-t", "1", "d"]);
+    eventually("the restarted container's output", || {
+        a.ok(&["logs", "d"]).matches("started").count() == 2
+    });
+    a.ok(&["commit", "d", "c1"]);
+    let saved = a.dir.path().join("c1.tar");
+    a.ok(&["save", "-o", saved.to_str().unwrap(), "c1"]);
+    let exported = a.dir.path().join("d.tar");
+    a.ok(&["export", "-o", exported.to_str().unwrap(), "d"]);
+    let list = Command::new("tar")
+        .arg("-tf")
+        .arg(&exported)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .any(|l| l.trim_start_matches("./") == "made"));
+    let copy = hand_over(&saved, &b);
+    b.ok(&["load", "-i", copy.to_str().unwrap()]);
+    assert_eq!(b.ok(&with(&["c1", "cat", "/made"])), "made\n");
+
+    a.ok(&["rm", "-f", "d"]);
+    a.ok(&["volume", "rm", "vol"]);
+    a.assert_clean();
+    b.assert_clean();
 }
 
 /// A cgroup v2 limit's value as the container reads it, and the container's cgroup directory

@@ -17,6 +17,16 @@ pub fn pause(rt: &Runtime, id: &str) -> Result<(), Error> {
     manager(&saved, "pause it")?.freeze().map_err(Error::from)
 }
 
+/// Whether `id` has a cgroup to freeze (a rootless container without a delegated cgroup
+/// has none).
+pub fn can_pause(rt: &Runtime, id: &str) -> Result<bool, Error> {
+    Ok(rt
+        .root
+        .peek(id)?
+        .load()?
+        .is_some_and(|s| s.cgroup.is_some()))
+}
+
 /// Thaws the paused container `id`.
 pub fn resume(rt: &Runtime, id: &str) -> Result<(), Error> {
     let (_dir, saved) = load(

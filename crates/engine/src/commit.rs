@@ -74,7 +74,18 @@ impl Engine {
     /// Packs the container's changes, frozen if `pause` and it runs (and is not paused).
     fn read_changes(&self, r: &Record, pause: bool) -> Result<image_commit::Changes<'_>, Error> {
         let mounts = self.mount_points(r)?;
-        let freeze = pause && self.init(&r.id)?.is_some() && !self.paused(&r.id);
+        let mut freeze = pause && self.init(&r.id)?.is_some() && !self.paused(&r.id);
+        let can_pause = |id| {
+            berth_container::pause::can_pause(&self.runtime, id).map_err(Error::runtime(&r.name))
+        };
+        if freeze && !can_pause(&r.id)? {
+            // podman's rootless default: its commit does not pause either.
+            tracing::warn!(
+                "container {} has no cgroup to freeze (rootless, none delegated): committing it running",
+                r.name
+            );
+            freeze = false;
+        }
         if !freeze {
             return Ok(image_commit::pack_changes(&self.store, &r.id, &mounts)?);
         }

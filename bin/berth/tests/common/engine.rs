@@ -390,3 +390,48 @@ pub fn on_pty_acting(
     };
     (status.code(), reader.join().unwrap())
 }
+
+/// A docker-registry on 127.0.0.1:5000 of the test's network namespace, over plain HTTP;
+/// with `auth`, basic auth as tester / testpass.
+pub struct Registry(std::process::Child);
+
+impl Registry {
+    pub fn start(dir: &Path, auth: bool) -> Registry {
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n",
+            dir.join("registry").display(),
+        );
+        if auth {
+            let htpasswd = Command::new("htpasswd")
+                .args(["-Bbn", "tester", "testpass"])
+                .output()
+                .expect("htpasswd installed (apache2-utils, see .ci/packages)");
+            std::fs::write(dir.join("htpasswd"), htpasswd.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            ));
+        }
+        let path = dir.join("registry.yml");
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry installed (see .ci/packages)");
+        eventually("the registry listens", || {
+            std::net::TcpStream::connect("127.0.0.1:5000").is_ok()
+        });
+        Registry(child)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
