@@ -519,6 +519,16 @@ fn bad_network_input_fails_in_one_line_and_leaves_nothing() {
         ),
         (
             125,
+            &["run", "--rm", "--network", "pasta", "busybox", "true"],
+            "pasta is a rootless berth's network",
+        ),
+        (
+            125,
+            &["create", "--network", "slirp4netns", "busybox"],
+            "slirp4netns is a rootless berth's network",
+        ),
+        (
+            125,
             &[
                 "run",
                 "--rm",

@@ -546,22 +546,77 @@ fn pasta_publishes_ports_and_keeps_the_clients_address() {
 }
 
 #[test]
-fn without_pasta_the_default_network_names_the_package() {
+fn without_pasta_slirp4netns_carries_the_default_network() {
     let _one = serial();
     host_like_network();
     let mut b = Rootless::new(user("berth-rl", true));
     b.import_busybox(&[]);
-    // A PATH with the id map helpers and nothing else.
+    // A PATH with the id map helpers and nothing else: neither tool, both packages named.
     let bin = b.dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    for h in ["newuidmap", "newgidmap"] {
+    let link = |h: &str| {
         std::os::unix::fs::symlink(Path::new("/usr/bin").join(h), bin.join(h)).unwrap();
-    }
+    };
+    link("newuidmap");
+    link("newgidmap");
     b.path = Some(bin.display().to_string());
     let e = b.fail(125, &["run", "--rm", "busybox", "true"]);
-    assert!(e.contains("install the passt package"), "{e}");
+    assert!(e.contains("passt") && e.contains("slirp4netns"), "{e}");
     b.assert_clean();
-    assert!(b.ok(&["info"]).contains("pasta is not installed"));
+    assert!(b.ok(&["info"]).contains("neither pasta nor slirp4netns"));
+
+    // slirp4netns alone: the default network, its address, name server and forwarded port.
+    link("slirp4netns");
+    assert!(b.ok(&["info"]).contains("slirp4netns (/"));
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 addr show tap0; cat /etc/resolv.conf",
+    ]);
+    assert!(out.contains("inet 10.0.2.100/24"), "{out}");
+    assert!(out.contains("nameserver 10.0.2.3"), "{out}");
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1:18081:80",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /srv/index.html; exec httpd -f -p 80 -h /srv",
+    ]);
+    assert_eq!(
+        b.ok(&["inspect", "-f", "{{.HostConfig.NetworkMode}}", "web"])
+            .trim(),
+        "slirp4netns"
+    );
+    let mut answer = None;
+    for _ in 0..50 {
+        let o = Command::new("busybox")
+            .args(["wget", "-qO-", "http://127.0.0.1:18081/"])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            answer = Some(String::from_utf8(o.stdout).unwrap());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(answer.as_deref(), Some("hello\n"));
+    assert_eq!(b.processes("slirp4netns").len(), 1);
+    // A port below ip_unprivileged_port_start: one line, nothing left.
+    let e = b.fail(125, &["run", "--rm", "-p", "80:80", "busybox", "true"]);
+    assert!(e.contains("ip_unprivileged_port_start"), "{e}");
+    b.ok(&["rm", "-f", "web"]);
+    eventually("slirp4netns ended", || {
+        b.processes("slirp4netns").is_empty()
+    });
+    b.assert_clean();
 }
 
 #[test]

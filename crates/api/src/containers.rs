@@ -112,6 +112,7 @@ fn docker_shape(v: &mut Value, r: &Record) {
         Network::None => "none".to_string(),
         Network::Host => "host".to_string(),
         Network::Pasta => "pasta".to_string(),
+        Network::Slirp4netns => "slirp4netns".to_string(),
         Network::Container => format!("container:{}", s.net.join.clone().unwrap_or_default()),
         Network::Bridge => s
             .net

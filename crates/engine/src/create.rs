@@ -122,9 +122,11 @@ impl Engine {
         let hostname = match (&settings.hostname, settings.network, &shared) {
             (Some(h), _, _) => h.clone(),
             (None, _, Some(dir)) if own_uts => read_name(&dir.join("hostname"))?,
-            (None, Network::None | Network::Bridge | Network::Pasta, None) if own_uts => {
-                id[..12].to_string()
-            }
+            (
+                None,
+                Network::None | Network::Bridge | Network::Pasta | Network::Slirp4netns,
+                None,
+            ) if own_uts => id[..12].to_string(),
             (None, _, _) => read_name("/proc/sys/kernel/hostname".as_ref())?,
         };
         let etc = match &shared {

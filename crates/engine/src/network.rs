@@ -12,7 +12,7 @@ use crate::start::{helper_program, launch_detached};
 use crate::{Engine, Error};
 use berth_network::attach::{Attachment, Caller, EndpointRequest, Request};
 use berth_network::ports::{Mapping, PortSpec};
-use berth_network::{pasta, Network as Net, DEFAULT_NETWORK};
+use berth_network::{Network as Net, DEFAULT_NETWORK};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
@@ -142,13 +142,16 @@ impl Engine {
                 Ok(None)
             }
             // pasta will not run as the host's root; root has bridges.
-            Network::Pasta if !crate::rootless::active() => Err(crate::options::bad(
-                "--network",
-                "pasta",
-                "pasta is rootless berth's network: root's containers use bridge networks",
-            )
-            .into()),
-            Network::Pasta => {
+            Network::Pasta | Network::Slirp4netns if !crate::rootless::active() => {
+                let name = if s.network == Network::Pasta {
+                    "pasta"
+                } else {
+                    "slirp4netns"
+                };
+                let why = "a rootless berth's network: root's containers use bridge networks";
+                Err(crate::options::bad("--network", name, format!("{name} is {why}")).into())
+            }
+            Network::Pasta | Network::Slirp4netns => {
                 publish_all(s, exposed);
                 Ok(None)
             }
@@ -203,9 +206,9 @@ impl Engine {
     /// (`container:NAME` is joined with the other shared namespaces, see attend.rs.)
     pub(crate) fn network_start(&self, r: &Record) -> Result<Option<Attachment>, Error> {
         self.network_stop(&r.id)?;
-        let pasta = match r.settings.network {
-            Network::Bridge => false,
-            Network::Pasta => true,
+        let user_net = match r.settings.network {
+            Network::Bridge => None,
+            n @ (Network::Pasta | Network::Slirp4netns) => n.user_net(),
             Network::None | Network::Host | Network::Container => return Ok(None),
         };
         let s = &r.settings.net;
@@ -218,7 +221,7 @@ impl Engine {
                 endpoints: &s.endpoints,
                 ports: &s.ports,
                 bandwidth: s.bandwidth,
-                pasta,
+                user_net,
             },
             &self.network_record(&r.id),
             &Holders(self),
@@ -278,9 +281,10 @@ impl Engine {
             .map_err(Error::path(&hosts))?;
         let resolv = dir.join("resolv.conf");
         let n = &r.settings.net;
-        // pasta answers at its own address for the host's resolvers, loopback ones included.
-        let dns = match (a.pasta, n.dns.is_empty()) {
-            (true, true) => vec![pasta::DNS],
+        // pasta and slirp4netns answer at their own address for the host's resolvers,
+        // loopback ones included.
+        let dns = match (a.user_net, n.dns.is_empty()) {
+            (Some(u), true) => vec![u.dns()],
             _ => n.dns.clone(),
         };
         let text = self

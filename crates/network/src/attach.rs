@@ -65,9 +65,28 @@ pub struct Request<'a> {
     pub ports: &'a [PortSpec],
     /// Egress and ingress limit in bits per second.
     pub bandwidth: Option<u64>,
-    /// Connected through pasta (rootless) rather than to bridges: no endpoints, the ports
-    /// are pasta's sockets.
-    pub pasta: bool,
+    /// Connected through a user-mode network (rootless) rather than to bridges: no
+    /// endpoints, the ports are its sockets.
+    pub user_net: Option<UserNet>,
+}
+
+/// What carries a rootless container's traffic through the user's own sockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserNet {
+    Pasta,
+    Slirp4netns,
+}
+
+impl UserNet {
+    /// The name server the container is given: the tool's own, which forwards to the
+    /// host's resolvers (loopback stubs included).
+    pub fn dns(self) -> IpAddr {
+        match self {
+            UserNet::Pasta => crate::pasta::DNS,
+            UserNet::Slirp4netns => crate::slirp4netns::DNS,
+        }
+    }
 }
 
 /// A container's interface on one network.
@@ -114,9 +133,9 @@ pub struct Attachment {
     pub ports: Vec<Mapping>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<u64>,
-    /// Connected through pasta ([`Request::pasta`]).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub pasta: bool,
+    /// Connected through a user-mode network ([`Request::user_net`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_net: Option<UserNet>,
     /// False until the addresses and ports are all taken: a teardown of an incomplete
     /// record looks for the owner's leases and ports instead of trusting the lists.
     #[serde(default)]
@@ -242,7 +261,7 @@ impl Networks {
         let mut a = Attachment {
             owner: req.owner.to_string(),
             bandwidth: req.bandwidth,
-            pasta: req.pasta,
+            user_net: req.user_net,
             ..Default::default()
         };
         for (n, want) in nets.iter().zip(req.endpoints) {
@@ -351,7 +370,7 @@ impl Networks {
     }
 
     /// Makes the kernel objects of `a`, whose record is `record`, for the container whose
-    /// network namespace is `netns`: its endpoints and ports, or pasta for a rootless one
+    /// network namespace is `netns`: its endpoints and ports, or pasta or slirp4netns for a rootless one
     /// (ended by [`Self::teardown`]). On failure the caller tears the attachment down.
     pub fn connect(
         &self,
@@ -360,9 +379,15 @@ impl Networks {
         netns: BorrowedFd<'_>,
         caller: &dyn Caller,
     ) -> Result<(), Error> {
-        if a.pasta {
-            let pid_file = crate::pasta::pid_file(record);
-            return Ok(crate::pasta::start(netns, &a.ports, &pid_file)?);
+        match a.user_net {
+            Some(UserNet::Pasta) => {
+                let pid_file = crate::pasta::pid_file(record);
+                return Ok(crate::pasta::start(netns, &a.ports, &pid_file)?);
+            }
+            Some(UserNet::Slirp4netns) => {
+                return Ok(crate::slirp4netns::start(netns, &a.ports, record)?);
+            }
+            None => {}
         }
         self.plug(a, 0, netns, caller)?;
         self.firewall()
@@ -607,13 +632,15 @@ impl Networks {
         let Some(a) = state::read_json::<Attachment>(record)? else {
             return Ok(());
         };
-        if a.pasta {
-            let pid_file = crate::pasta::pid_file(record);
-            crate::pasta::stop(&pid_file).map_err(|source| Error::Kernel {
-                what: format!("ending pasta ({})", pid_file.display()),
-                source,
-            })?;
-        }
+        let ended = match a.user_net {
+            Some(UserNet::Pasta) => crate::pasta::stop(&crate::pasta::pid_file(record)),
+            Some(UserNet::Slirp4netns) => crate::slirp4netns::stop(record),
+            None => Ok(()),
+        };
+        ended.map_err(|source| Error::Kernel {
+            what: format!("ending the user-mode network of {}", record.display()),
+            source,
+        })?;
         let mut first_err = self.firewall().remove(&a.entries()).err().map(Error::from);
         let release = || -> Result<(), Error> {
             for ep in &a.endpoints {

@@ -34,9 +34,10 @@ pub mod nft;
 pub mod pasta;
 pub mod ports;
 pub mod resolv;
+pub mod slirp4netns;
 pub mod state;
 
-pub use attach::{Attachment, Caller, Endpoint, EndpointRequest, Request};
+pub use attach::{Attachment, Caller, Endpoint, EndpointRequest, Request, UserNet};
 pub use networks::{Network, NetworkSpec};
 
 use ipnet::Ipv4Net;
@@ -65,6 +66,8 @@ pub enum Error {
     State(#[from] state::StateError),
     #[error(transparent)]
     Pasta(#[from] pasta::PastaError),
+    #[error(transparent)]
+    Slirp4netns(#[from] slirp4netns::Slirp4netnsError),
     #[error("{what}: {source}")]
     Kernel { what: String, source: io::Error },
     #[error("{flag} {value:?}: {reason}")]

@@ -23,7 +23,7 @@ pub const DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 1, 1));
 
 #[derive(Debug, thiserror::Error)]
 pub enum PastaError {
-    #[error("rootless networking needs pasta: install the passt package, or use --network none or host ({0})")]
+    #[error("rootless networking needs pasta or slirp4netns: install the passt (or slirp4netns) package, or use --network none or host ({0})")]
     Missing(io::Error),
     #[error("pasta: {0}")]
     Failed(String),

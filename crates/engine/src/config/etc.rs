@@ -39,7 +39,7 @@ impl EtcFiles {
             Network::None | Network::Container => {
                 files.push(("hosts", hosts_text(hostname, &[], &[])))
             }
-            Network::Bridge | Network::Pasta => {
+            Network::Bridge | Network::Pasta | Network::Slirp4netns => {
                 files.push(("hosts", hosts_text(hostname, &[], &[])));
                 files.push(("resolv.conf", String::new()));
             }

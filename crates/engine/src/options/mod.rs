@@ -177,6 +177,20 @@ pub enum Network {
     Container,
     /// A namespace of its own connected through pasta (rootless berth's default).
     Pasta,
+    /// A namespace of its own connected through slirp4netns (rootless berth's default where
+    /// pasta is not installed).
+    Slirp4netns,
+}
+
+impl Network {
+    /// The user-mode network that carries it (rootless), if any.
+    pub fn user_net(self) -> Option<berth_network::UserNet> {
+        match self {
+            Network::Pasta => Some(berth_network::UserNet::Pasta),
+            Network::Slirp4netns => Some(berth_network::UserNet::Slirp4netns),
+            Network::None | Network::Host | Network::Bridge | Network::Container => None,
+        }
+    }
 }
 
 /// A mount asked for with `-v`, `--mount`, `--tmpfs` or `--volumes-from`, or an image's

@@ -179,12 +179,14 @@ impl RunOptions {
         let given: Vec<String> = eps.iter().map(|e| e.network.clone()).collect();
         let names: Vec<&str> = given.iter().map(String::as_str).collect();
         let mode = match names.as_slice() {
-            // Without root there is no bridge to the host's network: pasta carries it.
-            [] if crate::rootless::active() => Network::Pasta,
+            // Without root there is no bridge to the host's network: pasta carries it, or
+            // slirp4netns where only that is installed.
+            [] if crate::rootless::active() => crate::rootless::default_network(),
             [] => Network::Bridge,
             ["none"] => Network::None,
             ["host"] => Network::Host,
             ["pasta"] => Network::Pasta,
+            ["slirp4netns"] => Network::Slirp4netns,
             [one] if one.starts_with("container:") => {
                 let target = &one["container:".len()..];
                 if target.is_empty() {
@@ -195,12 +197,13 @@ impl RunOptions {
             }
             many => {
                 if let Some(m) = many.iter().find(|m| {
-                    matches!(**m, "none" | "host" | "pasta") || m.starts_with("container:")
+                    matches!(**m, "none" | "host" | "pasta" | "slirp4netns")
+                        || m.starts_with("container:")
                 }) {
                     return Err(bad(
                         "--network",
                         m,
-                        "none, host, pasta and container: cannot be combined with other networks",
+                        "none, host, pasta, slirp4netns and container: cannot be combined with other networks",
                     ));
                 }
                 Network::Bridge
@@ -213,10 +216,10 @@ impl RunOptions {
                 format!("needs a bridge network (not --network {})", given.join(",")),
             )
         };
-        if !matches!(mode, Network::Bridge | Network::Pasta) {
+        if !matches!(mode, Network::Bridge) && mode.user_net().is_none() {
             let no_ports = |flag: &'static str, v: &str| {
                 let why = format!(
-                    "needs a bridge network or pasta (not --network {})",
+                    "needs a bridge network, pasta or slirp4netns (not --network {})",
                     given.join(",")
                 );
                 bad(flag, v, why)
@@ -439,7 +442,7 @@ mod tests {
                     publish: vec!["80".into()],
                     ..Default::default()
                 },
-                "--publish \"80\": needs a bridge network or pasta",
+                "--publish \"80\": needs a bridge network, pasta or slirp4netns",
             ),
             (
                 RunOptions {

@@ -367,11 +367,24 @@ fn keep() -> ! {
     }
 }
 
-/// What carries rootless containers' default network: pasta where installed.
+/// The default network of rootless containers: pasta, or slirp4netns where only that is
+/// installed (pasta's error, naming both packages, where neither is).
+pub fn default_network() -> crate::options::Network {
+    use crate::options::Network;
+    match (in_path("pasta"), in_path("slirp4netns")) {
+        (None, Some(_)) => Network::Slirp4netns,
+        _ => Network::Pasta,
+    }
+}
+
+/// What carries rootless containers' default network, for `berth info`.
 pub fn network_tool() -> String {
-    match in_path("pasta") {
-        Some(p) => format!("pasta ({})", p.display()),
-        None => "none: pasta is not installed (Debian: apt install passt)".into(),
+    match (in_path("pasta"), in_path("slirp4netns")) {
+        (Some(p), _) => format!("pasta ({})", p.display()),
+        (None, Some(p)) => format!("slirp4netns ({})", p.display()),
+        (None, None) => {
+            "none: neither pasta nor slirp4netns is installed (Debian: apt install passt)".into()
+        }
     }
 }
 
