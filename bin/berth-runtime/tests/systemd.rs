@@ -186,6 +186,25 @@ fn refusals_leave_no_unit() {
     assert!(!s.dir.exists());
     s.b.assert_host_clean();
 
+    // The same container id under another runtime root and in another slice: the scope's
+    // name is a live container's, which is left running.
+    let live = Scoped::new("system.slice", "system.slice", json!({}));
+    let out = live.create();
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let mut other = Scoped::new("berthtest2.slice", "berthtest2.slice", json!({}));
+    other.id = live.id.clone();
+    other.b.config["linux"]["cgroupsPath"] =
+        json!(format!("berthtest2.slice:berth-test:{}", live.id));
+    let out = other.create();
+    assert_fails_with(&out, "UnitExists");
+    assert_eq!(show(&live.unit, "ActiveState"), "active");
+    assert_eq!(show(&live.unit, "Slice"), "system.slice");
+    live.delete_and_check();
+    other.b.assert_host_clean();
+    let _ = Command::new("systemctl")
+        .args(["stop", "berthtest2.slice"])
+        .status();
+
     // Malformed slice:prefix:name values, before anything is made.
     for (path, why) in [
         ("system.slice:x", "slice:prefix:name"),

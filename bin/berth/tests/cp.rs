@@ -387,21 +387,27 @@ fn a_symlink_swapped_in_during_the_copy_never_escapes() {
     let host = Sentinel::new();
     let h = host.path();
     // /w/d flips between a directory and a symlink to the host's directory every few
-    // milliseconds (the CVE-2018-15664 attack), so that copies land on both.
+    // milliseconds (the CVE-2018-15664 attack), so that copies land on both. The directory
+    // stays longer: a copy that sees the path change under it is refused, and on a loaded
+    // machine one takes longer than the symlink's 3 ms.
     running(
         &e,
         "c",
         &[],
         &format!(
             "mkdir -p /w/d && echo inside > /w/d/secret && ln -s {h} /w/link; \
-             (while :; do mv /w/d /w/real; mv /w/link /w/d; usleep 3000; mv /w/d /w/link; mv /w/real /w/d; usleep 3000; done) >/dev/null 2>&1 & true"
+             (while :; do mv /w/d /w/real; mv /w/link /w/d; usleep 3000; mv /w/d /w/link; mv /w/real /w/d; usleep 20000; done) >/dev/null 2>&1 & true"
         ),
     );
     let out = e.b.dir.path().join("out");
     let payload = e.b.dir.path().join("payload");
     fs::write(&payload, "payload\n").unwrap();
     let (mut outs, mut ins) = (0, 0);
-    for _ in 0..40 {
+    // At least 40 rounds, more until a copy got through each way.
+    for round in 0..400 {
+        if round >= 40 && outs > 0 && ins > 0 {
+            break;
+        }
         let _ = fs::remove_file(&out);
         if e.run(&["cp", "c:/w/d/secret", out.to_str().unwrap()])
             .status

@@ -144,8 +144,8 @@ impl Manager {
         props
             .0
             .extend(UnitProperties::from_annotations(annotations)?.0);
-        // A scope of the same name without processes is one systemd has yet to stop (this
-        // container id deleted a moment ago): it may be replaced.
+        // A scope of this name in our slice without processes is one systemd has yet to
+        // stop (this container id deleted a moment ago): it may be replaced.
         systemd::start_scope(unit, pid, props, || self.pids().is_ok_and(|p| p.is_empty()))?;
         let files = || -> Result<()> {
             if let Driver::V1(v) = &self.driver {

@@ -36,6 +36,7 @@ pub mod ports;
 pub mod resolv;
 pub mod slirp4netns;
 pub mod state;
+mod usermode;
 
 pub use attach::{Attachment, Caller, Endpoint, EndpointRequest, Request, UserNet};
 pub use networks::{Network, NetworkSpec};

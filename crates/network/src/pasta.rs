@@ -23,7 +23,7 @@ pub const DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 1, 1));
 
 #[derive(Debug, thiserror::Error)]
 pub enum PastaError {
-    #[error("rootless networking needs pasta or slirp4netns: install the passt (or slirp4netns) package, or use --network none or host ({0})")]
+    #[error("pasta is not installed: install the passt package (or slirp4netns, the default network without pasta), or use --network none or host ({0})")]
     Missing(io::Error),
     #[error("pasta: {0}")]
     Failed(String),
@@ -97,39 +97,21 @@ pub fn start(netns: BorrowedFd<'_>, ports: &[Mapping], pid_file: &Path) -> Resul
         return Ok(());
     }
     let _ = stop(pid_file);
-    let text = String::from_utf8_lossy(&out.stderr);
-    let why: Vec<&str> = text
+    // Its notes about messages it could not send are noise next to the reason.
+    let text: String = String::from_utf8_lossy(&out.stderr)
         .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("Failed to send"))
+        .filter(|l| !l.trim().starts_with("Failed to send"))
+        .map(|l| format!("{l}\n"))
         .collect();
-    Err(PastaError::Failed(if why.is_empty() {
+    Err(PastaError::Failed(crate::usermode::one_line(&text, || {
         out.status.to_string()
-    } else {
-        why.join("; ")
-    }))
+    })))
 }
 
 /// Ends the pasta recorded in `pid_file`, if it still runs; safe to repeat.
 pub fn stop(pid_file: &Path) -> io::Result<()> {
-    let pid = match std::fs::read_to_string(pid_file) {
-        Ok(t) => t.trim().parse::<i32>().ok(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if let Some(pid) = pid {
-        // The pid is pasta's only while it has that name (pasta runs as `passt.avx2` where
-        // the CPU has AVX2): a recycled one is left alone.
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.starts_with("pasta") || comm.starts_with("passt") {
-            // pasta blocks every signal but SIGKILL; it holds no state worth a clean exit.
-            let _ = berth_sys::process::kill(pid, libc::SIGKILL);
-        }
-    }
-    match std::fs::remove_file(pid_file) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+    // pasta runs as `passt.avx2` where the CPU has AVX2.
+    crate::usermode::end(pid_file, &["pasta", "passt"])
 }
 
 #[cfg(test)]

@@ -104,15 +104,20 @@ pub fn start(
             berth_sys::fs::dup_onto(BorrowedFd::borrow_raw(ready), 4)
         });
     }
-    let child = cmd.spawn().map_err(|e| match e.kind() {
+    let mut child = cmd.spawn().map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => {
             Slirp4netnsError::Failed("not installed (Debian: apt install slirp4netns)".to_string())
         }
         _ => fail("starting it", e),
     })?;
     drop(ready_w);
-    let pid = child.id();
-    std::fs::write(&pid_file, pid.to_string()).map_err(|e| fail("pid file", e))?;
+    if let Err(e) = std::fs::write(&pid_file, child.id().to_string()) {
+        // Unrecorded, no teardown could find it.
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = stop(record);
+        return Err(fail(&pid_file.display().to_string(), e));
+    }
     let configured = wait_ready(ready_r).and_then(|()| {
         let dirfd = std::fs::File::open(dir)?;
         // The socket by a short path: through the directory's fd.
@@ -120,23 +125,29 @@ pub fn start(
         requests.iter().try_for_each(|r| ask(&path, r))
     });
     configured.map_err(|e| {
-        let _ = stop(record);
         let logged = std::fs::read_to_string(&log).unwrap_or_default();
-        let logged: Vec<&str> = logged
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+        let _ = stop(record);
+        let logged = crate::usermode::one_line(&logged, String::new);
         Slirp4netnsError::Failed(if logged.is_empty() {
             e.to_string()
         } else {
-            format!("{e}: {}", logged.join("; "))
+            format!("{e}: {logged}")
         })
     })
 }
 
+/// How long slirp4netns may take to configure the namespace (milliseconds, as a rule).
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Waits for slirp4netns's "configured" byte; its end without one is its failure.
 fn wait_ready(mut ready: io::PipeReader) -> io::Result<()> {
+    use std::os::fd::AsFd;
+    let answered = berth_sys::poll::readable(&[Some(ready.as_fd())], Some(READY_TIMEOUT))?;
+    if !answered.first().copied().unwrap_or(false) {
+        return Err(io::Error::other(format!(
+            "no word from it within {READY_TIMEOUT:?}"
+        )));
+    }
     let mut b = [0u8; 1];
     match ready.read(&mut b)? {
         1 => Ok(()),
@@ -170,20 +181,9 @@ fn ask(socket: &str, request: &str) -> io::Result<()> {
 /// runs, and removes its files; safe to repeat.
 pub fn stop(record: &Path) -> io::Result<()> {
     let (pid_file, socket, log) = files(record);
-    let pid = match std::fs::read_to_string(&pid_file) {
-        Ok(t) => t.trim().parse::<i32>().ok(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    if let Some(pid) = pid {
-        // Only while the pid is still slirp4netns's: a recycled one is left alone.
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "slirp4netns" {
-            let _ = berth_sys::process::kill(pid, libc::SIGKILL);
-        }
-    }
+    crate::usermode::end(&pid_file, &["slirp4netns"])?;
     let dir = record.parent().unwrap_or(Path::new("."));
-    for f in [pid_file, dir.join(socket), log] {
+    for f in [dir.join(socket), log] {
         match std::fs::remove_file(&f) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}

@@ -83,13 +83,16 @@ pub fn in_user_namespace() -> bool {
 
 /// The caller's effective uid as the parent user namespace sees it: for rootless berth, the
 /// user who made the namespace (whose systemd manager and bus it talks to). Outside a user
-/// namespace, the effective uid itself.
+/// namespace, the effective uid itself. Read once per process, as [`in_user_namespace`].
 pub fn outer_uid() -> u32 {
-    let euid = geteuid();
-    std::fs::read_to_string("/proc/self/uid_map")
-        .ok()
-        .and_then(|map| map_outward(&map, euid))
-        .unwrap_or(euid)
+    static OUTER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *OUTER.get_or_init(|| {
+        let euid = geteuid();
+        std::fs::read_to_string("/proc/self/uid_map")
+            .ok()
+            .and_then(|map| map_outward(&map, euid))
+            .unwrap_or(euid)
+    })
 }
 
 /// `id` through the `inside outside count` lines of a uid or gid map.

@@ -155,8 +155,10 @@ async fn job_done(
 }
 
 /// Makes `unit`, a scope in its slice holding `pid`, delegated to us, with `props`; returns
-/// once systemd has moved the process in. A unit of that name that exists already is stopped
-/// first when `replaceable` says so, else refused with systemd's error.
+/// once systemd has moved the process in. A unit of that name that exists already, in the
+/// same slice (so at the same cgroup), is stopped first when `replaceable` says so (it holds
+/// no processes: this container's, deleted a moment ago, not yet stopped by systemd); any
+/// other is another container's, and systemd's error is returned.
 pub(crate) fn start_scope(
     unit: &Unit,
     pid: i32,
@@ -180,16 +182,50 @@ pub(crate) fn start_scope(
     with_manager(unit, "start the scope", |conn| async move {
         let mut signals = job_signals(&conn).await?;
         let reply = match start_transient(&conn, unit, all.clone()).await {
-            Err(e) if is_error(&e, "UnitExists") && replaceable() => {
-                stop(&conn, &mut signals, unit).await?;
-                start_transient(&conn, unit, all).await
-            }
+            Err(e) if is_error(&e, "UnitExists") => match scope_slice(&conn, unit).await {
+                // Gone meanwhile.
+                Ok(None) => start_transient(&conn, unit, all).await,
+                Ok(Some(slice)) if slice == unit.slice && replaceable() => {
+                    stop(&conn, &mut signals, unit).await?;
+                    start_transient(&conn, unit, all).await
+                }
+                _ => Err(e),
+            },
             reply => reply,
         }
         .map_err(describe)?;
         let job: OwnedObjectPath = reply.body().deserialize().map_err(|e| e.to_string())?;
         job_done(&mut signals, &job).await
     })
+}
+
+/// The slice of the loaded scope `unit`; None when systemd does not know it.
+async fn scope_slice(conn: &Connection, unit: &Unit) -> zbus::Result<Option<String>> {
+    let reply = conn
+        .call_method(
+            Some(DESTINATION),
+            PATH,
+            Some(MANAGER),
+            "GetUnit",
+            &(unit.name.as_str(),),
+        )
+        .await;
+    let path: OwnedObjectPath = match reply {
+        Ok(r) => r.body().deserialize()?,
+        Err(e) if is_error(&e, "NoSuchUnit") => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let reply = conn
+        .call_method(
+            Some(DESTINATION),
+            path.as_str(),
+            Some("org.freedesktop.DBus.Properties"),
+            "Get",
+            &("org.freedesktop.systemd1.Scope", "Slice"),
+        )
+        .await?;
+    let value: zbus::zvariant::OwnedValue = reply.body().deserialize()?;
+    Ok(Some(String::try_from(value)?))
 }
 
 async fn start_transient(

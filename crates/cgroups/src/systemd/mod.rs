@@ -137,7 +137,8 @@ pub(crate) fn expand_slice(slice: &str) -> std::result::Result<PathBuf, &'static
 /// The user manager's own cgroup (`.../user@UID.service`), below which its slices live:
 /// from our cgroup2 path in /proc/self/cgroup, or (a command started from a login session's
 /// scope, whose processes the manager has systemd move) the standard place below
-/// `mount_point`. `uid` is the user's id on the host.
+/// `mount_point`. `uid` is the user's id in the parent user namespace (the host's, for
+/// rootless berth).
 pub(crate) fn user_manager_root(own_v2: &Path, mount_point: &Path, uid: u32) -> Result<PathBuf> {
     let service = format!("user@{uid}.service");
     let mut root = PathBuf::from("/");

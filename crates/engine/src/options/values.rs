@@ -226,14 +226,18 @@ impl CgroupManager {
     }
 }
 
-/// Whether the hierarchy is cgroup v2 alone and the user's session bus is there.
+/// Whether the hierarchy is cgroup v2 alone and the user's systemd bus is there: the socket
+/// DBUS_SESSION_BUS_ADDRESS names (a bus of another kind, such as dbus-launch's abstract
+/// one, has no systemd on it), else `$XDG_RUNTIME_DIR/bus`.
 fn users_manager_reachable() -> bool {
-    let bus = match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
-        Some(address) => !address.is_empty(),
-        None => std::env::var_os("XDG_RUNTIME_DIR")
-            .is_some_and(|d| std::path::Path::new(&d).join("bus").exists()),
+    let socket = match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        Ok(address) if !address.is_empty() => address
+            .strip_prefix("unix:path=")
+            .map(|p| std::path::PathBuf::from(p.split(',').next().unwrap_or(p))),
+        _ => std::env::var_os("XDG_RUNTIME_DIR").map(|d| std::path::Path::new(&d).join("bus")),
     };
-    bus && std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    socket.is_some_and(|s| s.exists())
+        && std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
 /// The parent of a container's cgroup: an absolute cgroup path of plain names (default
