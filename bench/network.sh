@@ -7,12 +7,13 @@
 #   1. start: `run --rm busybox true` with --network none and on the default bridge network,
 #      in one hyperfine run: the medians, and what the bridge adds;
 #   2. TCP throughput (iperf3, SECS seconds each): the host to a published port, at 127.0.0.1
-#      and at the host's own address; one container to another on the default network;
+#      and at the host's own address; the host to the container's own address; one container
+#      to another on the default network;
 #   3. connections per second to a published port (ab, no keep-alive, against busybox httpd).
 #
 # Traffic is measured first, for berth and podman, then dockerd is started (it sets iptables'
 # FORWARD policy to DROP, which with br_netfilter drops every other bridge's forwarded
-# traffic), then docker's traffic, then the starts of all three.
+# traffic), then docker's traffic interleaved with berth's again, then the starts of all three.
 # Everything runs in a private network and mount namespace under a subreaper: the engines'
 # bridges and firewall rules die with it, and the host's network is never touched. The
 # host's own address is 192.0.2.1 on an empty bridge there. Each engine has its own store
@@ -22,7 +23,7 @@
 # which goes first): the median of the pairs' differences holds up better than the
 # difference of two medians on a machine whose load drifts.
 #
-# Environment: RUNS=30 WARMUP=5 PAIRS=40 SECS=5 REPEAT=3 AB_N=3000 DOCKER=1
+# Environment: RUNS=30 WARMUP=5 PAIRS=40 SECS=5 REPEAT=5 AB_N=3000 DOCKER=1
 # BERTH=target/release/berth
 # Output: hyperfine's table, then summary.md (and the numbers in results.tsv, the chart in
 # network.svg) in $OUT (default a fresh /tmp/berth-bench-network.XXXXXX, kept).
@@ -31,7 +32,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-5}
 SECS=${SECS:-5}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 PAIRS=${PAIRS:-40}
 AB_N=${AB_N:-3000}
 DOCKER=${DOCKER:-1}
@@ -97,44 +98,63 @@ run_cmd() { # engine → its `run` words
   esac
 }
 img() { [ "$1" = berth ] && echo bench || echo "$IMG"; }
-# 2 and 3. Servers: iperf3 and httpd, published; then the clients.
-iperf() { # iperf3 client words → received Gbit/s, the median of REPEAT runs
-  for _ in $(seq "$REPEAT"); do
-    "$@" -t "$SECS" -J >"$OUT/iperf.json" || true
-    jq -e '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100' "$OUT/iperf.json" 2>/dev/null ||
-      { echo "iperf3 failed: $* ($(jq -r .error "$OUT/iperf.json" 2>/dev/null))" >&2; echo 0; }
-  done | median
+# 2 and 3. Servers: iperf3 and httpd, published; then the clients, in REPEAT rounds that
+# interleave the engines (each round in another order), so a drift in the machine's load
+# falls on every engine alike. Each figure is the median of its engine's rounds.
+gbits() { # iperf3 client words → received Gbit/s
+  "$@" -t "$SECS" -J >"$OUT/iperf.json" || true
+  jq -e '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100' "$OUT/iperf.json" 2>/dev/null ||
+    { echo "iperf3 failed: $* ($(jq -r .error "$OUT/iperf.json" 2>/dev/null))" >&2; echo 0; }
 }
-ab_rps() { # the median of REPEAT runs of ab
-  for _ in $(seq "$REPEAT"); do
-    ab -q -n "$AB_N" -c 8 "$1" 2>/dev/null | awk '/Requests per second/ {print int($4)}'
-  done | median
-}
+rps() { ab -q -n "$AB_N" -c 8 "$1" 2>/dev/null | awk '/Requests per second/ {print int($4)}'; }
+METRICS="lo hostaddr ctraddr c2c cps_lo cps_host"
 traffic() { # engines...
+  declare -A ports ips
   for e in "$@"; do
     port=$((port + 1))
-    run=$(run_cmd "$e")
-    i=$(img "$e")
-    $run -d --name "ip-$e" -p "1${port}201:5201" "$i" iperf3 -s >/dev/null
-    $run -d --name "web-$e" -p "1${port}080:80" "$i" httpd -f -p 80 -h /www >/dev/null
-    sleep 1
-    ip=$(case $e in
+    ports[$e]=$port
+    $(run_cmd "$e") -d --name "ip-$e" -p "1${port}201:5201" "$(img "$e")" iperf3 -s >/dev/null
+    $(run_cmd "$e") -d --name "web-$e" -p "1${port}080:80" "$(img "$e")" httpd -f -p 80 -h /www >/dev/null
+  done
+  sleep 1
+  for e in "$@"; do
+    ips[$e]=$(case $e in
       berth) "${B[@]}" inspect "ip-$e" ;;
       podman) podman inspect "ip-$e" ;;
       docker) "${DK[@]}" inspect "ip-$e" ;;
     esac | jq -r '.[0].NetworkSettings.IPAddress // .[0].NetworkSettings.Networks[].IPAddress')
-    lo=$(iperf iperf3 -c 127.0.0.1 -p "1${port}201")
-    hostaddr=$(iperf iperf3 -c 192.0.2.1 -p "1${port}201")
-    c2c=$(iperf $run --rm "$i" iperf3 -c "$ip")
-    cps_lo=$(ab_rps "http://127.0.0.1:1${port}080/")
-    cps_host=$(ab_rps "http://192.0.2.1:1${port}080/")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$e" "$lo" "$hostaddr" "$c2c" "$cps_lo" "$cps_host" >>"$OUT/results.tsv"
+  done
+  local order=("$@")
+  : >"$OUT/rounds.txt"
+  for _ in $(seq "$REPEAT"); do
+    for e in "${order[@]}"; do
+      p=${ports[$e]}
+      echo "$e lo $(gbits iperf3 -c 127.0.0.1 -p "1${p}201")"
+      echo "$e hostaddr $(gbits iperf3 -c 192.0.2.1 -p "1${p}201")"
+      echo "$e ctraddr $(gbits iperf3 -c "${ips[$e]}")"
+      if [ "$e" = docker ] || [ -z "$DOCKERD_UP" ]; then
+        echo "$e c2c $(gbits $(run_cmd "$e") --rm "$(img "$e")" iperf3 -c "${ips[$e]}")"
+      fi
+      echo "$e cps_lo $(rps "http://127.0.0.1:1${p}080/")"
+      echo "$e cps_host $(rps "http://192.0.2.1:1${p}080/")"
+    done
+    order=("${order[@]:1}" "${order[0]}")
+  done >>"$OUT/rounds.txt"
+  for e in "$@"; do
+    label=$e
+    [ "$e" != docker ] && [ -n "$DOCKERD_UP" ] && label="$e (dockerd up)"
+    printf '%s' "$label"
+    for m in $METRICS; do
+      v=$(awk -v e="$e" -v m="$m" '$1 == e && $2 == m {print $3}' "$OUT/rounds.txt")
+      printf '\t%s' "$([ -n "$v" ] && median <<<"$v" || echo -)"
+    done
+    echo
     case $e in
       berth) "${B[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
       podman) podman rm -f -t 0 "ip-$e" "web-$e" >/dev/null ;;
       docker) "${DK[@]}" rm -f "ip-$e" "web-$e" >/dev/null ;;
     esac
-  done
+  done >>"$OUT/results.tsv"
 }
 
 start_docker() {
@@ -153,12 +173,16 @@ EOF
 
 # 2 and 3 for berth and podman first: dockerd sets iptables' FORWARD policy to DROP, which,
 # with br_netfilter, drops the traffic of every other bridge (see docs/NETWORK.md).
+# Then berth again beside docker, interleaved with it as above, without container→container
+# traffic (dockerd's FORWARD policy drops what crosses another engine's bridge).
 : >"$OUT/results.tsv"
 port=0
+DOCKERD_UP=
 traffic "${engines[@]}"
 if [ "$DOCKER" = 1 ]; then
   start_docker
-  traffic docker
+  DOCKERD_UP=1
+  traffic berth docker
 fi
 
 # 1. Start: none and bridge, each engine.
@@ -199,9 +223,9 @@ done >"$OUT/adds.dat"
       "$OUT/start.json"
   done
   echo
-  echo "| engine | iperf3 host→127.0.0.1:port Gbit/s | host→192.0.2.1:port Gbit/s | container→container Gbit/s | conn/s 127.0.0.1:port | conn/s 192.0.2.1:port |"
-  echo "|---|---|---|---|---|---|"
-  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6}' "$OUT/results.tsv"
+  echo "| engine | iperf3 host→127.0.0.1:port Gbit/s | host→192.0.2.1:port Gbit/s | host→container address Gbit/s | container→container Gbit/s | conn/s 127.0.0.1:port | conn/s 192.0.2.1:port |"
+  echo "|---|---|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7}' "$OUT/results.tsv"
 } | tee "$OUT/summary.md"
 
 # The chart: what the bridge adds to a start (paired), throughput, connections per second.
@@ -211,10 +235,12 @@ set title "bridge: ms added to run --rm true"
 set yrange [*:*]
 plot "$OUT/adds.dat" using 2:xtic(1) notitle lc rgb "#4a7ab5"
 set yrange [0:*]
+set datafile separator "\t"
+set datafile missing "-"
 set title "TCP throughput, Gbit/s"
-plot "$OUT/results.tsv" using 2:xtic(1) title "host→127.0.0.1", "" using 3 title "host→host addr", "" using 4 title "ctr→ctr"
+plot "$OUT/results.tsv" using 2:xtic(1) title "host→127.0.0.1", "" using 3 title "host→host addr", "" using 4 title "host→ctr addr", "" using 5 title "ctr→ctr"
 set title "connections/s to a published port"
-plot "$OUT/results.tsv" using 5:xtic(1) title "127.0.0.1", "" using 6 title "host addr"
+plot "$OUT/results.tsv" using 6:xtic(1) title "127.0.0.1", "" using 7 title "host addr"
 unset multiplot
 EOF
 echo "chart: $OUT/network.svg"

@@ -20,6 +20,22 @@ assert ctr.status == "running", ctr.status
 assert [x.name for x in c.containers.list(filters={"label": "suite=sdk"})] == ["sdk-ctr"]
 code, output = ctr.exec_run(["sh", "-c", "echo $GREETING from exec; exit 3"])
 assert code == 3 and output == b"hi from exec\n", (code, output)
+# A detached exec is followed to its end (its output, a lot on stderr here, discarded).
+eid = c.api.exec_create(ctr.id, ["sh", "-c", "head -c 1000000 /dev/zero >&2; sleep 0.3; exit 5"])["Id"]
+assert c.api.exec_start(eid, detach=True) in (b"", "")
+for _ in range(100):
+    info = c.api.exec_inspect(eid)
+    if not info["Running"]:
+        break
+    time.sleep(0.1)
+assert (info["Running"], info["ExitCode"]) == (False, 5), info
+# One that cannot start is an error of the start, not a success.
+eid = c.api.exec_create(ctr.id, ["/no/such/program"])["Id"]
+try:
+    c.api.exec_start(eid, detach=True)
+    raise AssertionError("a detached exec of a missing program started")
+except docker.errors.APIError as e:
+    assert "/no/such/program" in str(e), e
 for _ in range(50):
     if b"ready" in ctr.logs():
         break

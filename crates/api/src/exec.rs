@@ -93,7 +93,8 @@ impl Exec {
         }
     }
 
-    /// `berth exec` with this instance's flags.
+    /// `berth exec` with this instance's flags; `detach`: without a client's stdio, telling
+    /// on [`NOTIFY_START_FD`] when the program runs.
     fn command(&self, setup: &crate::Setup, detach: bool) -> tokio::process::Command {
         let c = &self.config;
         let mut cmd = tokio::process::Command::new(&setup.cli.program);
@@ -105,7 +106,7 @@ impl Exec {
             cmd.arg("-t");
         }
         if detach {
-            cmd.arg("-d");
+            cmd.arg("--notify-start");
         }
         for e in c.env.iter().flatten() {
             cmd.arg("-e").arg(e);
@@ -237,22 +238,12 @@ impl Service {
             ));
         }
         if start.detach {
-            let mut cmd = x.command(&self.setup, true);
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            let out = cmd
-                .output()
+            let running = spawn_detached(&x, &self.setup)
                 .await
-                .map_err(|e| ApiError::internal(format!("exec {id}: {e}")))?;
-            if !out.status.success() {
-                return Err(ApiError::internal(
-                    String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                ));
-            }
-            // Not followed once detached: its end is not known, and the instance goes
-            // after the same while as an ended one.
-            x.update(|s| s.ended_at = Some(std::time::Instant::now()));
+                .map_err(|e| ApiError::internal(format!("exec {id}: {e}")))?
+                .map_err(ApiError::internal)?;
+            // Followed to its end, as dockerd does, for its exit code.
+            tokio::spawn(async move { running.relay(None::<tokio::io::DuplexStream>, &x).await });
             return Ok(body::status(StatusCode::OK));
         }
         let running =
@@ -270,6 +261,54 @@ impl Service {
         });
         Ok(body::upgraded(tty))
     }
+}
+
+/// Where `berth exec --notify-start` writes its byte.
+const NOTIFY_START_FD: std::os::fd::RawFd = 3;
+
+/// A detached exec: `berth exec` with no stdio of a client's (its output is discarded, as
+/// dockerd's is), started once it says the program runs; else what it said on stderr.
+async fn spawn_detached(
+    x: &Arc<Exec>,
+    setup: &crate::Setup,
+) -> std::io::Result<Result<Running, String>> {
+    let (mut started, notify) = std::io::pipe()?;
+    let notify = OwnedFd::from(notify);
+    let mut cmd = x.command(setup, true);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec only dup3 (async-signal-safe) on fds that stay open.
+    unsafe {
+        cmd.pre_exec(move || berth_sys::fs::dup_onto(notify.as_fd(), NOTIFY_START_FD));
+    }
+    let mut child = cmd.spawn()?;
+    // The parent's copy of the write end goes with the command, so the read ends at the
+    // child's exit.
+    drop(cmd);
+    let ran = tokio::task::spawn_blocking(move || {
+        let mut byte = [0u8; 1];
+        std::io::Read::read(&mut started, &mut byte).map(|n| n == 1)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    if !ran {
+        let out = child.wait_with_output().await?;
+        return Ok(Err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    if let Some(mut err) = child.stderr.take() {
+        tokio::spawn(async move { tokio::io::copy(&mut err, &mut tokio::io::sink()).await });
+    }
+    let pid = child.id().unwrap_or(0);
+    x.update(|s| {
+        s.running = true;
+        s.pid = pid;
+    });
+    Ok(Ok(Running {
+        child,
+        master: None,
+        stdin: false,
+    }))
 }
 
 /// A started `berth exec` and its ends.

@@ -30,6 +30,9 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
+    /// In the foreground: gets one byte once the process runs (its program executed), so
+    /// that whoever follows this exec can tell a start from a failure to start.
+    pub started: Option<std::sync::Arc<OwnedFd>>,
     pub cwd: Option<PathBuf>,
     pub env: Vec<String>,
     /// `uid[:gid]`.
@@ -163,6 +166,10 @@ pub fn exec(rt: &Runtime, o: &ExecOptions) -> Result<i32, Error> {
         let spawned = launch(&tenant)?;
         let terminal = foreground::Relay::for_pty(spawned.master.as_ref());
         foreground::start(&spawned.channel)?;
+        if let Some(fd) = &o.started {
+            // A follower that went away only misses the news.
+            let _ = sysfs::write_all(fd.as_fd(), b"1");
+        }
         foreground::attend(spawned.pid, sigfd, terminal, None, None)
     })
 }

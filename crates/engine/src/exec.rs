@@ -24,6 +24,8 @@ pub struct ExecOptions {
     pub env_files: Vec<std::path::PathBuf>,
     /// Every capability berth holds, for this process.
     pub privileged: bool,
+    /// Gets one byte once the program runs (see `berth_container::exec::ExecOptions`).
+    pub started: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Engine {
@@ -64,6 +66,7 @@ impl Engine {
             args: o.command.clone(),
             tty: o.tty,
             detach: o.detach,
+            started: o.started.clone(),
             env: {
                 let getenv = |k: &str| std::env::var(k).ok();
                 let mut env = env_files(&o.env_files, &getenv)?;

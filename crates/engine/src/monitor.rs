@@ -10,7 +10,7 @@ use crate::attend::Caller;
 use crate::{Engine, Error};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,11 +25,10 @@ pub(crate) const ALREADY_RUNNING: &str = "running";
 /// The pipe the starter put on [`HANDSHAKE_FD`], if it did; made close-on-exec (hooks
 /// the runtime runs must not hold it open).
 pub(crate) fn take_handshake() -> Result<Option<File>, Error> {
-    // SAFETY: F_GETFD only reads the flags of an fd number.
-    let open = unsafe { libc::fcntl(HANDSHAKE_FD, libc::F_GETFD) } != -1;
-    // SAFETY: the starter put the pipe's write end on this fd for us alone; it was checked
-    // to be open, and nothing else in this process uses it.
-    let handshake = open.then(|| unsafe { File::from_raw_fd(HANDSHAKE_FD) });
+    // The starter put the pipe's write end on this fd for us alone.
+    let handshake = berth_sys::fs::take_inherited(HANDSHAKE_FD)
+        .map_err(Error::io("the handshake fd"))?
+        .map(File::from);
     berth_sys::fs::cloexec_from(HANDSHAKE_FD as u32).map_err(Error::io("close_range"))?;
     Ok(handshake)
 }

@@ -408,9 +408,13 @@ impl Networks {
         let eps = &a.endpoints[first..];
         let mut rt = Rtnl::open().map_err(Error::kernel("rtnetlink"))?;
         let mut reqs = Vec::new();
+        let mut bridges = Vec::new();
         for ep in eps {
             let n = self.definitions().find(&ep.network)?;
             let bridge = self.bridge(&mut rt, &n, caller)?;
+            if !bridges.contains(&bridge) {
+                bridges.push(bridge);
+            }
             let mac = parse_mac(&ep.mac).ok_or_else(|| Error::Bad {
                 flag: "--mac-address",
                 value: ep.mac.clone(),
@@ -421,8 +425,17 @@ impl Networks {
                 netlink::CREATE | netlink::EXCL,
             ));
         }
-        rt.apply(reqs, &|i| format!("create veth {}", eps[i].veth))
-            .map_err(Error::kernel("connect"))?;
+        // The bridges' packet size rides in the same datagram. A bridge that refuses it (a
+        // port of someone else's with a lower limit) keeps working at 64 KiB.
+        reqs.extend(bridges.into_iter().map(|b| (link::bridge_gso(b), 0)));
+        if let Some((i, r)) = rt.send(reqs).map_err(Error::kernel("connect"))? {
+            if i < eps.len() {
+                return Err(Error::kernel("connect")(std::io::Error::new(
+                    r.error().kind(),
+                    format!("create veth {}: {}", eps[i].veth, r.error()),
+                )));
+            }
+        }
         netns::run_in(netns, || inside(eps, first == 0, a.bandwidth))
             .map_err(Error::kernel("configure the container's interfaces"))?;
         if let Some(bits) = a.bandwidth {

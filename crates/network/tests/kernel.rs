@@ -290,6 +290,58 @@ fn published_ports_masquerade_and_teardown() {
     let _ = out.wait();
 }
 
+/// Bytes and packets `ifname` has sent, as this thread's namespace counts them.
+fn sent(ifname: &str) -> (u64, u64) {
+    let dev = std::fs::read_to_string("/proc/thread-self/net/dev").unwrap();
+    let line = dev
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{ifname}:")))
+        .unwrap_or_else(|| panic!("no {ifname} in {dev}"));
+    let f: Vec<u64> = line
+        .split_once(':')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    (f[8], f[9])
+}
+
+#[test]
+fn host_traffic_reaches_a_container_in_packets_over_64k() {
+    if !root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    private_host();
+    let tmp = tempfile::tempdir().unwrap();
+    let nets = networks(tmp.path());
+    nets.default_network().unwrap();
+    let (a, ns, record) = attach(&nets, tmp.path(), "big", &[on("bridge")], &["8080:80"]);
+    let veth = a.endpoints[0].veth.clone();
+    let l = inside(&ns, || TcpListener::bind("0.0.0.0:80").unwrap());
+    let sink = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        std::io::copy(&mut c, &mut std::io::sink()).unwrap()
+    });
+    let before = sent(&veth);
+    let mut c = TcpStream::connect((a.endpoints[0].ip(false).unwrap(), 80)).unwrap();
+    let chunk = vec![7u8; 1 << 20];
+    for _ in 0..256 {
+        c.write_all(&chunk).unwrap();
+    }
+    drop(c);
+    assert_eq!(sink.join().unwrap(), 256 << 20);
+    let after = sent(&veth);
+    let (bytes, packets) = (after.0 - before.0, after.1 - before.1);
+    // With the kernel's 64 KiB limit no packet, and so no average, could be over 65,536.
+    assert!(
+        bytes / packets > 65_536,
+        "{bytes} bytes in {packets} packets through {veth}"
+    );
+    nets.teardown(&record).unwrap();
+}
+
 #[test]
 fn user_networks_are_isolated_and_internal_has_no_way_out() {
     if !root() {

@@ -195,6 +195,20 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) }).map(drop)
 }
 
+/// Fd number `fd`, if it is open, as this process's own and close-on-exec: for a pipe the
+/// parent put on a fixed number for this process alone. Call it once, before anything else
+/// opens files.
+pub fn take_inherited(fd: RawFd) -> io::Result<Option<OwnedFd>> {
+    // SAFETY: F_GETFD only reads the flags of an fd number.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return Ok(None);
+    }
+    // SAFETY: the fd is open, and by this function's contract no other owner exists.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    // SAFETY: as above: open, and owned by nothing else in this process.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
 /// `dup3(old, new, 0)`: makes `new` a copy of `old` that survives exec.
 pub fn dup_onto(old: BorrowedFd<'_>, new: RawFd) -> io::Result<()> {
     if old.as_raw_fd() == new {

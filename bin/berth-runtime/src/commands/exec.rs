@@ -86,6 +86,7 @@ pub fn run(rt: &Runtime, a: &ExecArgs) -> Result<i32> {
         apparmor: a.apparmor.clone(),
         cgroup: a.cgroup.clone(),
         ignore_paused: a.ignore_paused,
+        started: None,
     };
     exec(rt, &o).with_context(|| format!("exec {}", a.id))
 }

@@ -32,13 +32,27 @@ pub struct Args {
     /// Every capability berth holds, for this process only.
     #[arg(long)]
     privileged: bool,
+    /// Write one byte to fd 3 once the program runs (for the API service, which follows a
+    /// detached exec to its end).
+    #[arg(long, hide = true)]
+    notify_start: bool,
     /// Container (name or id), then the command and its arguments. As in docker, flags end
     /// at the container: what follows it is the command's.
     #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true)]
     container_and_command: Vec<String>,
 }
 
+/// The fd `--notify-start` writes to.
+const NOTIFY_START_FD: std::os::fd::RawFd = 3;
+
 pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let started = match a.notify_start {
+        true => Some(
+            berth_sys::fs::take_inherited(NOTIFY_START_FD)?
+                .ok_or_else(|| anyhow::anyhow!("--notify-start: fd 3 is not open"))?,
+        ),
+        false => None,
+    };
     let mut words = a.container_and_command.into_iter();
     let container = words.next().unwrap_or_default();
     let opts = ExecOptions {
@@ -51,6 +65,7 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<i32> {
         privileged: a.privileged,
         user: a.user,
         workdir: a.workdir,
+        started: started.map(std::sync::Arc::new),
     };
     Ok(ctx.engine()?.exec(&container, &opts)?)
 }
