@@ -525,6 +525,60 @@ fn docker_cli_moves_and_builds_images() {
         .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
         .contains("imported:1"));
 
+    // import from a URL, through the service and by berth itself; a missing file is an error
+    // naming the URL and the status.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(tar.parent().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let name = tar.file_name().unwrap().to_str().unwrap();
+    let url = format!("http://127.0.0.1:{port}/{name}");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "http.server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    api.docker_ok(&[
+        "import",
+        "--change",
+        "CMD [\"echo\", \"from-url\"]",
+        &url,
+        "url:1",
+    ]);
+    assert_eq!(
+        api.docker_ok(&[&run[..], &["url:1"]].concat()),
+        "from-url\n"
+    );
+    e.ok(&["import", "-c", "CMD echo by-berth", &url, "url:2"]);
+    assert_eq!(e.ok(&[&run[..], &["url:2"]].concat()), "by-berth\n");
+    let missing = format!("http://127.0.0.1:{port}/missing.tar");
+    let o = api.docker(&["import", &missing, "url:3"]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("HTTP 404"),
+        "{o:?}"
+    );
+    let err = e.fail(1, &["import", &missing, "url:3"]);
+    assert!(err.contains(&missing) && err.contains("HTTP 404"), "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+
     // A multi-stage build from the context docker's client sends.
     let ctx = e.b.dir.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();

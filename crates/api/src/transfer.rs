@@ -145,14 +145,19 @@ impl Service {
         Ok(cfg)
     }
 
-    /// `POST /images/create?fromSrc=-&repo=&tag=&changes=&message=`: `berth import` of the
-    /// request body (a root filesystem tar); docker's answer, the image ID as a status line.
+    /// `POST /images/create?fromSrc=-|URL&repo=&tag=&changes=&message=`: `berth import` of
+    /// the request body or of an http(s) URL's (a root filesystem tar); docker's answer, the
+    /// image ID as a status line.
     pub(crate) async fn import(self: Arc<Self>, q: Query, b: Incoming) -> Result<Reply, ApiError> {
-        if q.get("fromSrc") != Some("-") {
-            return Err(ApiError::not_supported(
-                "import from a URL (fromSrc=-, the request body, is served)",
-            ));
-        }
+        let url = match q.get("fromSrc").unwrap_or_default() {
+            "-" => None,
+            u if archive::is_url(u) => Some(u.to_string()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "fromSrc {other:?}: neither - (the request body) nor an http(s) URL"
+                )))
+            }
+        };
         let name = match (q.get("repo").filter(|r| !r.is_empty()), q.get("tag")) {
             (None, _) => "imported".to_string(),
             (Some(r), Some(t)) if !t.is_empty() => format!("{r}:{t}"),
@@ -167,9 +172,17 @@ impl Service {
         let mut reader = ChannelReader::new(b);
         let id = self
             .blocking(move |e, s| {
-                let image =
-                    archive::import(e.store(), &mut reader, &reference, &opts, "request body")
-                        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+                let bad = |err: archive::ArchiveError| ApiError::bad_request(err.to_string());
+                let image = match &url {
+                    Some(u) => {
+                        let mut body = std::io::BufReader::new(archive::fetch(u).map_err(bad)?);
+                        archive::import(e.store(), &mut body, &reference, &opts, u)
+                    }
+                    None => {
+                        archive::import(e.store(), &mut reader, &reference, &opts, "request body")
+                    }
+                }
+                .map_err(bad)?;
                 let id = image.id.to_string();
                 Images::new(e.store(), &s.setup.root).image_event(
                     "import",

@@ -1,4 +1,4 @@
-//! `berth import [-c CHANGE]... [-m MSG] FILE|- [NAME]`
+//! `berth import [-c CHANGE]... [-m MSG] FILE|URL|- [NAME]`
 
 use std::io::BufReader;
 use std::path::PathBuf;
@@ -12,7 +12,8 @@ use crate::context::Context;
 /// Create a one-layer image from a root filesystem tarball.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Root filesystem tarball (plain, gzip or zstd); `-` reads standard input.
+    /// Root filesystem tarball (plain, gzip or zstd): a file, an http(s) URL, or `-` for
+    /// standard input.
     file: PathBuf,
     /// Name for the image (default registry: localhost/); default `localhost/imported:latest`.
     name: Option<String>,
@@ -32,7 +33,10 @@ pub fn run(a: Args, ctx: &Context) -> anyhow::Result<()> {
         message: a.message,
     };
     let label = a.file.display().to_string();
-    let image = if label == "-" {
+    let image = if archive::is_url(&label) {
+        let mut body = BufReader::new(archive::fetch(&label)?);
+        archive::import(&store, &mut body, &reference, &opts, &label)?
+    } else if label == "-" {
         archive::import(
             &store,
             &mut std::io::stdin().lock(),

@@ -10,7 +10,7 @@ use super::ArchiveError;
 use crate::layer::{ingest, Needs};
 use crate::media::{self, Compression};
 use crate::reference::Reference;
-use crate::registry::Platform;
+use crate::registry::{error_chain, Platform};
 use crate::store::{layers_of, Image, Staging, Store};
 
 /// Settings for the new image.
@@ -20,6 +20,31 @@ pub struct ImportOptions {
     pub changes: Vec<String>,
     /// History comment.
     pub message: Option<String>,
+}
+
+/// Whether `import`'s source names a URL to fetch rather than a file (docker's rule).
+pub fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// The body of an http(s) URL, streamed as it arrives (`import URL`); a status other than
+/// 2xx is an error naming the URL.
+pub fn fetch(url: &str) -> Result<impl Read, ArchiveError> {
+    let fail = |why: String| ArchiveError::Invalid {
+        archive: url.to_string(),
+        why,
+    };
+    // No overall timeout: a root filesystem may take long; a stalled connection does not.
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| fail(error_chain(&e)))?;
+    let resp = client.get(url).send().map_err(|e| fail(error_chain(&e)))?;
+    if !resp.status().is_success() {
+        return Err(fail(format!("HTTP {}", resp.status())));
+    }
+    Ok(resp)
 }
 
 /// Imports `input` as image `reference`.

@@ -8,7 +8,7 @@ mod load;
 mod oci;
 mod save;
 
-pub use import::{import, ImportOptions};
+pub use import::{fetch, import, is_url, ImportOptions};
 pub(crate) use import::{rfc3339_now, store_image};
 pub use load::load;
 pub use save::{names_to_save, save};
