@@ -518,12 +518,18 @@ fn pasta_publishes_ports_and_keeps_the_clients_address() {
     assert!(e.contains("ip_unprivileged_port_start"), "{e}");
     let e = b.fail(
         125,
-        &["run", "--rm", "--network", "bridge", "busybox", "true"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "bridge",
+            "-p",
+            "18081:80",
+            "busybox",
+            "true",
+        ],
     );
-    assert!(
-        e.contains("rootless berth has no bridge networks yet"),
-        "{e}"
-    );
+    assert!(e.contains("not yet on bridge networks"), "{e}");
     // The container's resolver is pasta's forwarder.
     let resolv = b.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
     assert!(resolv.contains("nameserver 169.254.1.1"), "{resolv}");
@@ -543,6 +549,74 @@ fn pasta_publishes_ports_and_keeps_the_clients_address() {
     b.assert_no_pasta();
     b.ok(&["rm", "-f", "web"]);
     b.assert_clean();
+}
+
+#[test]
+fn user_networks_resolve_names_and_reach_the_host_from_the_users_namespace() {
+    let _one = serial();
+    host_like_network();
+    let b = Rootless::new(user("berth-rl", true));
+    b.import_busybox(&[]);
+    // A server on the host's loopback, for the way out: pasta takes the default gateway's
+    // address to the host.
+    let www = b.dir.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(www.join("index.html"), "host-here\n").unwrap();
+    let mut host = Command::new("busybox")
+        .args(["httpd", "-f", "-p", "127.0.0.1:18090", "-h"])
+        .arg(&www)
+        .spawn()
+        .unwrap();
+    b.ok(&["network", "create", "appnet"]);
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "appnet",
+        "--network-alias",
+        "store",
+        "busybox",
+        "sh",
+        "-c",
+        "echo db-here > /srv/index.html; exec httpd -f -p 80 -h /srv",
+    ]);
+    // (busybox's own `wget -T` crashes; `timeout` from a shell that stays PID 1 instead.)
+    let fetch = |net: &str, url: &str| {
+        let cmd = format!("timeout 5 wget -q -O - {url}; exit $?");
+        b.run(&["run", "--rm", "--network", net, "busybox", "sh", "-c", &cmd])
+    };
+    let fetched = |net: &str, url: &str| {
+        let o = fetch(net, url);
+        assert!(o.status.success(), "{url} on {net}: {o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(fetched("appnet", "http://db/"), "db-here\n");
+    assert_eq!(fetched("appnet", "http://store/"), "db-here\n");
+    assert_eq!(
+        fetched("appnet", "http://192.0.2.254:18090/"),
+        "host-here\n"
+    );
+    assert_eq!(
+        fetched("bridge", "http://192.0.2.254:18090/"),
+        "host-here\n"
+    );
+    // Not across networks: the default one has no name for it.
+    let o = fetch("bridge", "http://db/");
+    assert!(!o.status.success(), "{o:?}");
+    // The bridges are in the user's namespace, not the host's.
+    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let links = String::from_utf8(links.stdout).unwrap();
+    assert!(!links.contains("berth"), "{links}");
+    assert!(b.run_dir().join("berth/netns").exists());
+    b.ok(&["rm", "-f", "db"]);
+    b.ok(&["network", "rm", "appnet"]);
+    // The last container gone, so is the namespace, with its pasta.
+    b.assert_clean();
+    assert!(!b.run_dir().join("berth/netns").exists());
+    let _ = host.kill();
+    let _ = host.wait();
 }
 
 #[test]

@@ -93,7 +93,7 @@ impl Engine {
             runtime: Runtime::new(root.join("runtime"), rootless::active()),
             networks: berth_network::Networks::new(
                 &root.join("networks"),
-                berth_network::Config::default(),
+                network::rootless_defaults(berth_network::Config::default()),
             ),
             config_dir: None,
             journal: journal::Journal::new(root),

@@ -73,6 +73,16 @@ impl Caller for Holders<'_> {
     }
 }
 
+/// A rootless berth's bridges are in its home namespace, whose way to the host's name
+/// servers (loopback stubs included) is pasta's forwarder: the name server of its
+/// containers and of its DNS servers, unless berth's configuration names others.
+pub(crate) fn rootless_defaults(mut c: berth_network::Config) -> berth_network::Config {
+    if crate::rootless::active() && c.dns.is_empty() {
+        c.dns = vec![berth_network::pasta::DNS];
+    }
+    c
+}
+
 /// The body of `berth dns-server NETWORK` (hidden), the DNS server of a network (see
 /// `berth_network::dns`): "ok" on the handshake fd once it listens, or why it cannot.
 pub fn dns_server(root: &Path, config: &Path, network: &str) -> Result<(), Error> {
@@ -97,7 +107,8 @@ impl Engine {
     /// Takes the network settings (the default network, the subnet pool, name servers)
     /// from `network.toml` in berth's configuration directory `dir`, when there is one.
     pub fn with_network_config(mut self, dir: &Path) -> Result<Engine, Error> {
-        self.networks.config = berth_network::Config::load(&dir.join("network.toml"))?;
+        self.networks.config =
+            rootless_defaults(berth_network::Config::load(&dir.join("network.toml"))?);
         self.config_dir = Some(dir.to_path_buf());
         Ok(self)
     }
@@ -128,17 +139,19 @@ impl Engine {
         exposed: &[String],
     ) -> Result<Option<PathBuf>, Error> {
         match s.network {
-            Network::Bridge if crate::rootless::active() => {
-                let name = s.net.endpoints.first().map_or("", |e| e.network.as_str());
-                let why = "rootless berth has no bridge networks yet: use --network pasta \
-                           (the default), none or host";
-                Err(crate::options::bad("--network", name, why).into())
-            }
             Network::Bridge => {
                 for ep in &mut s.net.endpoints {
                     self.check_endpoint(ep)?;
                 }
                 publish_all(s, exposed);
+                if crate::rootless::active() {
+                    if let Some(p) = s.net.ports.first() {
+                        let why = "a rootless berth publishes ports on its default network \
+                                   (pasta) only, not yet on bridge networks";
+                        let port = p.container.first.to_string();
+                        return Err(crate::options::bad("--publish", &port, why).into());
+                    }
+                }
                 Ok(None)
             }
             // pasta will not run as the host's root; root has bridges.
@@ -232,6 +245,53 @@ impl Engine {
         Ok(Some(a))
     }
 
+    /// Runs `f` where berth's bridges are: in this thread for root (the host's network
+    /// namespace); for a rootless berth on a thread in the user's home namespace
+    /// (`berth_network::home`), made first if missing, so that every socket `f` opens and
+    /// every process or sysctl it makes belong there. Then a home no container uses any
+    /// more (after the last one's teardown, or a `network rm` that had to make it) is ended.
+    pub(crate) fn at_bridges<T: Send>(
+        &self,
+        f: impl FnOnce() -> Result<T, Error> + Send,
+    ) -> Result<T, Error> {
+        if !crate::rootless::active() {
+            return f();
+        }
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |source| Error::Io { what, source }
+        };
+        let run = self.rootless_run()?;
+        let home = berth_network::home::open(&run)?;
+        let done = std::thread::scope(|s| {
+            s.spawn(|| {
+                berth_sys::ns::setns(home.as_fd(), libc::CLONE_NEWNET)
+                    .map_err(io("joining the rootless network namespace"))?;
+                f()
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(io("the rootless network namespace")(std::io::Error::other(
+                    "its thread panicked",
+                )))
+            })
+        });
+        let released = berth_network::home::release(&run, || self.networks.any_in_use());
+        let value = done?;
+        released?;
+        Ok(value)
+    }
+
+    /// A rootless berth's runtime directory (`$XDG_RUNTIME_DIR/berth`).
+    fn rootless_run(&self) -> Result<PathBuf, Error> {
+        crate::rootless::run_dir()
+            .map(|(run, _)| run)
+            .map_err(|e| Error::Io {
+                what: "the rootless runtime directory".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+
     /// Once a container's namespaces exist (its init is `pid`): on bridge networks (`a`)
     /// its interfaces, routes and published ports. (With `--network none` its init sets
     /// loopback up itself: `CreateOptions::loopback_up`.)
@@ -240,14 +300,25 @@ impl Engine {
         let path = format!("/proc/{pid}/ns/net");
         let ns = File::open(&path).map_err(Error::path(&path))?;
         let record = self.network_record(&a.owner);
-        Ok(self
-            .networks
-            .connect(a, &record, ns.as_fd(), &Holders(self))?)
+        let connect = || {
+            Ok(self
+                .networks
+                .connect(a, &record, ns.as_fd(), &Holders(self))?)
+        };
+        match a.user_net {
+            Some(_) => connect(),
+            None => self.at_bridges(connect),
+        }
     }
 
     /// Removes what the network made for container `id`; safe to repeat.
     pub(crate) fn network_stop(&self, id: &str) -> Result<(), Error> {
-        Ok(self.networks.teardown(&self.network_record(id))?)
+        let record = self.network_record(id);
+        let teardown = || Ok(self.networks.teardown(&record)?);
+        match Attachment::load(&record) {
+            Ok(Some(a)) if a.user_net.is_none() => self.at_bridges(teardown),
+            _ => teardown(),
+        }
     }
 
     /// `/etc/hosts` (its addresses, `--add-host`) and `resolv.conf`, rewritten in place:

@@ -153,7 +153,7 @@ impl Engine {
                 owner,
             }));
         }
-        self.networks.remove(&n)?;
+        self.at_bridges(|| Ok(self.networks.remove(&n)?))?;
         Ok(n.name)
     }
 
@@ -162,7 +162,7 @@ impl Engine {
         let mut gone = Vec::new();
         for n in self.network_list()? {
             if n.name != DEFAULT_NETWORK && self.network_users(&n)?.is_empty() {
-                self.networks.remove(&n)?;
+                self.at_bridges(|| Ok(self.networks.remove(&n)?))?;
                 gone.push(n.name);
             }
         }
@@ -203,12 +203,14 @@ impl Engine {
                 endpoints: std::slice::from_ref(&ep),
                 ..Default::default()
             };
-            let a = self.networks.join(
-                &self.network_record(&id),
-                &req,
-                std::os::fd::AsFd::as_fd(&ns),
-                &Holders(self),
-            )?;
+            let a = self.at_bridges(|| {
+                Ok(self.networks.join(
+                    &self.network_record(&id),
+                    &req,
+                    std::os::fd::AsFd::as_fd(&ns),
+                    &Holders(self),
+                )?)
+            })?;
             self.write_etc(&r, &a)?;
         }
         r.settings.net.endpoints.push(ep);
@@ -235,9 +237,11 @@ impl Engine {
             });
         };
         if r.state == State::Running {
-            let a = self
-                .networks
-                .leave(&self.network_record(&id), &n.name, &Holders(self))?;
+            let a = self.at_bridges(|| {
+                Ok(self
+                    .networks
+                    .leave(&self.network_record(&id), &n.name, &Holders(self))?)
+            })?;
             self.write_etc(&r, &a)?;
         }
         r.settings.net.endpoints.remove(i);
@@ -246,6 +250,6 @@ impl Engine {
 
     /// `network reload`: berth's firewall table and the bridges of networks in use put back.
     pub fn network_reload(&self) -> Result<(), Error> {
-        Ok(self.networks.reload(&Holders(self))?)
+        self.at_bridges(|| Ok(self.networks.reload(&Holders(self))?))
     }
 }

@@ -24,6 +24,7 @@
 
 pub mod attach;
 pub mod dns;
+pub mod home;
 pub mod hostports;
 pub mod ipam;
 mod link;
@@ -251,6 +252,16 @@ impl Networks {
             }
             Ok(self.defs.remove(&n.name)?)
         })
+    }
+
+    /// Whether a container holds an address on any network.
+    pub fn any_in_use(&self) -> Result<bool, Error> {
+        for n in self.defs.list()? {
+            if !self.users(&n)?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The owners holding leases on network `n`.

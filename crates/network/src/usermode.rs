@@ -33,7 +33,7 @@ pub(crate) fn end(pid_file: &Path, names: &[&str]) -> io::Result<()> {
 }
 
 /// Whether `pid` is a live (not zombie) process whose name starts with one of `names`.
-fn is_running(pid: i32, names: &[&str]) -> bool {
+pub(crate) fn is_running(pid: i32, names: &[&str]) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
