@@ -524,20 +524,25 @@ fn pasta_publishes_ports_and_keeps_the_clients_address() {
             "--network",
             "bridge",
             "-p",
-            "18081:80",
+            "18081:80/udp",
             "busybox",
             "true",
         ],
     );
-    assert!(e.contains("not yet on bridge networks"), "{e}");
+    assert!(e.contains("tcp ports only on bridge networks"), "{e}");
     // The container's resolver is pasta's forwarder.
     let resolv = b.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
     assert!(resolv.contains("nameserver 169.254.1.1"), "{resolv}");
 
     // kill -9 of the monitor and the container: the next command finds it dead and ends
     // pasta.
-    let monitors = b.processes("berth-monitor");
-    assert_eq!(monitors.len(), 1);
+    let id = b.ok(&["inspect", "-f", "{{.Id}}", "web"]);
+    let monitors: Vec<String> = b
+        .processes("berth-monitor")
+        .into_iter()
+        .filter(|p| p.contains(id.trim()))
+        .collect();
+    assert_eq!(monitors.len(), 1, "{monitors:?}");
     let init = b.ok(&["inspect", "-f", "{{.State.Pid}}", "web"]);
     let st = Command::new("kill")
         .args(["-9", monitors[0].split(' ').next().unwrap(), init.trim()])
@@ -605,6 +610,41 @@ fn user_networks_resolve_names_and_reach_the_host_from_the_users_namespace() {
     // Not across networks: the default one has no name for it.
     let o = fetch("bridge", "http://db/");
     assert!(!o.status.success(), "{o:?}");
+    // A published port on a user network, from the host's loopback and its address.
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "appnet",
+        "-p",
+        "18091:80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/srv",
+    ]);
+    b.ok(&["exec", "web", "sh", "-c", "echo web-here > /srv/index.html"]);
+    for url in ["http://127.0.0.1:18091/", "http://192.0.2.1:18091/"] {
+        let o = Command::new("busybox")
+            .args(["wget", "-qO-", url])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "web-here\n",
+            "{url}: {o:?}"
+        );
+    }
+    assert_eq!(b.processes("berth-ports").len(), 1);
+    b.ok(&["rm", "-f", "web"]);
+    assert!(b.processes("berth-ports").is_empty());
+    // Its port is free again.
+    drop(std::net::TcpListener::bind("0.0.0.0:18091").unwrap());
     // The bridges are in the user's namespace, not the host's.
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     let links = String::from_utf8(links.stdout).unwrap();

@@ -57,7 +57,7 @@ pub mod wait;
 mod workdir;
 
 pub use error::Error;
-pub use network::dns_server;
+pub use network::{dns_server, port_forwarder};
 pub use options::RunOptions;
 pub use record::{Record, State};
 

@@ -11,7 +11,8 @@ use crate::record::{is_id, Record, State};
 use crate::start::{helper_program, launch_detached};
 use crate::{Engine, Error};
 use berth_network::attach::{Attachment, Caller, EndpointRequest, Request};
-use berth_network::ports::{Mapping, PortSpec};
+use berth_network::forward;
+use berth_network::ports::{Mapping, PortSpec, Proto};
 use berth_network::{Network as Net, DEFAULT_NETWORK};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -83,6 +84,57 @@ pub(crate) fn rootless_defaults(mut c: berth_network::Config) -> berth_network::
     c
 }
 
+/// The body of `berth port-forward PID_FILE FORWARD...` (hidden), a rootless berth's
+/// forwarder of a container's published ports (see `berth_network::forward`): it binds the
+/// host's ports, joins the user's home network namespace, records its pid, says "ok" on
+/// the handshake fd (or why it cannot), and serves until it is ended.
+pub fn port_forwarder(pid_file: &Path, specs: &[String]) -> Result<(), Error> {
+    let _ = berth_sys::process::set_name(c"berth-ports");
+    let mut handshake = crate::monitor::take_handshake()?;
+    let ready = || -> Result<_, Error> {
+        let forwards = specs
+            .iter()
+            .map(|s| {
+                forward::Forward::parse(s).ok_or_else(|| Error::Io {
+                    what: format!("forward {s:?}"),
+                    source: std::io::Error::other("not HOST:PORT=CONTAINER:PORT"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let listeners = forward::listen(&forwards).map_err(Error::io("port forwarder"))?;
+        let run = crate::rootless::run_dir()
+            .map(|(run, _)| run)
+            .map_err(|e| {
+                Error::io("the rootless runtime directory")(std::io::Error::other(e.to_string()))
+            })?;
+        let home = berth_network::home::existing(&run).ok_or_else(|| {
+            Error::io("the rootless network namespace")(std::io::Error::other("it is gone"))
+        })?;
+        // Still one thread: the whole process moves; the listeners stay in the user's.
+        berth_sys::ns::setns(home.as_fd(), libc::CLONE_NEWNET)
+            .map_err(Error::io("joining the rootless network namespace"))?;
+        let tmp = pid_file.with_extension("tmp");
+        std::fs::write(&tmp, std::process::id().to_string())
+            .and_then(|()| std::fs::rename(&tmp, pid_file))
+            .map_err(Error::path(pid_file))?;
+        Ok(listeners)
+    };
+    match (ready(), handshake.take()) {
+        (Ok(listeners), h) => {
+            if let Some(mut h) = h {
+                let _ = std::io::Write::write_all(&mut h, b"ok");
+            }
+            forward::serve(listeners);
+            Ok(())
+        }
+        (Err(e), Some(mut h)) => {
+            let _ = std::io::Write::write_all(&mut h, e.to_string().as_bytes());
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
 /// The body of `berth dns-server NETWORK` (hidden), the DNS server of a network (see
 /// `berth_network::dns`): "ok" on the handshake fd once it listens, or why it cannot.
 pub fn dns_server(root: &Path, config: &Path, network: &str) -> Result<(), Error> {
@@ -145,10 +197,10 @@ impl Engine {
                 }
                 publish_all(s, exposed);
                 if crate::rootless::active() {
-                    if let Some(p) = s.net.ports.first() {
-                        let why = "a rootless berth publishes ports on its default network \
-                                   (pasta) only, not yet on bridge networks";
-                        let port = p.container.first.to_string();
+                    if let Some(p) = s.net.ports.iter().find(|p| p.proto != Proto::Tcp) {
+                        let why = "a rootless berth forwards tcp ports only on bridge \
+                                   networks (its default network, pasta, carries udp too)";
+                        let port = format!("{}/{:?}", p.container.first, p.proto);
                         return Err(crate::options::bad("--publish", &port, why).into());
                     }
                 }
@@ -305,9 +357,53 @@ impl Engine {
                 .networks
                 .connect(a, &record, ns.as_fd(), &Holders(self))?)
         };
-        match a.user_net {
-            Some(_) => connect(),
-            None => self.at_bridges(connect),
+        if a.user_net.is_some() {
+            return connect();
+        }
+        self.at_bridges(connect)?;
+        match crate::rootless::active() && !a.ports.is_empty() {
+            true => self.start_forwarder(a, &record),
+            false => Ok(()),
+        }
+    }
+
+    /// A rootless berth's published ports on a bridge network: `berth port-forward`, from
+    /// the user's namespace into the home (`berth_network::forward`); returns once it
+    /// listens.
+    fn start_forwarder(&self, a: &Attachment, record: &Path) -> Result<(), Error> {
+        let Some(ip) = a.endpoints.iter().find_map(|e| e.ip(false)) else {
+            return Err(Error::Failed {
+                name: a.owner.clone(),
+                reason: "published ports need an IPv4 address on a network".into(),
+            });
+        };
+        let pid_file = forward::pid_file(record);
+        let specs: Vec<String> = forward::forwards(&a.ports, ip)
+            .iter()
+            .map(forward::Forward::spec)
+            .collect();
+        let root = self.containers.base().parent().unwrap_or(Path::new("/"));
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("--root"),
+            root.as_os_str(),
+            OsStr::new("port-forward"),
+            pid_file.as_os_str(),
+        ];
+        args.extend(specs.iter().map(OsStr::new));
+        let mut reader = launch_detached(&helper_program(), args)?;
+        let mut word = String::new();
+        reader
+            .read_to_string(&mut word)
+            .map_err(Error::io("the port forwarder's answer"))?;
+        match word.as_str() {
+            "ok" => Ok(()),
+            why => Err(Error::Failed {
+                name: a.owner.clone(),
+                reason: match why {
+                    "" => "the port forwarder exited at once".into(),
+                    why => format!("port forwarder: {why}"),
+                },
+            }),
         }
     }
 

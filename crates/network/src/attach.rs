@@ -648,7 +648,7 @@ impl Networks {
         let ended = match a.user_net {
             Some(UserNet::Pasta) => crate::pasta::stop(&crate::pasta::pid_file(record)),
             Some(UserNet::Slirp4netns) => crate::slirp4netns::stop(record),
-            None => Ok(()),
+            None => crate::forward::stop(&crate::forward::pid_file(record)),
         };
         ended.map_err(|source| Error::Kernel {
             what: format!("ending the user-mode network of {}", record.display()),

@@ -65,6 +65,11 @@ fn lock(run: &Path) -> Result<std::os::fd::OwnedFd, Error> {
     Ok(fd)
 }
 
+/// The home namespace under `run`, if it exists (nothing is made).
+pub fn existing(run: &Path) -> Option<File> {
+    File::open(run.join("netns")).ok().filter(is_namespace)
+}
+
 fn is_namespace(f: &File) -> bool {
     berth_sys::fs::fs_magic(f.as_fd()).is_ok_and(|m| m == NSFS_MAGIC)
 }

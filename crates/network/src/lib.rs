@@ -24,6 +24,7 @@
 
 pub mod attach;
 pub mod dns;
+pub mod forward;
 pub mod home;
 pub mod hostports;
 pub mod ipam;

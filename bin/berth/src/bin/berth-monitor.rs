@@ -1,6 +1,6 @@
 //! `berth-monitor`: berth's long-lived helpers in a binary of their own. A detached
-//! container's monitor and a network's DNS server live as long as their container or
-//! network, one each: this binary loads no registry, TLS or command-line code, so each costs
+//! container's monitor, a network's DNS server and a rootless container's port forwarder
+//! live as long as their container or network, one each: this binary loads no registry, TLS or command-line code, so each costs
 //! a fraction of what `berth` with its hidden subcommands would (docs/BENCHMARKS.md, "Engine
 //! operations"). The container's health checks run from here too, since the monitor starts
 //! them.
@@ -8,6 +8,7 @@
 //!     berth-monitor --root ROOT --config CONFIG monitor [--wait-attach] ID
 //!     berth-monitor --root ROOT --config CONFIG dns-server NETWORK
 //!     berth-monitor --root ROOT [--config CONFIG] healthcheck CONTAINER
+//!     berth-monitor --root ROOT port-forward PID_FILE FORWARD...
 //!
 //! The same words work with `berth`, which is what runs when this binary is not installed
 //! beside it. Only berth starts it: a mistake is one line and exit status 125.
@@ -49,6 +50,10 @@ enum Verb {
         config: Option<PathBuf>,
         container: String,
     },
+    PortForward {
+        pid_file: PathBuf,
+        forwards: Vec<String>,
+    },
 }
 
 impl Args {
@@ -86,6 +91,14 @@ impl Args {
                     let container = word("the container")?;
                     break Verb::Healthcheck { config, container };
                 }
+                "port-forward" => {
+                    let pid_file = PathBuf::from(word("the pid file")?);
+                    let forwards: Vec<String> = std::iter::from_fn(|| word("").ok()).collect();
+                    if forwards.is_empty() {
+                        return Err("the forwards are missing".into());
+                    }
+                    break Verb::PortForward { pid_file, forwards };
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         };
@@ -106,6 +119,9 @@ impl Args {
             } => berth_engine::monitor::monitor(&self.root, &config, &id, wait_attach),
             Verb::DnsServer { config, network } => {
                 berth_engine::dns_server(&self.root, &config, &network).map(|()| 0)
+            }
+            Verb::PortForward { pid_file, forwards } => {
+                berth_engine::port_forwarder(&pid_file, &forwards).map(|()| 0)
             }
             Verb::Healthcheck { config, container } => {
                 let engine = berth_engine::Engine::open(&self.root)?;

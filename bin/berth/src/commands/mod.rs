@@ -28,6 +28,7 @@ mod monitor;
 mod network;
 mod pause;
 mod port;
+mod port_forward;
 mod ps;
 mod pull;
 mod push;
@@ -133,6 +134,9 @@ pub enum Command {
     /// The DNS server of a network (started by berth itself).
     #[command(hide = true)]
     DnsServer(dns_server::Args),
+    /// A rootless container's published ports on a bridge network (started by berth itself).
+    #[command(hide = true)]
+    PortForward(port_forward::Args),
 }
 
 impl Command {
@@ -155,13 +159,14 @@ impl Command {
     }
 
     /// Whether this command is a long-lived helper or service that writes to peers which
-    /// may hang up (a container's monitor, a DNS server, the API service): a closed pipe or
-    /// socket must be an error to handle there, not a SIGPIPE that ends it.
+    /// may hang up (a container's monitor, a DNS server, a port forwarder, the API service):
+    /// a closed pipe or socket must be an error to handle there, not a SIGPIPE that ends it.
     pub fn serves_peers(&self) -> bool {
         matches!(
             self,
             Command::Monitor(_)
                 | Command::DnsServer(_)
+                | Command::PortForward(_)
                 | Command::System(system::System::Service(_))
         )
     }
@@ -246,6 +251,7 @@ pub fn run(cmd: Command, ctx: &Context) -> anyhow::Result<i32> {
         Command::Port(a) => done(port::run(a, ctx)),
         Command::Network(n) => done(network::run(n, ctx)),
         Command::DnsServer(a) => done(dns_server::run(a, ctx)),
+        Command::PortForward(a) => done(port_forward::run(a)),
         Command::Unshare(a) => unshare::run(a),
     }
 }
