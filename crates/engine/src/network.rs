@@ -84,6 +84,13 @@ pub(crate) fn rootless_defaults(mut c: berth_network::Config) -> berth_network::
     c
 }
 
+/// A rootless berth's runtime directory (`$XDG_RUNTIME_DIR/berth`).
+fn rootless_run() -> Result<PathBuf, Error> {
+    crate::rootless::run_dir().map(|(run, _)| run).map_err(|e| {
+        Error::io("the rootless runtime directory")(std::io::Error::other(e.to_string()))
+    })
+}
+
 /// The body of `berth port-forward PID_FILE FORWARD...` (hidden), a rootless berth's
 /// forwarder of a container's published ports (see `berth_network::forward`): it binds the
 /// host's ports, joins the user's home network namespace, records its pid, says "ok" on
@@ -102,12 +109,7 @@ pub fn port_forwarder(pid_file: &Path, specs: &[String]) -> Result<(), Error> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let listeners = forward::listen(&forwards).map_err(Error::io("port forwarder"))?;
-        let run = crate::rootless::run_dir()
-            .map(|(run, _)| run)
-            .map_err(|e| {
-                Error::io("the rootless runtime directory")(std::io::Error::other(e.to_string()))
-            })?;
-        let home = berth_network::home::existing(&run).ok_or_else(|| {
+        let home = berth_network::home::existing(&rootless_run()?).ok_or_else(|| {
             Error::io("the rootless network namespace")(std::io::Error::other("it is gone"))
         })?;
         // Still one thread: the whole process moves; the listeners stay in the user's.
@@ -200,7 +202,7 @@ impl Engine {
                     if let Some(p) = s.net.ports.iter().find(|p| p.proto != Proto::Tcp) {
                         let why = "a rootless berth forwards tcp ports only on bridge \
                                    networks (its default network, pasta, carries udp too)";
-                        let port = format!("{}/{:?}", p.container.first, p.proto);
+                        let port = format!("{}/{}", p.container.first, p.proto);
                         return Err(crate::options::bad("--publish", &port, why).into());
                     }
                 }
@@ -309,39 +311,25 @@ impl Engine {
         if !crate::rootless::active() {
             return f();
         }
-        let io = |what: &str| {
-            let what = what.to_string();
-            move |source| Error::Io { what, source }
-        };
-        let run = self.rootless_run()?;
+        let run = rootless_run()?;
         let home = berth_network::home::open(&run)?;
         let done = std::thread::scope(|s| {
             s.spawn(|| {
                 berth_sys::ns::setns(home.as_fd(), libc::CLONE_NEWNET)
-                    .map_err(io("joining the rootless network namespace"))?;
+                    .map_err(Error::io("joining the rootless network namespace"))?;
                 f()
             })
             .join()
             .unwrap_or_else(|_| {
-                Err(io("the rootless network namespace")(std::io::Error::other(
-                    "its thread panicked",
-                )))
+                Err(Error::io("the rootless network namespace")(
+                    std::io::Error::other("its thread panicked"),
+                ))
             })
         });
         let released = berth_network::home::release(&run, || self.networks.any_in_use());
         let value = done?;
         released?;
         Ok(value)
-    }
-
-    /// A rootless berth's runtime directory (`$XDG_RUNTIME_DIR/berth`).
-    fn rootless_run(&self) -> Result<PathBuf, Error> {
-        crate::rootless::run_dir()
-            .map(|(run, _)| run)
-            .map_err(|e| Error::Io {
-                what: "the rootless runtime directory".into(),
-                source: std::io::Error::other(e.to_string()),
-            })
     }
 
     /// Once a container's namespaces exist (its init is `pid`): on bridge networks (`a`)
