@@ -77,9 +77,13 @@ pub fn serve(listeners: Vec<(TcpListener, SocketAddr)>) {
     let threads: Vec<_> = listeners
         .into_iter()
         .map(|(l, target)| {
-            std::thread::spawn(move || {
-                for client in l.incoming().flatten() {
-                    std::thread::spawn(move || relay(client, target));
+            std::thread::spawn(move || loop {
+                match l.accept() {
+                    Ok((client, _)) => {
+                        std::thread::spawn(move || relay(client, target));
+                    }
+                    // Out of files or memory: wait for some to come back rather than spin.
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
                 }
             })
         })
