@@ -678,6 +678,22 @@ fn without_pasta_slirp4netns_carries_the_default_network() {
     assert!(e.contains("passt") && e.contains("slirp4netns"), "{e}");
     b.assert_clean();
     assert!(b.ok(&["info"]).contains("neither pasta nor slirp4netns"));
+    // A bridge network's home needs pasta too: the start fails in one line and gives its
+    // address back, and the home goes with it.
+    let e = b.fail(
+        125,
+        &["run", "--rm", "--network", "bridge", "busybox", "true"],
+    );
+    assert!(e.contains("passt"), "{e}");
+    b.assert_clean();
+    let leases = b.data().join("berth/networks");
+    let held = Command::new("find")
+        .arg(&leases)
+        .args(["-path", "*/leases/*"])
+        .output()
+        .unwrap();
+    assert!(held.stdout.is_empty(), "{held:?}");
+    assert!(!b.run_dir().join("berth/netns").exists());
 
     // slirp4netns alone: the default network, its address, name server and forwarded port.
     link("slirp4netns");

@@ -12,6 +12,7 @@ use crate::start::{helper_program, launch_detached};
 use crate::{Engine, Error};
 use berth_network::attach::{Attachment, Caller, EndpointRequest, Request};
 use berth_network::forward;
+use berth_network::home::Purpose;
 use berth_network::ports::{Mapping, PortSpec, Proto};
 use berth_network::{Network as Net, DEFAULT_NETWORK};
 use std::ffi::OsStr;
@@ -301,18 +302,20 @@ impl Engine {
 
     /// Runs `f` where berth's bridges are: in this thread for root (the host's network
     /// namespace); for a rootless berth on a thread in the user's home namespace
-    /// (`berth_network::home`), made first if missing, so that every socket `f` opens and
-    /// every process or sysctl it makes belong there. Then a home no container uses any
+    /// (`berth_network::home`), made first if missing (with its pasta for
+    /// [`Purpose::Attach`]), so that every socket `f` opens and every process or sysctl it
+    /// makes belong there. Then a home no container uses any
     /// more (after the last one's teardown, or a `network rm` that had to make it) is ended.
     pub(crate) fn at_bridges<T: Send>(
         &self,
+        purpose: Purpose,
         f: impl FnOnce() -> Result<T, Error> + Send,
     ) -> Result<T, Error> {
         if !crate::rootless::active() {
             return f();
         }
         let run = rootless_run()?;
-        let home = berth_network::home::open(&run)?;
+        let home = berth_network::home::open(&run, purpose)?;
         let done = std::thread::scope(|s| {
             s.spawn(|| {
                 berth_sys::ns::setns(home.as_fd(), libc::CLONE_NEWNET)
@@ -348,7 +351,7 @@ impl Engine {
         if a.user_net.is_some() {
             return connect();
         }
-        self.at_bridges(connect)?;
+        self.at_bridges(Purpose::Attach, connect)?;
         match crate::rootless::active() && !a.ports.is_empty() {
             true => self.start_forwarder(a, &record),
             false => Ok(()),
@@ -399,8 +402,11 @@ impl Engine {
     pub(crate) fn network_stop(&self, id: &str) -> Result<(), Error> {
         let record = self.network_record(id);
         let teardown = || Ok(self.networks.teardown(&record)?);
+        if !crate::rootless::active() {
+            return teardown();
+        }
         match Attachment::load(&record) {
-            Ok(Some(a)) if a.user_net.is_none() => self.at_bridges(teardown),
+            Ok(Some(a)) if a.user_net.is_none() => self.at_bridges(Purpose::Tidy, teardown),
             _ => teardown(),
         }
     }

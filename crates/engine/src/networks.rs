@@ -7,6 +7,7 @@ use crate::options::Network;
 use crate::record::State;
 use crate::{Engine, Error};
 use berth_network::attach::{EndpointRequest, Request};
+use berth_network::home::Purpose;
 use berth_network::{Network as Net, NetworkSpec, DEFAULT_NETWORK};
 use serde_json::{json, Value};
 
@@ -153,7 +154,7 @@ impl Engine {
                 owner,
             }));
         }
-        self.at_bridges(|| Ok(self.networks.remove(&n)?))?;
+        self.at_bridges(Purpose::Tidy, || Ok(self.networks.remove(&n)?))?;
         Ok(n.name)
     }
 
@@ -162,7 +163,7 @@ impl Engine {
         let mut gone = Vec::new();
         for n in self.network_list()? {
             if n.name != DEFAULT_NETWORK && self.network_users(&n)?.is_empty() {
-                self.at_bridges(|| Ok(self.networks.remove(&n)?))?;
+                self.at_bridges(Purpose::Tidy, || Ok(self.networks.remove(&n)?))?;
                 gone.push(n.name);
             }
         }
@@ -203,7 +204,7 @@ impl Engine {
                 endpoints: std::slice::from_ref(&ep),
                 ..Default::default()
             };
-            let a = self.at_bridges(|| {
+            let a = self.at_bridges(Purpose::Attach, || {
                 Ok(self.networks.join(
                     &self.network_record(&id),
                     &req,
@@ -237,7 +238,7 @@ impl Engine {
             });
         };
         if r.state == State::Running {
-            let a = self.at_bridges(|| {
+            let a = self.at_bridges(Purpose::Tidy, || {
                 Ok(self
                     .networks
                     .leave(&self.network_record(&id), &n.name, &Holders(self))?)
@@ -250,6 +251,8 @@ impl Engine {
 
     /// `network reload`: berth's firewall table and the bridges of networks in use put back.
     pub fn network_reload(&self) -> Result<(), Error> {
-        self.at_bridges(|| Ok(self.networks.reload(&Holders(self))?))
+        self.at_bridges(Purpose::Attach, || {
+            Ok(self.networks.reload(&Holders(self))?)
+        })
     }
 }

@@ -14,9 +14,20 @@ use std::path::Path;
 /// `NSFS_MAGIC`: the file system of namespace files.
 const NSFS_MAGIC: i64 = 0x6e73_6673;
 
-/// The home namespace under `run` (the user's `$XDG_RUNTIME_DIR/berth`): made, and its pasta
-/// started again, when missing. Serialized by `RUN/netns.lock`.
-pub fn open(run: &Path) -> Result<File, Error> {
+/// What a caller does in the home.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Attaches containers, or puts their rules back: they need the way out (pasta).
+    Attach,
+    /// Tears down or removes: no pasta is started, so a missing or failing pasta never
+    /// keeps a container's addresses and records from being given back.
+    Tidy,
+}
+
+/// The home namespace under `run` (the user's `$XDG_RUNTIME_DIR/berth`): made when missing,
+/// and for [`Purpose::Attach`] its pasta started when it does not run. Serialized by
+/// `RUN/netns.lock`.
+pub fn open(run: &Path, purpose: Purpose) -> Result<File, Error> {
     let _lock = lock(run)?;
     let path = run.join("netns");
     let ns = match File::open(&path) {
@@ -27,7 +38,7 @@ pub fn open(run: &Path) -> Result<File, Error> {
         )))?,
     };
     let pid_file = run.join("netns.pasta.pid");
-    if !pasta_runs(&pid_file) {
+    if purpose == Purpose::Attach && !pasta_runs(&pid_file) {
         pasta::start(ns.as_fd(), &[], &pid_file)?;
     }
     Ok(ns)
